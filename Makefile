@@ -1,0 +1,40 @@
+# One entry point for newcomers and CI. Python 3.10 is the Function Compute runtime: use it when the
+# machine has it (pyenv ships one here), else the default python3.
+PYTHON ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 /root/.pyenv/versions/3.10*/bin/python3.10 python3; do \
+            "$$p" -c 'import sys' >/dev/null 2>&1 && { command -v "$$p" 2>/dev/null || echo "$$p"; } && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo plan test lint check bench build clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements/dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+# The main job on the embedded default: the sample ACR Enterprise Edition push, applied to the
+# embedded fake ECI seeded with the sample container groups.
+demo: $(STAMP)
+	$(BIN)/eci-redeploy invoke events/acr-ee-push.json --rules examples/rules.yaml --state examples/state.json
+
+plan: $(STAMP)
+	$(BIN)/eci-redeploy plan events/acr-ee-push.json --rules examples/rules.yaml --state examples/state.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check shared tests $(wildcard functions bench)
+	$(BIN)/mypy
+
+check: lint test
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,155 @@
+"""The `eci-redeploy` command (DESIGN.md contract 1). Errors are caught once, in `main`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import EciRedeployError, InputError
+
+
+def _read_event(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found", source=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", source=path) from None
+
+
+def _emit(data: Any) -> None:
+    from .secrets import dumps_masked
+
+    click.echo(dumps_masked(data, indent=2, ensure_ascii=False))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="eci-redeploy")
+def cli() -> None:
+    """Redeploy Alibaba Cloud ECI container groups when an image is pushed."""
+
+
+@cli.command()
+@click.argument("rules_file", metavar="RULES")
+def validate(rules_file: str) -> None:
+    """Check a rules file (and the templates it names)."""
+    from .rules import load_rules
+
+    rules = load_rules(rules_file)
+    click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the rules file's JSON Schema (for editors)."""
+    from .rules import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))
+
+
+def _load(event_file: str, rules_file: str, state_file: str | None) -> tuple[Any, Any, Any]:
+    from .adapters import parse_payload
+    from .rules import load_rules
+    from .state import load_state
+
+    rules = load_rules(rules_file)
+    parsed = parse_payload(_read_event(event_file), source=event_file)
+    groups = load_state(state_file) if state_file else []
+    return rules, parsed, groups
+
+
+@cli.command()
+@click.argument("event_file", metavar="EVENT_FILE")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="existing container groups: a DescribeContainerGroups body")
+@click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
+def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -> None:
+    """Show what a payload would change, with the exact ECI parameters. Changes nothing."""
+    from .decide import decide
+
+    rules, parsed, groups = _load(event_file, rules_file, state_file)
+    if live:
+        from .apply import observe
+        from .gateway import EciGateway
+
+        groups = observe(EciGateway.from_env(), parsed, rules)
+    _emit(decide(parsed, rules, groups, os.environ).to_json())
+
+
+@cli.command()
+@click.argument("event_file", metavar="EVENT_FILE")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
+@click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
+@click.option("--dry-run", is_flag=True, help="plan against the target and show the plan; apply nothing")
+def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
+    """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
+    from .apply import run
+
+    rules, parsed, groups = _load(event_file, rules_file, state_file)
+    if live:
+        from .gateway import EciGateway
+
+        gateway = EciGateway.from_env()
+    else:
+        from .fake.embedded import embedded_gateway
+
+        gateway = embedded_gateway(groups)
+    report = run(parsed, rules, gateway, os.environ, dry_run=dry_run)
+    _emit(report.to_json())
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command("fake-eci")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--state", "state_file", help="seed with these container groups")
+def fake_eci(host: str, port: int, state_file: str | None) -> None:
+    """Serve a local fake of the ECI API that the real SDK can talk to."""
+    from .fake.server import serve_forever
+
+    serve_forever(host, port, state_file)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=int)
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
+@click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
+def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool) -> None:
+    """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
+    from .webserver import serve_forever
+
+    serve_forever(host, port, rules_file, state_file=state_file, live=live)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="eci-redeploy", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except EciRedeployError as exc:
+        click.echo(f"eci-redeploy: {exc.one_line()}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The plan: what the planner decided, as steps that carry the exact ECI action and parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .flatten import flatten
+from .pushevent import PushEvent
+from .secrets import masked
+
+MUTATING = frozenset(
+    {
+        "CreateContainerGroup",
+        "UpdateContainerGroup",
+        "RestartContainerGroup",
+        "DeleteContainerGroup",
+        "CreateImageCache",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    rule: str
+    action: str  # the ECI API action
+    target: str  # container group id, or the name of a group to be created
+    body: dict[str, Any]  # the request in the API's nested structure; secrets wrapped in Secret
+    image: str = ""
+    group_id: str | None = None
+    requires: str | None = None  # ClientToken of an earlier step that must have succeeded
+    notes: tuple[str, ...] = ()
+
+    @property
+    def client_token(self) -> str | None:
+        return self.body.get("ClientToken")
+
+    @property
+    def region(self) -> str:
+        return str(self.body["RegionId"])
+
+    def params(self) -> dict[str, Any]:
+        """Flat wire parameters; Secret values still wrapped."""
+        return flatten(self.body)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "action": self.action,
+            "target": self.target,
+            "params": masked(self.params()),
+        }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass(frozen=True)
+class Skip:
+    rule: str | None
+    reason: str
+    target: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}
+        if self.target:
+            out["target"] = self.target
+        return out
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    events: list[PushEvent] = field(default_factory=list)
+
+    def extend(self, other: Plan) -> None:
+        self.steps.extend(other.steps)
+        self.skipped.extend(other.skipped)
+        self.events.extend(other.events)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "actions": [s.to_json() for s in self.steps],
+            "skipped": [s.to_json() for s in self.skipped],
+        }
+        if self.events:
+            out["events"] = [e.summary() for e in self.events]
+        return out

@@ -1,0 +1,398 @@
+"""Planning is pure: (push event, rules, observed container groups, environment) -> Plan.
+
+No I/O happens here; every decision is in the returned steps and skip reasons, so a dry run, a
+test and the real apply all see the same thing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .errors import ImageReferenceError, PlanningError
+from .imageref import ImageRef
+from .plan import Plan, Skip, Step
+from .pull import pull_parameters
+from .pushevent import PushEvent
+from .registries import RegistryKind, classify, enterprise_host, same_registry
+from .rules import Rule, RuleSet, Selector
+from .state import ContainerGroup
+
+MUTABLE_STATUSES = frozenset({"Pending", "Running"})
+TOKEN_PREFIX = "er1-"
+
+
+def client_token(*parts: str) -> str:
+    """Deterministic, <= 64 ASCII characters: the same decision always carries the same token."""
+    return TOKEN_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def plan_event(
+    event: PushEvent,
+    rules: RuleSet,
+    groups: Sequence[ContainerGroup],
+    env: Mapping[str, str],
+) -> Plan:
+    plan = Plan(events=[event])
+    candidates = rules.for_repository(event.repository)
+    if not candidates:
+        plan.skipped.append(Skip(None, f"no rule watches {event.repository}"))
+        return plan
+    for rule in candidates:
+        reason = registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
+        if reason:
+            plan.skipped.append(Skip(rule.name, reason))
+            continue
+        try:
+            _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env)
+        except ImageReferenceError as exc:
+            raise PlanningError(str(exc), rule=rule.name) from None
+    return plan
+
+
+def registry_mismatch(rule: Rule, event: PushEvent) -> str | None:
+    wanted = rule.source.registry
+    if not wanted:
+        return None
+    if wanted.startswith("cri-"):
+        if event.instance_id == wanted:
+            return None
+        if event.instance_id is None and event.source == "acr-webhook":
+            return None  # ACR webhooks do not name the instance: the rule does
+        return f"pushed to {event.instance_id or event.registry_host or 'another registry'}, rule watches {wanted}"
+    if event_host_matches(event, wanted):
+        return None
+    return f"pushed to {event.registry_host or event.instance_id or event.region}, rule watches {wanted}"
+
+
+def event_host_matches(event: PushEvent, host: str) -> bool:
+    """Whether an image on `host` is the repository this event's push updated."""
+    if event.registry_host:
+        return same_registry(event.registry_host, host)
+    info = classify(ImageRef(host, event.repository))
+    if event.instance_name:
+        return info.kind is RegistryKind.ACR_ENTERPRISE and info.instance_name == event.instance_name
+    if event.region:
+        acr = info.kind in (RegistryKind.ACR_ENTERPRISE, RegistryKind.ACR_PERSONAL)
+        return acr and info.region == event.region
+    return True
+
+
+def _runs_pushed_repository(ref: ImageRef, event: PushEvent, rule: Rule) -> bool:
+    if ref.repository != event.repository:
+        return False
+    if ref.registry in (rule.pull.acr.domains if rule.pull.acr else ()):
+        return event.instance_id in (None, rule.pull.acr.instance_id if rule.pull.acr else None)
+    return event_host_matches(event, ref.registry)
+
+
+def _new_image(current: ImageRef, event: PushEvent, rule: Rule) -> ImageRef:
+    if rule.pull.digest and event.digest:
+        return current.with_version(tag=None, digest=event.digest)
+    return current.with_version(tag=event.tag, digest=None)
+
+
+def _same_image(running: ImageRef, wanted: ImageRef) -> bool:
+    if running.name != wanted.name:
+        return False
+    if wanted.digest:
+        return running.digest == wanted.digest
+    return False  # a tag pushed again may hold new content: never "already running"
+
+
+def _token_basis(image: ImageRef, event: PushEvent) -> str:
+    # Without a digest the image string does not identify the content: the event must.
+    return image.render() if image.digest else f"{image.render()}#{event.event_id}"
+
+
+def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -> list[ContainerGroup]:
+    out = []
+    for g in groups:
+        if g.region and g.region != region:
+            continue
+        if selector.ids is not None and g.id not in selector.ids:
+            continue
+        if selector.name is not None and g.name != selector.name:
+            continue
+        if selector.tags is not None:
+            tags = g.tag_map
+            if any(tags.get(k) != v for k, v in selector.tags.items()):
+                continue
+        out.append(g)
+    return out
+
+
+def _plan_rule(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any] | None,
+    groups: Sequence[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    action = rule.target.action
+    if action == "create":
+        assert template is not None
+        _plan_create(plan, event, rule, template, groups, env)
+        return
+    assert rule.target.container_groups is not None
+    selected = _select(groups, rule.target.container_groups, rule.target.region)
+    if not selected:
+        plan.skipped.append(Skip(rule.name, "no container group matches the rule's container_groups"))
+        return
+    for group in selected:
+        if action == "update":
+            _plan_update(plan, event, rule, group, env)
+        elif action == "restart":
+            _plan_restart(plan, event, rule, group)
+        else:
+            assert template is not None
+            _plan_replace(plan, event, rule, template, group, env)
+
+
+def _targets(
+    containers: Sequence[tuple[str, str | None]], event: PushEvent, rule: Rule
+) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
+    """(container name, running image) pairs the push applies to, and names the rule asked for but cannot."""
+    wanted = set(rule.target.containers or ())
+    out: list[tuple[str, ImageRef | None]] = []
+    refused: list[str] = []
+    for name, image in containers:
+        ref = ImageRef.parse(image) if image else None
+        runs = ref is not None and _runs_pushed_repository(ref, event, rule)
+        if wanted:
+            if name in wanted:
+                if ref is None or runs:
+                    out.append((name, ref))
+                else:
+                    refused.append(name)
+        elif runs:
+            out.append((name, ref))
+    missing = sorted(wanted - {n for n, _ in containers})
+    return out, refused + missing
+
+
+def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str]) -> None:
+    if group.status not in MUTABLE_STATUSES:
+        plan.skipped.append(
+            Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
+        )
+        return
+    sections = {"Container": group.containers, "InitContainer": group.init_containers}
+    body_lists: dict[str, list[dict[str, Any]]] = {}
+    new_images: list[ImageRef] = []
+    all_targets: list[tuple[str, ImageRef | None]] = []
+    notes: list[str] = []
+    for section, containers in sections.items():
+        targets, refused = _targets([(c.name, c.image) for c in containers], event, rule)
+        if refused and section == "Container":
+            notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
+        all_targets.extend(targets)
+        for name, running in targets:
+            assert running is not None
+            new = _new_image(running, event, rule)
+            if _same_image(running, new):
+                continue
+            entry: dict[str, Any] = {"Name": name, "Image": new.render()}
+            if not new.digest and running.render() == new.render():
+                entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
+                notes.append(
+                    f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
+                )
+            body_lists.setdefault(section, []).append(entry)
+            new_images.append(new)
+    if not all_targets:
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
+        return
+    if not new_images:
+        plan.skipped.append(Skip(rule.name, f"already running {_new_image(all_targets[0][1], event, rule)}", group.id))  # type: ignore[arg-type]
+        return
+    pull = pull_parameters(new_images, rule, event, env)
+    if pull.create_only:
+        notes.append(
+            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
+            "what it was created with (use action: replace to move it)"
+        )
+    token = client_token(rule.name, "update", group.id, *(_token_basis(i, event) for i in new_images))
+    body: dict[str, Any] = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": token,
+        "UpdateType": "IncrementalUpdate",
+        **body_lists,
+        **pull.for_update(),
+    }
+    plan.steps.append(
+        Step(rule.name, "UpdateContainerGroup", group.id, body, new_images[0].render(), group.id, notes=tuple(notes))
+    )
+
+
+def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
+    if group.status not in MUTABLE_STATUSES:
+        plan.skipped.append(
+            Skip(rule.name, f"group is {group.status}; it can be restarted only when Pending or Running", group.id)
+        )
+        return
+    basis = event.digest or f"{event.tag}#{event.event_id}"
+    body = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": client_token(rule.name, "restart", group.id, event.repository, basis),
+    }
+    image = f"{event.repository}:{event.tag}" if event.tag else event.repository
+    plan.steps.append(Step(rule.name, "RestartContainerGroup", group.id, body, image, group.id))
+
+
+def _event_image(event: PushEvent, rule: Rule) -> ImageRef:
+    """The pushed image on the host ECI should pull it from, for a template container with no image."""
+    host = event.registry_host
+    if host is None and rule.pull.acr and rule.pull.acr.domains:
+        host = rule.pull.acr.domains[0]
+    if host is None and event.instance_name and event.region:
+        host = enterprise_host(event.instance_name, event.region, vpc=True)
+    if host is None:
+        raise PlanningError(
+            "the template container has no Image and the event does not name the registry: set its Image",
+            rule=rule.name,
+        )
+    return ImageRef.parse(f"{host}/{event.repository}")
+
+
+def _overlay(
+    template: dict[str, Any], event: PushEvent, rule: Rule
+) -> tuple[dict[str, Any], list[ImageRef], list[ImageRef]]:
+    """The template with the pushed image on its target containers: (body, changed images, all images)."""
+    body = copy.deepcopy(template)
+    changed: list[ImageRef] = []
+    every: list[ImageRef] = []
+    for section in ("Container", "InitContainer"):
+        items = body.get(section) or []
+        targets, _ = _targets([(c["Name"], c.get("Image")) for c in items], event, rule)
+        target_names = {name: ref for name, ref in targets}
+        for item in items:
+            if item["Name"] in target_names:
+                base = target_names[item["Name"]] or _event_image(event, rule)
+                new = _new_image(base, event, rule)
+                item["Image"] = new.render()
+                changed.append(new)
+            if item.get("Image"):
+                every.append(ImageRef.parse(item["Image"]))
+    if not changed:
+        raise PlanningError(
+            f"the template has no container running {event.repository}: name one under target.containers",
+            rule=rule.name,
+        )
+    return body, changed, every
+
+
+def _create_body(
+    template: dict[str, Any],
+    event: PushEvent,
+    rule: Rule,
+    env: Mapping[str, str],
+    name: str,
+    tags: list[dict[str, str]],
+) -> tuple[dict[str, Any], list[ImageRef]]:
+    body, changed, every = _overlay(template, event, rule)
+    pull = pull_parameters(every, rule, event, env)
+    body["RegionId"] = rule.target.region
+    body["ContainerGroupName"] = name
+    if tags:
+        body["Tag"] = tags
+    for key, value in pull.for_create().items():
+        if key in ("AcrRegistryInfo", "ImageRegistryCredential"):
+            body[key] = list(body.get(key) or []) + value
+        else:
+            body.setdefault(key, value)
+    return body, changed
+
+
+def _plan_create(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    groups: Sequence[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    name = str(template["ContainerGroupName"])
+    body, changed = _create_body(template, event, rule, env, name, list(template.get("Tag") or []))
+    existing = [g for g in groups if g.name == name and (not g.region or g.region == rule.target.region)]
+    for group in existing:
+        running = {
+            ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
+        }
+        if all(img.name in running and _same_image(running[img.name], img) for img in changed):
+            plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
+            return
+    body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
+    plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render()))
+
+
+def _plan_replace(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    group: ContainerGroup,
+    env: Mapping[str, str],
+) -> None:
+    if group.status in ("Terminating", "Expired"):
+        plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
+        return
+    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    # The successor keeps the old group's tags so that the rule's selector still finds it.
+    merged = {**group.tag_map, **tags}
+    body, changed = _create_body(
+        template,
+        event,
+        rule,
+        env,
+        group.name or str(template["ContainerGroupName"]),
+        [{"Key": k, "Value": v} for k, v in merged.items()],
+    )
+    running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
+    if all(img.name in running and _same_image(running[img.name], img) for img in changed):
+        plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
+        return
+    basis = [_token_basis(i, event) for i in changed]
+    create_token = client_token(rule.name, "replace-create", group.id, *basis)
+    body["ClientToken"] = create_token
+    plan.steps.append(
+        Step(
+            rule.name,
+            "CreateContainerGroup",
+            body["ContainerGroupName"],
+            body,
+            changed[0].render(),
+            notes=(f"successor of {group.id}",),
+        )
+    )
+    delete = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": client_token(rule.name, "replace-delete", group.id, *basis),
+    }
+    plan.steps.append(
+        Step(
+            rule.name,
+            "DeleteContainerGroup",
+            group.id,
+            delete,
+            changed[0].render(),
+            group.id,
+            requires=create_token,
+            notes=("deleted only after its successor was created",),
+        )
+    )
+
+
+def plan_events(
+    events: Iterable[PushEvent], rules: RuleSet, groups: Sequence[ContainerGroup], env: Mapping[str, str]
+) -> Plan:
+    plan = Plan()
+    for event in events:
+        plan.extend(plan_event(event, rules, groups, env))
+    return plan

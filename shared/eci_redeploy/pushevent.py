@@ -1,0 +1,55 @@
+"""The neutral event every trigger adapter produces: which image was pushed, where, when, by whom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class PushEvent:
+    repository: str  # path as pushed, e.g. "team/web"
+    tag: str | None
+    digest: str | None
+    source: str  # adapter name: acr-eventbridge, acr-webhook, distribution, harbor, dockerhub, generic
+    event_id: str
+    time: datetime | None = None
+    registry_host: str | None = None  # canonical host[:port] when the format names it
+    instance_id: str | None = None  # ACR EE instance (cri-...)
+    instance_name: str | None = None
+    region: str | None = None
+    signed: bool = False  # authenticated by the platform or an HMAC, not a bare hint
+    extra: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def describe(self) -> str:
+        where = self.registry_host or self.instance_id or (f"ACR {self.region}" if self.region else "?")
+        version = f":{self.tag}" if self.tag else ""
+        version += f"@{self.digest}" if self.digest else ""
+        return f"{where}/{self.repository}{version}"
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "source": self.source,
+            "id": self.event_id,
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest,
+            "registry": self.registry_host or self.instance_id,
+            "time": self.time.isoformat() if self.time else None,
+        }
+
+
+@dataclass(frozen=True)
+class IgnoredEvent:
+    """A well-formed payload that is not a deploy event (another ACR event type, a blob push, a pull)."""
+
+    source: str
+    event_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class TimerTick:
+    trigger_name: str
+    trigger_time: datetime | None
+    payload: str = ""

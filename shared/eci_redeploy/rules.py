@@ -1,0 +1,342 @@
+"""The rules file (DESIGN.md contract 3), validated with pydantic.
+
+Unknown keys are errors: a typo must not silently disable a deploy. Errors name the file, the rule
+and the field. Templates are read here (relative to the rules file) so that planning stays pure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ImageReferenceError, RulesError
+from .imageref import ImageRef
+from .tagpolicy import TagPolicy, exact_tags, valid_semver_range
+
+RULE_NAME = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+HOST = r"^[A-Za-z0-9.-]+(?::[0-9]+)?$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TagsSpec(_Strict):
+    """Exactly one of semver / glob / regex / exact."""
+
+    semver: str | None = Field(None, description="npm-style range, e.g. '>=1.2.0 <2.0.0' or '^1.2'")
+    glob: str | None = Field(None, description="shell glob on the tag, e.g. 'release-*'")
+    regex: str | None = Field(None, description="Python regular expression matched against the whole tag")
+    exact: str | list[str] | None = Field(None, description="one tag or a list, e.g. 'latest' (a moving tag)")
+    prerelease: bool = Field(False, description="semver only: allow prereleases such as 1.3.0-rc.1")
+    ignore: list[str] = Field(default_factory=list, description="globs of tags never deployed")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TagsSpec:
+        given = [k for k in ("semver", "glob", "regex", "exact") if getattr(self, k) not in (None, [], "")]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of semver, glob, regex, exact (got {', '.join(given) or 'none'})")
+        return self
+
+    @field_validator("semver")
+    @classmethod
+    def _semver(cls, v: str | None) -> str | None:
+        if v is not None and not valid_semver_range(v):
+            raise ValueError(f"{v!r} is not a semver range (e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3')")
+        return v
+
+    @field_validator("regex")
+    @classmethod
+    def _regex(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"{v!r} is not a valid regular expression: {exc}") from None
+        return v
+
+    def policy(self) -> TagPolicy:
+        ignore = tuple(self.ignore)
+        if self.semver is not None:
+            return TagPolicy("semver", self.semver, self.prerelease, ignore)
+        if self.glob is not None:
+            return TagPolicy("glob", self.glob, self.prerelease, ignore)
+        if self.regex is not None:
+            return TagPolicy("regex", self.regex, self.prerelease, ignore)
+        assert self.exact is not None
+        return TagPolicy("exact", exact_tags(self.exact), self.prerelease, ignore)
+
+
+class Source(_Strict):
+    repository: str = Field(description="repository path as pushed, e.g. team/web")
+    registry: str | None = Field(
+        None, description="ACR EE instance id (cri-...) or registry host[:port]; omitted = any registry"
+    )
+    tags: TagsSpec
+
+    @field_validator("repository")
+    @classmethod
+    def _repository(cls, v: str) -> str:
+        try:
+            ref = ImageRef.parse(f"example.invalid/{v}")
+        except ImageReferenceError as exc:
+            raise ValueError(str(exc).replace("example.invalid/", "")) from None
+        if ref.tag or ref.digest:
+            raise ValueError(f"{v!r}: give the repository without tag or digest")
+        return v
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, v: str | None) -> str | None:
+        if v is not None and not (v.startswith("cri-") or re.match(HOST, v)):
+            raise ValueError(f"{v!r} is neither an ACR instance id (cri-...) nor a host[:port]")
+        return v.lower() if v else v
+
+
+class Selector(_Strict):
+    """Which existing container groups a rule changes: exactly one of ids / name / tags."""
+
+    ids: list[str] | None = None
+    name: str | None = None
+    tags: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Selector:
+        given = [k for k in ("ids", "name", "tags") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of ids, name, tags (got {', '.join(given) or 'none'})")
+        return self
+
+
+class Target(_Strict):
+    region: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
+    action: Literal["update", "replace", "create", "restart"]
+    container_groups: Selector | None = None
+    containers: list[str] | None = Field(
+        None, description="container names to change; default: every container running the repository"
+    )
+    template: str | None = Field(None, description="CreateContainerGroup body (API field names), YAML")
+
+    @model_validator(mode="after")
+    def _needs(self) -> Target:
+        if self.action in ("update", "replace", "restart") and self.container_groups is None:
+            raise ValueError(f"action {self.action} needs container_groups (ids, name or tags)")
+        if self.action in ("create", "replace") and not self.template:
+            raise ValueError(f"action {self.action} needs a template")
+        return self
+
+
+class AcrSettings(_Strict):
+    instance_id: str = Field(pattern=r"^cri-[a-z0-9]+$")
+    instance_name: str | None = None
+    region: str | None = None
+    domains: list[str] = Field(default_factory=list, description="custom domains of the instance")
+    arn_service: str | None = Field(None, description="cross-account: role ARN in the ECI account")
+    arn_user: str | None = Field(None, description="cross-account: role ARN in the ACR account")
+
+    @model_validator(mode="after")
+    def _both_arns(self) -> AcrSettings:
+        if bool(self.arn_service) != bool(self.arn_user):
+            raise ValueError("arn_service and arn_user go together (cross-account pulls need both)")
+        return self
+
+    @field_validator("domains")
+    @classmethod
+    def _lower(cls, v: list[str]) -> list[str]:
+        return [d.lower() for d in v]
+
+
+class Credential(_Strict):
+    server: str = Field(pattern=HOST)
+    username: str
+    password_env: str = Field(pattern=ENV_NAME, description="environment variable holding the password")
+
+
+class Pull(_Strict):
+    digest: bool = Field(True, description="deploy repo@sha256:... when the digest is known")
+    acr: AcrSettings | None = None
+    credentials: list[Credential] = Field(default_factory=list)
+    plain_http: list[str] = Field(default_factory=list, description="self-managed registries over HTTP")
+    insecure: list[str] = Field(default_factory=list, description="self-managed registries, self-signed TLS")
+    public: list[str] = Field(
+        default_factory=list, description="other registries whose images pull anonymously (e.g. ghcr.io)"
+    )
+    internet: Literal["none", "eip"] = "none"
+    image_cache: Literal["auto", "off"] = "auto"
+
+    @field_validator("plain_http", "insecure", "public")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for host in v:
+            if not re.match(HOST, host):
+                raise ValueError(f"{host!r} is not a host[:port]")
+        return [h.lower() for h in v]
+
+
+class Rule(_Strict):
+    name: str = Field(pattern=RULE_NAME, max_length=63)
+    source: Source
+    target: Target
+    pull: Pull = Field(default_factory=Pull)
+
+
+class RulesFile(_Strict):
+    version: Literal[1]
+    rules: list[Rule]
+
+    @model_validator(mode="after")
+    def _unique(self) -> RulesFile:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"duplicate rule name {rule.name!r}")
+            seen.add(rule.name)
+        return self
+
+
+@dataclass
+class RuleSet:
+    """Validated rules, their templates, and an index by repository so that unrelated rules cost nothing."""
+
+    rules: list[Rule]
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    path: Path | None = None
+    _by_repository: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
+    _policies: dict[str, TagPolicy] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            self._by_repository.setdefault(rule.source.repository, []).append(rule)
+            self._policies[rule.name] = rule.source.tags.policy()
+
+    def for_repository(self, repository: str) -> list[Rule]:
+        return self._by_repository.get(repository, [])
+
+    def policy(self, rule: Rule) -> TagPolicy:
+        return self._policies[rule.name]
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = RulesFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "eci-redeploy rules file"
+    return schema
+
+
+def _describe_location(loc: tuple[Any, ...], raw: Any) -> str:
+    parts: list[str] = []
+    node = raw
+    for item in loc:
+        if isinstance(item, int):
+            name = (
+                node[item].get("name")
+                if isinstance(node, list) and item < len(node) and isinstance(node[item], Mapping)
+                else None
+            )
+            parts.append(f"[{item}]" + (f" ({name})" if name and parts == ["rules"] else ""))
+        else:
+            parts.append(("." if parts else "") + str(item))
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return "".join(parts)
+
+
+def parse_rules(raw: Any, *, source: str = "rules", base_dir: Path | None = None) -> RuleSet:
+    if not isinstance(raw, Mapping):
+        raise RulesError("the rules file must be a mapping with 'version' and 'rules'", source=source)
+    try:
+        model = RulesFile.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = _describe_location(tuple(first["loc"]), raw) or "(top level)"
+        msg = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            msg = "unknown key (a typo?)"
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise RulesError(msg + more, source=source, field=where) from None
+    templates: dict[str, dict[str, Any]] = {}
+    for index, rule in enumerate(model.rules):
+        if rule.target.template:
+            templates[rule.name] = _load_template(
+                rule.target.template, base_dir, source=source, field=f"rules[{index}] ({rule.name}).target.template"
+            )
+    return RuleSet(list(model.rules), templates, Path(source) if base_dir else None)
+
+
+def load_rules(path: str | os.PathLike[str]) -> RuleSet:
+    from .yamlio import DuplicateKeyError, load_yaml_file
+
+    p = Path(path)
+    try:
+        raw = load_yaml_file(p)
+    except FileNotFoundError:
+        raise RulesError("file not found", source=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RulesError(f"cannot read: {exc.__class__.__name__}", source=str(p)) from None
+    except DuplicateKeyError as exc:
+        raise RulesError(str(exc), source=str(p)) from None
+    except Exception as exc:  # yaml.YAMLError and its subclasses
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise RulesError(f"not valid YAML{line}: {getattr(exc, 'problem', exc)}", source=str(p)) from None
+    return parse_rules(raw, source=str(p), base_dir=p.resolve().parent)
+
+
+_TEMPLATE_LISTS = ("Container", "InitContainer", "Tag", "Volume", "ImageRegistryCredential", "AcrRegistryInfo")
+
+
+def _load_template(name: str, base_dir: Path | None, *, source: str, field: str) -> dict[str, Any]:
+    from .yamlio import DuplicateKeyError, load_yaml_file
+
+    path = (base_dir / name) if base_dir else Path(name)
+    try:
+        body = load_yaml_file(path)
+    except FileNotFoundError:
+        raise RulesError(f"template {name} not found (looked at {path})", source=source, field=field) from None
+    except (OSError, UnicodeDecodeError, DuplicateKeyError) as exc:
+        raise RulesError(f"template {name}: {exc}", source=source, field=field) from None
+    except Exception as exc:
+        raise RulesError(f"template {name} is not valid YAML: {exc}", source=source, field=field) from None
+    if not isinstance(body, dict):
+        raise RulesError(
+            f"template {name} must be a mapping of CreateContainerGroup fields", source=source, field=field
+        )
+    for key in body:
+        if not isinstance(key, str) or not key[:1].isupper():
+            raise RulesError(
+                f"template {name}: {key!r} is not an API field name (PascalCase, e.g. ContainerGroupName)",
+                source=source,
+                field=field,
+            )
+    for key in _TEMPLATE_LISTS:
+        if key in body and not isinstance(body[key], list):
+            raise RulesError(f"template {name}: {key} must be a list", source=source, field=field)
+    containers = body.get("Container")
+    if not containers:
+        raise RulesError(f"template {name}: Container must list at least one container", source=source, field=field)
+    for i, c in enumerate(list(containers) + list(body.get("InitContainer") or [])):
+        if not isinstance(c, dict) or not c.get("Name"):
+            raise RulesError(f"template {name}: container {i + 1} needs a Name", source=source, field=field)
+        if c.get("Image"):
+            try:
+                ImageRef.parse(c["Image"])
+            except ImageReferenceError as exc:
+                raise RulesError(f"template {name}: {exc}", source=source, field=field) from None
+    if not body.get("ContainerGroupName"):
+        raise RulesError(f"template {name}: ContainerGroupName is required", source=source, field=field)
+    return body

@@ -1,0 +1,59 @@
+"""Builders shared by the test modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eci_redeploy.state import ContainerGroup, parse_groups
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+EXAMPLES = ROOT / "examples"
+DIGEST_A = "sha256:" + "a" * 64
+DIGEST_B = "sha256:" + "b" * 64
+
+
+def rule(
+    name: str = "r",
+    repository: str = "team/web",
+    *,
+    tags: dict[str, Any] | None = None,
+    action: str = "update",
+    selector: dict[str, Any] | None = None,
+    pull: dict[str, Any] | None = None,
+    **target: Any,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": name,
+        "source": {"repository": repository, "tags": tags or {"glob": "*"}},
+        "target": {"region": "cn-hangzhou", "action": action, **target},
+    }
+    if action != "create":
+        out["target"]["container_groups"] = selector or {"tags": {"app": "web"}}
+    if pull is not None:
+        out["pull"] = pull
+    return out
+
+
+def group(
+    gid: str,
+    *images: str,
+    name: str | None = None,
+    status: str = "Running",
+    tags: dict[str, str] | None = None,
+    init: tuple[str, ...] = (),
+) -> ContainerGroup:
+    return parse_groups(
+        [
+            {
+                "ContainerGroupId": gid,
+                "ContainerGroupName": name or gid,
+                "RegionId": "cn-hangzhou",
+                "Status": status,
+                "Tags": [{"Key": k, "Value": v} for k, v in (tags or {"app": "web"}).items()],
+                "Containers": [{"Name": f"c{i}", "Image": img} for i, img in enumerate(images, 1)],
+                "InitContainers": [{"Name": f"init{i}", "Image": img} for i, img in enumerate(init, 1)],
+            }
+        ]
+    )[0]
