@@ -5,6 +5,7 @@ import yaml
 
 from eci_redeploy.errors import RulesError
 from eci_redeploy.rules import json_schema, load_rules
+
 from helpers import EXAMPLES, rule
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ Parsed = Union[PushEvent, IgnoredEvent, TimerTick]  # noqa: UP007 - a runtime al
 MAX_BODY = 256 * 1024  # registry notifications are a few KiB; anything larger is not one of ours
 
 # Order matters where shapes overlap: ACR's webhook and Docker Hub's both have push_data + repository.
-_BODY_FORMATS = (acr_eventbridge, distribution, harbor, acr_webhook, dockerhub, generic)
+_BODY_FORMATS = (acr_eventbridge, distribution, harbor, dockerhub, acr_webhook, generic)
 
 
 def decode_json(payload: bytes | str | Any, *, source: str) -> Any:
@@ -54,10 +54,16 @@ def parse_body(raw: Any, *, source: str = "event") -> list[Parsed]:
     if not isinstance(raw, dict):
         raise EventError(f"expected a JSON object, got {type(raw).__name__}", source=source)
     if fc_timer.looks_like(raw):
-        return [fc_timer.parse(raw)]
+        try:
+            return [fc_timer.parse(raw)]
+        except EventError as exc:
+            raise EventError(str(exc), source=source) from None
     for fmt in _BODY_FORMATS:
         if fmt.looks_like(raw):
-            result = fmt.parse(raw)
+            try:
+                result = fmt.parse(raw)
+            except EventError as exc:
+                raise EventError(str(exc), source=source) from None
             return list(result) if isinstance(result, list) else [result]
     keys = ", ".join(sorted(map(str, raw))[:6])
     raise EventError(f"unknown event format (keys: {keys})", source=source)
@@ -67,7 +73,10 @@ def parse_payload(payload: bytes | str | Any, *, source: str = "event") -> list[
     """Anything a function or the CLI receives: a CloudEvent, an FC HTTP or timer event, or a raw body."""
     raw = decode_json(payload, source=source)
     if fc_http.looks_like(raw):
-        request = fc_http.parse(raw)
+        try:
+            request = fc_http.parse(raw)
+        except EventError as exc:
+            raise EventError(str(exc), source=source) from None
         return parse_body(decode_json(request.body, source=source), source=source)
     return parse_body(raw, source=source)
 
