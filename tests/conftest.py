@@ -21,3 +21,30 @@ def make_rules(tmp_path: Path) -> Callable[..., RuleSet]:
         return parse_rules({"version": 1, "rules": list(rules)}, source="rules.yaml", base_dir=tmp_path)
 
     return build
+
+
+@pytest.fixture(params=["inprocess", "wire"])
+def eci(request, mocker):
+    """A fake ECI and a gateway on it: in-process (SDK models, no socket) or on the wire (real HTTP)."""
+    from eci_redeploy.fake.backend import FakeEci
+    from eci_redeploy.fake.embedded import gateway_for
+    from eci_redeploy.fake.inprocess import inprocess_factory
+    from eci_redeploy.fake.server import FakeEciServer
+    from eci_redeploy.gateway import EciGateway, RetryPolicy
+
+    backend = FakeEci()
+    sleeps: list[float] = []
+    retry = RetryPolicy(max_attempts=5, max_seconds=5.0, initial=0.01, maximum=0.05)
+    if request.param == "inprocess":
+        gateway = EciGateway(inprocess_factory(backend), retry=retry, sleep=sleeps.append, label="inprocess")
+        yield FakeHandle(backend, gateway, None, sleeps)
+    else:
+        with FakeEciServer(backend) as server:
+            gateway = gateway_for(server, retry=retry)
+            gateway._sleep = sleeps.append
+            yield FakeHandle(backend, gateway, server, sleeps)
+
+
+class FakeHandle:
+    def __init__(self, backend, gateway, server, sleeps):
+        self.backend, self.gateway, self.server, self.sleeps = backend, gateway, server, sleeps

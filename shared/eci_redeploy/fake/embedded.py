@@ -1,0 +1,28 @@
+"""The default target of `invoke` and `serve`: the fake ECI on a loopback port, reached through the
+real SDK exactly as the live API would be."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+from ..state import ContainerGroup, dump_groups
+from .server import FakeEciServer, seeded_backend
+
+
+def embedded_server(groups: Sequence[ContainerGroup] = ()) -> FakeEciServer:
+    return FakeEciServer(seeded_backend(dump_groups(groups)["ContainerGroups"])).start()
+
+
+def gateway_for(server: FakeEciServer, *, retry: RetryPolicy | None = None) -> EciGateway:
+    key, secret = server.credentials
+    factory = sdk_client_factory(Credentials(key, secret), server.url)
+    return EciGateway(
+        factory,
+        retry=retry or RetryPolicy(max_attempts=4, max_seconds=5, initial=0.05, maximum=0.5),
+        label=f"embedded-fake:{server.endpoint}",
+    )
+
+
+def embedded_gateway(groups: Sequence[ContainerGroup] = ()) -> EciGateway:
+    return gateway_for(embedded_server(groups))
