@@ -48,7 +48,10 @@ def _control(backend: FakeEci, request: Request) -> Response:
         backend.faults = Faults(**options)
         return Response("{}", content_type="application/json")
     if request.path == "/_fake/calls":
-        calls = [{"action": c.action, "params": c.params, "status": c.status, "code": c.code} for c in backend.calls]
+        calls = [
+            {"action": c.action, "params": c.params, "status": c.status, "code": c.code, "request_id": c.request_id}
+            for c in backend.calls
+        ]
         return Response(json.dumps(calls), content_type="application/json")
     if request.path == "/_fake/groups":
         with backend._lock:
