@@ -48,3 +48,35 @@ def eci(request, mocker):
 class FakeHandle:
     def __init__(self, backend, gateway, server, sleeps):
         self.backend, self.gateway, self.server, self.sleeps = backend, gateway, server, sleeps
+
+
+@pytest.fixture
+def fc(mocker, monkeypatch):
+    """Handlers wired to an in-process fake ECI seeded with tests/data/webhook-state.json."""
+    from eci_redeploy.dispatch import InlineDispatcher
+    from eci_redeploy.fake.backend import FakeEci
+    from eci_redeploy.fake.inprocess import inprocess_factory
+    from eci_redeploy.gateway import EciGateway, RetryPolicy
+    from eci_redeploy.handlers import common, events, webhook
+    from fcfixtures import DATA, HMAC_SECRET, TOKEN, FcHarness, fc_context
+
+    for key in [k for k in __import__("os").environ if k.startswith(("ECI_REDEPLOY_", "ALIBABA_CLOUD_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(DATA / "webhook-rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_TOKEN", TOKEN)
+    monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET", HMAC_SECRET)
+    backend = FakeEci()
+    backend.seed(__import__("json").loads((DATA / "webhook-state.json").read_text())["ContainerGroups"])
+    retry = RetryPolicy(max_attempts=3, initial=0.001, maximum=0.002)
+    mocker.patch.object(
+        common, "gateway_factory", side_effect=lambda env, ctx: EciGateway(inprocess_factory(backend), retry=retry)
+    )
+    dispatcher = InlineDispatcher(
+        lambda order: events.handle_work(
+            order.model_dump_json().encode(), fc_context("worker"), default_rules=DATA / "webhook-rules.yaml"
+        ),
+        background=False,
+    )
+    mocker.patch.object(common, "dispatcher_factory", return_value=dispatcher)
+    webhook.GUARD.__init__()
+    return FcHarness(backend, dispatcher)

@@ -67,8 +67,12 @@ def observe(gateway: EciGateway, parsed: Sequence[Parsed], rules: RuleSet) -> li
     """Describe only what the matched rules select: one paged query per distinct selection."""
     seen: set[tuple[Any, ...]] = set()
     groups: dict[str, ContainerGroup] = {}
+    from .planner import skip_reason
+
     for event in push_events(parsed):
         for rule in rules.for_repository(event.repository):
+            if skip_reason(rule, event, rules):
+                continue  # the planner will skip it: no need to ask ECI
             region, selector = rule.target.region, rule.target.container_groups
             if selector is None:  # create: look for a group of the template's name
                 template = rules.templates.get(rule.name) or {}

@@ -41,7 +41,7 @@ def plan_event(
         plan.skipped.append(Skip(None, f"no rule watches {event.repository}"))
         return plan
     for rule in candidates:
-        reason = registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
+        reason = skip_reason(rule, event, rules)
         if reason:
             plan.skipped.append(Skip(rule.name, reason))
             continue
@@ -50,6 +50,11 @@ def plan_event(
         except ImageReferenceError as exc:
             raise PlanningError(str(exc), rule=rule.name) from None
     return plan
+
+
+def skip_reason(rule: Rule, event: PushEvent, rules: RuleSet) -> str | None:
+    """Why a rule watching the pushed repository does not act on this push (None: it does)."""
+    return registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
 
 
 def registry_mismatch(rule: Rule, event: PushEvent) -> str | None:
@@ -61,6 +66,11 @@ def registry_mismatch(rule: Rule, event: PushEvent) -> str | None:
             return None
         if event.instance_id is None and event.source == "acr-webhook":
             return None  # ACR webhooks do not name the instance: the rule does
+        acr = rule.pull.acr
+        if event.instance_id is None and event.registry_host and acr and acr.instance_id == wanted:
+            info = classify(ImageRef(event.registry_host, event.repository), acr_domains=acr.domains)
+            if info.custom_domain or (info.instance_name and info.instance_name == (acr.instance_name or "").lower()):
+                return None  # a host the rule's ACR settings name as this instance
         return f"pushed to {event.instance_id or event.registry_host or 'another registry'}, rule watches {wanted}"
     if event_host_matches(event, wanted):
         return None

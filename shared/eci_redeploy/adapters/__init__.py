@@ -20,17 +20,20 @@ MAX_BODY = 256 * 1024  # registry notifications are a few KiB; anything larger i
 _BODY_FORMATS = (acr_eventbridge, distribution, harbor, dockerhub, acr_webhook, generic)
 
 
-def decode_json(payload: bytes | str | Any, *, source: str) -> Any:
+MAX_ENVELOPE = 8 * 1024 * 1024  # an FC HTTP event wraps the body (maybe base64): room to reply 413 ourselves
+
+
+def decode_json(payload: bytes | str | Any, *, source: str, limit: int = MAX_BODY) -> Any:
     if isinstance(payload, (bytes, bytearray)):
-        if len(payload) > MAX_BODY:
-            raise EventError(f"payload of {len(payload)} bytes is over the {MAX_BODY}-byte limit", source=source)
+        if len(payload) > limit:
+            raise EventError(f"payload of {len(payload)} bytes is over the {limit}-byte limit", source=source)
         try:
             payload = payload.decode("utf-8")
         except UnicodeDecodeError:
             raise EventError("payload is not UTF-8", source=source) from None
     if isinstance(payload, str):
-        if len(payload) > MAX_BODY:
-            raise EventError(f"payload is over the {MAX_BODY}-byte limit", source=source)
+        if len(payload) > limit:
+            raise EventError(f"payload is over the {limit}-byte limit", source=source)
         try:
             return json.loads(payload)
         except json.JSONDecodeError as exc:
@@ -71,7 +74,7 @@ def parse_body(raw: Any, *, source: str = "event") -> list[Parsed]:
 
 def parse_payload(payload: bytes | str | Any, *, source: str = "event") -> list[Parsed]:
     """Anything a function or the CLI receives: a CloudEvent, an FC HTTP or timer event, or a raw body."""
-    raw = decode_json(payload, source=source)
+    raw = decode_json(payload, source=source, limit=MAX_ENVELOPE)
     if fc_http.looks_like(raw):
         try:
             request = fc_http.parse(raw)
@@ -81,4 +84,4 @@ def parse_payload(payload: bytes | str | Any, *, source: str = "event") -> list[
     return parse_body(raw, source=source)
 
 
-__all__ = ["MAX_BODY", "Parsed", "decode_json", "parse_body", "parse_payload"]
+__all__ = ["MAX_BODY", "MAX_ENVELOPE", "Parsed", "decode_json", "parse_body", "parse_payload"]

@@ -11,6 +11,7 @@ import re
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -118,7 +119,7 @@ class Group:
             "VSwitchId": self.spec.get("VSwitchId", ""),
             "RestartPolicy": self.spec.get("RestartPolicy", "Always"),
             "CreationTime": self.created,
-            "IntranetIp": "192.168.0." + str(int(self.id[-6:], 16) % 250 + 2) if self.id[-6:].isalnum() else "",
+            "IntranetIp": f"192.168.{zlib.crc32(self.id.encode()) % 250}.{zlib.crc32(self.name.encode()) % 250 + 2}",
             "Tags": [{"Key": t.get("Key"), "Value": t.get("Value", "")} for t in self.spec.get("Tag") or []],
             "Containers": [container(c) for c in self.spec.get("Container") or []],
             "InitContainers": [container(c) for c in self.spec.get("InitContainer") or []],

@@ -1,0 +1,9 @@
+"""Function Compute entry point: registry and CI webhooks over the HTTP trigger."""
+
+from pathlib import Path
+
+from eci_redeploy.handlers.webhook import handle
+
+
+def handler(event, context):
+    return handle(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

@@ -1,0 +1,9 @@
+"""Function Compute entry point: applies the work the webhook function hands off (async)."""
+
+from pathlib import Path
+
+from eci_redeploy.handlers.events import handle_work
+
+
+def handler(event, context):
+    return handle_work(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

@@ -1,0 +1,1 @@
+"""What each Function Compute function does, behind its thin entry point in `functions/`."""

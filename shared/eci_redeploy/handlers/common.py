@@ -1,0 +1,70 @@
+"""Shared by the handlers: settings, cached rules, and the factories tests replace (pytest-mock)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import EciApiError
+from ..rules import RuleSet, load_rules
+
+_rules_cache: dict[str, tuple[float, RuleSet]] = {}
+
+
+def rules_for(path: Path) -> RuleSet:
+    """Parsed once per instance and again only when the file changes."""
+    key = str(path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = -1.0
+    cached = _rules_cache.get(key)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    rules = load_rules(path)
+    _rules_cache[key] = (mtime, rules)
+    return rules
+
+
+def gateway_factory(env: Mapping[str, str], context: Any) -> Any:
+    from ..gateway import EciGateway
+
+    return EciGateway.from_env(env, context)
+
+
+def dispatcher_factory(settings: Any, env: Mapping[str, str], context: Any) -> Any:
+    from ..dispatch import dispatcher_from_settings
+    from ..gateway import Credentials
+
+    return dispatcher_from_settings(settings, Credentials.from_env(env, context))
+
+
+def environment() -> Mapping[str, str]:
+    return os.environ
+
+
+def request_id(context: Any) -> str | None:
+    return getattr(context, "request_id", None) or getattr(context, "requestId", None)
+
+
+class RetryLater(Exception):
+    """Raised from an async handler so that Function Compute retries the invocation (ClientTokens make
+    the retry safe); never used for bad input, which a retry cannot fix."""
+
+
+def raise_if_retryable(report: Any) -> None:
+    retryable = [o for o in report.outcomes if o.status == "failed" and o.code and _retryable(o.code)]
+    if retryable:
+        codes = ", ".join(sorted({o.code for o in retryable}))
+        raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes}); retrying")
+
+
+def _retryable(code: str) -> bool:
+    from ..gateway import RETRYABLE_CODES
+
+    return code in RETRYABLE_CODES or code.startswith("Throttling") or code == "NoResponse" or code == "IncorrectStatus"
+
+
+__all__ = ["EciApiError", "RetryLater", "dispatcher_factory", "environment", "gateway_factory", "rules_for"]

@@ -1,0 +1,46 @@
+"""Settings from the environment (DESIGN.md contract 2). The `FC_` prefix belongs to Function Compute."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+from .secrets import Secret
+
+
+@dataclass(frozen=True)
+class Settings:
+    rules_path: Path
+    webhook_token: Secret | None = None
+    hmac_secret: Secret | None = None
+    replay_window_seconds: int = 300
+    worker_function: str | None = None  # FC 3.0 function name, or FC 2.0 function with worker_service
+    worker_service: str | None = None
+    fc_endpoint: str | None = None
+    account_id: str | None = None
+    region: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, default_rules: Path) -> Settings:
+        def secret(name: str) -> Secret | None:
+            value = env.get(name)
+            return Secret(value) if value else None
+
+        try:
+            window = int(env.get("ECI_REDEPLOY_REPLAY_WINDOW_SECONDS", "300"))
+        except ValueError:
+            raise ConfigError("ECI_REDEPLOY_REPLAY_WINDOW_SECONDS must be a whole number of seconds") from None
+        return cls(
+            rules_path=Path(env.get("ECI_REDEPLOY_RULES") or default_rules),
+            webhook_token=secret("ECI_REDEPLOY_WEBHOOK_TOKEN"),
+            hmac_secret=secret("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET"),
+            replay_window_seconds=window,
+            worker_function=env.get("ECI_REDEPLOY_WORKER_FUNCTION") or None,
+            worker_service=env.get("ECI_REDEPLOY_WORKER_SERVICE") or None,
+            fc_endpoint=env.get("ECI_REDEPLOY_FC_ENDPOINT") or None,
+            account_id=env.get("FC_ACCOUNT_ID") or None,
+            region=env.get("FC_REGION") or None,
+        )

@@ -1,0 +1,62 @@
+"""The hand-off from the webhook to the worker: neutral events, serialized, with a task id that the
+platform de-duplicates (so a redelivered webhook never runs twice)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .pushevent import PushEvent
+
+KIND = "eci-redeploy/work-order"
+
+
+class WorkEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    source: str
+    event_id: str
+    time: datetime | None = None
+    registry_host: str | None = None
+    instance_id: str | None = None
+    instance_name: str | None = None
+    region: str | None = None
+    signed: bool = False
+
+    @classmethod
+    def of(cls, event: PushEvent) -> WorkEvent:
+        return cls(**{k: getattr(event, k) for k in cls.model_fields})
+
+    def event(self) -> PushEvent:
+        return PushEvent(**self.model_dump())
+
+
+class WorkOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["eci-redeploy/work-order"] = "eci-redeploy/work-order"
+    task_id: str
+    events: list[WorkEvent] = Field(min_length=1)
+    dry_run: bool = False
+
+    @classmethod
+    def for_events(cls, events: Sequence[PushEvent], *, dry_run: bool = False) -> WorkOrder:
+        return cls(task_id=task_id(events), events=[WorkEvent.of(e) for e in events], dry_run=dry_run)
+
+    def push_events(self) -> list[PushEvent]:
+        return [e.event() for e in self.events]
+
+
+def task_id(events: Sequence[PushEvent]) -> str:
+    """Same events, same id: FC's async task de-duplication drops a redelivery."""
+    basis = "\x1f".join(f"{e.source}|{e.event_id}|{e.repository}|{e.tag}|{e.digest}" for e in events)
+    return "er-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+
+
+def is_work_order(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("kind") == KIND
