@@ -34,7 +34,7 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         return {"ok": False, "error": exc.one_line()}
 
 
-def handle_work(event: bytes, context: Any, *, default_rules: Path) -> dict[str, Any]:
+def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
@@ -44,7 +44,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
         log_event("work.start", task_id=order.task_id, events=len(order.events))
-        result = _run(order.push_events(), rules, env, context, dry_run=order.dry_run)
+        result = _run(order.push_events(), rules, env, context, dry_run=order.dry_run, gateway=gateway)
         return {**result, "task_id": order.task_id}
     except common.RetryLater:
         raise
@@ -56,7 +56,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         return {"ok": False, "error": "invalid work order"}
 
 
-def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool) -> dict[str, Any]:
+def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gateway: Any = None) -> dict[str, Any]:
     from ..apply import run
     from ..decide import watched
 
@@ -65,6 +65,6 @@ def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool) -> d
         from ..decide import decide
 
         return {"ok": True, **decide(parsed, rules, [], env).to_json()}
-    report = run(parsed, rules, common.gateway_factory(env, context), env, dry_run=dry_run)
+    report = run(parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run)
     common.raise_if_retryable(report)
     return {"ok": not report.failed, **report.to_json()}

@@ -35,7 +35,7 @@ def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle(
-    event: bytes | dict[str, Any], context: Any, *, default_rules: Path, dispatcher: Any = None
+    event: bytes | dict[str, Any], context: Any, *, default_rules: Path, dispatcher: Any = None, gateway: Any = None
 ) -> dict[str, Any]:
     env = common.environment()
     rid = common.request_id(context)
@@ -75,7 +75,7 @@ def handle(
         isinstance(body, dict) and body.get("dry_run") is True
     )
     try:
-        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, dry_run=dry_run)
+        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run)
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:
@@ -93,7 +93,7 @@ def _authenticate(request: HttpRequest, body: Any, settings: Settings) -> None:
 
 
 def _plan_and_dispatch(
-    parsed: list[Any], settings: Settings, env: Any, context: Any, dispatcher: Any, *, dry_run: bool
+    parsed: list[Any], settings: Settings, env: Any, context: Any, dispatcher: Any, gateway: Any, *, dry_run: bool
 ) -> dict[str, Any]:
     from ..decide import decide, push_events, watched
 
@@ -103,7 +103,7 @@ def _plan_and_dispatch(
         return reply(200, {"accepted": False, **decide(parsed, rules, [], env).to_json()})
     from ..apply import observe
 
-    gateway = common.gateway_factory(env, context)
+    gateway = gateway or common.gateway_factory(env, context)
     plan = decide(parsed, rules, observe(gateway, parsed, rules), env)
     summary = plan.to_json()
     summary["actions"] = [
