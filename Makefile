@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared tests $(wildcard functions bench)
+	$(BIN)/ruff check shared tests functions scripts $(wildcard bench)
 	$(BIN)/mypy
 
 check: lint test

@@ -63,15 +63,18 @@ class Report:
         return body
 
 
-def observe(gateway: EciGateway, parsed: Sequence[Parsed], rules: RuleSet) -> list[ContainerGroup]:
-    """Describe only what the matched rules select: one paged query per distinct selection."""
+def observe(
+    gateway: EciGateway, parsed: Sequence[Parsed], rules: RuleSet, *, check: bool = True
+) -> list[ContainerGroup]:
+    """Describe only what the matched rules select: one paged query per distinct selection.
+    `check=False` describes every rule watching the repository (the reconcile has no tag yet)."""
     seen: set[tuple[Any, ...]] = set()
     groups: dict[str, ContainerGroup] = {}
     from .planner import skip_reason
 
     for event in push_events(parsed):
         for rule in rules.for_repository(event.repository):
-            if skip_reason(rule, event, rules):
+            if check and skip_reason(rule, event, rules):
                 continue  # the planner will skip it: no need to ask ECI
             region, selector = rule.target.region, rule.target.container_groups
             if selector is None:  # create: look for a group of the template's name

@@ -106,6 +106,32 @@ def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool,
         sys.exit(1)
 
 
+@cli.command()
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
+@click.option("--live", is_flag=True, help="converge the real ECI API instead of the embedded fake")
+@click.option("--dry-run", is_flag=True, help="show what would change; apply nothing")
+def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
+    """Converge every rule's targets on the image its registry says it wants now (what the timer runs)."""
+    from .handlers.timer import run_reconcile
+    from .rules import load_rules
+    from .state import load_state
+
+    rules = load_rules(rules_file)
+    if live:
+        from .gateway import EciGateway
+
+        gateway = EciGateway.from_env()
+    else:
+        from .fake.embedded import embedded_gateway
+
+        gateway = embedded_gateway(load_state(state_file) if state_file else [])
+    result = run_reconcile(rules, os.environ, gateway=gateway, dry_run=dry_run)
+    _emit(result.to_json())
+    if result.report.failed:
+        sys.exit(1)
+
+
 @cli.command("fake-eci")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

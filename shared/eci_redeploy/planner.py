@@ -34,9 +34,12 @@ def plan_event(
     rules: RuleSet,
     groups: Sequence[ContainerGroup],
     env: Mapping[str, str],
+    *,
+    only: str | None = None,
 ) -> Plan:
+    """`only`: plan for this rule alone (a reconcile's wanted image belongs to one rule's policy)."""
     plan = Plan(events=[event])
-    candidates = rules.for_repository(event.repository)
+    candidates = [r for r in rules.for_repository(event.repository) if only is None or r.name == only]
     if not candidates:
         plan.skipped.append(Skip(None, f"no rule watches {event.repository}"))
         return plan

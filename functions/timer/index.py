@@ -1,0 +1,9 @@
+"""Function Compute entry point: the scheduled reconcile (timer trigger)."""
+
+from pathlib import Path
+
+from eci_redeploy.handlers.timer import handle_tick
+
+
+def handler(event, context):
+    return handle_tick(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Assemble each function's code folder for Function Compute (python3.10, x86_64), without Docker.
+
+build/<function>/index.py           the entry point from functions/<function>/
+build/<function>/rules.yaml         the rules (and the templates they name, same relative paths)
+build/<function>/python/            eci_redeploy + pinned dependencies for manylinux2014_x86_64 / cp310
+
+Several Alibaba SDK packages exist only as source distributions, so they are first built into
+py3-none-any wheels on this machine, then everything is installed for the target platform.
+
+    python3 scripts/build_functions.py [--rules rules.yaml] [--out build] [--functions push,webhook]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS = ("push", "webhook", "worker", "timer")
+
+
+def run(*cmd: str) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def dependencies(cache: Path) -> Path:
+    lock = ROOT / "requirements" / "runtime.lock"
+    target = cache / "deps"
+    stamp = target / ".lock"
+    if stamp.exists() and stamp.read_text() == lock.read_text():
+        return target  # already built for this lock file
+    wheelhouse = cache / "wheelhouse"
+    shutil.rmtree(target, ignore_errors=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    run(*pip, "wheel", "--no-deps", "-w", str(wheelhouse), "-r", str(lock))
+    run(
+        *pip,
+        "install",
+        "--no-deps",
+        "--target",
+        str(target),
+        "--platform",
+        "manylinux2014_x86_64",
+        "--python-version",
+        "3.10",
+        "--implementation",
+        "cp",
+        "--only-binary=:all:",
+        "--find-links",
+        str(wheelhouse),
+        "-r",
+        str(lock),
+    )
+    stamp.write_text(lock.read_text())
+    return target
+
+
+def rules_files(rules: Path) -> list[Path]:
+    """The rules file and every template it names, relative to the rules file's folder."""
+    sys.path.insert(0, str(ROOT / "shared"))
+    from eci_redeploy.rules import load_rules
+
+    loaded = load_rules(rules)
+    return [Path(rules.name), *sorted({Path(r.target.template) for r in loaded if r.target.template})]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", default=None, help="rules file (default: rules.yaml, else examples/rules.yaml)")
+    parser.add_argument("--out", default=str(ROOT / "build"))
+    parser.add_argument("--functions", default=",".join(FUNCTIONS))
+    args = parser.parse_args()
+    rules = (
+        Path(args.rules)
+        if args.rules
+        else (ROOT / "rules.yaml" if (ROOT / "rules.yaml").exists() else ROOT / "examples" / "rules.yaml")
+    )
+    out = Path(args.out)
+    deps = dependencies(ROOT / ".build-cache")
+    files = rules_files(rules)
+    for name in args.functions.split(","):
+        folder = out / name
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(deps, folder / "python", ignore=shutil.ignore_patterns(".lock", "__pycache__"))
+        shutil.copytree(
+            ROOT / "shared" / "eci_redeploy",
+            folder / "python" / "eci_redeploy",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        shutil.copy2(ROOT / "functions" / name / "index.py", folder / "index.py")
+        for rel in files:
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(rules.parent / rel, folder / ("rules.yaml" if rel == Path(rules.name) else rel))
+        print(f"built {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

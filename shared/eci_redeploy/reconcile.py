@@ -1,0 +1,181 @@
+"""The scheduled reconcile: level-triggered convergence.
+
+For each rule: ask the registry which image the rule wants now (the highest tag its semver policy
+allows, or an exact / moving tag's current digest, per platform), then plan exactly as a push of that
+image would, for that rule alone. A target already on the wanted digest is left alone, so a
+converged system makes no mutating call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .apply import Report, apply_plan
+from .errors import EciRedeployError, PlanningError
+from .gateway import EciGateway
+from .imageref import ImageRef
+from .log import log_event
+from .plan import Plan, Skip
+from .planner import plan_event
+from .pull import registry_info
+from .pushevent import PushEvent
+from .registries import RegistryKind, enterprise_host
+from .registry import RegistryClient, RegistryError, Resolved
+from .rules import Rule, RuleSet
+from .state import ContainerGroup
+
+DEFAULT_PLATFORM = "linux/amd64"
+ClientFor = Callable[[Rule, str], RegistryClient]
+
+
+@dataclass
+class ReconcileResult:
+    report: Report
+    wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
+    registry_requests: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.report.to_json()
+        body["wanted"] = self.wanted
+        body["registry_requests"] = self.registry_requests
+        return body
+
+
+def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
+    """Deterministic offsets inside the tick: the same rule always at the same second, rules spread out."""
+
+    def offset(rule: Rule) -> float:
+        h = int(hashlib.sha256(rule.name.encode()).hexdigest()[:8], 16)
+        return (h / 0xFFFFFFFF) * spread_seconds
+
+    return sorted(((offset(r), r) for r in rules), key=lambda pair: (pair[0], pair[1].name))
+
+
+def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
+    """Where to ask: the rule's registry host, its ACR settings, or the host its targets pull from."""
+    source = rule.source.registry
+    if source and not source.startswith("cri-"):
+        return source
+    acr = rule.pull.acr
+    if acr and acr.domains:
+        return acr.domains[0]
+    if acr and acr.instance_name:
+        return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
+    for group in groups:
+        for c in group.containers + group.init_containers:
+            ref = ImageRef.parse(c.image)
+            if ref.repository == rule.source.repository:
+                return ref.registry
+    return None
+
+
+def wanted_image(rule: Rule, rules: RuleSet, client: RegistryClient, platform: str) -> Resolved:
+    policy = rules.policy(rule)
+    repository = rule.source.repository
+    if policy.kind == "exact":
+        last_error: RegistryError | None = None
+        for tag in policy.pattern:  # the first listed tag that exists
+            try:
+                return client.resolve(repository, tag, platform)
+            except RegistryError as exc:
+                last_error = exc
+        raise last_error or RegistryError("no tag")
+    if policy.kind != "semver":
+        raise PlanningError(
+            "glob and regex rules follow pushes; reconcile converges semver and exact rules", rule=rule.name
+        )
+    best = policy.best(client.list_tags(repository))
+    if best is None:
+        raise PlanningError(f"no tag in {repository} satisfies {policy.pattern!r}", rule=rule.name)
+    return client.resolve(repository, best, platform)
+
+
+def reconcile(
+    rules: RuleSet,
+    gateway: EciGateway,
+    client_for: ClientFor,
+    env: Mapping[str, str],
+    *,
+    spread_seconds: float = 0.0,
+    platform: str = DEFAULT_PLATFORM,
+    sleep: Callable[[float], None] = time.sleep,
+    dry_run: bool = False,
+) -> ReconcileResult:
+    from .apply import observe
+
+    plan = Plan()
+    wanted: dict[str, dict[str, str]] = {}
+    clients: dict[str, RegistryClient] = {}
+    started = time.monotonic()
+    for offset, rule in schedule(rules, spread_seconds):
+        delay = offset - (time.monotonic() - started)
+        if delay > 0:
+            sleep(delay)
+        try:
+            groups = _observe_rule(gateway, rule, rules, observe)
+            host = registry_host(rule, groups)
+            if host is None:
+                plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
+                continue
+            client = clients.get(host) or clients.setdefault(host, client_for(rule, host))
+            resolved = wanted_image(rule, rules, client, platform)
+        except (RegistryError, PlanningError) as exc:
+            plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
+            log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
+            continue
+        event = PushEvent(
+            rule.source.repository,
+            resolved.tag,
+            resolved.digest,
+            "reconcile",
+            f"reconcile:{rule.name}:{resolved.digest}",
+            registry_host=host,
+            signed=True,
+        )
+        wanted[rule.name] = {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
+        try:
+            plan.extend(plan_event(event, rules, groups, env, only=rule.name))
+        except EciRedeployError as exc:
+            plan.skipped.append(Skip(rule.name, exc.one_line()))
+    report = apply_plan(plan, gateway, dry_run=dry_run)
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
+
+
+def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:
+    probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe")
+    single = RuleSet([rule], rules.templates)
+    return list(observe(gateway, [probe], single, check=False))
+
+
+def client_factory(env: Mapping[str, str], *, max_requests: int = 50, acr_token: Any = None) -> ClientFor:
+    """Registry clients configured from each rule's pull settings (scheme, TLS, credentials)."""
+
+    def make(rule: Rule, host: str) -> RegistryClient:
+        pull = rule.pull
+        scheme = "http" if host in pull.plain_http else "https"
+        username = password = None
+        for cred in pull.credentials:
+            if cred.server.lower() == host:
+                username, password = cred.username, env.get(cred.password_env)
+                if password is None:
+                    raise PlanningError(f"${cred.password_env} is not set (password for {host})", rule=rule.name)
+        token_provider = None
+        if username is None and acr_token is not None:
+            info = registry_info(ImageRef(host, rule.source.repository), rule)
+            if info.kind is RegistryKind.ACR_ENTERPRISE and pull.acr:
+                token_provider = lambda: acr_token(pull.acr.instance_id, pull.acr.region or rule.target.region)  # noqa: E731
+        return RegistryClient(
+            host,
+            scheme=scheme,
+            verify=host not in pull.insecure,
+            username=username,
+            password=password,
+            token_provider=token_provider,
+            max_requests=max_requests,
+        )
+
+    return make

@@ -1,0 +1,381 @@
+"""The reconcile against a real registry (Debian's docker-registry): no auth, htpasswd basic auth, a
+bearer-token flow, 429 with Retry-After; multi-arch indexes, prereleases, moving tags."""
+
+import json
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from eci_redeploy.fake.backend import FakeEci
+from eci_redeploy.fake.inprocess import inprocess_factory
+from eci_redeploy.gateway import EciGateway, RetryPolicy
+from eci_redeploy.reconcile import client_factory, reconcile
+from eci_redeploy.registry import RegistryAuthError, RegistryClient
+from registry_tools import Registry, push, write_layout
+
+
+def gateway_on(backend):
+    return EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
+
+
+def seed(backend, image, gid="eci-web"):
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": gid,
+                "ContainerGroupName": gid,
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": image}],
+            }
+        ]
+    )
+
+
+def rules_for(make_rules, host, tags, **pull):
+    return make_rules(
+        {
+            "name": "web",
+            "source": {"repository": "team/web", "registry": host, "tags": tags},
+            "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"tags": {"app": "web"}}},
+            "pull": {"plain_http": [host], **pull},
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("registry")
+    with Registry(root) as registry:
+        digests = {}
+        for tag in ("1.0.0", "1.1.0", "1.3.0-rc.1", "2.0.0", "not-semver"):
+            digests[tag] = write_layout(root / f"img-{tag}", tag, f"web {tag}")
+            push(root / f"img-{tag}", tag, f"{registry.host}/team/web:{tag}")
+        layout = root / "img-1.2.0"
+        digests["1.2.0"] = write_layout(layout, "1.2.0", "web 1.2.0", platforms=("amd64", "arm64"))
+        push(layout, "1.2.0", f"{registry.host}/team/web:1.2.0")
+        index = json.loads((layout / "blobs" / "sha256" / digests["1.2.0"].split(":")[1]).read_text())
+        digests["1.2.0/amd64"] = next(
+            m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "amd64"
+        )
+        digests["1.2.0/arm64"] = next(
+            m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "arm64"
+        )
+        yield registry, digests, root
+
+
+def test_highest_allowed_tag_per_platform_digest_then_nothing(open_registry, make_rules):
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    rules = rules_for(make_rules, registry.host, {"semver": "^1.0.0"})
+    result = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["tag"] == "1.2.0"  # not 1.3.0-rc.1 (prerelease), not 2.0.0 (outside)
+    assert result.wanted["web"]["digest"] == digests["1.2.0/amd64"] != digests["1.2.0"]
+    assert (
+        backend.group("eci-web").spec["Container"][0]["Image"] == f"{registry.host}/team/web@{digests['1.2.0/amd64']}"
+    )
+    assert len(backend.mutating_calls()) == 1
+    # list (1 page) + HEAD (index) + GET (index body): within one HEAD per tag in question plus pages
+    assert result.registry_requests[registry.host] <= 3
+    again = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert again.report.outcomes == [] and len(backend.mutating_calls()) == 1  # converged: no mutating call
+    assert again.report.plan.skipped[0].reason.startswith("already running")
+
+
+def test_prereleases_when_asked_and_other_platforms(open_registry, make_rules):
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    rules = rules_for(make_rules, registry.host, {"semver": "^1.0.0", "prerelease": True})
+    result = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["tag"] == "1.3.0-rc.1"
+    arm = reconcile(
+        rules_for(make_rules, registry.host, {"semver": "~1.2.0"}),
+        gateway_on(FakeEci()),
+        client_factory({}),
+        {},
+        platform="linux/arm64",
+    )
+    assert arm.wanted["web"]["digest"] == digests["1.2.0/arm64"]
+
+
+def test_moving_tag_is_picked_up_when_re_pushed(open_registry, make_rules, tmp_path):
+    registry, _, _ = open_registry
+    first = write_layout(tmp_path / "a", "latest", "latest one")
+    push(tmp_path / "a", "latest", f"{registry.host}/team/web:latest")
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web@{first}")
+    rules = rules_for(make_rules, registry.host, {"exact": "latest"})
+    assert reconcile(rules, gateway_on(backend), client_factory({}), {}).report.outcomes == []
+    second = write_layout(tmp_path / "b", "latest", "latest two")
+    push(tmp_path / "b", "latest", f"{registry.host}/team/web:latest")
+    result = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert [o.status for o in result.report.outcomes] == ["applied"]
+    assert backend.group("eci-web").spec["Container"][0]["Image"] == f"{registry.host}/team/web@{second}"
+
+
+@pytest.fixture(scope="module")
+def basic_registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("basic")
+    htpasswd = root / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "ci", "right-password"], check=True, capture_output=True)
+    with Registry(root, htpasswd=htpasswd) as registry:
+        digest = write_layout(root / "img", "1.5.0", "web 1.5.0")
+        push(root / "img", "1.5.0", f"{registry.host}/team/web:1.5.0", creds="ci:right-password")
+        yield registry, digest
+
+
+def test_basic_auth(basic_registry, make_rules):
+    registry, digest = basic_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    creds = [{"server": registry.host, "username": "ci", "password_env": "REG_PW"}]
+    rules = rules_for(make_rules, registry.host, {"semver": "^1.0.0"}, credentials=creds)
+    result = reconcile(
+        rules, gateway_on(backend), client_factory({"REG_PW": "right-password"}), {"REG_PW": "right-password"}
+    )
+    assert result.wanted["web"]["digest"] == digest and len(backend.mutating_calls()) == 1
+    update = backend.mutating_calls()[0].params
+    assert update["ImageRegistryCredential.1.Password"] == "right-password"  # ECI gets it; nobody else
+
+
+def test_wrong_credentials_are_a_clear_error_and_no_deploy(basic_registry, make_rules, capsys):
+    registry, _ = basic_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    creds = [{"server": registry.host, "username": "ci", "password_env": "REG_PW"}]
+    rules = rules_for(make_rules, registry.host, {"semver": "^1.0.0"}, credentials=creds)
+    result = reconcile(
+        rules, gateway_on(backend), client_factory({"REG_PW": "wrong-pw-123"}), {"REG_PW": "wrong-pw-123"}
+    )
+    assert backend.mutating_calls() == []
+    reason = result.report.plan.skipped[0].reason
+    assert "access to team/web denied" in reason and "pull.credentials" in reason
+    assert "wrong-pw-123" not in json.dumps(result.to_json()) + capsys.readouterr().err
+    with pytest.raises(RegistryAuthError):
+        RegistryClient(registry.host, scheme="http").list_tags("team/web")  # anonymous
+
+
+class _TokenAndRateLimitFront(BaseHTTPRequestHandler):
+    """In front of the real registry: a bearer challenge + token endpoint, and one 429 with Retry-After."""
+
+    upstream = ""
+    issued = "tkn-" + "x" * 16
+    seen: list = []
+    throttle_next = 0
+
+    def _send(self, status, body=b"", headers=None):
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _handle(self):
+        cls = type(self)
+        cls.seen.append((self.command, self.path, self.headers.get("Authorization")))
+        if self.path.startswith("/token"):
+            if self.headers.get("Authorization") != "Basic Y2k6cmlnaHQ=":  # ci:right
+                return self._send(401)
+            return self._send(200, json.dumps({"token": cls.issued}).encode(), {"Content-Type": "application/json"})
+        if self.headers.get("Authorization") != f"Bearer {cls.issued}":
+            host = self.headers["Host"]
+            return self._send(401, b"{}", {"WWW-Authenticate": f'Bearer realm="http://{host}/token",service="test"'})
+        if cls.throttle_next > 0:
+            cls.throttle_next -= 1
+            return self._send(429, b"{}", {"Retry-After": "1"})
+        if "/tags/list" in self.path and "n=" in self.path:
+            return self._paginate()
+        upstream = requests.request(
+            self.command, cls.upstream + self.path, headers={"Accept": self.headers.get("Accept", "*/*")}, timeout=10
+        )
+        keep = {k: v for k, v in upstream.headers.items() if k in ("Content-Type", "Docker-Content-Digest", "Link")}
+        self._send(upstream.status_code, upstream.content, keep)
+
+    def _paginate(self):
+        # Distribution 2.8 ignores `n`; newer registries page with `n`/`last` and a Link header.
+        from urllib.parse import parse_qs, urlparse
+
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        n, last = int(query["n"][0]), query.get("last", [""])[0]
+        tags = sorted(requests.get(type(self).upstream + url.path, timeout=10).json()["tags"])
+        rest = [t for t in tags if t > last]
+        page, more = rest[:n], len(rest) > n
+        headers = {"Content-Type": "application/json"}
+        if more:
+            headers["Link"] = f'<{url.path}?n={n}&last={page[-1]}>; rel="next"'
+        self._send(200, json.dumps({"name": "team/web", "tags": page}).encode(), headers)
+
+    do_GET = do_HEAD = _handle
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def token_front(open_registry):
+    registry, digests, _ = open_registry
+    _TokenAndRateLimitFront.upstream = f"http://{registry.host}"
+    _TokenAndRateLimitFront.seen = []
+    _TokenAndRateLimitFront.throttle_next = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TokenAndRateLimitFront)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_port}", digests
+    server.shutdown()
+
+
+def test_bearer_token_flow(token_front):
+    host, digests = token_front
+    client = RegistryClient(host, scheme="http", username="ci", password="right")
+    assert client.resolve("team/web", "1.1.0").digest == digests["1.1.0"]
+    token_calls = [s for s in _TokenAndRateLimitFront.seen if s[1].startswith("/token")]
+    assert len(token_calls) == 1 and "scope=repository%3Ateam%2Fweb%3Apull" in token_calls[0][1]
+    with pytest.raises(RegistryAuthError, match="token endpoint refused"):
+        RegistryClient(host, scheme="http", username="ci", password="wrong").resolve("team/web", "1.1.0")
+
+
+def test_429_with_retry_after_is_waited_out(token_front):
+    host, digests = token_front
+    _TokenAndRateLimitFront.throttle_next = 2
+    slept = []
+    client = RegistryClient(host, scheme="http", username="ci", password="right", sleep=slept.append)
+    assert client.resolve("team/web", "1.0.0").digest == digests["1.0.0"]
+    assert slept == [1.0, 1.0]
+    _TokenAndRateLimitFront.throttle_next = 100
+    client = RegistryClient(
+        host, scheme="http", username="ci", password="right", sleep=slept.append, max_wait_seconds=3
+    )
+    with pytest.raises(Exception, match="rate limited"):
+        client.resolve("team/web", "1.0.0")
+
+
+def test_tag_pagination(token_front):
+    host, _digests = token_front
+    client = RegistryClient(host, scheme="http", username="ci", password="right")
+    tags = client.list_tags("team/web", page_size=2)
+    every = requests.get(f"{_TokenAndRateLimitFront.upstream}/v2/team/web/tags/list", timeout=10).json()["tags"]
+    assert sorted(tags) == sorted(every) and len(every) >= 6
+    pages = [s for s in _TokenAndRateLimitFront.seen if "/tags/list" in s[1] and s[2]]
+    assert len(pages) == -(-len(every) // 2)
+
+
+def test_request_budget_per_tick(token_front):
+    host, _ = token_front
+    client = RegistryClient(host, scheme="http", username="ci", password="right", max_requests=2)
+    with pytest.raises(Exception, match="budget"):
+        client.list_tags("team/web", page_size=1)
+
+
+def test_timer_function_runs_a_reconcile(open_registry, make_rules, tmp_path, monkeypatch, mocker):
+    import importlib.util
+
+    from eci_redeploy.handlers import common
+    from fcfixtures import fc_context
+
+    from helpers import ROOT
+
+    registry, digests, _ = open_registry
+    (tmp_path / "rules.yaml").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "web",
+                        "source": {"repository": "team/web", "registry": registry.host, "tags": {"semver": "^1.0.0"}},
+                        "target": {
+                            "region": "cn-hangzhou",
+                            "action": "update",
+                            "container_groups": {"tags": {"app": "web"}},
+                        },
+                        "pull": {"plain_http": [registry.host]},
+                    }
+                ],
+            }
+        )
+    )
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    mocker.patch.object(common, "gateway_factory", return_value=gateway_on(backend))
+    spec = importlib.util.spec_from_file_location("fc_timer", ROOT / "functions" / "timer" / "index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = json.dumps({"triggerTime": "2026-11-27T10:25:00Z", "triggerName": "reconcile", "payload": "reconcile"})
+    result = module.handler(event.encode(), fc_context("timer"))
+    assert result["ok"] is True and result["wanted"]["web"]["digest"] == digests["1.2.0/amd64"]
+    assert len(backend.mutating_calls()) == 1
+    started = time.monotonic()
+    assert module.handler(event.encode(), fc_context("timer"))["actions"] == []
+    assert time.monotonic() - started < 30
+
+
+def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
+    import os
+    import sys
+
+    from helpers import ROOT
+
+    registry, digests, _ = open_registry
+    (tmp_path / "rules.yaml").write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "rules": [
+                    {
+                        "name": "web",
+                        "source": {"repository": "team/web", "registry": registry.host, "tags": {"semver": "^1.0.0"}},
+                        "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"name": "web"}},
+                        "pull": {"plain_http": [registry.host]},
+                    }
+                ],
+            }
+        )
+    )
+    (tmp_path / "state.json").write_text(
+        json.dumps(
+            {
+                "ContainerGroups": [
+                    {
+                        "ContainerGroupId": "eci-1",
+                        "ContainerGroupName": "web",
+                        "RegionId": "cn-hangzhou",
+                        "Status": "Running",
+                        "Containers": [{"Name": "app", "Image": f"{registry.host}/team/web:1.0.0"}],
+                    }
+                ]
+            }
+        )
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ECI_REDEPLOY_"))}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "eci_redeploy.cli",
+            "reconcile",
+            "--rules",
+            str(tmp_path / "rules.yaml"),
+            "--state",
+            str(tmp_path / "state.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    (action,) = report["actions"]
+    assert action["status"] == "applied"
+    assert action["result"]["images"]["app"] == f"{registry.host}/team/web@{digests['1.2.0/amd64']}"
