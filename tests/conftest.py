@@ -63,6 +63,7 @@ def fc(mocker, monkeypatch):
     for key in [k for k in __import__("os").environ if k.startswith(("ECI_REDEPLOY_", "ALIBABA_CLOUD_"))]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(DATA / "webhook-rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # tests of confirmation turn it on with a local registry
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET", HMAC_SECRET)
     backend = FakeEci()

@@ -300,3 +300,22 @@ def test_credentials_come_from_the_environment_or_the_context():
     assert "s2" not in repr(Credentials.from_env({}, ctx))
     with pytest.raises(ConfigError, match="ALIBABA_CLOUD_ACCESS_KEY_ID"):
         Credentials.from_env({})
+
+
+def test_slow_responses_are_injected_and_still_succeed(eci):
+    eci.backend.faults.delay_seconds = 0.2
+    import time
+
+    started = time.monotonic()
+    create(eci)
+    assert time.monotonic() - started >= 0.2
+    assert len(eci.backend.mutating_calls()) == 1
+
+
+def test_image_cache_creation(eci):
+    result = eci.gateway.call(
+        "CreateImageCache",
+        {"RegionId": REGION, "ImageCacheName": "web-cache", "Image": ["nginx:1"], "ClientToken": "ic-1"},
+    )
+    cache_id = result.body["ImageCacheId"]
+    assert eci.backend.image_caches[cache_id]["Status"] == "Ready"

@@ -379,3 +379,35 @@ def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
     (action,) = report["actions"]
     assert action["status"] == "applied"
     assert action["result"]["images"]["app"] == f"{registry.host}/team/web@{digests['1.2.0/amd64']}"
+
+
+def test_acr_enterprise_reconcile_uses_a_temporary_token(tmp_path, make_rules):
+    """No password stored: GetAuthorizationToken (signed with the role) yields the registry login."""
+    from eci_redeploy.acr_token import AcrTokenError, acr_token_provider
+    from eci_redeploy.fake.server import FakeEciServer
+    from eci_redeploy.gateway import Credentials
+
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(
+        ["htpasswd", "-Bbc", str(htpasswd), "cr_temp_user", "temp-token-123"], check=True, capture_output=True
+    )
+    with Registry(tmp_path / "reg", htpasswd=htpasswd) as registry, FakeEciServer() as api:
+        digest = write_layout(tmp_path / "img", "3.1.0", "ee")
+        push(tmp_path / "img", "3.1.0", f"{registry.host}/team/web:3.1.0", creds="cr_temp_user:temp-token-123")
+        api.backend.acr_tokens["cri-ee1"] = ("cr_temp_user", "temp-token-123")
+        key, secret = api.credentials
+        token = acr_token_provider(Credentials(key, secret), api.url)
+        backend = FakeEci()
+        seed(backend, f"{registry.host}/team/web:3.0.0")
+        rules = rules_for(
+            make_rules, registry.host, {"semver": "^3.0.0"}, acr={"instance_id": "cri-ee1", "domains": [registry.host]}
+        )
+        result = reconcile(rules, gateway_on(backend), client_factory({}, acr_token=token), {})
+        assert result.wanted["web"]["digest"] == digest
+        (call,) = backend.mutating_calls()
+        assert call.params["AcrRegistryInfo.1.InstanceId"] == "cri-ee1"
+        assert "ImageRegistryCredential.1.Password" not in call.params  # ECI pulls secret-free
+        got = [c for c in api.backend.calls if c.action == "GetAuthorizationToken"]
+        assert len(got) == 1 and got[0].params["InstanceId"] == "cri-ee1"
+        with pytest.raises(AcrTokenError, match="cri-nope"):
+            token("cri-nope", "cn-hangzhou")

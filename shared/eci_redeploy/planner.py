@@ -107,11 +107,11 @@ def _new_image(current: ImageRef, event: PushEvent, rule: Rule) -> ImageRef:
     return current.with_version(tag=event.tag, digest=None)
 
 
-def _same_image(running: ImageRef, wanted: ImageRef) -> bool:
+def _same_image(running: ImageRef, wanted: ImageRef, equivalent: frozenset[str] = frozenset()) -> bool:
     if running.name != wanted.name:
         return False
     if wanted.digest:
-        return running.digest == wanted.digest
+        return running.digest == wanted.digest or running.digest in equivalent
     return False  # a tag pushed again may hold new content: never "already running"
 
 
@@ -206,7 +206,7 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
         for name, running in targets:
             assert running is not None
             new = _new_image(running, event, rule)
-            if _same_image(running, new):
+            if _same_image(running, new, event.equivalent):
                 continue
             entry: dict[str, Any] = {"Name": name, "Image": new.render()}
             if not new.digest and running.render() == new.render():
@@ -337,7 +337,7 @@ def _plan_create(
         running = {
             ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
         }
-        if all(img.name in running and _same_image(running[img.name], img) for img in changed):
+        if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
     body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
@@ -367,7 +367,7 @@ def _plan_replace(
         [{"Key": k, "Value": v} for k, v in merged.items()],
     )
     running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
-    if all(img.name in running and _same_image(running[img.name], img) for img in changed):
+    if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]

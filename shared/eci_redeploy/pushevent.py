@@ -19,6 +19,9 @@ class PushEvent:
     instance_name: str | None = None
     region: str | None = None
     signed: bool = False  # authenticated by the platform or an HMAC, not a bare hint
+    # Other digests of the same content (a multi-arch index and its platform manifest): a group on
+    # any of them already runs this image, so an index never looks "always updated".
+    equivalent: frozenset[str] = frozenset()
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:

@@ -151,7 +151,14 @@ def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any)
     return list(observe(gateway, [probe], single, check=False))
 
 
-def client_factory(env: Mapping[str, str], *, max_requests: int = 50, acr_token: Any = None) -> ClientFor:
+def client_factory(
+    env: Mapping[str, str],
+    *,
+    max_requests: int = 50,
+    acr_token: Any = None,
+    timeout: float = 10.0,
+    max_wait_seconds: float = 30.0,
+) -> ClientFor:
     """Registry clients configured from each rule's pull settings (scheme, TLS, credentials)."""
 
     def make(rule: Rule, host: str) -> RegistryClient:

@@ -28,13 +28,18 @@ class WorkEvent(BaseModel):
     instance_name: str | None = None
     region: str | None = None
     signed: bool = False
+    equivalent: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, event: PushEvent) -> WorkEvent:
-        return cls(**{k: getattr(event, k) for k in cls.model_fields})
+        values = {k: getattr(event, k) for k in cls.model_fields}
+        values["equivalent"] = sorted(event.equivalent)
+        return cls(**values)
 
     def event(self) -> PushEvent:
-        return PushEvent(**self.model_dump())
+        values = self.model_dump()
+        values["equivalent"] = frozenset(values["equivalent"])
+        return PushEvent(**values)
 
 
 class WorkOrder(BaseModel):

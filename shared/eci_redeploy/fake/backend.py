@@ -146,6 +146,8 @@ class FakeEci:
         self.groups: dict[str, Group] = {}
         self.calls: list[Call] = []
         self.image_caches: dict[str, dict[str, Any]] = {}
+        # ACR's GetAuthorizationToken (API 2018-12-01), so a reconcile of ACR EE can run here too.
+        self.acr_tokens: dict[str, tuple[str, str]] = {}
         self._tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
@@ -387,6 +389,18 @@ class FakeEci:
             "ContainerGroups": [g.describe() for g in page],
             "NextToken": next_token,
             "TotalCount": len(matches),
+        }
+
+    def _GetAuthorizationToken(self, params: dict[str, str]) -> dict[str, Any]:
+        instance = _required(params, "InstanceId")
+        if instance not in self.acr_tokens:
+            raise ApiError(404, "INSTANCE_NOT_EXIST", f"instance {instance} does not exist")
+        user, token = self.acr_tokens[instance]
+        return {
+            "IsSuccess": True,
+            "TempUsername": user,
+            "AuthorizationToken": token,
+            "ExpireTime": int(time.time() * 1000) + 3600_000,
         }
 
     def _CreateImageCache(self, params: dict[str, str]) -> dict[str, Any]:

@@ -17,6 +17,8 @@ from urllib.parse import quote
 from .backend import ApiError, FakeEci
 
 API_VERSION = "2018-08-08"
+ACR_VERSION = "2018-12-01"
+ACR_ACTIONS = frozenset({"GetAuthorizationToken"})
 DEFAULT_CREDENTIALS = {"fake-access-key-id": "fake-access-key-secret"}
 _V2_SYSTEM = {
     "Action",
@@ -62,7 +64,7 @@ class WireLayer:
             if not action:
                 raise ApiError(400, "MissingParameter.Action", "The input parameter Action is not supplied.")
             version = h.get("x-acs-version") or query.get("Version")
-            if version != API_VERSION:
+            if version != (ACR_VERSION if action in ACR_ACTIONS else API_VERSION):
                 raise ApiError(400, "InvalidVersion", f"Specified parameter Version {version} is not valid.")
             if "authorization" in h and h["authorization"].startswith("ACS3-"):
                 self._check_acs3(method, path, query, h, body)

@@ -13,16 +13,17 @@ from typing import Any
 
 from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, generic, parse_body
 from ..adapters.fc_http import HttpRequest
+from ..confirm import UNSIGNED_SOURCES, confirm
 from ..errors import AuthenticationError, ConfigError, EciRedeployError, InputError, PlanningError
 from ..log import log_event
 from ..pushevent import PushEvent
+from ..reconcile import client_factory
 from ..settings import Settings
 from ..webhook_auth import ReplayGuard, check_hmac, check_token
 from ..work import WorkOrder
 from . import common
 
 GUARD = ReplayGuard()
-UNSIGNED_SOURCES = {"acr-webhook", "dockerhub"}
 
 
 def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -104,12 +105,23 @@ def _plan_and_dispatch(
     from ..apply import observe
 
     gateway = gateway or common.gateway_factory(env, context)
-    plan = decide(parsed, rules, observe(gateway, parsed, rules), env)
+    groups = observe(gateway, parsed, rules)
+    notes: list[str] = []
+    dropped: list[Any] = []
+    if env.get("ECI_REDEPLOY_CONFIRM_DIGESTS", "1") != "0":
+        confirmation = confirm(
+            events, rules, groups, client_factory(env, max_requests=6, timeout=3.0, max_wait_seconds=2.0)
+        )
+        events, notes, dropped = confirmation.events, confirmation.notes, confirmation.dropped
+        parsed = [p for p in parsed if not isinstance(p, PushEvent)] + list(events)
+    else:
+        notes = _trust_notes(events)
+    plan = decide(parsed, rules, groups, env)
+    plan.skipped[:0] = dropped
     summary = plan.to_json()
     summary["actions"] = [
         {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in plan.steps
     ]
-    notes = _trust_notes(events)
     if notes:
         summary["notes"] = notes
     if dry_run or not plan.steps:
