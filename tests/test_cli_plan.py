@@ -49,6 +49,19 @@ def test_plan_sample_acr_push_shows_the_update_parameters():
         "AcrRegistryInfo.1.InstanceName": "acme",
         "AcrRegistryInfo.1.RegionId": "cn-hangzhou",
         "AcrRegistryInfo.1.Domain.1": "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com",
+        # the group's own tags, then what was applied (see tracking.py)
+        "Tag.1.Key": "app",
+        "Tag.1.Value": "web",
+        "Tag.2.Key": "env",
+        "Tag.2.Value": "prod",
+        "Tag.3.Key": "eci-redeploy.digest",
+        "Tag.3.Value": digest,
+        "Tag.4.Key": "eci-redeploy.rule",
+        "Tag.4.Value": "web-prod",
+        "Tag.5.Key": "eci-redeploy.event-time",
+        "Tag.5.Value": "1795745730123",
+        "Tag.6.Key": "eci-redeploy.previous",
+        "Tag.6.Value": ":1.3.2",
     }
     assert plan["skipped"] == []
 

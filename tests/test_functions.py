@@ -223,3 +223,21 @@ def test_token_not_configured_fails_closed(fc, monkeypatch):
 def test_worker_rejects_anything_but_a_work_order(fc):
     result = entry("worker")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("worker"))
     assert result["ok"] is False and fc.backend.calls == []
+
+
+def test_push_function_defers_a_group_in_flight_for_the_platform_retry(fc, monkeypatch):
+    from eci_redeploy.handlers.common import RetryLater
+
+    from helpers import EXAMPLES
+
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(EXAMPLES / "rules.yaml"))
+    groups = json.loads((EXAMPLES / "state.json").read_text())["ContainerGroups"]
+    groups[0]["Status"] = "Updating"
+    fc.backend.seed(groups)
+    with pytest.raises(RetryLater, match="in flight on eci-bp1web0000000000001"):
+        entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))
+    assert [c.params["ContainerGroupId"] for c in fc.mutations()] == ["eci-bp1web0000000000002"]
+    fc.backend.groups["eci-bp1web0000000000001"].status = "Running"
+    result = entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))  # the retry
+    assert result["ok"] and [a["target"] for a in result["actions"]] == ["eci-bp1web0000000000001"]
+    assert len(fc.mutations()) == 2

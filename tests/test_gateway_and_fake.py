@@ -180,13 +180,19 @@ def test_lifecycle_and_pull_failures(eci):
     eci.backend.faults.broken_images = ["*:broken"]
     good = create(eci, token="a")
     bad = create(eci, name="bad", image="nginx:broken", token="b")
+    job = eci.gateway.call(
+        "CreateContainerGroup", {**create_body(name="job", image="nginx:broken", token="c"), "RestartPolicy": "Never"}
+    ).body["ContainerGroupId"]
     assert eci.backend.group(good).status == "Pending"
     clock[0] += 11
     (g_good,) = eci.gateway.describe(REGION, ids=[good])
     (g_bad,) = eci.gateway.describe(REGION, ids=[bad])
+    (g_job,) = eci.gateway.describe(REGION, ids=[job])
     assert (g_good.status, g_good.containers[0].ready) == ("Running", True)
-    assert g_bad.status == "Failed"
+    # RestartPolicy Always: ECI keeps backing off the pull; the group never gets Ready
+    assert (g_bad.status, g_bad.containers[0].ready) == ("Pending", False)
     assert any("Failed to pull image" in e["Message"] for e in g_bad.model_extra["Events"])
+    assert g_job.status == "Failed"  # RestartPolicy Never gives up
 
 
 def test_wrong_secret_is_refused_on_the_wire():

@@ -190,6 +190,9 @@ def test_replace_creates_a_successor_then_deletes(make_rules):
         {"Key": "app", "Value": "web"},
         {"Key": "owner", "Value": "ops"},
         {"Key": "tier", "Value": "front"},
+        {"Key": "eci-redeploy.digest", "Value": DIGEST_A},
+        {"Key": "eci-redeploy.rule", "Value": "web"},
+        {"Key": "eci-redeploy.previous", "Value": ":1.0.0"},
     ]
     assert delete.action == "DeleteContainerGroup" and delete.target == "eci-1"
     assert delete.requires == create.client_token

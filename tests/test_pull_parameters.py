@@ -33,6 +33,16 @@ def update_params(image, event, pull=None, **rule_kw):
     assert params.pop("ClientToken").startswith("er1-")
     assert params.pop("UpdateType") == "IncrementalUpdate"
     assert params.pop("Container.1.Name") == "c1"
+    return _without_tracking_tags(params)
+
+
+def _without_tracking_tags(params):
+    tags = {
+        params.pop(k): params.pop(k.replace(".Key", ".Value"))
+        for k in list(params)
+        if k.endswith(".Key") and k.startswith("Tag.")
+    }
+    assert tags["eci-redeploy.rule"] == "r" and tags["eci-redeploy.digest"]
     return params
 
 
@@ -179,7 +189,7 @@ def create_params(make_rules, image, event, pull):
     for key, value in base.items():
         assert params.pop(key) == value, key
     assert params.pop("ClientToken").startswith("er1-")
-    return params
+    return _without_tracking_tags(params)
 
 
 CREATE_CASES = [

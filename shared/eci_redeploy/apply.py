@@ -11,35 +11,10 @@ from .adapters import Parsed
 from .decide import decide, push_events
 from .errors import EciApiError
 from .gateway import EciGateway
-from .log import log_event
-from .plan import Plan, Step
+from .plan import Plan
+from .rollout import Clock, Outcome, execute
 from .rules import RuleSet
 from .state import ContainerGroup
-
-
-@dataclass
-class Outcome:
-    step: Step
-    status: str  # applied | failed | not-attempted | dry-run
-    request_id: str | None = None
-    group_id: str | None = None
-    error: str | None = None
-    code: str | None = None
-    attempts: int = 0
-    result: dict[str, Any] = field(default_factory=dict)  # the group after the call: status, images
-
-    def to_json(self) -> dict[str, Any]:
-        out = self.step.to_json()
-        out.pop("params")
-        out.update({"status": self.status, "image": self.step.image})
-        for key in ("request_id", "group_id", "error", "code"):
-            if getattr(self, key):
-                out[key] = getattr(self, key)
-        if self.attempts > 1:
-            out["attempts"] = self.attempts
-        if self.result:
-            out["result"] = self.result
-        return out
 
 
 @dataclass
@@ -51,7 +26,11 @@ class Report:
 
     @property
     def failed(self) -> bool:
-        return any(o.status == "failed" for o in self.outcomes)
+        return any(o.status in ("failed", "rolled-back") for o in self.outcomes)
+
+    @property
+    def deferred(self) -> bool:
+        return bool(self.plan.deferred)
 
     def to_json(self) -> dict[str, Any]:
         body = self.plan.to_json()
@@ -96,56 +75,21 @@ def observe(
     return list(groups.values())
 
 
-def apply_plan(plan: Plan, gateway: EciGateway, *, dry_run: bool = False) -> Report:
+def apply_plan(
+    plan: Plan,
+    gateway: EciGateway,
+    *,
+    dry_run: bool = False,
+    rules: RuleSet | None = None,
+    clock: Clock | None = None,
+) -> Report:
     started = time.monotonic()
     report = Report(plan, dry_run=dry_run)
     if dry_run:
         report.outcomes = [Outcome(step, "dry-run") for step in plan.steps]
         return report
-    succeeded: set[str] = set()
-    for step in plan.steps:
-        if step.requires and step.requires not in succeeded:
-            report.outcomes.append(Outcome(step, "not-attempted", error="the step it depends on did not succeed"))
-            continue
-        try:
-            result = gateway.call(step.action, step.body, target=step.target)
-        except EciApiError as exc:
-            report.outcomes.append(
-                Outcome(
-                    step,
-                    "failed",
-                    request_id=exc.request_id,
-                    error=exc.one_line(),
-                    code=exc.code,
-                    attempts=exc.attempts,
-                )
-            )
-            log_event(
-                "step",
-                rule=step.rule,
-                action=step.action,
-                target=step.target,
-                outcome="failed",
-                code=exc.code,
-                request_id=exc.request_id,
-            )
-            continue
-        if step.client_token:
-            succeeded.add(step.client_token)
-        group_id = result.body.get("ContainerGroupId") or step.group_id
-        report.outcomes.append(
-            Outcome(step, "applied", request_id=result.request_id, group_id=group_id, attempts=result.attempts)
-        )
-        log_event(
-            "step",
-            rule=step.rule,
-            action=step.action,
-            target=step.target,
-            outcome="applied",
-            request_id=result.request_id,
-            group_id=group_id,
-            image=step.image,
-        )
+    rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
+    report.outcomes = execute(plan, gateway, rollouts, clock)
     _attach_results(report, gateway)
     report.seconds = time.monotonic() - started
     return report
@@ -180,10 +124,11 @@ def run(
     env: Mapping[str, str],
     *,
     dry_run: bool = False,
+    clock: Clock | None = None,
 ) -> Report:
     """Observe only what matched rules need, plan, then apply (or not, for a dry run)."""
     from .decide import watched
 
     groups = observe(gateway, parsed, rules) if watched(parsed, rules) else []
     plan = decide(parsed, rules, groups, env)
-    return apply_plan(plan, gateway, dry_run=dry_run)
+    return apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)

@@ -30,6 +30,8 @@ class Step:
     group_id: str | None = None
     requires: str | None = None  # ClientToken of an earlier step that must have succeeded
     notes: tuple[str, ...] = ()
+    rollback: dict[str, Any] | None = None  # the request that puts the group back as it was
+    previous: dict[str, str] = field(default_factory=dict)  # container name -> image before the change
 
     @property
     def client_token(self) -> str | None:
@@ -60,11 +62,14 @@ class Skip:
     rule: str | None
     reason: str
     target: str | None = None
+    deferred: bool = False  # not now, but later: the platform's retry or the next reconcile brings it back
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}
         if self.target:
             out["target"] = self.target
+        if self.deferred:
+            out["deferred"] = True
         return out
 
 
@@ -73,6 +78,10 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     events: list[PushEvent] = field(default_factory=list)
+
+    @property
+    def deferred(self) -> list[Skip]:
+        return [s for s in self.skipped if s.deferred]
 
     def extend(self, other: Plan) -> None:
         self.steps.extend(other.steps)

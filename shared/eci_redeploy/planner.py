@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from . import tracking
 from .errors import ImageReferenceError, PlanningError
 from .imageref import ImageRef
 from .plan import Plan, Skip, Step
@@ -21,6 +22,8 @@ from .rules import Rule, RuleSet, Selector
 from .state import ContainerGroup
 
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
+# A group in one of these is mid-change (ours or someone's): touching it again would race.
+IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
 TOKEN_PREFIX = "er1-"
 
 
@@ -156,6 +159,10 @@ def _plan_rule(
         plan.skipped.append(Skip(rule.name, "no container group matches the rule's container_groups"))
         return
     for group in selected:
+        guard = _guard(event, rule, group)
+        if guard is not None:
+            plan.skipped.append(guard)
+            continue
         if action == "update":
             _plan_update(plan, event, rule, group, env)
         elif action == "restart":
@@ -163,6 +170,31 @@ def _plan_rule(
         else:
             assert template is not None
             _plan_replace(plan, event, rule, template, group, env)
+
+
+def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
+    """Freeze, in-flight rollouts and event order, before anything else is decided for a group."""
+    tags = group.tag_map
+    if tracking.frozen(tags):
+        return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
+    if group.status in IN_FLIGHT:
+        return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
+    done = tracking.applied(tags)
+    when = tracking.millis(event.time)
+    if when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+        return Skip(
+            rule.name,
+            f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
+            f"({done.digest}): nothing is downgraded",
+            group.id,
+        )
+    return None
+
+
+def _running_version(ref: ImageRef | None) -> str | None:
+    if ref is None:
+        return None
+    return tracking.version_of(ref.digest, ref.tag)
 
 
 def _targets(
@@ -195,6 +227,9 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
         return
     sections = {"Container": group.containers, "InitContainer": group.init_containers}
     body_lists: dict[str, list[dict[str, Any]]] = {}
+    back_lists: dict[str, list[dict[str, Any]]] = {}
+    old_images: list[ImageRef] = []
+    previous: dict[str, str] = {}
     new_images: list[ImageRef] = []
     all_targets: list[tuple[str, ImageRef | None]] = []
     notes: list[str] = []
@@ -215,6 +250,9 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
                     f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
                 )
             body_lists.setdefault(section, []).append(entry)
+            back_lists.setdefault(section, []).append({"Name": name, "Image": running.render()})
+            previous[name] = running.render()
+            old_images.append(running)
             new_images.append(new)
     if not all_targets:
         plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
@@ -228,7 +266,20 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
             f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
             "what it was created with (use action: replace to move it)"
         )
-    token = client_token(rule.name, "update", group.id, *(_token_basis(i, event) for i in new_images))
+    basis = [_token_basis(i, event) for i in new_images]
+    token = client_token(rule.name, "update", group.id, *basis)
+    tags = tracking.record(
+        group.tag_map,
+        version=tracking.version_of(event.digest if new_images[0].digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=_running_version(old_images[0]),
+    )
+    if tags is None:
+        notes.append(
+            f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
+            "event order cannot be recorded on it"
+        )
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
@@ -237,9 +288,48 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
         **body_lists,
         **pull.for_update(),
     }
+    if tags is not None:
+        body["Tag"] = tags
+    rollback = _rollback_body(rule, group, back_lists, old_images, env, basis)
     plan.steps.append(
-        Step(rule.name, "UpdateContainerGroup", group.id, body, new_images[0].render(), group.id, notes=tuple(notes))
+        Step(
+            rule.name,
+            "UpdateContainerGroup",
+            group.id,
+            body,
+            new_images[0].render(),
+            group.id,
+            notes=tuple(notes),
+            rollback=rollback,
+            previous=previous,
+        )
     )
+
+
+def _rollback_body(
+    rule: Rule,
+    group: ContainerGroup,
+    containers: dict[str, list[dict[str, Any]]],
+    old_images: list[ImageRef],
+    env: Mapping[str, str],
+    basis: list[str],
+) -> dict[str, Any] | None:
+    """UpdateContainerGroup back to the images (and tags) the group had before this change."""
+    try:
+        pull = pull_parameters(old_images, rule, None, env)
+    except PlanningError:
+        return None  # the old image's registry is not configured: a rollback would fail to pull
+    body: dict[str, Any] = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": client_token(rule.name, "rollback", group.id, *basis),
+        "UpdateType": "IncrementalUpdate",
+        **containers,
+        **pull.for_update(),
+    }
+    if group.tags:
+        body["Tag"] = [{"Key": t.key, "Value": t.value} for t in group.tags]
+    return body
 
 
 def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
@@ -331,7 +421,14 @@ def _plan_create(
     env: Mapping[str, str],
 ) -> None:
     name = str(template["ContainerGroupName"])
-    body, changed = _create_body(template, event, rule, env, name, list(template.get("Tag") or []))
+    template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
+    tags = tracking.record(template_tags, version=version, event_time=event.time, rule=rule.name, previous=None)
+    if tags is None:
+        raise PlanningError(
+            "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
+        )
+    body, changed = _create_body(template, event, rule, env, name, tags)
     existing = [g for g in groups if g.name == name and (not g.region or g.region == rule.target.region)]
     for group in existing:
         running = {
@@ -358,13 +455,21 @@ def _plan_replace(
     tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     # The successor keeps the old group's tags so that the rule's selector still finds it.
     merged = {**group.tag_map, **tags}
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
+    repo_before = [r for r in running_before if r.repository == event.repository]
+    recorded = tracking.record(
+        merged,
+        version=tracking.version_of(event.digest if rule.pull.digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=_running_version(repo_before[0] if repo_before else None),
+    )
+    if recorded is None:
+        raise PlanningError(
+            f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
+        )
     body, changed = _create_body(
-        template,
-        event,
-        rule,
-        env,
-        group.name or str(template["ContainerGroupName"]),
-        [{"Key": k, "Value": v} for k, v in merged.items()],
+        template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
     running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
     if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):

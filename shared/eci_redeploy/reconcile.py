@@ -25,6 +25,7 @@ from .pull import registry_info
 from .pushevent import PushEvent
 from .registries import RegistryKind, enterprise_host
 from .registry import RegistryClient, RegistryError, Resolved
+from .rollout import Clock
 from .rules import Rule, RuleSet
 from .state import ContainerGroup
 
@@ -104,6 +105,7 @@ def reconcile(
     platform: str = DEFAULT_PLATFORM,
     sleep: Callable[[float], None] = time.sleep,
     dry_run: bool = False,
+    clock: Clock | None = None,
 ) -> ReconcileResult:
     from .apply import observe
 
@@ -141,7 +143,7 @@ def reconcile(
             plan.extend(plan_event(event, rules, groups, env, only=rule.name))
         except EciRedeployError as exc:
             plan.skipped.append(Skip(rule.name, exc.one_line()))
-    report = apply_plan(plan, gateway, dry_run=dry_run)
+    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
     return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
 
 

@@ -180,11 +180,23 @@ class Pull(_Strict):
         return [h.lower() for h in v]
 
 
+class Rollout(_Strict):
+    """How a change reaches the selected groups: in batches, each waited on before the next."""
+
+    batch_size: int = Field(5, ge=1, le=100, description="groups changed at once")
+    wait: bool = Field(True, description="wait until each group is Running with every container Ready")
+    timeout_seconds: int = Field(120, ge=1, le=3600, description="how long a batch may take to become healthy")
+    poll_seconds: float = Field(3.0, gt=0, le=60, description="how often to look while waiting")
+    failure_budget: int = Field(0, ge=0, description="failed groups tolerated before the rollout stops")
+    rollback: bool = Field(True, description="put a failed group back on the image it ran before")
+
+
 class Rule(_Strict):
     name: str = Field(pattern=RULE_NAME, max_length=63)
     source: Source
     target: Target
     pull: Pull = Field(default_factory=Pull)
+    rollout: Rollout = Field(default_factory=Rollout)
 
 
 class RulesFile(_Strict):

@@ -429,7 +429,10 @@ class FakeEci:
     def _start(self, group: Group, status: str, seconds: float, reason: str) -> None:
         group.status = status
         broken = [i for i in group.images() if self.faults.image_broken(i)]
-        group.next_status = "Failed" if broken else "Running"
+        # Like ECI: with RestartPolicy Always the pull is retried (back-off) and the group never gets
+        # Ready; with Never / OnFailure it fails.
+        gives_up = group.spec.get("RestartPolicy") in ("Never", "OnFailure")
+        group.next_status = ("Failed" if gives_up else "Pending") if broken else "Running"
         group.transition_at = self.clock() + seconds
         group.events.append(_event("Normal", reason, f"{reason} container group {group.id}"))
         if broken:
@@ -440,6 +443,8 @@ class FakeEci:
     def _advance(self, group: Group) -> None:
         if group.next_status and self.clock() >= group.transition_at:
             group.status, group.next_status = group.next_status, None
+            if group.status == "Pending":
+                group.events.append(_event("Warning", "BackOff", "Back-off pulling image"))
             if group.status == "Running":
                 group.events.append(_event("Normal", "Started", "Started container group"))
 

@@ -59,6 +59,9 @@ def raise_if_retryable(report: Any) -> None:
     if retryable:
         codes = ", ".join(sorted({o.code for o in retryable}))
         raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes}); retrying")
+    if report.deferred:
+        targets = ", ".join(sorted({s.target or "?" for s in report.plan.deferred}))
+        raise RetryLater(f"deferred while a change is in flight on {targets}; retrying")
 
 
 def _retryable(code: str) -> bool:
