@@ -49,7 +49,12 @@ def frozen(tags: Mapping[str, str]) -> bool:
 
 
 def millis(time: datetime | None) -> int | None:
-    return int(time.timestamp() * 1000) if time else None
+    if time is None:
+        return None
+    try:
+        return int(time.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def record(

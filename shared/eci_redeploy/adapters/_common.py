@@ -70,9 +70,12 @@ _REGION_OFFSETS = {
 def parse_time(text: Any, *, region: str | None = None) -> datetime | None:
     if not text:
         return None
-    if isinstance(text, (int, float)):
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = text / 1000 if text > 10**11 else text
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(seconds, tz=timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            return None  # not a time any registry sends: order by digest alone
     s = str(text).strip()
     if s.endswith("Z"):
         s = s[:-1] + "+00:00"
@@ -84,7 +87,7 @@ def parse_time(text: Any, *, region: str | None = None) -> datetime | None:
         s = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
     try:
         value = datetime.fromisoformat(s.replace(" ", "T", 1))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     if value.tzinfo is None:
         hours = _REGION_OFFSETS.get(region or "", 8)  # China and most Asia-Pacific regions are UTC+8

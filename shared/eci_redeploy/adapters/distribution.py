@@ -57,6 +57,8 @@ def looks_like(raw: Any) -> bool:
 
 def parse(raw: dict[str, Any]) -> list[PushEvent | IgnoredEvent]:
     envelope = validate(Envelope, raw, source=NAME)
+    if not envelope.events:
+        raise EventError("the notification holds no event", source=NAME, field="events")
     out: list[PushEvent | IgnoredEvent] = []
     for event in envelope.events:
         target = event.target
