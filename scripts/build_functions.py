@@ -60,13 +60,14 @@ def dependencies(cache: Path) -> Path:
     return target
 
 
-def rules_files(rules: Path) -> list[Path]:
-    """The rules file and every template it names, relative to the rules file's folder."""
+def rules_files(rules: Path) -> tuple[list[Path], list[str]]:
+    """The rules file and every template it names (relative to the rules file), and the watched repositories."""
     sys.path.insert(0, str(ROOT / "shared"))
     from eci_redeploy.rules import load_rules
 
     loaded = load_rules(rules)
-    return [Path(rules.name), *sorted({Path(r.target.template) for r in loaded if r.target.template})]
+    files = [Path(rules.name), *sorted({Path(r.target.template) for r in loaded if r.target.template})]
+    return files, [r.source.repository for r in loaded]
 
 
 def main() -> int:
@@ -82,7 +83,9 @@ def main() -> int:
     )
     out = Path(args.out)
     deps = dependencies(ROOT / ".build-cache")
-    files = rules_files(rules)
+    files, repositories = rules_files(rules)
+    from eci_redeploy.fastpath import write_index
+
     for name in args.functions.split(","):
         folder = out / name
         shutil.rmtree(folder, ignore_errors=True)
@@ -96,6 +99,7 @@ def main() -> int:
         for rel in files:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(rules.parent / rel, folder / ("rules.yaml" if rel == Path(rules.name) else rel))
+        write_index(folder / "rules.yaml", repositories)  # lets an unwatched push skip the heavy imports
         print(f"built {folder}")
     return 0
 

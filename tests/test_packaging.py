@@ -134,6 +134,7 @@ print(json.dumps(index.handler(open(sys.argv[1], "rb").read(), ctx)))
 def test_assembled_folder_imports_and_answers_in_a_clean_interpreter(built, name, tmp_path):
     folder = built / name
     assert (folder / "rules.yaml").exists() and (folder / "templates" / "api.yaml").exists()
+    assert json.loads((folder / "rules.index.json").read_text())["repositories"] == ["team/api", "team/web"]
     assert list((folder / "python").glob("pydantic_core/*cpython-310-x86_64-linux-gnu.so"))
     events = {
         "push": EVENTS / "acr-ee-build-completed.json",

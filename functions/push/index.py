@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from eci_redeploy.handlers.events import handle_push
+from eci_redeploy.entry import push
 
 
 def handler(event, context):
-    return handle_push(event, context, default_rules=Path(__file__).with_name("rules.yaml"))
+    return push(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

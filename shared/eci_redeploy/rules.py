@@ -25,7 +25,7 @@ HOST = r"^[A-Za-z0-9.-]+(?::[0-9]+)?$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class TagsSpec(_Strict):

@@ -14,7 +14,7 @@ from .errors import InputError
 
 class _Open(BaseModel):
     # Describe responses carry many more fields than planning needs: keep them, never reject them.
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
 
 class ObservedContainer(_Open):

@@ -16,7 +16,7 @@ KIND = "eci-redeploy/work-order"
 
 
 class WorkEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     repository: str
     tag: str | None = None
     digest: str | None = None
@@ -43,7 +43,7 @@ class WorkEvent(BaseModel):
 
 
 class WorkOrder(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     kind: Literal["eci-redeploy/work-order"] = "eci-redeploy/work-order"
     task_id: str
     events: list[WorkEvent] = Field(min_length=1)

@@ -13,7 +13,7 @@ from ..imageref import ImageReferenceError, validate_digest, validate_tag
 
 class WireModel(BaseModel):
     # Producers add fields over time; unknown keys are kept, never an error.
-    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
 def validate(model: type[BaseModel], raw: Any, *, source: str) -> Any:

@@ -71,6 +71,7 @@ class Call:
     code: str | None
     request_id: str
     time: float
+    wall: float = 0.0  # Unix time the call arrived (benchmarks compare it with registry timestamps)
 
     @property
     def mutating(self) -> bool:
@@ -217,7 +218,7 @@ class FakeEci:
 
     def _record(self, action: str, params: Mapping[str, str], status: int, code: str | None, rid: str) -> None:
         with self._lock:
-            self.calls.append(Call(action, dict(params), status, code, rid, self.clock()))
+            self.calls.append(Call(action, dict(params), status, code, rid, self.clock(), time.time()))
 
     def _inject(self, action: str) -> None:
         f = self.faults

@@ -49,7 +49,14 @@ def _control(backend: FakeEci, request: Request) -> Response:
         return Response("{}", content_type="application/json")
     if request.path == "/_fake/calls":
         calls = [
-            {"action": c.action, "params": c.params, "status": c.status, "code": c.code, "request_id": c.request_id}
+            {
+                "action": c.action,
+                "params": c.params,
+                "status": c.status,
+                "code": c.code,
+                "request_id": c.request_id,
+                "wall": c.wall,
+            }
             for c in backend.calls
         ]
         return Response(json.dumps(calls), content_type="application/json")

@@ -1,0 +1,149 @@
+"""Cold start, fresh interpreter to handler return, and the peak RSS of a matched invoke.
+
+(a) an ACR push no rule watches, through the push function, against `python -c pass`;
+(b) a matched ACR push applied (UpdateContainerGroup x2 + describes) to the fake ECI on the wire, in
+    another process, against a process that only imports the ECI SDK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from common import ROOT, Result, median_of, report, timed_process
+
+PY = sys.executable
+CALL = (
+    "import sys, types; sys.path[:0] = [{folder!r}, {shared!r}]; import index;"
+    "r = index.handler(open({event!r}, 'rb').read(), types.SimpleNamespace(request_id='b', credentials=None));"
+    "assert r.get('ok'), r"
+)
+
+
+def code_folder(tmp: Path) -> Path:
+    """What the build assembles, minus the dependencies (the venv provides them)."""
+    from eci_redeploy.fastpath import write_index
+    from eci_redeploy.rules import load_rules
+
+    folder = tmp / "push"
+    folder.mkdir()
+    shutil.copy(ROOT / "functions" / "push" / "index.py", folder)
+    shutil.copy(ROOT / "examples" / "rules.yaml", folder / "rules.yaml")
+    shutil.copytree(ROOT / "examples" / "templates", folder / "templates")
+    write_index(folder / "rules.yaml", [r.source.repository for r in load_rules(folder / "rules.yaml")])
+    return folder
+
+
+def event_file(tmp: Path, repo_name: str, digest: str, name: str) -> Path:
+    event = json.loads((ROOT / "events" / "acr-ee-push.json").read_text())
+    event["data"]["RepoName"] = repo_name
+    event["data"]["Digest"] = digest
+    path = tmp / name
+    path.write_text(json.dumps(event))
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run(repeat: int = 15) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-cold-"))
+    folder = code_folder(tmp)
+    shared = str(ROOT / "shared")
+    env = {"PATH": os.environ["PATH"], "ECI_REDEPLOY_RULES": str(folder / "rules.yaml")}
+
+    # (a) no rule watches the pushed repository
+    nomatch = event_file(tmp, "not-watched", "sha256:" + "0" * 64, "nomatch.json")
+    bare, handler = [], []
+    for _ in range(repeat):
+        bare.append(timed_process([PY, "-c", "pass"], env=env)[0])
+        handler.append(
+            timed_process([PY, "-c", CALL.format(folder=str(folder), shared=shared, event=str(nomatch))], env=env)[0]
+        )
+    diff = (median_of(handler) - median_of(bare)) * 1000
+    report(
+        Result(
+            "cold start, unmatched push (over bare interpreter)",
+            diff,
+            "ms",
+            "python -c pass (ms)",
+            median_of(bare) * 1000,
+            "<= 60 ms",
+            diff <= 60,
+        )
+    )
+
+    # (b) a matched push applied on the wire to the fake ECI in another process
+    port = free_port()
+    fake = subprocess.Popen(
+        [
+            PY,
+            "-m",
+            "eci_redeploy.cli",
+            "fake-eci",
+            "--port",
+            str(port),
+            "--state",
+            str(ROOT / "examples" / "state.json"),
+        ],
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": shared},
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/calls", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        live = {
+            **env,
+            "ECI_REDEPLOY_ECI_ENDPOINT": f"http://127.0.0.1:{port}",
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "fake-access-key-id",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fake-access-key-secret",
+        }
+        floor, matched, rss = [], [], []
+        for i in range(repeat):
+            floor.append(timed_process([PY, "-c", "import alibabacloud_eci20180808.client"], env=live)[0])
+            event = event_file(tmp, "web", "sha256:" + f"{i + 1:064x}", f"match-{i}.json")
+            seconds, peak = timed_process(
+                [PY, "-c", CALL.format(folder=str(folder), shared=shared, event=str(event))], env=live
+            )
+            matched.append(seconds)
+            rss.append(peak)
+        calls = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/calls").read())
+        updates = [c for c in calls if c["action"] == "UpdateContainerGroup" and c["status"] == 200]
+        assert len(updates) == 2 * repeat, f"expected {2 * repeat} updates, saw {len(updates)}"
+    finally:
+        fake.terminate()
+        fake.wait(10)
+    diff = (median_of(matched) - median_of(floor)) * 1000
+    report(
+        Result(
+            "cold start, matched push applied (over SDK import)",
+            diff,
+            "ms",
+            "import ECI SDK (ms)",
+            median_of(floor) * 1000,
+            "<= 150 ms",
+            diff <= 150,
+        )
+    )
+    peak_mb = max(rss) / 1024
+    report(Result("peak RSS, matched push applied", peak_mb, "MB", "", None, "< 100 MB", peak_mb < 100))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
