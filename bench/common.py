@@ -69,4 +69,4 @@ def table() -> str:
         ok = "" if r.ok is None else ("yes" if r.ok else "MISSED")
         rows.append((r.name, f"{r.value:.4g} {r.unit}", base, r.budget, ok))
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows)
