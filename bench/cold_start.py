@@ -38,7 +38,16 @@ def code_folder(tmp: Path) -> Path:
     shutil.copy(ROOT / "functions" / "push" / "index.py", folder)
     shutil.copy(ROOT / "examples" / "rules.yaml", folder / "rules.yaml")
     shutil.copytree(ROOT / "examples" / "templates", folder / "templates")
-    write_index(folder / "rules.yaml", [r.source.repository for r in load_rules(folder / "rules.yaml")])
+    from eci_redeploy.yamlio import load_yaml_file
+
+    loaded = load_rules(folder / "rules.yaml")
+    write_index(
+        folder / "rules.yaml",
+        [r.source.repository for r in loaded],
+        document=load_yaml_file(folder / "rules.yaml"),
+        templates=loaded.templates,
+        template_files={"templates/api.yaml": folder / "templates" / "api.yaml"},
+    )
     return folder
 
 

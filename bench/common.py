@@ -18,6 +18,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "shared"))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import logging  # noqa: E402
+
+from eci_redeploy.log import set_level  # noqa: E402
+
+set_level(logging.WARNING)  # the benchmarks print numbers, not the call log
+
 RSS_PRINTER = (
     "import resource, sys; sys.stderr.write(f'\\n@@rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n')"
 )

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = ("push", "webhook", "worker", "timer")
@@ -60,14 +61,14 @@ def dependencies(cache: Path) -> Path:
     return target
 
 
-def rules_files(rules: Path) -> tuple[list[Path], list[str]]:
-    """The rules file and every template it names (relative to the rules file), and the watched repositories."""
+def rules_files(rules: Path) -> tuple[list[Path], Any]:
+    """The rules file and every template it names (relative to the rules file), and the validated rules."""
     sys.path.insert(0, str(ROOT / "shared"))
     from eci_redeploy.rules import load_rules
 
     loaded = load_rules(rules)
     files = [Path(rules.name), *sorted({Path(r.target.template) for r in loaded if r.target.template})]
-    return files, [r.source.repository for r in loaded]
+    return files, loaded
 
 
 def main() -> int:
@@ -83,8 +84,11 @@ def main() -> int:
     )
     out = Path(args.out)
     deps = dependencies(ROOT / ".build-cache")
-    files, repositories = rules_files(rules)
+    files, loaded = rules_files(rules)
     from eci_redeploy.fastpath import write_index
+    from eci_redeploy.yamlio import load_yaml_file
+
+    document = load_yaml_file(rules)
 
     for name in args.functions.split(","):
         folder = out / name
@@ -99,7 +103,14 @@ def main() -> int:
         for rel in files:
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(rules.parent / rel, folder / ("rules.yaml" if rel == Path(rules.name) else rel))
-        write_index(folder / "rules.yaml", repositories)  # lets an unwatched push skip the heavy imports
+        # lets an unwatched push skip the heavy imports, and a matched one the YAML parser
+        write_index(
+            folder / "rules.yaml",
+            [r.source.repository for r in loaded],
+            document=document,
+            templates=loaded.templates,
+            template_files={str(rel): folder / rel for rel in files if rel != Path(rules.name)},
+        )
         print(f"built {folder}")
     return 0
 

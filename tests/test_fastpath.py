@@ -75,3 +75,33 @@ def test_the_push_function_skips_heavy_imports_for_unwatched_events(rules, tmp_p
     reply, modules = out.stdout.strip().splitlines()
     assert json.loads(reply)["skipped"][0]["reason"] == "no rule watches team/other"
     assert modules == "[]"
+
+
+def _compiled(rules):
+    from eci_redeploy.rules import load_rules
+    from eci_redeploy.yamlio import load_yaml_file
+
+    loaded = load_rules(rules)
+    write_index(rules, ["team/web", "team/api"], document=load_yaml_file(rules), templates=loaded.templates,
+                template_files={"templates/api.yaml": rules.parent / "templates" / "api.yaml"})
+    return loaded
+
+
+def test_compiled_rules_load_without_yaml_and_match_the_yaml(rules):
+    expected = _compiled(rules)
+    code = (
+        "import sys; sys.path.insert(0, 'shared'); from eci_redeploy.rules import load_rules;"
+        f"r = load_rules({str(rules)!r}); print([x.name for x in r], sorted(r.templates), 'yaml' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == f"{[r.name for r in expected]} {sorted(expected.templates)} False", out.stderr
+
+
+def test_an_edited_template_invalidates_the_compiled_rules(rules):
+    from eci_redeploy.fastpath import compiled_rules
+
+    _compiled(rules)
+    assert compiled_rules(rules) is not None
+    template = rules.parent / "templates" / "api.yaml"
+    template.write_text(template.read_text().replace("LOG_LEVEL", "LOG_LEVEL_X"))
+    assert compiled_rules(rules) is None  # the YAML is read again, with the edit

@@ -99,7 +99,13 @@ def _attach_results(report: Report, gateway: EciGateway) -> None:
     """One describe per region for the groups touched, so the report shows where they ended up."""
     by_region: dict[str, list[Outcome]] = {}
     for outcome in report.outcomes:
-        if outcome.status == "applied" and outcome.group_id and outcome.step.action != "DeleteContainerGroup":
+        if outcome.result:
+            continue  # the health check already saw it
+        if (
+            outcome.status in ("applied", "rolled-back")
+            and outcome.group_id
+            and outcome.step.action != "DeleteContainerGroup"
+        ):
             by_region.setdefault(outcome.step.region, []).append(outcome)
     for region, outcomes in by_region.items():
         try:

@@ -9,7 +9,7 @@ from .plan import Plan, Skip
 from .planner import plan_event
 from .pushevent import IgnoredEvent, PushEvent, TimerTick
 from .rules import RuleSet
-from .state import ContainerGroup
+from .state import ContainerGroup, GroupIndex
 
 
 def push_events(parsed: Iterable[Parsed]) -> list[PushEvent]:
@@ -18,13 +18,14 @@ def push_events(parsed: Iterable[Parsed]) -> list[PushEvent]:
 
 def decide(parsed: Sequence[Parsed], rules: RuleSet, groups: Sequence[ContainerGroup], env: Mapping[str, str]) -> Plan:
     plan = Plan()
+    index = groups if isinstance(groups, GroupIndex) else GroupIndex(groups)
     for item in parsed:
         if isinstance(item, IgnoredEvent):
             plan.skipped.append(Skip(None, f"{item.source} event {item.event_id} ignored: {item.reason}"))
         elif isinstance(item, TimerTick):
             plan.skipped.append(Skip(None, f"timer {item.trigger_name}: a tick starts a reconcile, not a deploy"))
         else:
-            plan.extend(plan_event(item, rules, groups, env))
+            plan.extend(plan_event(item, rules, index, env))
     return plan
 
 

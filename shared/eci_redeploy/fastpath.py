@@ -21,11 +21,41 @@ def index_path(rules_path: Path) -> Path:
     return rules_path.with_name(INDEX_NAME)
 
 
-def write_index(rules_path: Path, repositories: list[str]) -> Path:
+def write_index(
+    rules_path: Path,
+    repositories: list[str],
+    *,
+    document: Any = None,
+    templates: dict[str, dict[str, Any]] | None = None,
+    template_files: dict[str, Path] | None = None,
+) -> Path:
+    """The index of watched repositories, and optionally the rules document already parsed from YAML
+    (with its templates), so that a cold start needs no YAML parser."""
     digest = hashlib.sha256(rules_path.read_bytes()).hexdigest()
     path = index_path(rules_path)
-    path.write_text(json.dumps({"rules_sha256": digest, "repositories": sorted(set(repositories))}))
+    body: dict[str, Any] = {"rules_sha256": digest, "repositories": sorted(set(repositories))}
+    if document is not None:
+        body["document"] = document
+        body["templates"] = templates or {}
+        body["template_sha256"] = {
+            name: hashlib.sha256(file.read_bytes()).hexdigest() for name, file in (template_files or {}).items()
+        }
+    path.write_text(json.dumps(body, default=str))
     return path
+
+
+def compiled_rules(rules_path: Path) -> tuple[Any, dict[str, dict[str, Any]]] | None:
+    """(rules document, templates by rule) from the index, if it is current for the rules and templates."""
+    try:
+        index = json.loads(index_path(rules_path).read_text())
+        if "document" not in index or index.get("rules_sha256") != hashlib.sha256(rules_path.read_bytes()).hexdigest():
+            return None
+        for name, digest in index.get("template_sha256", {}).items():
+            if hashlib.sha256((rules_path.parent / name).read_bytes()).hexdigest() != digest:
+                return None
+        return index["document"], index["templates"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _watched(rules_path: Path) -> frozenset[str] | None:

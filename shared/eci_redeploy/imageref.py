@@ -7,7 +7,8 @@ new image written back onto a container keeps the registry host (and short form)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 
 from .errors import ImageReferenceError
 
@@ -58,6 +59,12 @@ class ImageRef:
 
     @classmethod
     def parse(cls, text: str) -> ImageRef:
+        if not isinstance(text, str):
+            raise ImageReferenceError(f"{text!r} is not an image reference")
+        return _parse_cached(text) if cls is ImageRef else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ImageRef:
         if not isinstance(text, str) or not text or text != text.strip():
             raise ImageReferenceError(f"{text!r} is not an image reference")
         rest, digest = text, None
@@ -105,8 +112,9 @@ class ImageRef:
         return f"{self.registry}/{self.repository}"
 
     def with_version(self, *, tag: str | None, digest: str | None) -> ImageRef:
-        new = replace(self, tag=tag, digest=digest)
-        return replace(new, original=new.render())
+        new = ImageRef(self.registry, self.repository, tag, digest, "", self.written_domain, self.written_path)
+        object.__setattr__(new, "original", new.render())  # frozen: set once, before anyone sees it
+        return new
 
     def render(self) -> str:
         """The reference in the user's own form: same host spelling, same short name."""
@@ -119,3 +127,9 @@ class ImageRef:
 
     def __str__(self) -> str:
         return self.original or self.render()
+
+
+@lru_cache(maxsize=8192)
+def _parse_cached(text: str) -> ImageRef:
+    # Image references repeat across groups and events; ImageRef is immutable, so share the parse.
+    return ImageRef._parse(text)

@@ -19,7 +19,7 @@ from .pull import pull_parameters
 from .pushevent import PushEvent
 from .registries import RegistryKind, classify, enterprise_host, same_registry
 from .rules import Rule, RuleSet, Selector
-from .state import ContainerGroup
+from .state import ContainerGroup, GroupIndex
 
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
@@ -35,7 +35,7 @@ def client_token(*parts: str) -> str:
 def plan_event(
     event: PushEvent,
     rules: RuleSet,
-    groups: Sequence[ContainerGroup],
+    groups: Iterable[ContainerGroup],
     env: Mapping[str, str],
     *,
     only: str | None = None,
@@ -124,6 +124,13 @@ def _token_basis(image: ImageRef, event: PushEvent) -> str:
 
 
 def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -> list[ContainerGroup]:
+    if isinstance(groups, GroupIndex):  # narrow first, then apply the same checks below
+        if selector.ids is not None:
+            groups = [groups.by_id[i] for i in selector.ids if i in groups.by_id]
+        elif selector.name is not None:
+            groups = groups.named(selector.name)
+        elif selector.tags is not None:
+            groups = groups.with_tags(selector.tags)
     out = []
     for g in groups:
         if g.region and g.region != region:
@@ -145,7 +152,7 @@ def _plan_rule(
     event: PushEvent,
     rule: Rule,
     template: dict[str, Any] | None,
-    groups: Sequence[ContainerGroup],
+    groups: Iterable[ContainerGroup],
     env: Mapping[str, str],
 ) -> None:
     action = rule.target.action
@@ -158,13 +165,14 @@ def _plan_rule(
     if not selected:
         plan.skipped.append(Skip(rule.name, "no container group matches the rule's container_groups"))
         return
+    pulls = PullCache()
     for group in selected:
         guard = _guard(event, rule, group)
         if guard is not None:
             plan.skipped.append(guard)
             continue
         if action == "update":
-            _plan_update(plan, event, rule, group, env)
+            _plan_update(plan, event, rule, group, env, pulls)
         elif action == "restart":
             _plan_restart(plan, event, rule, group)
         else:
@@ -219,7 +227,9 @@ def _targets(
     return out, refused + missing
 
 
-def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str]) -> None:
+def _plan_update(
+    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
+) -> None:
     if group.status not in MUTABLE_STATUSES:
         plan.skipped.append(
             Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
@@ -260,7 +270,7 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
     if not new_images:
         plan.skipped.append(Skip(rule.name, f"already running {_new_image(all_targets[0][1], event, rule)}", group.id))  # type: ignore[arg-type]
         return
-    pull = pull_parameters(new_images, rule, event, env)
+    pull = pulls.get(new_images, rule, event, env)
     if pull.create_only:
         notes.append(
             f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
@@ -290,7 +300,7 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, old_images, env, basis)
+    rollback = _rollback_body(rule, group, back_lists, old_images, env, basis, pulls)
     plan.steps.append(
         Step(
             rule.name,
@@ -306,6 +316,24 @@ def _plan_update(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup
     )
 
 
+class PullCache:
+    """pull_parameters per registry set, for the many groups of one plan that pull from the same
+    registries. Lives for one plan only: it may hold passwords."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, images: list[ImageRef], rule: Rule, event: PushEvent | None, env: Mapping[str, str]) -> Any:
+        key = (
+            rule.name,
+            tuple((i.registry, i.repository, i.written_domain) for i in images),
+            (event.instance_id, event.instance_name, event.region) if event else None,
+        )
+        if key not in self._entries:
+            self._entries[key] = pull_parameters(images, rule, event, env)
+        return self._entries[key]
+
+
 def _rollback_body(
     rule: Rule,
     group: ContainerGroup,
@@ -313,10 +341,11 @@ def _rollback_body(
     old_images: list[ImageRef],
     env: Mapping[str, str],
     basis: list[str],
+    pulls: PullCache,
 ) -> dict[str, Any] | None:
     """UpdateContainerGroup back to the images (and tags) the group had before this change."""
     try:
-        pull = pull_parameters(old_images, rule, None, env)
+        pull = pulls.get(old_images, rule, None, env)
     except PlanningError:
         return None  # the old image's registry is not configured: a rollback would fail to pull
     body: dict[str, Any] = {
@@ -417,7 +446,7 @@ def _plan_create(
     event: PushEvent,
     rule: Rule,
     template: dict[str, Any],
-    groups: Sequence[ContainerGroup],
+    groups: Iterable[ContainerGroup],
     env: Mapping[str, str],
 ) -> None:
     name = str(template["ContainerGroupName"])
@@ -429,7 +458,8 @@ def _plan_create(
             "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
         )
     body, changed = _create_body(template, event, rule, env, name, tags)
-    existing = [g for g in groups if g.name == name and (not g.region or g.region == rule.target.region)]
+    named = groups.named(name) if isinstance(groups, GroupIndex) else [g for g in groups if g.name == name]
+    existing = [g for g in named if not g.region or g.region == rule.target.region]
     for group in existing:
         running = {
             ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
@@ -508,7 +538,7 @@ def _plan_replace(
 
 
 def plan_events(
-    events: Iterable[PushEvent], rules: RuleSet, groups: Sequence[ContainerGroup], env: Mapping[str, str]
+    events: Iterable[PushEvent], rules: RuleSet, groups: Iterable[ContainerGroup], env: Mapping[str, str]
 ) -> Plan:
     plan = Plan()
     for event in events:

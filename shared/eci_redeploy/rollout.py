@@ -124,13 +124,14 @@ def _rollout(rule_units: list[list[Step]], gateway: EciGateway, settings: Rollou
             continue
         firsts = [(unit, _call(gateway, unit[0])) for unit in batch]
         health: dict[str, tuple[str, list[str]]] = {}
+        seen: dict[str, dict[str, Any]] = {}
         if settings.wait:
             ids_by_region: dict[str, list[str]] = {}
             for unit, outcome in firsts:
                 if outcome.status == "applied" and outcome.group_id and unit[0].action != "DeleteContainerGroup":
                     ids_by_region.setdefault(unit[0].region, []).append(outcome.group_id)
             for region, ids in ids_by_region.items():
-                health.update(wait_healthy(gateway, region, ids, settings, clock))
+                health.update(wait_healthy(gateway, region, ids, settings, clock, seen))
         for unit, outcome in firsts:
             outcomes.append(outcome)
             if outcome.status != "applied":
@@ -142,6 +143,7 @@ def _rollout(rule_units: list[list[Step]], gateway: EciGateway, settings: Rollou
             state, warnings = health.get(outcome.group_id or "", ("ready", []))
             outcome.health, outcome.events = (state if settings.wait else None), warnings
             if state == "ready":
+                outcome.result = seen.get(outcome.group_id or "", {})
                 outcomes.extend(_call(gateway, s) for s in unit[1:])  # a replace's delete, now safe
                 continue
             failures += 1
@@ -198,9 +200,16 @@ def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rol
 
 
 def wait_healthy(
-    gateway: EciGateway, region: str, ids: list[str], settings: Rollout, clock: Clock
+    gateway: EciGateway,
+    region: str,
+    ids: list[str],
+    settings: Rollout,
+    clock: Clock,
+    seen: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, tuple[str, list[str]]]:
-    """group id -> ("ready" | "failed: ..." | "timeout: ...", ECI warning messages)."""
+    """group id -> ("ready" | "failed: ..." | "timeout: ...", ECI warning messages). `seen` receives the
+    status and images of healthy groups, so the report needs no second look."""
+    seen = {} if seen is None else seen
     deadline = clock.now() + settings.timeout_seconds
     pending = list(dict.fromkeys(ids))
     verdict: dict[str, tuple[str, list[str]]] = {}
@@ -218,6 +227,10 @@ def wait_healthy(
             ready = group.status == "Running" and all(c.ready is not False for c in group.containers)
             if ready or group.status in HEALTHY_END:
                 verdict[gid] = ("ready", [])
+                seen[gid] = {
+                    "status": group.status,
+                    "images": {c.name: c.image for c in group.containers + group.init_containers},
+                }
                 pending.remove(gid)
             elif group.status in FAILED:
                 verdict[gid] = (f"failed: the group is {group.status}", warnings)

@@ -268,7 +268,13 @@ def _describe_location(loc: tuple[Any, ...], raw: Any) -> str:
     return "".join(parts)
 
 
-def parse_rules(raw: Any, *, source: str = "rules", base_dir: Path | None = None) -> RuleSet:
+def parse_rules(
+    raw: Any,
+    *,
+    source: str = "rules",
+    base_dir: Path | None = None,
+    templates: dict[str, dict[str, Any]] | None = None,
+) -> RuleSet:
     if not isinstance(raw, Mapping):
         raise RulesError("the rules file must be a mapping with 'version' and 'rules'", source=source)
     try:
@@ -281,7 +287,9 @@ def parse_rules(raw: Any, *, source: str = "rules", base_dir: Path | None = None
             msg = "unknown key (a typo?)"
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RulesError(msg + more, source=source, field=where) from None
-    templates: dict[str, dict[str, Any]] = {}
+    if templates is not None:
+        return RuleSet(list(model.rules), templates, Path(source) if base_dir else None)
+    templates = {}
     for index, rule in enumerate(model.rules):
         if rule.target.template:
             templates[rule.name] = _load_template(
@@ -291,9 +299,15 @@ def parse_rules(raw: Any, *, source: str = "rules", base_dir: Path | None = None
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
-    from .yamlio import DuplicateKeyError, load_yaml_file
+    from .fastpath import compiled_rules
 
     p = Path(path)
+    compiled = compiled_rules(p)
+    if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
+        document, templates = compiled
+        return parse_rules(document, source=str(p), base_dir=p.resolve().parent, templates=templates)
+    from .yamlio import DuplicateKeyError, load_yaml_file
+
     try:
         raw = load_yaml_file(p)
     except FileNotFoundError:

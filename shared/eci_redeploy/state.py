@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ class ContainerGroup(_Open):
     containers: list[ObservedContainer] = Field(default_factory=list, alias="Containers")
     init_containers: list[ObservedContainer] = Field(default_factory=list, alias="InitContainers")
 
-    @property
+    @cached_property
     def tag_map(self) -> dict[str, str]:
         return {t.key: t.value for t in self.tags}
 
@@ -72,3 +73,35 @@ def load_state(path: str | Path) -> list[ContainerGroup]:
 
 def dump_groups(groups: Iterable[ContainerGroup]) -> dict[str, Any]:
     return {"ContainerGroups": [g.model_dump(by_alias=True, exclude_none=True) for g in groups]}
+
+
+class GroupIndex:
+    """Container groups indexed by id, name and tag, so that selecting from a large state does not
+    scan it once per rule and event."""
+
+    def __init__(self, groups: Iterable[ContainerGroup]) -> None:
+        self.groups = list(groups)
+        self.by_id: dict[str, ContainerGroup] = {}
+        self.by_name: dict[str, list[ContainerGroup]] = {}
+        self.by_tag: dict[tuple[str, str], list[ContainerGroup]] = {}
+        for group in self.groups:
+            self.by_id[group.id] = group
+            self.by_name.setdefault(group.name, []).append(group)
+            for tag in group.tags:
+                self.by_tag.setdefault((tag.key, tag.value), []).append(group)
+
+    def __iter__(self) -> Iterator[ContainerGroup]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def named(self, name: str) -> list[ContainerGroup]:
+        return self.by_name.get(name, [])
+
+    def with_tags(self, tags: Mapping[str, str]) -> list[ContainerGroup]:
+        buckets = [self.by_tag.get((k, v), []) for k, v in tags.items()]
+        if not buckets:
+            return list(self.groups)
+        smallest = min(buckets, key=len)
+        return [g for g in smallest if all(g.tag_map.get(k) == v for k, v in tags.items())]

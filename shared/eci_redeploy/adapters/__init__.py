@@ -10,14 +10,17 @@ from typing import Any, Union
 
 from ..errors import EventError
 from ..pushevent import IgnoredEvent, PushEvent, TimerTick
-from . import acr_eventbridge, acr_webhook, distribution, dockerhub, fc_http, fc_timer, generic, harbor
+from . import detect
 
 Parsed = Union[PushEvent, IgnoredEvent, TimerTick]  # noqa: UP007 - a runtime alias on 3.10
 
 MAX_BODY = 256 * 1024  # registry notifications are a few KiB; anything larger is not one of ours
 
-# Order matters where shapes overlap: ACR's webhook and Docker Hub's both have push_data + repository.
-_BODY_FORMATS = (acr_eventbridge, distribution, harbor, dockerhub, acr_webhook, generic)
+
+def _module(name: str) -> Any:
+    import importlib
+
+    return importlib.import_module(f"{__name__}.{name}")
 
 
 MAX_ENVELOPE = 8 * 1024 * 1024  # an FC HTTP event wraps the body (maybe base64): room to reply 413 ourselves
@@ -56,15 +59,15 @@ def parse_body(raw: Any, *, source: str = "event") -> list[Parsed]:
         return out
     if not isinstance(raw, dict):
         raise EventError(f"expected a JSON object, got {type(raw).__name__}", source=source)
-    if fc_timer.looks_like(raw):
+    if detect.fc_timer(raw):
         try:
-            return [fc_timer.parse(raw)]
+            return [_module("fc_timer").parse(raw)]
         except EventError as exc:
             raise EventError(str(exc), source=source) from None
-    for fmt in _BODY_FORMATS:
-        if fmt.looks_like(raw):
+    for looks_like in detect.BODY_FORMATS:
+        if looks_like(raw):
             try:
-                result = fmt.parse(raw)
+                result = _module(looks_like.__name__).parse(raw)
             except EventError as exc:
                 raise EventError(str(exc), source=source) from None
             return list(result) if isinstance(result, list) else [result]
@@ -75,9 +78,9 @@ def parse_body(raw: Any, *, source: str = "event") -> list[Parsed]:
 def parse_payload(payload: bytes | str | Any, *, source: str = "event") -> list[Parsed]:
     """Anything a function or the CLI receives: a CloudEvent, an FC HTTP or timer event, or a raw body."""
     raw = decode_json(payload, source=source, limit=MAX_ENVELOPE)
-    if fc_http.looks_like(raw):
+    if detect.fc_http(raw):
         try:
-            request = fc_http.parse(raw)
+            request = _module("fc_http").parse(raw)
         except EventError as exc:
             raise EventError(str(exc), source=source) from None
         return parse_body(decode_json(request.body, source=source), source=source)

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from ..errors import EventError
 from ..pushevent import IgnoredEvent, PushEvent
+from . import detect
 from ._common import WireModel, checked_digest, checked_tag, lower_keys, parse_time, validate
 
 NAME = "acr-eventbridge"
@@ -43,8 +44,7 @@ class CloudEvent(WireModel):
     data: dict[str, Any] | str | None = None
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "specversion" in raw and "source" in raw and "type" in raw
+looks_like = detect.acr_eventbridge
 
 
 def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:

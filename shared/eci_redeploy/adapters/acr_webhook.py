@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from ..pushevent import PushEvent
+from . import detect
 from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
 
 NAME = "acr-webhook"
@@ -32,13 +33,7 @@ class AcrWebhook(WireModel):
     repository: Repository
 
 
-def looks_like(raw: Any) -> bool:
-    return (
-        isinstance(raw, dict)
-        and isinstance(raw.get("push_data"), dict)
-        and isinstance(raw.get("repository"), dict)
-        and "namespace" in raw["repository"]
-    )
+looks_like = detect.acr_webhook
 
 
 def parse(raw: dict[str, Any]) -> PushEvent:

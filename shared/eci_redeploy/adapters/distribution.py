@@ -9,6 +9,7 @@ from pydantic import Field
 from ..errors import EventError
 from ..imageref import canonical_registry
 from ..pushevent import IgnoredEvent, PushEvent
+from . import detect
 from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
 
 NAME = "distribution"
@@ -51,8 +52,7 @@ class Envelope(WireModel):
     events: list[Event]
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and isinstance(raw.get("events"), list)
+looks_like = detect.distribution
 
 
 def parse(raw: dict[str, Any]) -> list[PushEvent | IgnoredEvent]:

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from ..imageref import DOCKER_HUB
 from ..pushevent import PushEvent
+from . import detect
 from ._common import WireModel, checked_tag, parse_time, validate
 
 NAME = "dockerhub"
@@ -29,13 +30,7 @@ class DockerHubWebhook(WireModel):
     repository: HubRepository
 
 
-def looks_like(raw: Any) -> bool:
-    return (
-        isinstance(raw, dict)
-        and isinstance(raw.get("push_data"), dict)
-        and isinstance(raw.get("repository"), dict)
-        and "repo_name" in raw["repository"]
-    )
+looks_like = detect.dockerhub
 
 
 def parse(raw: dict[str, Any]) -> PushEvent:

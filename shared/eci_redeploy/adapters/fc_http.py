@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field
 
 from ..errors import EventError
+from . import detect
 from ._common import WireModel, validate
 
 NAME = "fc-http"
@@ -46,8 +47,7 @@ class HttpRequest:
     request_id: str | None = None
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "requestContext" in raw and ("rawPath" in raw or "version" in raw)
+looks_like = detect.fc_http
 
 
 def parse(raw: dict[str, Any]) -> HttpRequest:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..pushevent import TimerTick
+from . import detect
 from ._common import WireModel, parse_time, validate
 
 NAME = "fc-timer"
@@ -16,8 +17,7 @@ class TimerEvent(WireModel):
     payload: str | None = ""
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "triggerName" in raw and "triggerTime" in raw
+looks_like = detect.fc_timer
 
 
 def parse(raw: dict[str, Any]) -> TimerTick:

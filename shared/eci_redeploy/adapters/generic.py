@@ -10,6 +10,7 @@ from pydantic import Field
 from ..errors import EventError
 from ..imageref import ImageRef, ImageReferenceError
 from ..pushevent import PushEvent
+from . import detect
 from ._common import WireModel, checked_digest, parse_time, validate
 
 NAME = "generic"
@@ -23,8 +24,7 @@ class GenericCall(WireModel):
     dry_run: bool = False
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "image" in raw
+looks_like = detect.generic
 
 
 def parse(raw: dict[str, Any]) -> PushEvent:

@@ -10,6 +10,7 @@ from pydantic import Field
 from ..errors import EventError
 from ..imageref import ImageRef, ImageReferenceError
 from ..pushevent import IgnoredEvent, PushEvent
+from . import detect
 from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
 
 NAME = "harbor"
@@ -39,8 +40,7 @@ class HarborWebhook(WireModel):
     event_data: EventData
 
 
-def looks_like(raw: Any) -> bool:
-    return isinstance(raw, dict) and "event_data" in raw and "type" in raw
+looks_like = detect.harbor
 
 
 def parse(raw: dict[str, Any]) -> list[PushEvent | IgnoredEvent]:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, generic, parse_body
+from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, detect, fc_http, parse_body
 from ..adapters.fc_http import HttpRequest
 from ..confirm import UNSIGNED_SOURCES, confirm
 from ..errors import AuthenticationError, ConfigError, EciRedeployError, InputError, PlanningError
@@ -87,7 +87,7 @@ def handle(
 
 
 def _authenticate(request: HttpRequest, body: Any, settings: Settings) -> None:
-    if generic.looks_like(body):
+    if detect.generic(body):
         check_hmac(request, settings.hmac_secret, GUARD, window=settings.replay_window_seconds)
     else:
         check_token(request, settings.webhook_token)

@@ -1,0 +1,36 @@
+"""Run every benchmark: JSON lines as they come, then a table. `make bench` (or `python bench/run.py`).
+
+Timings are medians of repeated runs, reported against a baseline measured in the same run; budgets
+are shown, never enforced (these machines are noisy): benchmarks are not tests.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+import cold_start
+import economy
+import latency
+import throughput
+from common import table
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv
+    print(
+        f"# {platform.python_implementation()} {platform.python_version()} on {platform.machine()}, "
+        f"{platform.system()} {platform.release()}",
+        flush=True,
+    )
+    cold_start.run(5 if quick else 15)
+    throughput.run()
+    economy.run()
+    latency.run(3 if quick else 9)
+    print()
+    print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
