@@ -82,8 +82,13 @@ def _compiled(rules):
     from eci_redeploy.yamlio import load_yaml_file
 
     loaded = load_rules(rules)
-    write_index(rules, ["team/web", "team/api"], document=load_yaml_file(rules), templates=loaded.templates,
-                template_files={"templates/api.yaml": rules.parent / "templates" / "api.yaml"})
+    write_index(
+        rules,
+        ["team/web", "team/api"],
+        document=load_yaml_file(rules),
+        templates=loaded.templates,
+        template_files={"templates/api.yaml": rules.parent / "templates" / "api.yaml"},
+    )
     return loaded
 
 

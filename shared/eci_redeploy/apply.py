@@ -91,6 +91,9 @@ def apply_plan(
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
     report.outcomes = execute(plan, gateway, rollouts, clock)
     _attach_results(report, gateway)
+    from .audit import emit
+
+    emit(report)
     report.seconds = time.monotonic() - started
     return report
 
@@ -134,7 +137,17 @@ def run(
 ) -> Report:
     """Observe only what matched rules need, plan, then apply (or not, for a dry run)."""
     from .decide import watched
+    from .errors import PlanningError
+    from .notify import messages_for, planning_error_message, send
 
     groups = observe(gateway, parsed, rules) if watched(parsed, rules) else []
-    plan = decide(parsed, rules, groups, env)
-    return apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
+    try:
+        plan = decide(parsed, rules, groups, env)
+    except PlanningError as exc:
+        events = push_events(parsed)
+        send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
+        raise
+    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
+    if not dry_run:
+        send(messages_for(report), rules, env)
+    return report

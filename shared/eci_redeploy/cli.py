@@ -132,6 +132,38 @@ def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool
         sys.exit(1)
 
 
+@cli.command()
+@click.argument("log_file", metavar="LOG_FILE")
+@click.option("--target", help="only this container group (id or name)")
+@click.option("--rule", help="only this rule")
+@click.option("--since", help="only since this time (ISO 8601, e.g. 2026-11-20T00:00:00Z)")
+@click.option("--all", "show_all", is_flag=True, help="include ordinary skips")
+@click.option("--json", "as_json", is_flag=True, help="JSON lines instead of a table")
+def audit(
+    log_file: str, target: str | None, rule: str | None, since: str | None, show_all: bool, as_json: bool
+) -> None:
+    """Summarise the audit lines of a log file: what changed, when, and from which push."""
+    from datetime import datetime
+
+    from . import audit as trail
+
+    path = Path(log_file)
+    if not path.exists():
+        raise InputError("file not found", source=log_file)
+    when = None
+    if since:
+        try:
+            when = datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"{since!r} is not an ISO 8601 time", source="--since") from None
+    records = trail.select(trail.read(path), target=target, rule=rule, since=when, changes_only=not show_all)
+    if as_json:
+        for record in records:
+            click.echo(json.dumps(record))
+    else:
+        click.echo(trail.render(records) or "no audit lines match")
+
+
 @cli.command("fake-eci")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)

@@ -31,6 +31,7 @@ class Step:
     requires: str | None = None  # ClientToken of an earlier step that must have succeeded
     notes: tuple[str, ...] = ()
     rollback: dict[str, Any] | None = None  # the request that puts the group back as it was
+    event_id: str = ""  # the push event this step carries out (audit trail, notifications)
     previous: dict[str, str] = field(default_factory=dict)  # container name -> image before the change
 
     @property

@@ -7,6 +7,7 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -51,10 +52,12 @@ def plan_event(
         if reason:
             plan.skipped.append(Skip(rule.name, reason))
             continue
+        first = len(plan.steps)
         try:
             _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env)
         except ImageReferenceError as exc:
             raise PlanningError(str(exc), rule=rule.name) from None
+        plan.steps[first:] = [dataclasses.replace(s, event_id=event.event_id) for s in plan.steps[first:]]
     return plan
 
 

@@ -144,6 +144,10 @@ def reconcile(
         except EciRedeployError as exc:
             plan.skipped.append(Skip(rule.name, exc.one_line()))
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
+    if not dry_run:
+        from .notify import messages_for, send
+
+        send(messages_for(report), rules, env)
     return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
 
 

@@ -34,6 +34,7 @@ class Outcome:
     rollback_request_id: str | None = None
     events: list[str] = field(default_factory=list)  # ECI's warnings for the group
     result: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0  # how long the ECI call took, retries included
 
     def to_json(self) -> dict[str, Any]:
         out = self.step.to_json()
@@ -84,33 +85,29 @@ def execute(
 
 
 def _call(gateway: EciGateway, step: Step) -> Outcome:
+    # What happened is logged once per decision, with its final outcome, as an audit line (audit.py).
+    started = time.monotonic()
     try:
         result = gateway.call(step.action, step.body, target=step.target)
     except EciApiError as exc:
-        log_event(
-            "step",
-            rule=step.rule,
-            action=step.action,
-            target=step.target,
-            outcome="failed",
-            code=exc.code,
-            request_id=exc.request_id,
-        )
         return Outcome(
-            step, "failed", request_id=exc.request_id, error=exc.one_line(), code=exc.code, attempts=exc.attempts
+            step,
+            "failed",
+            request_id=exc.request_id,
+            error=exc.one_line(),
+            code=exc.code,
+            attempts=exc.attempts,
+            seconds=time.monotonic() - started,
         )
     group_id = result.body.get("ContainerGroupId") or step.group_id
-    log_event(
-        "step",
-        rule=step.rule,
-        action=step.action,
-        target=step.target,
-        outcome="applied",
+    return Outcome(
+        step,
+        "applied",
         request_id=result.request_id,
         group_id=group_id,
-        image=step.image,
+        attempts=result.attempts,
+        seconds=time.monotonic() - started,
     )
-    return Outcome(step, "applied", request_id=result.request_id, group_id=group_id, attempts=result.attempts)
 
 
 def _rollout(rule_units: list[list[Step]], gateway: EciGateway, settings: Rollout, clock: Clock) -> list[Outcome]:

@@ -170,6 +170,7 @@ class Pull(_Strict):
     )
     internet: Literal["none", "eip"] = "none"
     image_cache: Literal["auto", "off"] = "auto"
+    prewarm: Prewarm | None = Field(None, description="build an image cache for the new image before creating")
 
     @field_validator("plain_http", "insecure", "public")
     @classmethod
@@ -178,6 +179,46 @@ class Pull(_Strict):
             if not re.match(HOST, host):
                 raise ValueError(f"{host!r} is not a host[:port]")
         return [h.lower() for h in v]
+
+
+class DingTalk(_Strict):
+    url_env: str = Field(pattern=ENV_NAME, description="variable holding the robot's webhook URL (with access_token)")
+    secret_env: str | None = Field(None, pattern=ENV_NAME, description="variable holding the robot's signing secret")
+
+
+class Slack(_Strict):
+    url_env: str = Field(pattern=ENV_NAME, description="variable holding the incoming-webhook URL")
+
+
+class Webhook(_Strict):
+    url_env: str = Field(pattern=ENV_NAME, description="variable holding the URL")
+    secret_env: str | None = Field(None, pattern=ENV_NAME, description="variable holding the HMAC-SHA256 secret")
+
+
+class Channel(_Strict):
+    """Exactly one of dingtalk / slack / webhook. URLs and secrets come from environment variables."""
+
+    dingtalk: DingTalk | None = None
+    slack: Slack | None = None
+    webhook: Webhook | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Channel:
+        given = [k for k in ("dingtalk", "slack", "webhook") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of dingtalk, slack, webhook (got {', '.join(given) or 'none'})")
+        return self
+
+
+class Prewarm(_Strict):
+    """Create an ECI image cache for the new image before creating groups from it."""
+
+    timeout_seconds: int = Field(300, ge=1, le=3600, description="wait at most this long for the cache")
+    poll_seconds: float = Field(10.0, gt=0, le=300)
+    size_gb: int = Field(20, ge=20, le=2048, description="ImageCacheSize")
+    retention_days: int | None = Field(None, ge=1, description="RetentionDays; unset: kept")
+    security_group_id: str | None = Field(None, description="default: the template's SecurityGroupId")
+    vswitch_id: str | None = Field(None, description="default: the template's VSwitchId")
 
 
 class Rollout(_Strict):
@@ -197,10 +238,14 @@ class Rule(_Strict):
     target: Target
     pull: Pull = Field(default_factory=Pull)
     rollout: Rollout = Field(default_factory=Rollout)
+    notify: list[Channel] | None = Field(
+        None, description="where to report this rule's rollouts (default: the file's notify)"
+    )
 
 
 class RulesFile(_Strict):
     version: Literal[1]
+    notify: list[Channel] = Field(default_factory=list, description="default channels for every rule")
     rules: list[Rule]
 
     @model_validator(mode="after")
@@ -220,6 +265,7 @@ class RuleSet:
     rules: list[Rule]
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
+    notify: list[Channel] = field(default_factory=list)
     _by_repository: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
     _policies: dict[str, TagPolicy] = field(default_factory=dict, repr=False)
 
@@ -233,6 +279,12 @@ class RuleSet:
 
     def policy(self, rule: Rule) -> TagPolicy:
         return self._policies[rule.name]
+
+    def channels(self, rule_name: str) -> list[Channel]:
+        rule = next((r for r in self.rules if r.name == rule_name), None)
+        if rule is not None and rule.notify is not None:
+            return rule.notify
+        return self.notify
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -288,14 +340,14 @@ def parse_rules(
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RulesError(msg + more, source=source, field=where) from None
     if templates is not None:
-        return RuleSet(list(model.rules), templates, Path(source) if base_dir else None)
+        return RuleSet(list(model.rules), templates, Path(source) if base_dir else None, list(model.notify))
     templates = {}
     for index, rule in enumerate(model.rules):
         if rule.target.template:
             templates[rule.name] = _load_template(
                 rule.target.template, base_dir, source=source, field=f"rules[{index}] ({rule.name}).target.template"
             )
-    return RuleSet(list(model.rules), templates, Path(source) if base_dir else None)
+    return RuleSet(list(model.rules), templates, Path(source) if base_dir else None, list(model.notify))
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:

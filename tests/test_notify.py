@@ -1,0 +1,219 @@
+"""Notifications against local HTTP servers that check what DingTalk, Slack and a signed generic
+webhook would check: signatures, bodies, one message per rollout, and that a dead endpoint never
+breaks a deploy."""
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from eci_redeploy.apply import run
+from eci_redeploy.fake.backend import FakeEci
+from eci_redeploy.fake.inprocess import inprocess_factory
+from eci_redeploy.gateway import EciGateway, RetryPolicy
+from eci_redeploy.pushevent import PushEvent
+
+from helpers import rule
+
+HOST = "reg.example.com"
+DING_SECRET = "SECdingtalk-secret-0123456789"
+HOOK_SECRET = "hook-secret-abcdef"
+
+
+class Receiver:
+    def __init__(self):
+        self.requests = []
+        self.fail_next = 0
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
+                status = 500 if receiver.fail_next > 0 else 200
+                receiver.fail_next -= 1
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *a):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+    def at(self, path):
+        return [r for r in self.requests if urllib.parse.urlparse(r["path"]).path == path]
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.server.shutdown()
+
+
+def dingtalk_accepts(request, secret, now_ms):
+    """What DingTalk's robot endpoint checks."""
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(request["path"]).query)
+    timestamp, sign = query["timestamp"][0], query["sign"][0]
+    if abs(now_ms - int(timestamp)) > 3600_000:
+        return False
+    expected = base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest())
+    return hmac.compare_digest(expected.decode(), sign) and query["access_token"] == ["robot-token"]
+
+
+def setup(make_rules, receiver, monkeypatch, **rollout):
+    monkeypatch.setenv("DING_URL", f"{receiver.url}/robot/send?access_token=robot-token")
+    monkeypatch.setenv("DING_SECRET", DING_SECRET)
+    monkeypatch.setenv("SLACK_URL", f"{receiver.url}/slack")
+    monkeypatch.setenv("HOOK_URL", f"{receiver.url}/hook")
+    monkeypatch.setenv("HOOK_SECRET", HOOK_SECRET)
+    doc_rule = {**rule("web", pull={"public": [HOST]}), "rollout": {"poll_seconds": 0.01, **rollout}}
+    rules = make_rules(doc_rule)
+    from eci_redeploy.rules import Channel
+
+    rules.notify = [
+        Channel.model_validate({"dingtalk": {"url_env": "DING_URL", "secret_env": "DING_SECRET"}}),
+        Channel.model_validate({"slack": {"url_env": "SLACK_URL"}}),
+        Channel.model_validate({"webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"}}),
+    ]
+    backend = FakeEci()
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": f"eci-{i}",
+                "ContainerGroupName": f"web-{i}",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
+            }
+            for i in range(3)
+        ]
+    )
+    gateway = EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
+    return rules, backend, gateway
+
+
+def push(digest="sha256:" + "a" * 64, minutes_ago=0):
+    return [
+        PushEvent(
+            "team/web",
+            "1.4.0",
+            digest,
+            "distribution",
+            "ev-42",
+            registry_host=HOST,
+            time=datetime.now(timezone.utc) - timedelta(minutes=minutes_ago),
+        )
+    ]
+
+
+def test_one_signed_message_per_rollout_on_every_channel(make_rules, receiver, monkeypatch):
+    import os
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    report = run(push(), rules, gateway, os.environ)
+    assert [o.status for o in report.outcomes] == ["applied"] * 3
+    (ding,), (slack,), (hook,) = receiver.at("/robot/send"), receiver.at("/slack"), receiver.at("/hook")
+    assert dingtalk_accepts(ding, DING_SECRET, int(time.time() * 1000))
+    assert not dingtalk_accepts(ding, "another-secret", int(time.time() * 1000))
+    markdown = json.loads(ding["body"])
+    assert markdown["msgtype"] == "markdown" and "deployed" in markdown["markdown"]["title"]
+    for text in (markdown["markdown"]["text"], json.loads(slack["body"])["text"]):
+        assert "sha256:" + "a" * 64 in text and "eci-0" in text and "eci-2" in text and "ev-42" in text
+    ts, sig = hook["headers"]["X-Eci-Redeploy-Timestamp"], hook["headers"]["X-Eci-Redeploy-Signature"]
+    assert (
+        sig == "sha256=" + hmac.new(HOOK_SECRET.encode(), ts.encode() + b"." + hook["body"], hashlib.sha256).hexdigest()
+    )
+    payload = json.loads(hook["body"])
+    assert payload["outcome"] == "deployed" and payload["rule"] == "web" and len(payload["groups"]) == 3
+    assert payload["event"]["id"] == "ev-42" and payload["digest"] == "sha256:" + "a" * 64
+
+
+def test_ordinary_skips_send_nothing(make_rules, receiver, monkeypatch):
+    import os
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    run(push(), rules, gateway, os.environ)
+    receiver.requests.clear()
+    run(push(), rules, gateway, os.environ)  # already running: nothing to say
+    assert receiver.requests == []
+
+
+def test_a_rollback_is_announced(make_rules, receiver, monkeypatch):
+    import os
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch, batch_size=1, timeout_seconds=1)
+    backend.update_seconds = 0.5
+    backend.faults.broken_images = ["*sha256:" + "b" * 64]
+    report = run(push("sha256:" + "b" * 64), rules, gateway, os.environ)
+    assert report.outcomes[0].status == "rolled-back"
+    payload = json.loads(receiver.at("/hook")[0]["body"])
+    assert payload["outcome"] == "rolled-back"
+    assert [g["status"] for g in payload["groups"]] == ["rolled-back", "not-attempted", "not-attempted"]
+
+
+def test_a_planning_error_is_announced(make_rules, receiver, monkeypatch):
+    import os
+
+    from eci_redeploy.errors import PlanningError
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    event = [
+        PushEvent("team/web", "1.4.0", "sha256:" + "c" * 64, "generic", "ev-9", registry_host="private.example.com")
+    ]
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-p",
+                "ContainerGroupName": "p",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": "private.example.com/team/web:1"}],
+            }
+        ]
+    )
+    with pytest.raises(PlanningError):
+        run(event, rules, gateway, os.environ)
+    payload = json.loads(receiver.at("/hook")[0]["body"])
+    assert payload["outcome"] == "error" and "private registry" in payload["detail"]
+
+
+def test_deferred_too_long_is_announced(make_rules, receiver, monkeypatch):
+    import os
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    for group in backend.groups.values():
+        group.status, group.next_status = "Updating", None
+    run(push(minutes_ago=1), rules, gateway, os.environ)
+    assert receiver.requests == []  # deferred, but not for long
+    run(push(minutes_ago=30), rules, gateway, os.environ)
+    assert json.loads(receiver.at("/hook")[0]["body"])["outcome"] == "deferred"
+
+
+def test_a_failing_endpoint_is_retried_and_never_fails_the_deploy(make_rules, receiver, monkeypatch, capsys):
+    import os
+
+    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    receiver.fail_next = 1  # the first delivery (DingTalk) answers 500 once
+    report = run(push(), rules, gateway, os.environ)
+    assert not report.failed and len(backend.mutating_calls()) == 3
+    assert len(receiver.at("/robot/send")) == 2  # retried once
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/hook")  # nothing listens there
+    again = run(push("sha256:" + "d" * 64), rules, gateway, os.environ)
+    assert not again.failed and len(backend.mutating_calls()) == 6
+    err = capsys.readouterr().err
+    assert '"kind": "notify.failed", "channel": "webhook"' in err
+    assert DING_SECRET not in err and HOOK_SECRET not in err and "robot-token" not in err
