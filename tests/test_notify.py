@@ -122,7 +122,7 @@ def push(digest="sha256:" + "a" * 64, minutes_ago=0):
 def test_one_signed_message_per_rollout_on_every_channel(make_rules, receiver, monkeypatch):
     import os
 
-    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    rules, _backend, gateway = setup(make_rules, receiver, monkeypatch)
     report = run(push(), rules, gateway, os.environ)
     assert [o.status for o in report.outcomes] == ["applied"] * 3
     (ding,), (slack,), (hook,) = receiver.at("/robot/send"), receiver.at("/slack"), receiver.at("/hook")
@@ -144,7 +144,7 @@ def test_one_signed_message_per_rollout_on_every_channel(make_rules, receiver, m
 def test_ordinary_skips_send_nothing(make_rules, receiver, monkeypatch):
     import os
 
-    rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
+    rules, _backend, gateway = setup(make_rules, receiver, monkeypatch)
     run(push(), rules, gateway, os.environ)
     receiver.requests.clear()
     run(push(), rules, gateway, os.environ)  # already running: nothing to say
