@@ -318,10 +318,32 @@ def test_slow_responses_are_injected_and_still_succeed(eci):
     assert len(eci.backend.mutating_calls()) == 1
 
 
-def test_image_cache_creation(eci):
-    result = eci.gateway.call(
-        "CreateImageCache",
-        {"RegionId": REGION, "ImageCacheName": "web-cache", "Image": ["nginx:1"], "ClientToken": "ic-1"},
-    )
-    cache_id = result.body["ImageCacheId"]
-    assert eci.backend.image_caches[cache_id]["Status"] == "Ready"
+def test_image_cache_lifecycle(eci):
+    clock = [0.0]
+    eci.backend.clock = lambda: clock[0]
+    eci.backend.cache_seconds = 30
+    eci.backend.faults.broken_images = ["*:bad"]
+    body = {
+        "RegionId": REGION,
+        "ImageCacheName": "web-cache",
+        "Image": ["nginx:1"],
+        "ClientToken": "ic-1",
+        "SecurityGroupId": "sg-1",
+        "VSwitchId": "vsw-1",
+    }
+    good = eci.gateway.call("CreateImageCache", body).body["ImageCacheId"]
+    bad_body = {**body, "Image": ["nginx:bad"], "ClientToken": "ic-2"}
+    bad = eci.gateway.call("CreateImageCache", bad_body).body["ImageCacheId"]
+
+    def status(cache_id):
+        query = {"RegionId": REGION, "ImageCacheId": cache_id}
+        (cache,) = eci.gateway.call("DescribeImageCaches", query).body["ImageCaches"]
+        return cache["Status"]
+
+    assert (status(good), status(bad)) == ("Creating", "Creating")
+    clock[0] += 31
+    assert (status(good), status(bad)) == ("Ready", "Failed")
+    by_image = eci.gateway.call("DescribeImageCaches", {"RegionId": REGION, "Image": "nginx:1"}).body["ImageCaches"]
+    assert [c["ImageCacheId"] for c in by_image] == [good]
+    with pytest.raises(EciApiError, match=r"MissingParameter\.VSwitchId"):
+        eci.gateway.call("CreateImageCache", {k: v for k, v in body.items() if k != "VSwitchId"})

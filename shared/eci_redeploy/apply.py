@@ -89,7 +89,8 @@ def apply_plan(
         report.outcomes = [Outcome(step, "dry-run") for step in plan.steps]
         return report
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
-    report.outcomes = execute(plan, gateway, rollouts, clock)
+    prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
+    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms)
     _attach_results(report, gateway)
     from .audit import emit
 

@@ -32,6 +32,7 @@ class Step:
     notes: tuple[str, ...] = ()
     rollback: dict[str, Any] | None = None  # the request that puts the group back as it was
     event_id: str = ""  # the push event this step carries out (audit trail, notifications)
+    network: dict[str, str] = field(default_factory=dict)  # SecurityGroupId / VSwitchId of the group
     previous: dict[str, str] = field(default_factory=dict)  # container name -> image before the change
 
     @property

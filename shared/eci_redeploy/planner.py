@@ -315,6 +315,7 @@ def _plan_update(
             notes=tuple(notes),
             rollback=rollback,
             previous=previous,
+            network=_network(group),
         )
     )
 
@@ -335,6 +336,11 @@ class PullCache:
         if key not in self._entries:
             self._entries[key] = pull_parameters(images, rule, event, env)
         return self._entries[key]
+
+
+def _network(group: ContainerGroup) -> dict[str, str]:
+    extra = group.model_extra or {}
+    return {k: str(extra[k]) for k in ("SecurityGroupId", "VSwitchId") if extra.get(k)}
 
 
 def _rollback_body(

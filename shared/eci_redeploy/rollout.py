@@ -15,7 +15,7 @@ from .errors import EciApiError
 from .gateway import EciGateway
 from .log import log_event
 from .plan import Plan, Step
-from .rules import Rollout
+from .rules import Prewarm, Rollout
 
 HEALTHY_END = frozenset({"Succeeded"})  # a job that ran to completion
 FAILED = frozenset({"Failed", "ScheduleFailed", "Expired", "Terminating"})
@@ -72,7 +72,11 @@ def units(steps: Sequence[Step]) -> list[list[Step]]:
 
 
 def execute(
-    plan: Plan, gateway: EciGateway, rollouts: Mapping[str, Rollout], clock: Clock | None = None
+    plan: Plan,
+    gateway: EciGateway,
+    rollouts: Mapping[str, Rollout],
+    clock: Clock | None = None,
+    prewarms: Mapping[str, Prewarm] | None = None,
 ) -> list[Outcome]:
     clock = clock or Clock()
     by_rule: dict[str, list[list[Step]]] = {}
@@ -80,6 +84,11 @@ def execute(
         by_rule.setdefault(unit[0].rule, []).append(unit)
     outcomes: list[Outcome] = []
     for rule, rule_units in by_rule.items():
+        warm = (prewarms or {}).get(rule)
+        if warm is not None:
+            from .prewarm import prewarm_units
+
+            rule_units, _ = prewarm_units(rule_units, gateway, warm, clock)
         outcomes.extend(_rollout(rule_units, gateway, rollouts.get(rule) or Rollout(), clock))
     return outcomes
 

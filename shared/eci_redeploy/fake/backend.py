@@ -141,6 +141,7 @@ class FakeEci:
     ) -> None:
         self.startup_seconds = startup_seconds
         self.update_seconds = update_seconds
+        self.cache_seconds = 0.0
         self.clock = clock
         self.sleep = sleep
         self.faults = Faults()
@@ -412,18 +413,49 @@ class FakeEci:
         if not isinstance(images, list) or not images:
             raise ApiError(400, "MissingParameter.Image", "Image.N is required")
 
+        for key in ("SecurityGroupId", "VSwitchId"):
+            _required(body, key)
+
         def create() -> dict[str, Any]:
             cache_id = self._new_id("imc")
-            broken = any(self.faults.image_broken(i) for i in images)
+            broken = [i for i in images if self.faults.image_broken(i)]
             self.image_caches[cache_id] = {
                 "ImageCacheId": cache_id,
                 "ImageCacheName": name,
+                "RegionId": body["RegionId"],
                 "Images": images,
-                "Status": "Failed" if broken else "Ready",
+                "Status": "Creating",
+                "Progress": "0%",
+                "SnapshotId": f"s-{cache_id}",
+                "CreationTime": _now(),
+                "Events": [],
+                "_ready_at": self.clock() + self.cache_seconds,
+                "_final": "Failed" if broken else "Ready",
             }
+            if broken:
+                self.image_caches[cache_id]["Events"].append(
+                    _event("Warning", "Failed", f'Failed to pull image "{broken[0]}"')
+                )
             return {"ImageCacheId": cache_id, "ContainerGroupId": self._new_id("eci")}
 
         return self._idempotent("CreateImageCache", params, create)
+
+    def _DescribeImageCaches(self, params: dict[str, str]) -> dict[str, Any]:
+        region = _required(params, "RegionId")
+        out = []
+        for cache in self.image_caches.values():
+            if cache["Status"] == "Creating" and self.clock() >= cache["_ready_at"]:
+                cache["Status"], cache["Progress"] = cache["_final"], "100%"
+            if cache.get("RegionId", region) != region:
+                continue
+            if params.get("ImageCacheId") and cache["ImageCacheId"] != params["ImageCacheId"]:
+                continue
+            if params.get("Image") and params["Image"] not in cache["Images"]:
+                continue
+            if params.get("Status") and cache["Status"] != params["Status"]:
+                continue
+            out.append({k: v for k, v in cache.items() if not k.startswith("_")})
+        return {"ImageCaches": out, "TotalCount": len(out)}
 
     # ---- lifecycle ----
 
