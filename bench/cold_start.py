@@ -14,11 +14,12 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 from common import ROOT, Result, median_of, report, timed_process
+
+from helpers import wait_for_url
 
 PY = sys.executable
 CALL = (
@@ -110,12 +111,7 @@ def run(repeat: int = 15) -> None:
         env={**os.environ, "PYTHONPATH": shared},
     )
     try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/calls", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_url(f"http://127.0.0.1:{port}/_fake/calls")
         live = {
             **env,
             "ECI_REDEPLOY_ECI_ENDPOINT": f"http://127.0.0.1:{port}",

@@ -16,6 +16,8 @@ from eci_redeploy.gateway import RetryPolicy
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rules import parse_rules
 
+from helpers import described
+
 HOST = "reg.example.com"
 GROUPS = 45
 
@@ -36,33 +38,9 @@ def rules_doc(host: str, *, tags: dict | None = None) -> dict:
 
 
 def seed(backend, host: str, n: int) -> None:
-    backend.seed(
-        [
-            {
-                "ContainerGroupId": f"eci-{i:03d}",
-                "ContainerGroupName": f"web-{i}",
-                "RegionId": "cn-hangzhou",
-                "Status": "Running",
-                "Tags": [{"Key": "app", "Value": "web"}],
-                "Containers": [{"Name": "app", "Image": f"{host}/team/web:1.0.0"}],
-            }
-            for i in range(n)
-        ]
-    )
+    backend.seed([described(f"eci-{i:03d}", f"{host}/team/web:1.0.0", name=f"web-{i}") for i in range(n)])
     # and groups the selection must not touch
-    backend.seed(
-        [
-            {
-                "ContainerGroupId": f"eci-x{i:03d}",
-                "ContainerGroupName": f"api-{i}",
-                "RegionId": "cn-hangzhou",
-                "Status": "Running",
-                "Tags": [{"Key": "app", "Value": "api"}],
-                "Containers": [{"Name": "app", "Image": f"{host}/team/api:1"}],
-            }
-            for i in range(30)
-        ]
-    )
+    backend.seed([described(f"eci-x{i:03d}", f"{host}/team/api:1", name=f"api-{i}", app="api") for i in range(30)])
 
 
 def rollout_costs() -> None:

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime
 from pathlib import Path
 
@@ -37,6 +36,8 @@ def run(pushes: int = 9) -> None:
         return
     from eci_redeploy.fake.server import FakeEciServer
     from registry_tools import Registry, free_port, push, write_layout
+
+    from helpers import wait_for_url
 
     root = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     registry_port, serve_port = free_port(), free_port()
@@ -97,12 +98,7 @@ def run(pushes: int = 9) -> None:
             stdout=subprocess.DEVNULL,
         )
         try:
-            for _ in range(200):
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{serve_port}/healthz", timeout=1)
-                    break
-                except OSError:
-                    time.sleep(0.05)
+            wait_for_url(f"http://127.0.0.1:{serve_port}/healthz")
             latencies = []
             with Registry(
                 root / "registry", notify_url=f"http://127.0.0.1:{serve_port}/", notify_token=token, port=registry_port

@@ -57,3 +57,40 @@ def group(
             }
         ]
     )[0]
+
+
+def described(
+    gid: str, image: str, *, name: str | None = None, app: str = "web", status: str = "Running", **extra: Any
+) -> dict[str, Any]:
+    """One container group as DescribeContainerGroups returns it (for seeding the fake or a state file)."""
+    return {
+        "ContainerGroupId": gid,
+        "ContainerGroupName": name or gid,
+        "RegionId": "cn-hangzhou",
+        "Status": status,
+        "Tags": [{"Key": "app", "Value": app}],
+        "Containers": [{"Name": "app", "Image": image}],
+        **extra,
+    }
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without the project's settings and credentials, plus `extra`."""
+    import os
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ECI_REDEPLOY_"))}
+    return {**base, **extra}
+
+
+def wait_for_url(url: str, timeout: float = 30) -> None:
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")

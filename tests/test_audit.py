@@ -1,7 +1,6 @@
 """The audit trail of a full rollout with a rollback, and the `audit` command that summarises it."""
 
 import json
-import os
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.gateway import EciGateway, RetryPolicy
 from eci_redeploy.pushevent import PushEvent
 
-from helpers import ROOT, rule
+from helpers import ROOT, clean_env, described, rule
 
 HOST = "reg.example.com"
 GOOD, BAD = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -49,19 +48,7 @@ def test_audit_lines_of_a_rollout_with_a_rollback(make_rules, capsys, tmp_path):
     )
     backend = FakeEci()
     backend.update_seconds = 0.3
-    backend.seed(
-        [
-            {
-                "ContainerGroupId": f"eci-{i}",
-                "ContainerGroupName": f"web-{i}",
-                "RegionId": "cn-hangzhou",
-                "Status": "Running",
-                "Tags": [{"Key": "app", "Value": "web"}],
-                "Containers": [{"Name": "app", "Image": f"{HOST}/team/web:1.0.0"}],
-            }
-            for i in range(2)
-        ]
-    )
+    backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1.0.0", name=f"web-{i}") for i in range(2)])
     gateway = EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
     capsys.readouterr()
     run([PushEvent("team/web", "1.1.0", GOOD, "distribution", "ev-good", registry_host=HOST)], rules, gateway, {})
@@ -82,7 +69,7 @@ def test_audit_lines_of_a_rollout_with_a_rollback(make_rules, capsys, tmp_path):
 
     log = tmp_path / "fc.log"
     log.write_text("START RequestId: x\n" + err + "garbage line\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECI_REDEPLOY_")}
+    env = clean_env()
     out = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", "audit", str(log), "--target", "eci-0"],
         capture_output=True,

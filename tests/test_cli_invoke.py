@@ -1,19 +1,17 @@
 """`invoke`, `fake-eci` and `invoke --live` as a user runs them: real processes, real HTTP, the real SDK."""
 
 import json
-import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
 
-from helpers import EVENTS, EXAMPLES, ROOT
+from helpers import EVENTS, EXAMPLES, ROOT, clean_env, wait_for_url
 
 DIGEST = "sha256:3c0b4a5e1d2f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"
-BASE_ENV = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ECI_REDEPLOY_"))}
+BASE_ENV = clean_env()
 
 
 def cli(*args, env=None):
@@ -114,13 +112,7 @@ def fake_eci_process():
         text=True,
         env=BASE_ENV,
     )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_fake/calls", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
+    wait_for_url(f"http://127.0.0.1:{port}/_fake/calls")
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(10)

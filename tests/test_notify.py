@@ -20,7 +20,7 @@ from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.gateway import EciGateway, RetryPolicy
 from eci_redeploy.pushevent import PushEvent
 
-from helpers import rule
+from helpers import described, rule
 
 HOST = "reg.example.com"
 DING_SECRET = "SECdingtalk-secret-0123456789"
@@ -88,19 +88,7 @@ def setup(make_rules, receiver, monkeypatch, **rollout):
         Channel.model_validate({"webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"}}),
     ]
     backend = FakeEci()
-    backend.seed(
-        [
-            {
-                "ContainerGroupId": f"eci-{i}",
-                "ContainerGroupName": f"web-{i}",
-                "RegionId": "cn-hangzhou",
-                "Status": "Running",
-                "Tags": [{"Key": "app", "Value": "web"}],
-                "Containers": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
-            }
-            for i in range(3)
-        ]
-    )
+    backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1", name=f"web-{i}") for i in range(3)])
     gateway = EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
     return rules, backend, gateway
 

@@ -320,10 +320,9 @@ def test_timer_function_runs_a_reconcile(open_registry, make_rules, tmp_path, mo
 
 
 def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
-    import os
     import sys
 
-    from helpers import ROOT
+    from helpers import ROOT, clean_env
 
     registry, digests, _ = open_registry
     (tmp_path / "rules.yaml").write_text(
@@ -356,7 +355,7 @@ def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
             }
         )
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ECI_REDEPLOY_"))}
+    env = clean_env()
     out = subprocess.run(
         [
             sys.executable,

@@ -6,14 +6,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from eci_redeploy.fake.server import FakeEciServer
 from registry_tools import Registry, free_port, push, write_layout
 
-from helpers import ROOT
+from helpers import ROOT, wait_for_url
 
 TOKEN = "e2e-webhook-token"
 
@@ -83,7 +82,7 @@ Container:
         stdout=subprocess.DEVNULL,
         stderr=log,
     )
-    _wait(f"http://127.0.0.1:{serve_port}/healthz")
+    wait_for_url(f"http://127.0.0.1:{serve_port}/healthz")
     registry = Registry(
         tmp_path / "registry", notify_url=f"http://127.0.0.1:{serve_port}/", notify_token=TOKEN, port=registry_port
     )
@@ -92,17 +91,6 @@ Container:
     serve.wait(10)
     log.close()
     fake.stop()
-
-
-def _wait(url, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def _until(predicate, timeout=30):

@@ -1,13 +1,12 @@
 """A credential planted in the rules' environment never appears in any output, log line, plan or report."""
 
 import json
-import os
 import subprocess
 import sys
 
 from fcfixtures import TOKEN, fc_context, http_event, signed_headers
 
-from helpers import ROOT
+from helpers import ROOT, clean_env
 
 PLANTED = "PL4NTED-s3cret-9f8e7d"
 WEBHOOK_TOKEN_LEAK = TOKEN
@@ -52,7 +51,7 @@ rules:
 
 
 def cli(*args, env):
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("ALIBABA_CLOUD_", "ECI_REDEPLOY_"))}
+    base = clean_env()
     return subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *args],
         capture_output=True,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .errors import EciRedeployError
-from .gateway import Credentials, parse_endpoint
+from .gateway import Credentials, open_api_config, parse_endpoint
 
 
 class AcrTokenError(EciRedeployError):
@@ -31,16 +31,7 @@ def acr_token_provider(credentials: Credentials, endpoint: str | None = None) ->
         host, protocol = parse_endpoint(endpoint, region)
         if not endpoint:
             host = f"cr.{region}.aliyuncs.com"
-        client = Client(
-            open_api_models.Config(
-                access_key_id=credentials.access_key_id,
-                access_key_secret=credentials.access_key_secret,
-                security_token=credentials.security_token,
-                region_id=region,
-                endpoint=host,
-                protocol=protocol,
-            )
-        )
+        client = Client(open_api_config(credentials, region, host, protocol))
         params = open_api_models.Params(
             action="GetAuthorizationToken",
             version="2018-12-01",

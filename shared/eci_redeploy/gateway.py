@@ -97,23 +97,28 @@ def parse_endpoint(value: str | None, region: str) -> tuple[str, str]:
     return value, "https"
 
 
+def open_api_config(credentials: Credentials, region: str, host: str, protocol: str) -> Any:
+    """The tea-openapi Config every Alibaba Cloud client here is built from."""
+    from alibabacloud_tea_openapi import models as open_api_models
+
+    return open_api_models.Config(
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+        region_id=region,
+        endpoint=host,
+        protocol=protocol,
+        connect_timeout=5000,
+        read_timeout=15000,
+    )
+
+
 def sdk_client_factory(credentials: Credentials, endpoint: str | None) -> Callable[[str], Any]:
     def make(region: str) -> Any:
         from alibabacloud_eci20180808.client import Client
-        from alibabacloud_tea_openapi import models as open_api_models
 
         host, protocol = parse_endpoint(endpoint, region)
-        config = open_api_models.Config(
-            access_key_id=credentials.access_key_id,
-            access_key_secret=credentials.access_key_secret,
-            security_token=credentials.security_token,
-            region_id=region,
-            endpoint=host,
-            protocol=protocol,
-            connect_timeout=5000,
-            read_timeout=15000,
-        )
-        return Client(config)
+        return Client(open_api_config(credentials, region, host, protocol))
 
     return make
 
@@ -213,36 +218,29 @@ class EciGateway:
         def once() -> CallResult:
             nonlocal attempt
             attempt += 1
+            fields = {
+                "action": action,
+                "target": target,
+                "region": region,
+                "attempt": attempt,
+                "client_token": token,
+                "gateway": self.label,
+            }
             try:
                 data = self._send(action, region, body)
             except Exception as exc:  # the SDK's exceptions, translated into ours
                 error = translate(exc, action, attempt)
                 log_event(
                     "eci.call",
-                    action=action,
-                    target=target,
-                    region=region,
-                    attempt=attempt,
+                    **fields,
                     outcome="error",
                     code=error.code,
                     request_id=error.request_id,
                     retryable=error.retryable,
-                    client_token=token,
-                    gateway=self.label,
                 )
                 raise error from None
             request_id = data.get("RequestId")
-            log_event(
-                "eci.call",
-                action=action,
-                target=target,
-                region=region,
-                attempt=attempt,
-                outcome="ok",
-                request_id=request_id,
-                client_token=token,
-                gateway=self.label,
-            )
+            log_event("eci.call", **fields, outcome="ok", request_id=request_id)
             return CallResult(action, request_id, data, attempt)
 
         retrying = tenacity.Retrying(
