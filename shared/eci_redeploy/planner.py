@@ -7,7 +7,6 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -52,12 +51,10 @@ def plan_event(
         if reason:
             plan.skipped.append(Skip(rule.name, reason))
             continue
-        first = len(plan.steps)
         try:
             _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env)
         except ImageReferenceError as exc:
             raise PlanningError(str(exc), rule=rule.name) from None
-        plan.steps[first:] = [dataclasses.replace(s, event_id=event.event_id) for s in plan.steps[first:]]
     return plan
 
 
@@ -316,6 +313,7 @@ def _plan_update(
             rollback=rollback,
             previous=previous,
             network=_network(group),
+            event_id=event.event_id,
         )
     )
 
@@ -383,7 +381,9 @@ def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGrou
         "ClientToken": client_token(rule.name, "restart", group.id, event.repository, basis),
     }
     image = f"{event.repository}:{event.tag}" if event.tag else event.repository
-    plan.steps.append(Step(rule.name, "RestartContainerGroup", group.id, body, image, group.id))
+    plan.steps.append(
+        Step(rule.name, "RestartContainerGroup", group.id, body, image, group.id, event_id=event.event_id)
+    )
 
 
 def _event_image(event: PushEvent, rule: Rule) -> ImageRef:
@@ -477,7 +477,7 @@ def _plan_create(
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
     body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
-    plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render()))
+    plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
 
 
 def _plan_replace(
@@ -525,6 +525,7 @@ def _plan_replace(
             body,
             changed[0].render(),
             notes=(f"successor of {group.id}",),
+            event_id=event.event_id,
         )
     )
     delete = {
@@ -542,6 +543,7 @@ def _plan_replace(
             group.id,
             requires=create_token,
             notes=("deleted only after its successor was created",),
+            event_id=event.event_id,
         )
     )
 
