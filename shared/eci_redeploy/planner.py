@@ -223,6 +223,8 @@ def _targets(
                     refused.append(name)
         elif runs:
             out.append((name, ref))
+    if not wanted:
+        return out, refused
     missing = sorted(wanted - {n for n, _ in containers})
     return out, refused + missing
 
@@ -244,7 +246,7 @@ def _plan_update(
     all_targets: list[tuple[str, ImageRef | None]] = []
     notes: list[str] = []
     for section, containers in sections.items():
-        targets, refused = _targets([(c.name, c.image) for c in containers], event, rule)
+        targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
         if refused and section == "Container":
             notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
         all_targets.extend(targets)
@@ -319,11 +321,21 @@ def _plan_update(
 
 
 class PullCache:
-    """pull_parameters per registry set, for the many groups of one plan that pull from the same
-    registries. Lives for one plan only: it may hold passwords."""
+    """pull_parameters per registry set and container targets per container list, for the many groups
+    of one plan that look alike. Lives for one plan only: it may hold passwords."""
 
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], Any] = {}
+        self._targets: dict[tuple[Any, ...], Any] = {}
+
+    def targets(
+        self, containers: tuple[tuple[str, str], ...], event: PushEvent, rule: Rule
+    ) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
+        """_targets, once per distinct container list: the groups of one rollout usually share it."""
+        key = (rule.name, event.event_id, containers)
+        if key not in self._targets:
+            self._targets[key] = _targets(containers, event, rule)
+        return self._targets[key]  # type: ignore[no-any-return]
 
     def get(self, images: list[ImageRef], rule: Rule, event: PushEvent | None, env: Mapping[str, str]) -> Any:
         key = (

@@ -55,7 +55,9 @@ class PullParameters:
     @property
     def create_only(self) -> list[str]:
         """Settings an update cannot carry (worth a note on an update step)."""
-        return [k for k in ("PlainHttpRegistry", "InsecureRegistry") if k in self.for_create()]
+        return [
+            k for k, hosts in (("PlainHttpRegistry", self.plain_http), ("InsecureRegistry", self.insecure)) if hosts
+        ]
 
 
 def registry_info(ref: ImageRef, rule: Rule) -> RegistryInfo:
