@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo plan test lint check bench build clean
+.PHONY: setup system-deps demo plan test lint check bench build clean
 
 setup: $(STAMP)
 
@@ -24,7 +24,12 @@ demo: $(STAMP)
 plan: $(STAMP)
 	$(BIN)/eci-redeploy plan events/acr-ee-push.json --rules examples/rules.yaml --state examples/state.json
 
-test: $(STAMP)
+# The end-to-end tests need Debian's docker-registry, skopeo and htpasswd: installed when missing
+# (as root, as CI runs); otherwise the script says what to install.
+system-deps:
+	@bash .ci/install-system-deps
+
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
