@@ -410,3 +410,22 @@ def test_acr_enterprise_reconcile_uses_a_temporary_token(tmp_path, make_rules):
         assert len(got) == 1 and got[0].params["InstanceId"] == "cri-ee1"
         with pytest.raises(AcrTokenError, match="cri-nope"):
             token("cri-nope", "cn-hangzhou")
+
+
+def test_schedule_spreads_rules_deterministically(make_rules):
+    from eci_redeploy.reconcile import schedule
+
+    rules = make_rules(*[{**rules_doc_rule(f"r{i}")} for i in range(6)])
+    first = [(round(o, 6), r.name) for o, r in schedule(rules, 60)]
+    again = [(round(o, 6), r.name) for o, r in schedule(rules, 60)]
+    assert first == again and all(0 <= o <= 60 for o, _ in first)
+    assert len({o for o, _ in first}) == 6  # not all on the same second
+    assert [o for o, _ in schedule(rules, 0)] == [0.0] * 6
+
+
+def rules_doc_rule(name):
+    return {
+        "name": name,
+        "source": {"repository": f"team/{name}", "tags": {"semver": "^1.0.0"}},
+        "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"name": name}},
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -29,7 +30,8 @@ if not _logger.handlers:
     _handler = _CurrentStderr()
     _handler.setFormatter(logging.Formatter("%(message)s"))
     _logger.addHandler(_handler)
-    _logger.setLevel(logging.INFO)
+    # ECI_REDEPLOY_LOG_LEVEL=WARNING quiets the per-call and audit lines (e.g. for a human at a terminal).
+    _logger.setLevel(os.environ.get("ECI_REDEPLOY_LOG_LEVEL", "INFO").upper())
     _logger.propagate = False
 
 
