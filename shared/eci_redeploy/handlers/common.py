@@ -41,6 +41,21 @@ def dispatcher_factory(settings: Any, env: Mapping[str, str], context: Any) -> A
     return dispatcher_from_settings(settings, Credentials.from_env(env, context))
 
 
+def registry_clients(env: Mapping[str, str], context: Any, **limits: Any) -> Any:
+    """Registry clients per rule; ACR Enterprise Edition logins come from GetAuthorizationToken with
+    the function's role, so no registry password needs storing."""
+    from ..acr_token import acr_token_provider
+    from ..errors import EciRedeployError
+    from ..gateway import Credentials
+    from ..reconcile import client_factory
+
+    try:
+        token = acr_token_provider(Credentials.from_env(env, context), env.get("ECI_REDEPLOY_ACR_ENDPOINT"))
+    except EciRedeployError:
+        token = None  # no credentials (local runs): ACR EE registries then need pull.credentials
+    return client_factory(env, acr_token=token, **limits)
+
+
 def environment() -> Mapping[str, str]:
     return os.environ
 

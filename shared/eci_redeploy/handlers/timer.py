@@ -36,17 +36,11 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
 
 
 def run_reconcile(rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False) -> Any:
-    from ..acr_token import acr_token_provider
-    from ..gateway import Credentials
-    from ..reconcile import client_factory, reconcile
+    from ..reconcile import reconcile
 
     gateway = gateway or common.gateway_factory(env, context)
-    try:
-        token = acr_token_provider(Credentials.from_env(env, context), env.get("ECI_REDEPLOY_ACR_ENDPOINT"))
-    except EciRedeployError:
-        token = None  # no credentials (local runs): ACR EE registries then need pull.credentials
-    clients = client_factory(
-        env, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50")), acr_token=token
+    clients = common.registry_clients(
+        env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
     )
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
     return reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run)

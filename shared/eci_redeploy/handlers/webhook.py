@@ -17,11 +17,16 @@ from ..confirm import UNSIGNED_SOURCES, confirm
 from ..errors import AuthenticationError, ConfigError, EciRedeployError, InputError, PlanningError
 from ..log import log_event
 from ..pushevent import PushEvent
-from ..reconcile import client_factory
 from ..settings import Settings
 from ..webhook_auth import ReplayGuard, check_hmac, check_token
 from ..work import WorkOrder
 from . import common
+
+
+def client_factory(env: Any, context: Any, **limits: Any) -> Any:
+    """Registry clients for confirming unsigned payloads (tests point this at a local registry)."""
+    return common.registry_clients(env, context, **limits)
+
 
 GUARD = ReplayGuard()
 
@@ -110,7 +115,7 @@ def _plan_and_dispatch(
     dropped: list[Any] = []
     if env.get("ECI_REDEPLOY_CONFIRM_DIGESTS", "1") != "0":
         confirmation = confirm(
-            events, rules, groups, client_factory(env, max_requests=6, timeout=3.0, max_wait_seconds=2.0)
+            events, rules, groups, client_factory(env, context, max_requests=6, timeout=3.0, max_wait_seconds=2.0)
         )
         events, notes, dropped = confirmation.events, confirmation.notes, confirmation.dropped
         parsed = [p for p in parsed if not isinstance(p, PushEvent)] + list(events)
