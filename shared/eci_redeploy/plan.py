@@ -20,7 +20,7 @@ MUTATING = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a rollout plans thousands; treated as immutable all the same
 class Step:
     rule: str
     action: str  # the ECI API action

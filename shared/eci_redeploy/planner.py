@@ -252,18 +252,19 @@ def _plan_update(
         all_targets.extend(targets)
         for name, running in targets:
             assert running is not None
-            new = _new_image(running, event, rule)
-            if _same_image(running, new, event.equivalent):
+            new, same = pulls.new_image(running, event, rule)
+            if same:
                 continue
-            entry: dict[str, Any] = {"Name": name, "Image": new.render()}
-            if not new.digest and running.render() == new.render():
+            new_text, old_text = str(new), str(running)
+            entry: dict[str, Any] = {"Name": name, "Image": new_text}
+            if not new.digest and old_text == new_text:
                 entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
                 notes.append(
                     f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
                 )
             body_lists.setdefault(section, []).append(entry)
-            back_lists.setdefault(section, []).append({"Name": name, "Image": running.render()})
-            previous[name] = running.render()
+            back_lists.setdefault(section, []).append({"Name": name, "Image": old_text})
+            previous[name] = old_text
             old_images.append(running)
             new_images.append(new)
     if not all_targets:
@@ -302,7 +303,7 @@ def _plan_update(
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, old_images, env, basis, pulls)
+    rollback = _rollback_body(rule, group, back_lists, basis, pull)
     plan.steps.append(
         Step(
             rule.name,
@@ -327,6 +328,15 @@ class PullCache:
     def __init__(self) -> None:
         self._entries: dict[tuple[Any, ...], Any] = {}
         self._targets: dict[tuple[Any, ...], Any] = {}
+        self._images: dict[tuple[Any, ...], Any] = {}
+
+    def new_image(self, running: ImageRef, event: PushEvent, rule: Rule) -> tuple[ImageRef, bool]:
+        """(the image to deploy in place of `running`, whether `running` already is it)."""
+        key = (rule.name, event.event_id, running)
+        if key not in self._images:
+            new = _new_image(running, event, rule)
+            self._images[key] = (new, _same_image(running, new, event.equivalent))
+        return self._images[key]  # type: ignore[no-any-return]
 
     def targets(
         self, containers: tuple[tuple[str, str], ...], event: PushEvent, rule: Rule
@@ -357,16 +367,12 @@ def _rollback_body(
     rule: Rule,
     group: ContainerGroup,
     containers: dict[str, list[dict[str, Any]]],
-    old_images: list[ImageRef],
-    env: Mapping[str, str],
     basis: list[str],
-    pulls: PullCache,
-) -> dict[str, Any] | None:
-    """UpdateContainerGroup back to the images (and tags) the group had before this change."""
-    try:
-        pull = pulls.get(old_images, rule, None, env)
-    except PlanningError:
-        return None  # the old image's registry is not configured: a rollback would fail to pull
+    pull: Any,
+) -> dict[str, Any]:
+    """UpdateContainerGroup back to the images (and tags) the group had before this change. The old
+    images are on the same registries as the new ones (an update keeps each container's host), so
+    they pull with the same parameters."""
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
