@@ -29,19 +29,23 @@ class PullParameters:
     insecure: list[str] = field(default_factory=list)
     eip: bool = False
     image_cache: bool = False
+    _update: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def for_update(self) -> dict[str, Any]:
         # UpdateContainerGroup has no PlainHttpRegistry / InsecureRegistry / EIP / image-cache
-        # parameters: a group keeps what it was created with.
+        # parameters: a group keeps what it was created with. Read-only: shared by every step of a plan.
+        if self._update is not None:
+            return self._update
         out: dict[str, Any] = {}
         if self.acr:
             out["AcrRegistryInfo"] = self.acr
         if self.credentials:
             out["ImageRegistryCredential"] = self.credentials
+        self._update = out
         return out
 
     def for_create(self) -> dict[str, Any]:
-        out = self.for_update()
+        out = dict(self.for_update())
         if self.plain_http:
             out["PlainHttpRegistry"] = ",".join(self.plain_http)
         if self.insecure:
