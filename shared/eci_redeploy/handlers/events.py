@@ -13,7 +13,6 @@ from ..adapters import decode_json, parse_payload
 from ..errors import EciRedeployError, InputError
 from ..log import log_event
 from ..settings import Settings
-from ..work import WorkOrder, is_work_order
 from . import common
 
 
@@ -35,6 +34,8 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
 
 
 def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
+    from ..work import WorkOrder, is_work_order  # only the worker needs the hand-off models
+
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
