@@ -8,17 +8,15 @@ back from serve's structured log); the end is the wall time the fake received th
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
 
-from common import ROOT, Result, report
+from common import Result, report
 
 PEERS = [
     ("Keel (webhook)", "immediate"),
@@ -35,9 +33,7 @@ def run(pushes: int = 9) -> None:
         print("# latency skipped: docker-registry / skopeo not installed (bash .ci/install-system-deps)")
         return
     from eci_redeploy.fake.server import FakeEciServer
-    from registry_tools import Registry, free_port, push, write_layout
-
-    from helpers import wait_for_url
+    from registry_tools import Registry, free_port, push, serve_live, write_layout
 
     root = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     registry_port, serve_port = free_port(), free_port()
@@ -71,34 +67,7 @@ def run(pushes: int = 9) -> None:
                 }
             ]
         )
-        key, secret = fake.credentials
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT / "shared"),
-            "ECI_REDEPLOY_WEBHOOK_TOKEN": token,
-            "ECI_REDEPLOY_ECI_ENDPOINT": fake.url,
-            "ALIBABA_CLOUD_ACCESS_KEY_ID": key,
-            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
-        }
-        log = open(root / "serve.log", "wb")  # noqa: SIM115 - for the life of the subprocess
-        serve = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "eci_redeploy.cli",
-                "serve",
-                "--port",
-                str(serve_port),
-                "--rules",
-                str(root / "rules.yaml"),
-                "--live",
-            ],
-            env=env,
-            stderr=log,
-            stdout=subprocess.DEVNULL,
-        )
-        try:
-            wait_for_url(f"http://127.0.0.1:{serve_port}/healthz")
+        with serve_live(root / "rules.yaml", serve_port, fake, token, root / "serve.log"):
             latencies = []
             with Registry(
                 root / "registry", notify_url=f"http://127.0.0.1:{serve_port}/", notify_token=token, port=registry_port
@@ -111,10 +80,6 @@ def run(pushes: int = 9) -> None:
                     created = _event_time(root / "serve.log", digest)
                     if arrived and created:
                         latencies.append((arrived - created) * 1000)
-        finally:
-            serve.terminate()
-            serve.wait(10)
-            log.close()
     if not latencies:
         print("# latency: no measurement (see serve.log)")
         return

@@ -3,6 +3,7 @@ hand (no Docker here) and pushed with skopeo."""
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
@@ -171,3 +172,35 @@ class Registry:
         if self.proc:
             self.proc.terminate()
             self.proc.wait(10)
+
+
+@contextlib.contextmanager
+def serve_live(rules: Path, port: int, fake: object, token: str, log_path: Path):  # type: ignore[no-untyped-def]
+    """`eci-redeploy serve --live` in a subprocess, pointed at a FakeEciServer, its stderr in `log_path`."""
+    import sys
+
+    from helpers import ROOT, wait_for_url
+
+    key, secret = fake.credentials  # type: ignore[attr-defined]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT / "shared"),
+        "ECI_REDEPLOY_WEBHOOK_TOKEN": token,
+        "ECI_REDEPLOY_ECI_ENDPOINT": fake.url,  # type: ignore[attr-defined]
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": key,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
+    }
+    with log_path.open("wb") as log:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "eci_redeploy.cli", "serve", "--port", str(port), "--rules", str(rules), "--live"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            wait_for_url(f"http://127.0.0.1:{port}/healthz")
+            yield serve
+        finally:
+            serve.terminate()
+            serve.wait(10)

@@ -37,15 +37,22 @@ def seed(backend, image, gid="eci-web"):
     )
 
 
+def web_rule(host, tags, selector=None, **pull):
+    """The rule these tests reconcile: team/web from `host` over plain HTTP."""
+    return {
+        "name": "web",
+        "source": {"repository": "team/web", "registry": host, "tags": tags},
+        "target": {
+            "region": "cn-hangzhou",
+            "action": "update",
+            "container_groups": selector or {"tags": {"app": "web"}},
+        },
+        "pull": {"plain_http": [host], **pull},
+    }
+
+
 def rules_for(make_rules, host, tags, **pull):
-    return make_rules(
-        {
-            "name": "web",
-            "source": {"repository": "team/web", "registry": host, "tags": tags},
-            "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"tags": {"app": "web"}}},
-            "pull": {"plain_http": [host], **pull},
-        }
-    )
+    return make_rules(web_rule(host, tags, **pull))
 
 
 @pytest.fixture(scope="module")
@@ -285,23 +292,7 @@ def test_timer_function_runs_a_reconcile(open_registry, make_rules, tmp_path, mo
 
     registry, digests, _ = open_registry
     (tmp_path / "rules.yaml").write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "rules": [
-                    {
-                        "name": "web",
-                        "source": {"repository": "team/web", "registry": registry.host, "tags": {"semver": "^1.0.0"}},
-                        "target": {
-                            "region": "cn-hangzhou",
-                            "action": "update",
-                            "container_groups": {"tags": {"app": "web"}},
-                        },
-                        "pull": {"plain_http": [registry.host]},
-                    }
-                ],
-            }
-        )
+        json.dumps({"version": 1, "rules": [web_rule(registry.host, {"semver": "^1.0.0"})]})
     )
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
     backend = FakeEci()
@@ -326,19 +317,7 @@ def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
 
     registry, digests, _ = open_registry
     (tmp_path / "rules.yaml").write_text(
-        json.dumps(
-            {
-                "version": 1,
-                "rules": [
-                    {
-                        "name": "web",
-                        "source": {"repository": "team/web", "registry": registry.host, "tags": {"semver": "^1.0.0"}},
-                        "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"name": "web"}},
-                        "pull": {"plain_http": [registry.host]},
-                    }
-                ],
-            }
-        )
+        json.dumps({"version": 1, "rules": [web_rule(registry.host, {"semver": "^1.0.0"}, selector={"name": "web"})]})
     )
     (tmp_path / "state.json").write_text(
         json.dumps(

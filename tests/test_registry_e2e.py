@@ -2,17 +2,12 @@
 (skopeo copies an OCI layout the test writes), and the container group in the fake ECI ends up on
 that image by digest, through the real SDK over HTTP."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
 
 from eci_redeploy.fake.server import FakeEciServer
-from registry_tools import Registry, free_port, push, write_layout
-
-from helpers import ROOT, wait_for_url
+from registry_tools import Registry, free_port, push, serve_live, write_layout
 
 TOKEN = "e2e-webhook-token"
 
@@ -56,40 +51,11 @@ Container:
         ]
     )
     serve_port = free_port()
-    key, secret = fake.credentials
-    env = {
-        **os.environ,
-        "ECI_REDEPLOY_WEBHOOK_TOKEN": TOKEN,
-        "ECI_REDEPLOY_ECI_ENDPOINT": fake.url,
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": key,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": secret,
-    }
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - open for the life of the subprocess
-    serve = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eci_redeploy.cli",
-            "serve",
-            "--port",
-            str(serve_port),
-            "--rules",
-            str(tmp_path / "rules.yaml"),
-            "--live",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    wait_for_url(f"http://127.0.0.1:{serve_port}/healthz")
     registry = Registry(
         tmp_path / "registry", notify_url=f"http://127.0.0.1:{serve_port}/", notify_token=TOKEN, port=registry_port
     )
-    yield registry, fake, tmp_path, serve_port
-    serve.terminate()
-    serve.wait(10)
-    log.close()
+    with serve_live(tmp_path / "rules.yaml", serve_port, fake, TOKEN, tmp_path / "serve.log"):
+        yield registry, fake, tmp_path, serve_port
     fake.stop()
 
 

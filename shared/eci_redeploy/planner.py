@@ -564,12 +564,3 @@ def _plan_replace(
             event_id=event.event_id,
         )
     )
-
-
-def plan_events(
-    events: Iterable[PushEvent], rules: RuleSet, groups: Iterable[ContainerGroup], env: Mapping[str, str]
-) -> Plan:
-    plan = Plan()
-    for event in events:
-        plan.extend(plan_event(event, rules, groups, env))
-    return plan
