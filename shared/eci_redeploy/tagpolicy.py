@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cmp_to_key, lru_cache
+from typing import Any
 
 import nodesemver
 
@@ -68,6 +69,17 @@ class TagPolicy:
     def allows(self, tag: str | None) -> bool:
         return self.decide(tag) is None
 
+    def order_key(self, tag: str | None) -> Any | None:
+        """A value that sorts tags by this rule's own order (higher = newer), or None.
+
+        None means the rule has no order of its own for this tag (glob, exact, unordered regex, or a
+        tag that is not a version): callers then fall back to the push's event time. This is the one
+        ordering every other module (coalescing, the no-downgrade guard, the reconcile) must use.
+        """
+        if not tag or self.kind != "semver" or parse_version(tag) is None:
+            return None
+        return _VERSION_KEY(tag)
+
     def best(self, tags: Iterable[str]) -> str | None:
         """The tag a reconcile should converge on: the highest allowed version for semver rules."""
         allowed = [t for t in tags if self.allows(t)]
@@ -84,6 +96,9 @@ def _compare_versions(a: str, b: str) -> int:
     va, vb = parse_version(a), parse_version(b)
     assert va is not None and vb is not None
     return int(va.compare(vb))
+
+
+_VERSION_KEY = cmp_to_key(_compare_versions)
 
 
 @lru_cache(maxsize=1024)
