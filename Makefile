@@ -6,15 +6,29 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo plan test lint check bench build clean
+.PHONY: setup system-deps demo plan test lint check bench build wheelhouse clean
 
 setup: $(STAMP)
 
-$(STAMP): requirements/dev.lock pyproject.toml
+# The pinned build tools first (requirements/build.lock), then everything else built against them
+# without build isolation: no unpinned setuptools is fetched at build time, and the venv's own pip
+# (23.x with Python 3.10, no `wheel` package) never has to build a wheel.
+$(STAMP): requirements/build.lock requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/build.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	@touch $(STAMP)
+
+# The runtime dependencies for Function Compute (manylinux2014_x86_64, CPython 3.10) in
+# .build-cache/: the last step that needs the package index, so `make test` then runs offline.
+# The script does nothing when the cache already matches the locks.
+wheelhouse: $(STAMP)
+	$(BIN)/python scripts/build_functions.py --deps-only
+
+# The code folders `s deploy` uploads (s.yaml's pre-deploy action runs this).
+build: wheelhouse
+	$(BIN)/python scripts/build_functions.py
 
 # The main job on the embedded default: the sample ACR Enterprise Edition push, applied to the
 # embedded fake ECI seeded with the sample container groups.
@@ -29,8 +43,9 @@ plan: $(STAMP)
 system-deps:
 	@bash .ci/install-system-deps
 
-test: $(STAMP) system-deps
-	$(BIN)/python -m pytest -q
+# PYTEST_ARGS: extra pytest arguments (.ci/run adds a JUnit report).
+test: $(STAMP) wheelhouse system-deps
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared tests functions scripts $(wildcard bench)

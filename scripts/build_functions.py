@@ -6,9 +6,12 @@ build/<function>/rules.yaml         the rules (and the templates they name, same
 build/<function>/python/            eci_redeploy + pinned dependencies for manylinux2014_x86_64 / cp310
 
 Several Alibaba SDK packages exist only as source distributions, so they are first built into
-py3-none-any wheels on this machine, then everything is installed for the target platform.
+py3-none-any wheels on this machine, then everything is installed for the target platform. The
+sdists are built without build isolation, with the setuptools pinned in requirements/build.lock:
+run this from the project's venv (`make build`, or `make wheelhouse` for the dependencies only).
 
-    python3 scripts/build_functions.py [--rules rules.yaml] [--out build] [--functions push,webhook]
+    .venv/bin/python scripts/build_functions.py [--rules rules.yaml] [--out build] [--functions push,webhook]
+    .venv/bin/python scripts/build_functions.py --deps-only
 """
 
 from __future__ import annotations
@@ -29,16 +32,50 @@ def run(*cmd: str) -> None:
     subprocess.run(cmd, check=True)
 
 
+def pinned_build_tools() -> dict[str, str]:
+    """requirements/build.lock as {name: version}."""
+    pins = {}
+    for line in (ROOT / "requirements" / "build.lock").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def check_build_tools() -> None:
+    """The sdists are built with this interpreter's own setuptools (no isolation): it must be the pinned one,
+    else the build would depend on whatever the machine happens to have (or fail without `wheel`)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    wrong = []
+    for name, pinned in pinned_build_tools().items():
+        try:
+            found = version(name)
+        except PackageNotFoundError:
+            found = "missing"
+        if found != pinned:
+            wrong.append(f"{name} {found} (requirements/build.lock pins {pinned})")
+    if wrong:
+        raise SystemExit(
+            f"build_functions.py: {sys.executable} has {', '.join(wrong)}; "
+            "run it from the project venv: `make build` (or `make wheelhouse` for the dependencies only)"
+        )
+
+
 def dependencies(cache: Path) -> Path:
     lock = ROOT / "requirements" / "runtime.lock"
     target = cache / "deps"
     stamp = target / ".lock"
-    if stamp.exists() and stamp.read_text() == lock.read_text():
-        return target  # already built for this lock file
+    # the wheels built here depend on the build tools too
+    wanted = lock.read_text() + (ROOT / "requirements" / "build.lock").read_text()
+    if stamp.exists() and stamp.read_text() == wanted:
+        return target  # already built for these lock files: nothing here needs the package index
+    check_build_tools()
     wheelhouse = cache / "wheelhouse"
     shutil.rmtree(target, ignore_errors=True)
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "wheel", "--no-deps", "-w", str(wheelhouse), "-r", str(lock))
+    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheelhouse), "-r", str(lock))
     run(
         *pip,
         "install",
@@ -57,7 +94,7 @@ def dependencies(cache: Path) -> Path:
         "-r",
         str(lock),
     )
-    stamp.write_text(lock.read_text())
+    stamp.write_text(wanted)
     return target
 
 
@@ -76,7 +113,11 @@ def main() -> int:
     parser.add_argument("--rules", default=None, help="rules file (default: rules.yaml, else examples/rules.yaml)")
     parser.add_argument("--out", default=str(ROOT / "build"))
     parser.add_argument("--functions", default=",".join(FUNCTIONS))
+    parser.add_argument("--deps-only", action="store_true", help="only build the dependency cache (.build-cache/)")
     args = parser.parse_args()
+    if args.deps_only:
+        print(f"dependencies in {dependencies(ROOT / '.build-cache')}")
+        return 0
     rules = (
         Path(args.rules)
         if args.rules
