@@ -119,7 +119,10 @@ def built(tmp_path_factory):
         timeout=900,
     )
     if done.returncode:
-        pytest.fail(f"build_functions.py failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+        pytest.fail(
+            f"build_functions.py failed (exit {done.returncode}):\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        )
     return out
 
 
