@@ -1,4 +1,4 @@
-"""The `eci-redeploy` command (DESIGN.md contract 1). Errors are caught once, in `main`."""
+"""The `eci-redeploy` command (documented in docs/cli.md). Errors are caught once, in `main`."""
 
 from __future__ import annotations
 

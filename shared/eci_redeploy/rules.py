@@ -1,4 +1,4 @@
-"""The rules file (DESIGN.md contract 3), validated with pydantic.
+"""The rules file (documented in docs/rules.md), validated with pydantic.
 
 Unknown keys are errors: a typo must not silently disable a deploy. Errors name the file, the rule
 and the field. Templates are read here (relative to the rules file) so that planning stays pure.

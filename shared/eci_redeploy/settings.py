@@ -1,4 +1,4 @@
-"""Settings from the environment (DESIGN.md contract 2). The `FC_` prefix belongs to Function Compute."""
+"""Settings from the environment (documented in docs/settings.md). The `FC_` prefix belongs to Function Compute."""
 
 from __future__ import annotations
 
