@@ -26,7 +26,7 @@ CONTRACT_DOCS = ("cli.md", "settings.md", "rules.md", "notifications.md", "work-
 # machine the project started on, and the design document that is not part of the repository.
 OUTSIDE = [
     (re.compile(r"\.\./shared\b"), "the folder beside the repository"),
-    (re.compile(r"/work/shared\b"), "an absolute path outside the repository"),
+    (re.compile(r"/work/[s]hared\b"), "an absolute path outside the repository"),
     (re.compile(r"\bshared/reference\b"), "reference material outside the repository"),
     (re.compile(r"\bDESIGN\.md\b"), "a document that is not in the repository (link docs/ instead)"),
     (re.compile(r"\bcontract [0-9]"), "a numbered contract of that document (link docs/ instead)"),
