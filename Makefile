@@ -57,4 +57,4 @@ bench: $(STAMP)
 	cd bench && ../$(BIN)/python run.py
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .build-cache .pytest_cache .mypy_cache .ruff_cache
