@@ -48,7 +48,7 @@ test: $(STAMP) wheelhouse system-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared tests functions scripts $(wildcard bench)
+	$(BIN)/ruff check shared tests functions scripts .ci/check_junit.py $(wildcard bench)
 	$(BIN)/mypy
 
 check: lint test
