@@ -87,9 +87,20 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
 @click.option("--dry-run", is_flag=True, help="plan against the target and show the plan; apply nothing")
-def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
+)
+def invoke(
+    event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool, transition_seconds: float
+) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
     from .apply import run
+    from .handlers.common import raise_if_retryable
+    from .writer import RetryBudget, run_with_retries
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     if live:
@@ -99,8 +110,17 @@ def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool,
     else:
         from .fake.embedded import embedded_gateway
 
-        gateway = embedded_gateway(groups)
-    report = run(parsed, rules, gateway, os.environ, dry_run=dry_run)
+        gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
+
+    def attempt(last: bool) -> Any:
+        # Like the worker: a retryable failure or a group in flight is tried again with backoff, each
+        # time against a fresh describe; the last try reports what happened instead.
+        report = run(parsed, rules, gateway, os.environ, dry_run=dry_run)
+        if not last and not dry_run:
+            raise_if_retryable(report)
+        return report
+
+    report = run_with_retries(attempt, RetryBudget.from_env(os.environ))
     _emit(report.to_json())
     if report.failed:
         sys.exit(1)
@@ -168,11 +188,18 @@ def audit(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--state", "state_file", help="seed with these container groups")
-def fake_eci(host: str, port: int, state_file: str | None) -> None:
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="seconds a changed group stays Pending / Updating / Restarting",
+)
+def fake_eci(host: str, port: int, state_file: str | None, transition_seconds: float) -> None:
     """Serve a local fake of the ECI API that the real SDK can talk to."""
     from .fake.server import serve_forever
 
-    serve_forever(host, port, state_file)
+    serve_forever(host, port, state_file, transition_seconds=transition_seconds)
 
 
 @cli.command()
@@ -181,11 +208,20 @@ def fake_eci(host: str, port: int, state_file: str | None) -> None:
 @click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
-def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool) -> None:
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
+)
+def serve(
+    host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float
+) -> None:
     """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
     from .webserver import serve_forever
 
-    serve_forever(host, port, rules_file, state_file=state_file, live=live)
+    serve_forever(host, port, rules_file, state_file=state_file, live=live, transition_seconds=transition_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

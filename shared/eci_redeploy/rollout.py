@@ -174,7 +174,7 @@ def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rol
     if first.action == "UpdateContainerGroup" and first.rollback:
         undo, action = first.rollback, "UpdateContainerGroup"
     elif first.action == "CreateContainerGroup" and outcome.group_id:
-        from .planner import client_token
+        from .idempotency import client_token
 
         undo = {
             "RegionId": first.region,

@@ -1,7 +1,8 @@
 """`eci-redeploy serve`: the webhook function over real HTTP on this machine.
 
-The same handler FC runs receives each request as an FC HTTP-trigger event; the hand-off goes to an
-inline worker (a thread) instead of an async invocation; ECI is the embedded fake unless --live.
+The same handler FC runs receives each request as an FC HTTP-trigger event; the hand-off goes to the
+in-process single writer (writer.py: one thread, a queue, retries with backoff) instead of an async
+invocation of the worker function; ECI is the embedded fake unless --live.
 """
 
 from __future__ import annotations
@@ -56,13 +57,16 @@ def fc_event(request: Request) -> dict[str, Any]:
     }
 
 
-def make_app(rules_file: Path, gateway: Any) -> Any:
-    from .dispatch import InlineDispatcher
+def make_app(rules_file: Path, gateway: Any, *, budget: Any = None) -> Any:
+    from .handlers.common import rules_for
+    from .writer import RetryBudget, Writer
 
-    dispatcher = InlineDispatcher(
+    dispatcher = Writer(
         lambda order: events.handle_work(
             order.model_dump_json().encode(), _context("worker"), default_rules=rules_file, gateway=gateway
-        )
+        ),
+        lambda: rules_for(rules_file),
+        budget=budget or RetryBudget.from_env(os.environ),
     )
 
     @Request.application  # type: ignore[arg-type]
@@ -78,7 +82,15 @@ def make_app(rules_file: Path, gateway: Any) -> Any:
     return app
 
 
-def serve_forever(host: str, port: int, rules_file: str, *, state_file: str | None = None, live: bool = False) -> None:
+def serve_forever(
+    host: str,
+    port: int,
+    rules_file: str,
+    *,
+    state_file: str | None = None,
+    live: bool = False,
+    transition_seconds: float = 0.0,
+) -> None:
     from .handlers.common import rules_for
     from .state import load_state
 
@@ -95,7 +107,7 @@ def serve_forever(host: str, port: int, rules_file: str, *, state_file: str | No
     else:
         from .fake.embedded import embedded_server, gateway_for
 
-        fake = embedded_server(load_state(state_file) if state_file else [])
+        fake = embedded_server(load_state(state_file) if state_file else [], transition_seconds=transition_seconds)
         gateway = gateway_for(fake)
         target = f"embedded fake ECI at {fake.url}"
     server = make_server(host, port, make_app(path, gateway), threaded=True, request_handler=_QuietHandler)

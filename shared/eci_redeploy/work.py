@@ -3,13 +3,13 @@ platform de-duplicates (so a redelivered webhook never runs twice)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .idempotency import task_id
 from .pushevent import PushEvent
 
 KIND = "eci-redeploy/work-order"
@@ -57,10 +57,7 @@ class WorkOrder(BaseModel):
         return [e.event() for e in self.events]
 
 
-def task_id(events: Sequence[PushEvent]) -> str:
-    """Same events, same id: FC's async task de-duplication drops a redelivery."""
-    basis = "\x1f".join(f"{e.source}|{e.event_id}|{e.repository}|{e.tag}|{e.digest}" for e in events)
-    return "er-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+__all__ = ["KIND", "WorkEvent", "WorkOrder", "is_work_order", "task_id"]
 
 
 def is_work_order(raw: Any) -> bool:

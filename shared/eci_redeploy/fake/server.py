@@ -121,11 +121,14 @@ def seeded_backend(groups: Iterable[Mapping[str, Any]] = ()) -> FakeEci:
     return backend
 
 
-def serve_forever(host: str, port: int, state_file: str | None) -> None:
+def serve_forever(host: str, port: int, state_file: str | None, *, transition_seconds: float = 0.0) -> None:
     from ..state import dump_groups, load_state
 
     groups = dump_groups(load_state(state_file))["ContainerGroups"] if state_file else []
-    server = FakeEciServer(seeded_backend(groups), host=host, port=port)
+    backend = seeded_backend(groups)
+    # A change keeps the group Pending / Updating / Restarting this long, so clients can see it in flight.
+    backend.startup_seconds = backend.update_seconds = transition_seconds
+    server = FakeEciServer(backend, host=host, port=port)
     key, secret = server.credentials
     print(
         f"fake ECI on http://{server.endpoint} ({len(groups)} group(s)); "

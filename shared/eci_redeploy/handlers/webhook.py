@@ -129,7 +129,7 @@ def _plan_and_dispatch(
     ]
     if notes:
         summary["notes"] = notes
-    if dry_run or not plan.steps:
+    if dry_run or not (plan.steps or plan.deferred):  # deferred: the worker decides when the group is free
         return reply(200, {"accepted": False, "dry_run": dry_run, **summary})
     order = WorkOrder.for_events(events)
     dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)

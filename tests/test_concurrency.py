@@ -1,0 +1,145 @@
+"""Correct under concurrency (issue 12), on the wire: Distribution webhooks over real HTTP into the
+webhook app of `serve`, the single writer behind it, the real ECI SDK, and the fake ECI with
+transition times (a changed group really is Updating for a while).
+
+What must hold, at any concurrency and in any delivery order: every group ends on the newest push
+its rule allows; a mutating call only moves a group forward (at most one per group per newer push);
+no ClientToken is applied twice; retryable failures are retried until they succeed.
+"""
+
+from __future__ import annotations
+
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from loadstack import Stack, envelope, image, rules_file
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path):
+    from loadstack import TOKEN
+
+    for key in [k for k in __import__("os").environ if k.startswith(("ECI_REDEPLOY_", "ALIBABA_CLOUD_"))]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_TOKEN", TOKEN)
+    monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # no registry to ask here
+    monkeypatch.setenv("ECI_REDEPLOY_LOG_LEVEL", "WARNING")
+    return tmp_path
+
+
+@pytest.fixture
+def stacks(env, monkeypatch):
+    started: list[Stack] = []
+
+    def make(groups: int, *, semver: bool = True, transition_seconds: float = 0.1, **rollout) -> Stack:
+        rules = rules_file(env / f"rules-{len(started)}.yaml", semver=semver, **rollout)
+        monkeypatch.setenv("ECI_REDEPLOY_RULES", str(rules))
+        stack = Stack(rules, groups, transition_seconds=transition_seconds).start()
+        started.append(stack)
+        return stack
+
+    yield make
+    for stack in started:
+        stack.stop()
+
+
+def versions_applied(stack: Stack) -> dict[str, list[int]]:
+    """group id -> the minor versions its successful updates moved it to, in call order."""
+    out: dict[str, list[int]] = {}
+    for call in stack.mutations():
+        minor = int(call.params["Container.1.Image"].rsplit(":", 1)[1], 16)
+        out.setdefault(call.params["ContainerGroupId"], []).append(minor)
+    return out
+
+
+@pytest.mark.parametrize("first,second", [(2, 1), (1, 2)], ids=["newer-then-older", "older-then-newer"])
+def test_two_pushes_back_to_back_end_on_the_newer(stacks, first, second):
+    """The issue's smallest reproduction: before the single writer, 1.2.0 then 1.1.0 left every group on 1.1.0."""
+    stack = stacks(5)
+    assert stack.deliver(envelope(first)) in (200, 202)
+    assert stack.deliver(envelope(second)) in (200, 202)
+    stack.drain()
+    assert set(stack.images().values()) == {image(2)}
+    for gid, moves in versions_applied(stack).items():
+        assert moves == sorted(set(moves)), f"{gid} moved backwards or twice: {moves}"
+    assert set(stack.token_uses().values()) == {1}
+
+
+def _shuffled_deliveries(tags: int, total: int, seed: int) -> list[bytes]:
+    rng = random.Random(seed)
+    bodies = []
+    for n in range(total):
+        minor = n % tags + 1
+        # a third are exact redeliveries (same event id), the rest other pushes of the same image
+        bodies.append(envelope(minor, event_id=f"ev-{minor}-{rng.randrange(3)}"))
+    rng.shuffle(bodies)
+    return bodies
+
+
+def _load(stack: Stack, bodies: list[bytes], concurrency: int) -> list[int]:
+    with ThreadPoolExecutor(concurrency) as pool:
+        statuses = list(pool.map(stack.deliver, bodies))
+    stack.drain()
+    return statuses
+
+
+@pytest.mark.parametrize("faults", [None, "throttling-and-5xx"])
+def test_200_shuffled_deliveries_at_concurrency_10(stacks, faults):
+    groups, tags = 8, 12
+    stack = stacks(groups)
+    if faults:
+        stack.backend.faults.throttle_share = 0.3
+        stack.backend.faults.server_error_count = 25
+    statuses = _load(stack, _shuffled_deliveries(tags, 200, seed=12), concurrency=10)
+    assert set(statuses) <= {200, 202}, statuses
+    assert set(stack.images().values()) == {image(tags)}, stack.images()
+    uses = stack.token_uses()
+    assert set(uses.values()) == {1}, "a ClientToken was applied twice"
+    mutations = stack.mutations()
+    assert len(mutations) <= groups * tags
+    for gid, moves in versions_applied(stack).items():
+        assert moves == sorted(set(moves)), f"{gid} moved backwards or twice: {moves}"
+    if faults:
+        failed = stack.failed_calls()
+        assert failed["Throttling.User"] >= 10 and failed["ServiceUnavailable"] == 25  # the faults really happened
+
+
+def test_back_to_an_image_the_group_ran_before(stacks):
+    """A -> B -> A, the second A the newest push (a tag moved back, a rollback by a new push): ends on A.
+    Before tokens named transitions, the second A reused the first A's token with another body and ECI
+    answered IdempotentParameterMismatch at every retry."""
+    stack = stacks(3, semver=False)  # a moving tag: order by event time
+    for minor, minutes in ((1, 1), (2, 2), (1, 3)):
+        assert stack.deliver(envelope(minor, event_id=f"ev-at-{minutes}", minutes=minutes, tag="stable")) == 202
+        stack.drain()
+    assert set(stack.images().values()) == {image(1)}
+    assert {gid: moves for gid, moves in versions_applied(stack).items()} == {
+        f"eci-{i:03d}": [1, 2, 1] for i in range(3)
+    }
+    assert not stack.failed_calls()["IdempotentParameterMismatch"]
+    assert set(stack.token_uses().values()) == {1}
+
+
+def test_a_retryable_failure_is_retried_by_serve(stacks):
+    """Before: the inline worker logged the RetryLater and the push was lost until the next tick."""
+    stack = stacks(2)
+    stack.backend.faults.actions = ("UpdateContainerGroup",)
+    stack.backend.faults.throttle_count = 40  # more than the gateway's own retries can absorb
+    assert stack.deliver(envelope(3)) == 202
+    stack.drain()
+    assert set(stack.images().values()) == {image(3)}
+    assert stack.writer.counts["retried"] >= 1
+    assert stack.failed_calls()["Throttling.User"] == 40
+
+
+def test_a_push_while_groups_are_in_flight_is_handed_to_the_writer_not_dropped(stacks):
+    """A webhook that sees the groups Updating plans nothing but a deferral; it must still hand the push
+    over, or the newer push waits for the next reconcile."""
+    stack = stacks(2, transition_seconds=0.5, wait=False)
+    assert stack.deliver(envelope(1)) == 202
+    stack.drain()  # 1.1.0 applied, groups Updating for 0.5 s
+    assert stack.deliver(envelope(2)) == 202
+    stack.drain()
+    assert set(stack.images().values()) == {image(2)}
