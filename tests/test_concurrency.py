@@ -143,3 +143,58 @@ def test_a_push_while_groups_are_in_flight_is_handed_to_the_writer_not_dropped(s
     assert stack.deliver(envelope(2)) == 202
     stack.drain()
     assert set(stack.images().values()) == {image(2)}
+
+
+def test_serve_killed_mid_rollout_then_restarted_and_redelivered_converges_without_duplicates(env, monkeypatch):
+    """`serve --live` (a subprocess) against the fake over HTTP, kill -9 after 2 of 4 groups changed
+    (batches of 1, each waited for), restart, redeliver the same webhook: the other groups change, the
+    done ones are recognised, no group is changed twice."""
+    import os
+    import signal
+    import time
+    from collections import Counter
+
+    from eci_redeploy.fake.server import FakeEciServer
+    from loadstack import TOKEN, seeded
+    from registry_tools import free_port, serve_live
+
+    rules = rules_file(env / "rules.yaml", batch_size=1, poll_seconds=0.05)
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_BACKOFF_SECONDS", "0.05")
+    with FakeEciServer() as fake:
+        fake.backend.startup_seconds = fake.backend.update_seconds = 0.3
+        fake.backend.seed(seeded(4))
+
+        def updates():
+            with fake.backend._lock:
+                return [c for c in fake.backend.mutating_calls("UpdateContainerGroup")]
+
+        def until(predicate, timeout=30.0):
+            deadline = time.monotonic() + timeout
+            while not predicate():
+                assert time.monotonic() < deadline, f"timed out; updates so far: {len(updates())}"
+                time.sleep(0.01)
+
+        port = free_port()
+        stack_url = f"http://127.0.0.1:{port}/"
+        body = envelope(5)
+
+        def deliver():
+            import urllib.request
+
+            request = urllib.request.Request(stack_url, data=body, headers={"Authorization": f"Bearer {TOKEN}"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+
+        with serve_live(rules, port, fake, TOKEN, env / "serve-1.log") as serve:
+            assert deliver() == 202
+            until(lambda: len(updates()) >= 2)
+            os.kill(serve.pid, signal.SIGKILL)  # mid-rollout: the 2nd group is still Updating
+            serve.wait(10)
+        killed_after = len(updates())
+        assert killed_after < 4, "the rollout finished before the kill: nothing was tested"
+        with serve_live(rules, port, fake, TOKEN, env / "serve-2.log"):
+            assert deliver() == 202  # the registry's redelivery
+            until(lambda: {g.spec["Container"][0]["Image"] for g in fake.backend.groups.values()} == {image(5)})
+            until(lambda: all(fake.backend.group(gid).status == "Running" for gid in list(fake.backend.groups)))
+        changed = Counter(c.params["ContainerGroupId"] for c in updates())
+        assert changed == {f"eci-{i:03d}": 1 for i in range(4)}, changed

@@ -215,9 +215,7 @@ def fake_eci(host: str, port: int, state_file: str | None, transition_seconds: f
     show_default=True,
     help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
 )
-def serve(
-    host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float
-) -> None:
+def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float) -> None:
     """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
     from .webserver import serve_forever
 

@@ -95,15 +95,17 @@ def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:
 
 
 def superseded(event: PushEvent, others: list[PushEvent], rules: RuleSet) -> PushEvent | None:
-    """A queued push that is newer than `event` for every rule `event` would act on, if any."""
+    """A queued push that is newer than `event` for every rule `event` would act on, if any (a push
+    that a rule would not act on, such as a prerelease for a stable-only rule, counts for nothing)."""
     acting = acting_rules(rules, event)
     if not acting:
         return None
+    rivals = [(o, set(acting_rules(rules, o))) for o in others if o is not event and o.repository == event.repository]
     winner: PushEvent | None = None
     for rule in acting:
         mine = order_key(rules, rule, event)
         beaten_by = next(
-            (o for o in others if o is not event and newer(order_key(rules, rule, o), mine)),
+            (o for o, theirs in rivals if rule in theirs and newer(order_key(rules, rule, o), mine)),
             None,
         )
         if beaten_by is None:
@@ -226,9 +228,17 @@ class Writer:
                 kept.append(event)
             else:
                 log_event("work.superseded", task_id=job.order.task_id, event=event.summary(), by=by.summary())
-        if len(kept) != len(job.events):
-            job.events = kept
-            job.order = job.order.model_copy(update={"events": [WorkEvent.of(e) for e in kept]})
+        _keep(job, kept)
+        # What runs now also supersedes the older pushes still queued behind it.
+        for other in self._queue:
+            left = []
+            for event in other.events:
+                by = superseded(event, kept, rules) if kept else None
+                if by is None:
+                    left.append(event)
+                else:
+                    log_event("work.superseded", task_id=other.order.task_id, event=event.summary(), by=by.summary())
+            _keep(other, left)
         return job
 
     def _loop(self) -> None:
@@ -294,3 +304,9 @@ def run_with_retries(
             delay = budget.delay(retry, rng)
             log_event("work.retry", retry=retry, in_seconds=round(delay, 3), reason=str(exc))
             sleep(delay)
+
+
+def _keep(job: Job, events: list[PushEvent]) -> None:
+    if len(events) != len(job.events):
+        job.events = events
+        job.order = job.order.model_copy(update={"events": [WorkEvent.of(e) for e in events]})
