@@ -198,3 +198,23 @@ def test_serve_killed_mid_rollout_then_restarted_and_redelivered_converges_witho
             until(lambda: all(fake.backend.group(gid).status == "Running" for gid in list(fake.backend.groups)))
         changed = Counter(c.params["ContainerGroupId"] for c in updates())
         assert changed == {f"eci-{i:03d}": 1 for i in range(4)}, changed
+
+
+def test_s_yaml_makes_the_worker_the_single_writer_and_the_others_hand_off_to_it():
+    import yaml
+
+    from helpers import ROOT
+
+    resources = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
+    worker = resources["worker"]["props"]
+    assert worker["instanceConcurrency"] == 1 and worker["concurrencyConfig"] == {"reservedConcurrency": 1}
+    assert (
+        worker["asyncInvokeConfig"]["asyncTask"] is True and worker["asyncInvokeConfig"]["maxAsyncRetryAttempts"] >= 1
+    )
+    env = yaml.safe_load((ROOT / "s.yaml").read_text())["vars"]["environment"]
+    for name in ("push", "timer"):
+        assert resources[name]["props"]["environmentVariables"] == "${vars.environment}"
+    assert env["ECI_REDEPLOY_WORKER_FUNCTION"] == worker["functionName"]
+    assert (
+        resources["webhook"]["props"]["environmentVariables"]["ECI_REDEPLOY_WORKER_FUNCTION"] == worker["functionName"]
+    )

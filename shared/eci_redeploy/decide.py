@@ -25,7 +25,7 @@ def decide(parsed: Sequence[Parsed], rules: RuleSet, groups: Sequence[ContainerG
         elif isinstance(item, TimerTick):
             plan.skipped.append(Skip(None, f"timer {item.trigger_name}: a tick starts a reconcile, not a deploy"))
         else:
-            plan.extend(plan_event(item, rules, index, env))
+            plan.extend(plan_event(item, rules, index, env, only=item.extra.get("only_rule")))
     return plan
 
 

@@ -37,7 +37,9 @@ def transition_token(rule: str, action: str, target: str, *, before: Iterable[st
     return client_token(rule, action, target, "from", *before, "to", *after)
 
 
-def task_id(events: Sequence[PushEvent]) -> str:
-    """Same events, same id: FC's async task de-duplication drops a redelivery."""
+def task_id(events: Sequence[PushEvent], *, salt: str = "") -> str:
+    """Same events, same id: FC's async task de-duplication drops a redelivery. `salt` tells apart
+    hand-offs that must not be dropped as duplicates (two timer ticks wanting the same image)."""
     basis = "\x1f".join(f"{e.source}|{e.event_id}|{e.repository}|{e.tag}|{e.digest}" for e in events)
+    basis += f"\x1e{salt}" if salt else ""
     return TASK_PREFIX + hashlib.sha256(basis.encode()).hexdigest()[:40]

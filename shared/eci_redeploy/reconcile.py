@@ -38,6 +38,7 @@ class ReconcileResult:
     report: Report
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
+    events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
@@ -111,6 +112,7 @@ def reconcile(
 
     plan = Plan()
     wanted: dict[str, dict[str, str]] = {}
+    events: list[PushEvent] = []
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
@@ -137,7 +139,9 @@ def reconcile(
             f"reconcile:{rule.name}:{resolved.digest}",
             registry_host=host,
             signed=True,
+            extra={"only_rule": rule.name},
         )
+        events.append(event)
         wanted[rule.name] = {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
         try:
             plan.extend(plan_event(event, rules, groups, env, only=rule.name))
@@ -148,7 +152,7 @@ def reconcile(
         from .notify import messages_for, send
 
         send(messages_for(report), rules, env)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events)
 
 
 def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:

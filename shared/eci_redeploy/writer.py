@@ -91,7 +91,12 @@ def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:
     """The rules that would act on this push (the planner's own skip test)."""
     from .planner import skip_reason
 
-    return [r.name for r in rules.for_repository(event.repository) if not skip_reason(r, event, rules)]
+    only = event.extra.get("only_rule")
+    return [
+        r.name
+        for r in rules.for_repository(event.repository)
+        if (only is None or r.name == only) and not skip_reason(r, event, rules)
+    ]
 
 
 def superseded(event: PushEvent, others: list[PushEvent], rules: RuleSet) -> PushEvent | None:

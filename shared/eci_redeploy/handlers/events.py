@@ -22,6 +22,8 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         settings = Settings.from_env(env, default_rules=default_rules)
         parsed = parse_payload(event, source="eventbridge")
         rules = common.rules_for(settings.rules_path)
+        if settings.worker_function:  # the worker is the single writer: hand the pushes to it
+            return hand_off(parsed, rules, settings, env, context)
         return _run(parsed, rules, env, context, dry_run=False)
     except InputError as exc:
         log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
@@ -55,6 +57,25 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     except ValueError as exc:  # pydantic's ValidationError
         log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
         return {"ok": False, "error": "invalid work order"}
+
+
+def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "") -> dict[str, Any]:
+    """Queue the pushes for the worker (FC: an async invocation of a function that runs one at a time)
+    instead of changing ECI here, so that concurrent deliveries cannot race. Decisions are the
+    worker's, against a fresh describe; a failed hand-off raises so that the platform retries."""
+    from ..decide import decide, push_events, watched
+    from ..work import WorkOrder
+
+    events = push_events(parsed)
+    if not events or not watched(parsed, rules):
+        return {"ok": True, **decide(parsed, rules, [], env).to_json()}
+    order = WorkOrder.for_events(events, salt=salt)
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(order)
+    except EciRedeployError as exc:
+        raise common.RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
+    log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
+    return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
 
 
 def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gateway: Any = None) -> dict[str, Any]:
