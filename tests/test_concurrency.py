@@ -33,10 +33,10 @@ def env(monkeypatch, tmp_path):
 def stacks(env, monkeypatch):
     started: list[Stack] = []
 
-    def make(groups: int, *, semver: bool = True, transition_seconds: float = 0.1, **rollout) -> Stack:
+    def make(groups: int, *, semver: bool = True, transition_seconds: float = 0.1, retry=None, **rollout) -> Stack:
         rules = rules_file(env / f"rules-{len(started)}.yaml", semver=semver, **rollout)
         monkeypatch.setenv("ECI_REDEPLOY_RULES", str(rules))
-        stack = Stack(rules, groups, transition_seconds=transition_seconds).start()
+        stack = Stack(rules, groups, transition_seconds=transition_seconds, retry=retry).start()
         started.append(stack)
         return stack
 
@@ -124,14 +124,16 @@ def test_back_to_an_image_the_group_ran_before(stacks):
 
 def test_a_retryable_failure_is_retried_by_serve(stacks):
     """Before: the inline worker logged the RetryLater and the push was lost until the next tick."""
-    stack = stacks(2)
+    from eci_redeploy.gateway import RetryPolicy
+
+    stack = stacks(2, retry=RetryPolicy(max_attempts=2, initial=0.001, maximum=0.002))
     stack.backend.faults.actions = ("UpdateContainerGroup",)
-    stack.backend.faults.throttle_count = 40  # more than the gateway's own retries can absorb
+    stack.backend.faults.throttle_count = 8  # more than the gateway's own 2 attempts per call can absorb
     assert stack.deliver(envelope(3)) == 202
     stack.drain()
     assert set(stack.images().values()) == {image(3)}
     assert stack.writer.counts["retried"] >= 1
-    assert stack.failed_calls()["Throttling.User"] == 40
+    assert stack.failed_calls()["Throttling.User"] == 8
 
 
 def test_a_push_while_groups_are_in_flight_is_handed_to_the_writer_not_dropped(stacks):
