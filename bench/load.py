@@ -22,9 +22,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Result, report  # noqa: F401  (sets sys.path and quiets the call log)
+from common import Result, report
 
-from loadstack import TOKEN, Stack, envelope, image, rules_file  # noqa: E402
+from loadstack import TOKEN, Stack, envelope, image, rules_file
 
 
 def load_run(
