@@ -22,7 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import Result, report
+from common import Result, report  # first: it puts shared/ and tests/ on sys.path
 
 from loadstack import TOKEN, Stack, envelope, image, rules_file
 

@@ -220,3 +220,47 @@ def test_s_yaml_makes_the_worker_the_single_writer_and_the_others_hand_off_to_it
     assert (
         resources["webhook"]["props"]["environmentVariables"]["ECI_REDEPLOY_WORKER_FUNCTION"] == worker["functionName"]
     )
+
+
+def test_a_long_rollout_continues_in_further_worker_invocations(fc, monkeypatch, tmp_path):
+    """FC: a worker whose time slice is spent starts no further batch; it hands the rest of the rollout
+    to a new async invocation of itself (queued behind newer work), which plans again on a fresh
+    describe. Here the slice is 0: one batch per invocation."""
+    import yaml
+
+    from eci_redeploy.pushevent import PushEvent
+    from eci_redeploy.work import WorkOrder
+    from fcfixtures import fc_context
+    from loadstack import HOST, T0, digest, seeded
+    from test_functions import entry
+
+    rules = {
+        "version": 1,
+        "rules": [
+            {
+                "name": "web",
+                "source": {"repository": "team/web", "tags": {"semver": "^1.0.0"}},
+                "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"tags": {"app": "web"}}},
+                "pull": {"public": [HOST]},
+                "rollout": {"batch_size": 1, "poll_seconds": 0.01},
+            }
+        ],
+    }
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(rules))
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_SLICE_SECONDS", "0")
+    fc.backend.seed(seeded(3))
+    handed = []
+    run_inline = fc.dispatcher.work
+    fc.dispatcher.work = lambda order: (handed.append(order.task_id), run_inline(order))
+    push = PushEvent("team/web", "1.7.0", digest(7), "distribution", "ev-7", time=T0, registry_host=HOST)
+    order = WorkOrder.for_events([push])
+    result = entry("worker")(order.model_dump_json().encode(), fc_context("worker"))
+    assert [a["status"] for a in result["actions"]] == ["applied", "not-attempted", "not-attempted"]
+    assert result["continued"]["task_id"] == handed[0]
+    assert len(handed) == 2 and len(set(handed) | {order.task_id}) == 3  # each continuation its own task
+    assert sorted(c.params["ContainerGroupId"] for c in fc.mutations()) == ["eci-000", "eci-001", "eci-002"]
+    assert {fc.backend.groups[f"eci-00{i}"].spec["Container"][0]["Image"] for i in range(3)} == {
+        f"{HOST}/team/web@{digest(7)}"
+    }

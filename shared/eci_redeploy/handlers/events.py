@@ -6,6 +6,7 @@ is logged and acknowledged, because a retry cannot fix it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,17 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
         log_event("work.start", task_id=order.task_id, events=len(order.events))
-        result = _run(order.push_events(), rules, env, context, dry_run=order.dry_run, gateway=gateway)
+        slice_seconds = env.get("ECI_REDEPLOY_WORKER_SLICE_SECONDS")
+        result = _run(
+            order.push_events(),
+            rules,
+            env,
+            context,
+            dry_run=order.dry_run,
+            gateway=gateway,
+            deadline=time.monotonic() + float(slice_seconds) if slice_seconds else None,
+            continuation=lambda: _continue(order, settings, env, context),
+        )
         return {**result, "task_id": order.task_id}
     except common.RetryLater:
         raise
@@ -78,7 +89,34 @@ def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any
     return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
 
 
-def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gateway: Any = None) -> dict[str, Any]:
+def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any]:
+    """The rest of a rollout whose time slice is spent, as a new async invocation of the worker: it
+    queues behind the work that arrived meanwhile instead of holding the queue, and plans again on a
+    fresh describe (groups already changed are recognised). Its task id derives from this order's, so
+    a retried invocation of this order hands off the same continuation once."""
+    from ..idempotency import task_id
+
+    follow_up = order.model_copy(update={"task_id": task_id(order.push_events(), salt=f"after:{order.task_id}")})
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(follow_up)
+    except EciRedeployError as exc:
+        # No way to queue the rest: let the platform's retry (or serve's writer) run the order again.
+        raise common.RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
+    log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id)
+    return {"task_id": done.task_id, "via": done.via}
+
+
+def _run(
+    parsed: Any,
+    rules: Any,
+    env: Any,
+    context: Any,
+    *,
+    dry_run: bool,
+    gateway: Any = None,
+    deadline: float | None = None,
+    continuation: Any = None,
+) -> dict[str, Any]:
     from ..apply import run
     from ..decide import watched
 
@@ -87,6 +125,13 @@ def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gate
         from ..decide import decide
 
         return {"ok": True, **decide(parsed, rules, [], env).to_json()}
-    report = run(parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run)
+    report = run(
+        parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run, deadline=deadline
+    )
     common.raise_if_retryable(report)
-    return {"ok": not report.failed, **report.to_json()}
+    body = {"ok": not report.failed, **report.to_json()}
+    from ..rollout import CONTINUED
+
+    if continuation is not None and any(o.error == CONTINUED for o in report.outcomes):
+        body["continued"] = continuation()
+    return body
