@@ -264,3 +264,61 @@ def test_a_long_rollout_continues_in_further_worker_invocations(fc, monkeypatch,
     assert {fc.backend.groups[f"eci-00{i}"].spec["Container"][0]["Image"] for i in range(3)} == {
         f"{HOST}/team/web@{digest(7)}"
     }
+
+
+def test_fake_eci_transition_seconds_shows_changes_in_flight(tmp_path):
+    """`eci-redeploy fake-eci --transition-seconds N`: through the real SDK, an updated group is
+    Updating (and refuses another update with IncorrectStatus, as ECI does) until N seconds pass."""
+    import json
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from eci_redeploy.errors import EciApiError
+    from eci_redeploy.gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+    from registry_tools import free_port
+
+    from helpers import EXAMPLES, ROOT, clean_env, wait_for_url
+
+    port = free_port()
+    argv = [sys.executable, "-m", "eci_redeploy.cli", "fake-eci", "--port", str(port)]
+    argv += ["--state", str(EXAMPLES / "state.json"), "--transition-seconds", "1"]
+    env = {**clean_env(), "PYTHONPATH": str(ROOT / "shared")}
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_url(f"{url}/_fake/calls")
+        gateway = EciGateway(
+            sdk_client_factory(Credentials("fake-access-key-id", "fake-access-key-secret"), url),
+            retry=RetryPolicy(max_attempts=1),
+        )
+        body = {
+            "RegionId": "cn-hangzhou",
+            "ContainerGroupId": "eci-bp1web0000000000003",
+            "UpdateType": "IncrementalUpdate",
+            "Container": [{"Name": "app", "Image": "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com/team/web:1.4.0"}],
+        }
+        gateway.call("UpdateContainerGroup", body)
+        (group,) = gateway.describe("cn-hangzhou", ids=["eci-bp1web0000000000003"])
+        assert group.status == "Updating"
+        with pytest.raises(EciApiError, match="IncorrectStatus"):
+            gateway.call("UpdateContainerGroup", body)
+        deadline = time.monotonic() + 20
+        while gateway.describe("cn-hangzhou", ids=["eci-bp1web0000000000003"])[0].status != "Running":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        groups = json.loads(urllib.request.urlopen(f"{url}/_fake/groups").read())["ContainerGroups"]
+        assert {g["ContainerGroupId"]: g["Status"] for g in groups}["eci-bp1web0000000000003"] == "Running"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_transition_seconds_is_validated():
+    from click.testing import CliRunner
+
+    from eci_redeploy.cli import cli
+
+    result = CliRunner().invoke(cli, ["fake-eci", "--transition-seconds", "-1"])
+    assert result.exit_code == 2 and "--transition-seconds" in result.output
