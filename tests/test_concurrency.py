@@ -322,3 +322,32 @@ def test_transition_seconds_is_validated():
 
     result = CliRunner().invoke(cli, ["fake-eci", "--transition-seconds", "-1"])
     assert result.exit_code == 2 and "--transition-seconds" in result.output
+
+
+def test_invoke_one_delivery_with_an_older_push_after_a_newer_one_deploys_the_newer(tmp_path):
+    """`invoke` goes through the same single writer: {"events": [1.2.0 @ 10:02, 1.1.0 @ 10:01]} deploys
+    1.2.0 once per group and says that 1.1.0 was superseded (the embedded fake with transition times)."""
+    import json
+    import subprocess
+    import sys
+
+    from loadstack import seeded
+
+    from helpers import ROOT, clean_env
+
+    newer, older = (json.loads(envelope(n))["events"][0] for n in (2, 1))
+    (tmp_path / "event.json").write_text(json.dumps({"events": [newer, older]}))
+    (tmp_path / "state.json").write_text(json.dumps({"ContainerGroups": seeded(2)}))
+    rules = rules_file(tmp_path / "rules.yaml", poll_seconds=0.05)
+    argv = [sys.executable, "-m", "eci_redeploy.cli", "invoke", str(tmp_path / "event.json"), "--rules", str(rules)]
+    argv += ["--state", str(tmp_path / "state.json"), "--transition-seconds", "0.2"]
+    env = {**clean_env(), "PYTHONPATH": str(ROOT / "shared"), "ECI_REDEPLOY_LOG_LEVEL": "WARNING"}
+    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [(a["target"], a["status"], a["image"]) for a in report["actions"]] == [
+        ("eci-000", "applied", image(2)),
+        ("eci-001", "applied", image(2)),
+    ]
+    assert [a["result"]["images"]["app"] for a in report["actions"]] == [image(2)] * 2
+    assert any("team/web:1.1.0" in s["reason"] and "superseded" in s["reason"] for s in report["skipped"])

@@ -99,8 +99,7 @@ def invoke(
 ) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
     from .apply import run
-    from .handlers.common import raise_if_retryable
-    from .writer import RetryBudget, run_with_retries
+    from .writer import run_serialised
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     if live:
@@ -111,16 +110,10 @@ def invoke(
         from .fake.embedded import embedded_gateway
 
         gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
-
-    def attempt(last: bool) -> Any:
-        # Like the worker: a retryable failure or a group in flight is tried again with backoff, each
-        # time against a fresh describe; the last try reports what happened instead.
-        report = run(parsed, rules, gateway, os.environ, dry_run=dry_run)
-        if not last and not dry_run:
-            raise_if_retryable(report)
-        return report
-
-    report = run_with_retries(attempt, RetryBudget.from_env(os.environ))
+    if dry_run:
+        report = run(parsed, rules, gateway, os.environ, dry_run=True)
+    else:  # through the single writer, as `serve` and the worker apply
+        report = run_serialised(parsed, rules, gateway, os.environ)
     _emit(report.to_json())
     if report.failed:
         sys.exit(1)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,6 +158,7 @@ class Writer:
         self.clock = clock
         self.results: dict[str, Any] = {}  # task id -> last result ("superseded", "gave-up: ...", or the worker's)
         self.counts = {"submitted": 0, "duplicate": 0, "run": 0, "retried": 0, "superseded": 0, "gave_up": 0}
+        self.dropped: list[tuple[PushEvent, PushEvent]] = []  # (a superseded push, the newer one)
         self._rng = random.Random(seed)
         self._queue: list[Job] = []
         self._seen: set[str] = set()
@@ -232,6 +233,7 @@ class Writer:
             if by is None:
                 kept.append(event)
             else:
+                self.dropped.append((event, by))
                 log_event("work.superseded", task_id=job.order.task_id, event=event.summary(), by=by.summary())
         _keep(job, kept)
         # What runs now also supersedes the older pushes still queued behind it.
@@ -242,6 +244,7 @@ class Writer:
                 if by is None:
                     left.append(event)
                 else:
+                    self.dropped.append((event, by))
                     log_event("work.superseded", task_id=other.order.task_id, event=event.summary(), by=by.summary())
             _keep(other, left)
         return job
@@ -288,27 +291,55 @@ class Writer:
             self._cond.notify_all()
 
 
-def run_with_retries(
-    attempt: Callable[[bool], Any], budget: RetryBudget, *, sleep: Callable[[float], None] = time.sleep
+def run_serialised(
+    parsed: Sequence[Any],
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    *,
+    budget: RetryBudget | None = None,
 ) -> Any:
-    """One order run synchronously (`invoke`): `attempt(last)` raises RetryLater to be tried again;
-    on the last try it must return its result instead."""
-    from .handlers.common import RetryLater
+    """`invoke`: one payload through the same single writer `serve` uses: the newest push of each rule
+    wins inside the payload, a retryable failure is tried again with backoff on a fresh describe, and
+    the report of the last try is returned (with the superseded pushes among its skips)."""
+    from .apply import run
+    from .decide import push_events
+    from .errors import EciRedeployError
+    from .handlers.common import raise_if_retryable
+    from .plan import Skip
 
-    rng = random.Random()
-    started = time.monotonic()
-    retry = 0
-    while True:
-        last = retry >= budget.retries or time.monotonic() - started >= budget.max_age
+    budget = budget or RetryBudget.from_env(env)
+    events = push_events(parsed)
+    if not events:
+        return run(parsed, rules, gateway, env)  # nothing to write: no queue needed
+    others = [p for p in parsed if not isinstance(p, PushEvent)]
+    reports: list[Any] = []
+    errors: list[EciRedeployError] = []
+
+    def work(order: WorkOrder) -> Any:
         try:
-            return attempt(last)
-        except RetryLater as exc:
-            if last:
-                raise
-            retry += 1
-            delay = budget.delay(retry, rng)
-            log_event("work.retry", retry=retry, in_seconds=round(delay, 3), reason=str(exc))
-            sleep(delay)
+            report = run([*others, *order.push_events()], rules, gateway, env)
+        except EciRedeployError as exc:  # bad input or an ECI error outside a step: the caller reports it
+            errors.append(exc)
+            return None
+        reports.append(report)
+        raise_if_retryable(report)
+        return report
+
+    writer = Writer(work, lambda: rules, budget=budget)
+    try:
+        writer.submit(WorkOrder.for_events(events))
+        writer.drain(budget.max_age + 60)
+    finally:
+        writer.stop()
+    if errors:
+        raise errors[-1]
+    if not reports:
+        raise EciRedeployError(f"the work order did not run: {next(iter(writer.results.values()), 'no result')}")
+    report = reports[-1]
+    for event, by in writer.dropped:
+        report.plan.skipped.append(Skip(None, f"{event.describe()} superseded by the newer push {by.describe()}"))
+    return report
 
 
 def _keep(job: Job, events: list[PushEvent]) -> None:
