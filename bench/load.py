@@ -86,6 +86,124 @@ def load_run(
             stack.stop()
 
 
+def process_run(
+    *,
+    pushes: int = 500,
+    groups: int = 50,
+    tags: int = 20,
+    concurrency: int = 20,
+    throttle: float = 0.0,
+    server_errors: int = 0,
+    transition_seconds: float = 0.2,
+    seed: int = 12,
+) -> dict[str, object]:
+    """The same run as the operator did it: `eci-redeploy fake-eci --transition-seconds` and
+    `eci-redeploy serve --live` as processes, faults through the fake's control API, and the outcome
+    read from `/_fake/calls` and `/_fake/groups`."""
+    import json
+    import subprocess
+    import urllib.request
+    from collections import Counter
+
+    from loadstack import seeded
+    from registry_tools import free_port
+
+    from helpers import ROOT, clean_env, wait_for_url
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rules = rules_file(Path(tmp) / "rules.yaml")
+        (Path(tmp) / "state.json").write_text(json.dumps({"ContainerGroups": seeded(groups)}))
+        fake_port, serve_port = free_port(), free_port()
+        fake_url = f"http://127.0.0.1:{fake_port}"
+        env = {**clean_env(), "PYTHONPATH": str(ROOT / "shared"), "ECI_REDEPLOY_LOG_LEVEL": "WARNING"}
+        cli = [sys.executable, "-m", "eci_redeploy.cli"]
+        transition = ["--transition-seconds", str(transition_seconds)]
+        fake = subprocess.Popen(
+            [*cli, "fake-eci", "--port", str(fake_port), "--state", str(Path(tmp) / "state.json"), *transition],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        serve_env = {
+            **env,
+            "ECI_REDEPLOY_WEBHOOK_TOKEN": TOKEN,
+            "ECI_REDEPLOY_CONFIRM_DIGESTS": "0",
+            "ECI_REDEPLOY_ECI_ENDPOINT": fake_url,
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": "fake-access-key-id",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fake-access-key-secret",
+            "ECI_REDEPLOY_WORKER_RETRIES": "20",
+            "ECI_REDEPLOY_WORKER_BACKOFF_SECONDS": "0.1",
+        }
+        serve = subprocess.Popen(
+            [*cli, "serve", "--port", str(serve_port), "--rules", str(rules), "--live"],
+            env=serve_env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for_url(f"{fake_url}/_fake/calls")
+            wait_for_url(f"http://127.0.0.1:{serve_port}/healthz")
+            faults = json.dumps({"throttle_share": throttle, "server_error_count": server_errors}).encode()
+            urllib.request.urlopen(urllib.request.Request(f"{fake_url}/_fake/faults", data=faults), timeout=10)
+            rng = random.Random(seed)
+            bodies = [envelope(n % tags + 1, event_id=f"ev-{n % tags + 1}-{rng.randrange(3)}") for n in range(pushes)]
+            rng.shuffle(bodies)
+
+            def deliver(body: bytes) -> int:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{serve_port}/", data=body, headers={"Authorization": f"Bearer {TOKEN}"}
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=120) as response:
+                        return int(response.status)
+                except urllib.error.HTTPError as exc:
+                    return int(exc.code)
+
+            started = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as pool:
+                statuses = list(pool.map(deliver, bodies))
+
+            def read(path: str) -> object:
+                with urllib.request.urlopen(f"{fake_url}{path}", timeout=30) as response:
+                    return json.loads(response.read())
+
+            deadline, quiet_since, seen = time.monotonic() + 300, time.monotonic(), -1
+            while time.monotonic() < deadline:  # until no ECI call for 3 s: the writer is idle
+                count = len(read("/_fake/calls"))  # type: ignore[arg-type]
+                if count != seen:
+                    seen, quiet_since = count, time.monotonic()
+                elif time.monotonic() - quiet_since > 3:
+                    break
+                time.sleep(0.2)
+            seconds = time.perf_counter() - started - 3
+            calls = read("/_fake/calls")
+            final = read("/_fake/groups")["ContainerGroups"]  # type: ignore[index]
+        finally:
+            serve.terminate()
+            fake.terminate()
+            serve.wait(10)
+            fake.wait(10)
+    mutating = [
+        c for c in calls if c["status"] == 200 and c["action"].startswith(("Create", "Update", "Restart", "Delete"))
+    ]  # type: ignore[union-attr, index]
+    uses = Counter(c["params"].get("ClientToken") for c in mutating)
+    images = [g["Containers"][0]["Image"] for g in final]
+    return {
+        "mode": "processes: fake-eci + serve --live",
+        "deliveries": pushes,
+        "concurrency": concurrency,
+        "groups": groups,
+        "throttle_share": throttle,
+        "server_errors": server_errors,
+        "replies": {str(s): statuses.count(s) for s in sorted(set(statuses))},
+        "mutating_calls": len(mutating),
+        "eci_calls": len(calls),  # type: ignore[arg-type]
+        "failed_calls": dict(Counter(c["code"] for c in calls if c["status"] != 200)),  # type: ignore[union-attr, index]
+        "tokens_applied_twice": sum(1 for n in uses.values() if n > 1),
+        "groups_on_newest": sum(1 for i in images if i == image(tags)),
+        "final_versions": sorted({int(i.rsplit(":", 1)[1], 16) for i in images if "@" in i}),
+        "seconds": round(seconds, 1),
+    }
+
+
 def run() -> None:
     """For `make bench`: one run without faults, reported like the other benchmarks."""
     figures = load_run()
@@ -112,10 +230,11 @@ def main() -> int:
     parser.add_argument("--throttle", type=float, default=0.0)
     parser.add_argument("--server-errors", type=int, default=0)
     parser.add_argument("--transition-seconds", type=float, default=0.2)
+    parser.add_argument("--processes", action="store_true", help="fake-eci and serve --live as processes")
     args = parser.parse_args()
     import json
 
-    figures = load_run(
+    figures = (process_run if args.processes else load_run)(
         pushes=args.pushes,
         groups=args.groups,
         tags=args.tags,
