@@ -12,7 +12,7 @@ from typing import Any
 
 from . import tracking
 from .errors import ImageReferenceError, PlanningError
-from .idempotency import TOKEN_PREFIX, client_token, transition_token
+from .idempotency import client_token, transition_token
 from .imageref import ImageRef
 from .plan import Plan, Skip, Step
 from .pull import pull_parameters
@@ -24,7 +24,6 @@ from .state import ContainerGroup, GroupIndex
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
 IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
-__all__ = ["TOKEN_PREFIX", "client_token", "plan_event", "skip_reason"]  # tokens live in idempotency.py
 
 
 def plan_event(
