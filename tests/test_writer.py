@@ -160,3 +160,12 @@ def test_backoff_grows_and_is_bounded():
     delays = [budget.delay(n, rng) for n in range(1, 8)]
     assert 0.5 <= delays[0] <= 1.0 and 1.0 <= delays[1] <= 2.0 and 2.0 <= delays[2] <= 4.0
     assert all(4.0 <= d <= 8.0 for d in delays[4:])
+
+
+@pytest.mark.parametrize("value", ["three", "-1"])
+def test_a_bad_retry_setting_is_one_clear_error(value):
+    from eci_redeploy.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_RETRIES must be a non-negative number"):
+        RetryBudget.from_env({"ECI_REDEPLOY_WORKER_RETRIES": value})
+    assert RetryBudget.from_env({}) == RetryBudget()

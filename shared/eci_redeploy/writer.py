@@ -44,10 +44,22 @@ class RetryBudget:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryBudget:
+        from .errors import ConfigError
+
+        def number(name: str, default: float, kind: Callable[[str], float]) -> Any:
+            raw = env.get(name)
+            try:
+                value = kind(raw) if raw else default
+            except ValueError:
+                raise ConfigError(f"{name} must be a non-negative number, not {raw!r}") from None
+            if value < 0:
+                raise ConfigError(f"{name} must be a non-negative number, not {raw!r}")
+            return value
+
         return cls(
-            retries=int(env.get("ECI_REDEPLOY_WORKER_RETRIES", cls.retries)),
-            initial=float(env.get("ECI_REDEPLOY_WORKER_BACKOFF_SECONDS", cls.initial)),
-            max_age=float(env.get("ECI_REDEPLOY_WORKER_MAX_AGE_SECONDS", cls.max_age)),
+            retries=number("ECI_REDEPLOY_WORKER_RETRIES", cls.retries, int),
+            initial=number("ECI_REDEPLOY_WORKER_BACKOFF_SECONDS", cls.initial, float),
+            max_age=number("ECI_REDEPLOY_WORKER_MAX_AGE_SECONDS", cls.max_age, float),
         )
 
     def delay(self, retry: int, rng: random.Random) -> float:

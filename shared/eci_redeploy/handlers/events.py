@@ -48,7 +48,6 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
         log_event("work.start", task_id=order.task_id, events=len(order.events))
-        slice_seconds = env.get("ECI_REDEPLOY_WORKER_SLICE_SECONDS")
         result = _run(
             order.push_events(),
             rules,
@@ -56,7 +55,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             context,
             dry_run=order.dry_run,
             gateway=gateway,
-            deadline=time.monotonic() + float(slice_seconds) if slice_seconds else None,
+            deadline=_deadline(env),
             continuation=lambda: _continue(order, settings, env, context),
         )
         return {**result, "task_id": order.task_id}
@@ -87,6 +86,20 @@ def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any
         raise common.RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
     log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
     return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
+
+
+def _deadline(env: Any) -> float | None:
+    """When this invocation's time slice ends (ECI_REDEPLOY_WORKER_SLICE_SECONDS; unset: never)."""
+    from ..errors import ConfigError
+
+    raw = env.get("ECI_REDEPLOY_WORKER_SLICE_SECONDS")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"ECI_REDEPLOY_WORKER_SLICE_SECONDS must be a number of seconds, not {raw!r}") from None
+    return time.monotonic() + max(0.0, seconds)
 
 
 def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any]:
