@@ -312,3 +312,46 @@ def test_node_sdk_full_cycle(server, algorithm):
     wrong = out["wrongSecret"]
     assert (wrong["code"], wrong["statusCode"]) == ("SignatureDoesNotMatch", 400)
     assert {"RequestId", "HostId", "Code", "Message", "Recommend"} <= set(wrong["data"])
+
+
+def test_fake_eci_command_with_access_keys_and_strict_credentials():
+    """`eci-redeploy fake-eci --access-key ID:SECRET --strict-credentials` as a user starts it."""
+    import socket
+    import sys
+
+    from alibabacloud_eci20180808 import models
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    from helpers import clean_env, wait_for_url
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-m", "eci_redeploy.cli", "fake-eci", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--access-key", "LTAIteam:team-secret", "--strict-credentials"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        wait_for_url(f"http://127.0.0.1:{port}/_fake/calls")
+
+        class Endpoint:
+            endpoint = f"127.0.0.1:{port}"
+
+        request = models.DescribeContainerGroupsRequest(region_id=REGION)
+        assert tea_client(Endpoint, key="LTAIteam", secret="team-secret").describe_container_groups(request).body
+        assert tea_client(Endpoint).describe_container_groups(request).body  # the default pair stays known
+        for key, secret, code in (
+            ("LTAIteam", "wrong", "SignatureDoesNotMatch"),
+            ("LTAIother", "x", "InvalidAccessKeyId.NotFound"),
+        ):
+            with pytest.raises(ClientException) as info:
+                tea_client(Endpoint, key=key, secret=secret).describe_container_groups(request)
+            assert info.value.code == code
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    bad = subprocess.run([*command, "--access-key", "no-colon"], capture_output=True, text=True, env=clean_env())
+    assert bad.returncode == 2 and "--access-key takes ID:SECRET" in bad.stderr and "Traceback" not in bad.stderr

@@ -168,11 +168,19 @@ def audit(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--state", "state_file", help="seed with these container groups")
-def fake_eci(host: str, port: int, state_file: str | None) -> None:
-    """Serve a local fake of the ECI API that the real SDK can talk to."""
-    from .fake.server import serve_forever
+@click.option("--access-key", "access_keys", multiple=True, metavar="ID:SECRET", help="a key checked on every call")
+@click.option("--strict-credentials", is_flag=True, help="refuse keys other than the default and --access-key ones")
+def fake_eci(
+    host: str, port: int, state_file: str | None, access_keys: tuple[str, ...], strict_credentials: bool
+) -> None:
+    """Serve a local fake of the ECI API that any official ECI SDK can talk to."""
+    from .fake.server import parse_access_keys, serve_forever
 
-    serve_forever(host, port, state_file)
+    try:
+        parse_access_keys(access_keys)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--access-key") from None
+    serve_forever(host, port, state_file, access_keys=access_keys, strict_credentials=strict_credentials)
 
 
 @cli.command()
