@@ -405,3 +405,54 @@ def test_inprocess_mode_runs_the_sdks_signing_and_parsing():
     assert info.value.code == "SignatureDoesNotMatch"
     v2 = inprocess_factory(backend, signature_algorithm="v2")(REGION)
     assert v2.describe_container_groups(m.DescribeContainerGroupsRequest(region_id=REGION)).body.total_count == 1
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "AcrRegistryInfo.1Domain.1",  # aliyun-python-sdk-eci 1.3.3's setter
+        "Container..Name",
+        "Tag.0.Key",  # lists are 1-based
+        "1.Name",
+        "Container.1.Na-me",
+        "Container.01.Name",
+    ],
+)
+def test_malformed_flattened_keys_are_invalid_parameters(key):
+    from eci_redeploy.fake.exceptions import ApiError
+    from eci_redeploy.fake.responses import check_flattened
+
+    with pytest.raises(ApiError) as info:
+        check_flattened({"RegionId": REGION, key: "x"})
+    assert (info.value.status, info.value.code) == (400, "InvalidParameter") and key in info.value.message
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"Container.1.Name": "a", "Container.Name": "b"},  # Container both a list and an object
+        {"Tag": "x", "Tag.1.Key": "k"},  # Tag both a value and a list
+        {"Tag.1.Key": "k", "Tag": "x"},
+    ],
+)
+def test_one_key_cannot_be_two_shapes(params):
+    from eci_redeploy.fake.exceptions import ApiError
+    from eci_redeploy.fake.responses import check_flattened
+
+    with pytest.raises(ApiError, match="InvalidParameter"):
+        check_flattened(params)
+
+
+def test_well_formed_keys_pass():
+    from eci_redeploy.fake.responses import check_flattened
+
+    check_flattened(
+        {
+            "RegionId": REGION,
+            "Container.1.Name": "app",
+            "Container.1.Port.1.Port": "80",
+            "Container.10.EnvironmentVar.2.FieldRef.FieldPath": "status.podIP",
+            "AcrRegistryInfo.1.Domain.1": "x-registry.cn-hangzhou.cr.aliyuncs.com",
+            "ContainerGroupIds": '["eci-1"]',
+        }
+    )

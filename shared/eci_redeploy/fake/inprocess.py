@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -122,6 +123,8 @@ class InProcessClients:
         self.backend = backend
         self.wire = WireLayer(backend, credentials)
         self.host = register(self.wire)
+        # The host serves this fake as long as the factory lives (a gateway holds it): no leak across tests.
+        weakref.finalize(self, unregister, self.host)
         self.access_key = access_key or next(iter(DEFAULT_CREDENTIALS.items()))
         self.signature_algorithm = signature_algorithm
 
