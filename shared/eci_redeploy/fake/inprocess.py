@@ -133,7 +133,7 @@ class InProcessClients:
         from alibabacloud_tea_openapi import models as open_api_models
 
         key, secret = self.access_key
-        return Client(
+        client = Client(
             open_api_models.Config(
                 access_key_id=key,
                 access_key_secret=secret,
@@ -143,6 +143,8 @@ class InProcessClients:
                 signature_algorithm=self.signature_algorithm,
             )
         )
+        client._fake_eci_clients = self  # keeps the host registered while a client can still call it
+        return client
 
 
 def inprocess_factory(backend: FakeEci, **options: Any) -> InProcessClients:
