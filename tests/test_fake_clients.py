@@ -80,9 +80,13 @@ def test_tea_sdk_full_cycle(server, algorithm):
     with pytest.raises(ClientException) as info:
         create("tea-else", "tok-1")
     assert (info.value.code, info.value.status_code) == ("IdempotentParameterMismatch", 400)
-    for i in range(3):
-        create(f"tea-page-{i}", f"page-{i}")
+    pages = [create(f"tea-page-{i}", f"page-{i}") for i in range(3)]
     create("other-net", "other")
+    client.restart_container_group(models.RestartContainerGroupRequest(region_id=REGION, container_group_id=pages[0]))
+    (restarted,) = client.describe_container_groups(
+        models.DescribeContainerGroupsRequest(region_id=REGION, container_group_ids=json.dumps([pages[0]]))
+    ).body.container_groups
+    assert (restarted.status, restarted.containers[0].restart_count) == ("Restarting", 1)
 
     seen, token = [], None
     while True:
@@ -175,8 +179,11 @@ def test_legacy_sdk_full_cycle(server, post):
     with pytest.raises(ServerException) as info:
         create("legacy-else", "l-1")
     assert (info.value.get_error_code(), info.value.get_http_status()) == ("IdempotentParameterMismatch", 400)
-    for i in range(2):
-        create(f"legacy-page-{i}", f"lp-{i}")
+    pages = [create(f"legacy-page-{i}", f"lp-{i}") for i in range(2)]
+    restart_page = RestartContainerGroupRequest.RestartContainerGroupRequest()
+    restart_page.set_ContainerGroupId(pages[0])
+    assert legacy_call(server, restart_page, post=post)["RequestId"]
+    assert server.backend.group(pages[0]).restart_count == 1
 
     describe = DescribeContainerGroupsRequest.DescribeContainerGroupsRequest()
     describe.set_Tags([{"Key": "app", "Value": "legacy"}])
@@ -304,7 +311,7 @@ def test_node_sdk_full_cycle(server, algorithm):
     names = {g["ContainerGroupName"] for g in first["ContainerGroups"] + second["ContainerGroups"]}
     assert names == {"node-web", "node-page-0", "node-page-1", "node-page-2"}
     assert (out["badToken"]["code"], out["badToken"]["statusCode"]) == ("InvalidParameter", 400)
-    assert out["update"]["ok"]
+    assert out["restart"]["ok"] and out["update"]["ok"]
     assert (out["restartWhileUpdating"]["code"], out["restartWhileUpdating"]["statusCode"]) == ("IncorrectStatus", 400)
     (after,) = out["afterUpdate"]["data"]["ContainerGroups"]
     assert after["Containers"][0]["Image"] == "nginx:1.26" and after["Containers"][0]["Ports"][0]["Port"] == 80
@@ -312,6 +319,9 @@ def test_node_sdk_full_cycle(server, algorithm):
     wrong = out["wrongSecret"]
     assert (wrong["code"], wrong["statusCode"]) == ("SignatureDoesNotMatch", 400)
     assert {"RequestId", "HostId", "Code", "Message", "Recommend"} <= set(wrong["data"])
+    assert out["unknownKey"]["ok"] and out["unknownKey"]["data"]["TotalCount"] == 3  # node-web was deleted
+    restarts = [c for c in server.backend.calls if c.action == "RestartContainerGroup"]
+    assert [c.status for c in restarts] == [200, 400]
 
 
 def test_fake_eci_command_with_access_keys_and_strict_credentials():

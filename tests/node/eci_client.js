@@ -10,9 +10,9 @@ const OpenApi = require("@alicloud/openapi-client");
 const args = JSON.parse(process.argv[2]);
 const REGION = "cn-hangzhou";
 
-function client(secret) {
+function client(secret, accessKeyId = args.accessKeyId) {
   const config = new OpenApi.Config({
-    accessKeyId: args.accessKeyId,
+    accessKeyId,
     accessKeySecret: secret,
     endpoint: args.endpoint,
     protocol: "http",
@@ -55,10 +55,16 @@ function createRequest(name, token) {
   out.create = await step(() => c.createContainerGroup(createRequest("node-web", "node-token-1")));
   out.replay = await step(() => c.createContainerGroup(createRequest("node-web", "node-token-1")));
   out.mismatch = await step(() => c.createContainerGroup(createRequest("node-other", "node-token-1")));
+  const pages = [];
   for (let i = 0; i < 3; i++) {
-    await step(() => c.createContainerGroup(createRequest(`node-page-${i}`, `node-page-${i}`)));
+    pages.push(await step(() => c.createContainerGroup(createRequest(`node-page-${i}`, `node-page-${i}`))));
   }
   const id = out.create.ok ? out.create.data.ContainerGroupId : "missing";
+  out.restart = await step(() =>
+    c.restartContainerGroup(
+      new Eci.RestartContainerGroupRequest({ regionId: REGION, containerGroupId: pages[0].data.ContainerGroupId })
+    )
+  );
   out.filtered = await step(() =>
     c.describeContainerGroups(
       new Eci.DescribeContainerGroupsRequest({
@@ -102,6 +108,10 @@ function createRequest(name, token) {
   );
   out.wrongSecret = await step(() =>
     client(args.wrongSecret).describeContainerGroups(new Eci.DescribeContainerGroupsRequest({ regionId: REGION }))
+  );
+  const stranger = client("any-secret", "LTAIunknown"); // a key the fake does not know: accepted, like moto
+  out.unknownKey = await step(() =>
+    stranger.describeContainerGroups(new Eci.DescribeContainerGroupsRequest({ regionId: REGION }))
   );
   process.stdout.write(JSON.stringify(out));
 })().catch((err) => {
