@@ -456,3 +456,17 @@ def test_well_formed_keys_pass():
             "ContainerGroupIds": '["eci-1"]',
         }
     )
+
+
+def test_inprocess_mode_serves_the_sdks_async_methods():
+    import asyncio
+
+    from alibabacloud_eci20180808 import models as m
+
+    from eci_redeploy.fake.inprocess import inprocess_factory
+
+    backend = FakeEci()
+    client = inprocess_factory(backend)(REGION)
+    gid = asyncio.run(client.create_container_group_async(rich_group_request())).body.container_group_id
+    body = asyncio.run(client.describe_container_groups_async(m.DescribeContainerGroupsRequest(region_id=REGION))).body
+    assert [g.container_group_id for g in body.container_groups] == [gid]

@@ -2,6 +2,7 @@
 
 moto hooks botocore's `before-send`; the tea SDKs' equivalent is the one function every call goes
 through once the request is built and signed: `darabonba.core.DaraCore.do_action(request, runtime)`
+(and `async_do_action` for the SDK's `*_async` methods)
 (tea-openapi >= 0.4; `Tea.core.TeaCore.do_action` in older releases), which returns the HTTP
 response the SDK then parses. `inprocess_factory(backend)` returns real `alibabacloud_eci20180808`
 clients whose endpoint is a host name reserved for one fake (`<n>.fake-eci.invalid`); the hook answers
@@ -90,23 +91,31 @@ def install() -> None:
         except ImportError:  # pragma: no cover
             pass
         for core, response_type in targets:
-            original = core.__dict__["do_action"].__func__  # a staticmethod
 
-            def do_action(
-                request: Any, runtime_option: Any = None, _original: Any = original, _rt: Any = response_type
-            ) -> Any:
-                result = _answer(request)
-                if result is None:
-                    return _original(request, runtime_option)
-                response = _rt()
+            def respond(result: Any, response_type: Any = response_type) -> Any:
+                response = response_type()
                 response.status_code = result.status
                 response.status_message = "OK" if result.status < 400 else "Error"
                 response.headers = {"content-type": "application/json;charset=utf-8"}
                 response.body = result.encoded()
                 return response
 
-            _installed[core] = original
+            original = core.__dict__["do_action"].__func__  # staticmethods
+            original_async = core.__dict__["async_do_action"].__func__
+
+            def do_action(request: Any, runtime_option: Any = None, _original: Any = original, _respond=respond) -> Any:
+                result = _answer(request)
+                return _original(request, runtime_option) if result is None else _respond(result)
+
+            async def async_do_action(
+                request: Any, runtime_option: Any = None, _original: Any = original_async, _respond=respond
+            ) -> Any:
+                result = _answer(request)
+                return await _original(request, runtime_option) if result is None else _respond(result)
+
+            _installed[core] = (original, original_async)
             core.do_action = staticmethod(do_action)
+            core.async_do_action = staticmethod(async_do_action)
 
 
 class InProcessClients:
