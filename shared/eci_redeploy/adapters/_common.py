@@ -59,7 +59,7 @@ def lenient_digest(digest: Any) -> tuple[str | None, str | None]:
     try:
         return validate_digest(str(digest)), None
     except ImageReferenceError as exc:
-        return None, f"{exc}: ignored; the tag is resolved instead"
+        return None, str(exc).removeprefix(f"{exc.field}: ")
 
 
 def tag_unless_digest(tag: Any) -> Any:

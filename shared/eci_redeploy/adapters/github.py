@@ -48,7 +48,7 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
     digest, warning = lenient_digest(tag_info.get("digest") or manifest.get("digest"))
     repository = _repository(package, version)
     if not tag and not digest:
-        why = f"; its digest {warning}" if warning else ""
+        why = f", and its digest {warning}" if warning else ""
         return IgnoredEvent(NAME, event_id, f"{HOST}/{repository}: the published version has no tag{why}")
     return PushEvent(
         repository=repository,
@@ -58,7 +58,7 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         event_id=f"{event_id}-{tag or digest}",
         time=_time(version.get("updated_at")) or _time(package.get("updated_at")),
         registry_host=HOST,
-        extra={"warning": f"container_metadata.tag.digest {warning}"} if warning else {},
+        extra={"warning": f"container_metadata.tag.digest {warning}: ignored, the tag is deployed"} if warning else {},
     )
 
 
