@@ -39,7 +39,7 @@ def checked_tag(tag: str | None, *, source: str) -> str | None:
     try:
         return validate_tag(str(tag))
     except ImageReferenceError as exc:
-        raise EventError(str(exc), source=source, field="tag") from None
+        raise EventError(str(exc).removeprefix(f"{exc.field}: "), source=source, field="tag") from None
 
 
 def checked_digest(digest: str | None, *, source: str) -> str | None:
@@ -48,7 +48,7 @@ def checked_digest(digest: str | None, *, source: str) -> str | None:
     try:
         return validate_digest(str(digest))
     except ImageReferenceError as exc:
-        raise EventError(str(exc), source=source, field="digest") from None
+        raise EventError(str(exc).removeprefix(f"{exc.field}: "), source=source, field="digest") from None
 
 
 def lenient_digest(digest: Any) -> tuple[str | None, str | None]:
