@@ -16,6 +16,8 @@ from fcfixtures import TOKEN, fc_context, http_event
 from helpers import EVENTS
 
 SAMPLES = [json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))]
+# ...and every registry payload of the corpus (tests/payloads/SOURCES.md).
+SAMPLES += [json.loads(p.read_text()) for p in sorted((EVENTS.parent / "tests" / "payloads").glob("*-*.json"))]
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
 json_values = st.recursive(
     scalars,

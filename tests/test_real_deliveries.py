@@ -162,7 +162,7 @@ def test_an_envelope_of_only_bad_pushes_is_400_listing_each(fc):
     assert fc.mutations() == []
 
 
-def test_a_batch_array_of_eventbridge_events_keeps_the_good_ones(fc):
+def test_a_batch_array_of_eventbridge_events_keeps_the_good_ones(fc, caplog):
     from test_functions import entry
 
     good = json.loads((EVENTS / "acr-ee-push.json").read_text())
@@ -170,6 +170,7 @@ def test_a_batch_array_of_eventbridge_events_keeps_the_good_ones(fc):
     assert result["ok"] is True and len(fc.mutations()) == 1
     (rejected,) = [e for e in result["events"] if e.get("status") == "rejected"]
     assert rejected["index"] == 0 and "lacks id, source, type" in rejected["reason"]
+    assert any('"kind": "input.rejected"' in r.message and '"index": 0' in r.message for r in caplog.records)
 
 
 # --- 3. an ACR webhook with a malformed digest keeps its push -----------------------------------------
