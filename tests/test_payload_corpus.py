@@ -1,7 +1,8 @@
 """Every payload of tests/payloads/ (as the registries publish them; sources in SOURCES.md), end to end:
-through `eci-redeploy plan` and through the webhook function (FC HTTP event -> plan -> worker -> the
-fake ECI). Each row says what the registry's payload means: format, repository, tag, digest, and the
-planned action with its image, or the exact reason it was ignored."""
+through `eci-redeploy plan`, the webhook function (FC HTTP event -> plan -> worker -> the fake ECI)
+and `eci-redeploy serve` over real HTTP with the registry's Content-Type. Each row says what the
+registry's payload means: format, repository, tag, digest, and the planned action with its image, or
+the exact reason it was ignored."""
 
 from __future__ import annotations
 
@@ -208,3 +209,60 @@ def test_webhook_function(fc, monkeypatch, name, content_type, push, expected):
         assert expected[1] in [s["reason"] for s in body["skipped"]]
         assert fc.mutations() == []
     assert body["events"]  # every event of the delivery is named in the reply
+
+
+@pytest.fixture(scope="module")
+def serve(tmp_path_factory):
+    """`eci-redeploy serve` over real HTTP, on the corpus rules and state (embedded fake ECI)."""
+    import subprocess
+    import sys
+
+    from registry_tools import free_port
+
+    from helpers import clean_env, wait_for_url
+
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("serve") / "serve.log"
+    env = clean_env(ECI_REDEPLOY_WEBHOOK_TOKEN=TOKEN, ECI_REDEPLOY_CONFIRM_DIGESTS="0", PYTHONPATH=str(ROOT / "shared"))
+    command = [sys.executable, "-m", "eci_redeploy.cli", "serve", "--port", str(port), "--rules", str(RULES)]
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [*command, "--state", str(STATE)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+        try:
+            wait_for_url(f"http://127.0.0.1:{port}/healthz")
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize(("name", "content_type", "push", "expected"), CASES, ids=IDS)
+def test_serve_over_http(serve, name, content_type, push, expected):
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{serve}/?token={TOKEN}&dry_run=1",
+        data=(CORPUS / name).read_bytes(),
+        headers={"Content-Type": content_type},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, body = response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, json.loads(exc.read())
+    assert status == 200, body  # a dry run: the plan, nothing applied
+    if expected[0] == "update":
+        _, group, image = expected
+        assert [(a["action"], a["target"], a["image"]) for a in body["actions"]] == [
+            ("UpdateContainerGroup", group, image)
+        ]
+    else:
+        assert body["actions"] == []
+        assert expected[1] in [s["reason"] for s in body["skipped"]]
