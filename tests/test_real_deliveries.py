@@ -372,3 +372,46 @@ def test_plan_prints_events_when_nothing_is_planned(capsys, sample):
     code, out, err = plan(capsys, EVENTS / sample)
     assert code == 0, err
     assert "events" in out and out["actions"] == []
+
+
+# --- variants the published samples do not show ------------------------------------------------------
+
+
+def test_eventbridge_push_with_a_malformed_digest_keeps_its_tag():
+    from eci_redeploy.adapters import parse_payload
+
+    raw = json.loads((EVENTS / "acr-ee-push.json").read_text())
+    raw["data"]["Digest"] = "sha256:0123"
+    (event,) = parse_payload(json.dumps(raw))
+    assert (event.repository, event.tag, event.digest, event.signed) == ("team/web", "1.4.0", None, True)
+    assert event.summary()["warning"].startswith("data.Digest 'sha256:0123' is not a digest")
+
+
+def test_github_container_version_with_a_tag_is_planned(capsys, tmp_path):
+    # GitHub's published example with the two values its sample leaves unusable filled in.
+    raw = json.loads((CORPUS / "github-registry-package-published.json").read_text())
+    meta = raw["registry_package"]["package_version"]["container_metadata"]
+    meta["tag"] = {"name": "1.2.3", "digest": "sha256:" + "4" * 64}
+    path = tmp_path / "github.json"
+    path.write_text(json.dumps(raw))
+    code, out, err = plan(capsys, path, CORPUS / "rules.yaml", CORPUS / "state.json")
+    assert code == 0, err
+    (action,) = out["actions"]
+    assert (action["target"], action["params"]["Container.1.Image"]) == (
+        "eci-hello",
+        "ghcr.io/codertocat/hello-world@sha256:" + "4" * 64,
+    )
+    assert out["events"][0]["tag"] == "1.2.3" and out["events"][0]["source"] == "github"
+
+
+def test_harbor_resources_are_read_one_by_one(capsys, tmp_path):
+    raw = json.loads((CORPUS / "harbor-default-push.json").read_text())
+    good = raw["event_data"]["resources"][0]
+    raw["event_data"]["resources"] = [{**good, "digest": "sha256:nothex"}, good]
+    path = tmp_path / "harbor.json"
+    path.write_text(json.dumps(raw))
+    code, out, err = plan(capsys, path, CORPUS / "rules.yaml", CORPUS / "state.json")
+    assert code == 0, err
+    assert [a["target"] for a in out["actions"]] == ["eci-debian"]
+    (rejected,) = [e for e in out["events"] if e.get("status") == "rejected"]
+    assert rejected["index"] == 0 and "event_data.resources.0: digest: 'sha256:nothex'" in rejected["reason"]
