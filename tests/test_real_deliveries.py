@@ -415,3 +415,14 @@ def test_harbor_resources_are_read_one_by_one(capsys, tmp_path):
     assert [a["target"] for a in out["actions"]] == ["eci-debian"]
     (rejected,) = [e for e in out["events"] if e.get("status") == "rejected"]
     assert rejected["index"] == 0 and "event_data.resources.0: digest: 'sha256:nothex'" in rejected["reason"]
+
+
+def test_the_worker_is_handed_only_the_pushes_that_survive_coalescing(fc, mocker):
+    spy = mocker.spy(fc.dispatcher, "dispatch")
+    events = [manifest(n, f"1.0.{n}", "sha256:" + f"{n:064x}") for n in range(50)]
+    status, body = webhook(envelope(*events), DIST)
+    assert status == 202, body
+    (order,) = [c.args[0] for c in spy.call_args_list]
+    assert [e.tag for e in order.events] == ["1.0.49"]  # not 50 events: FC caps async payloads at 128 KB
+    (call,) = fc.mutations()
+    assert call.params["Container.1.Image"].endswith("sha256:" + f"{49:064x}")

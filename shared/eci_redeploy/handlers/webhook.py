@@ -139,7 +139,7 @@ def _plan_and_dispatch(
         summary["notes"] = notes
     if dry_run or not plan.steps:
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
-    order = WorkOrder.for_events(events)
+    order = WorkOrder.for_events(_not_superseded(events, rules))
     dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
     done = dispatcher.dispatch(order)
     log_event(
@@ -150,6 +150,17 @@ def _plan_and_dispatch(
         events=[e.summary() for e in events],
     )
     return reply(202, {"accepted": True, "task_id": done.task_id, **summary})
+
+
+def _not_superseded(events: list[PushEvent], rules: Any) -> list[PushEvent]:
+    """The worker needs only the pushes some rule still acts on after coalescing (FC caps an async
+    payload at 128 KB; a 256 KiB envelope of pushes must not become a hand-off that cannot be sent)."""
+    if len(events) < 2:
+        return events
+    from ..coalesce import coalesce
+
+    merged = coalesce(events, rules)
+    return [e for e, only in zip(events, merged.only, strict=True) if only != []]
 
 
 def _trust_notes(events: list[PushEvent]) -> list[str]:
