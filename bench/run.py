@@ -10,6 +10,7 @@ import platform
 import sys
 
 import cold_start
+import deliveries
 import economy
 import latency
 import load
@@ -27,6 +28,7 @@ def main() -> int:
     cold_start.run(5 if quick else 15)
     throughput.run()
     economy.run()
+    deliveries.run()
     latency.run(3 if quick else 9)
     load.run()
     print()

@@ -181,6 +181,8 @@ def audit(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--state", "state_file", help="seed with these container groups")
+@click.option("--access-key", "access_keys", multiple=True, metavar="ID:SECRET", help="a key checked on every call")
+@click.option("--strict-credentials", is_flag=True, help="refuse keys other than the default and --access-key ones")
 @click.option(
     "--transition-seconds",
     type=click.FloatRange(min=0),
@@ -188,11 +190,31 @@ def audit(
     show_default=True,
     help="seconds a changed group stays Pending / Updating / Restarting",
 )
-def fake_eci(host: str, port: int, state_file: str | None, transition_seconds: float) -> None:
-    """Serve a local fake of the ECI API that the real SDK can talk to."""
-    from .fake.server import serve_forever
+def fake_eci(
+    host: str,
+    port: int,
+    state_file: str | None,
+    access_keys: tuple[str, ...],
+    strict_credentials: bool,
+    transition_seconds: float,
+) -> None:
+    """Serve a local fake of the ECI API that any official ECI SDK can talk to."""
+    from .fake.server import parse_access_keys, serve_forever
 
-    serve_forever(host, port, state_file, transition_seconds=transition_seconds)
+    try:
+        parse_access_keys(access_keys)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--access-key") from None
+    # A change keeps the group Pending / Updating / Restarting this long, so clients see it in flight.
+    transitions = {"startup_seconds": transition_seconds, "update_seconds": transition_seconds}
+    serve_forever(
+        host,
+        port,
+        state_file,
+        access_keys=access_keys,
+        strict_credentials=strict_credentials,
+        backend_options=transitions,
+    )
 
 
 @cli.command()

@@ -8,6 +8,7 @@ invocation of the worker function; ECI is the embedded fake unless --live.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import sys
 import uuid
@@ -18,6 +19,7 @@ from typing import Any
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .adapters import MAX_BODY
 from .errors import ConfigError
 from .handlers import events, webhook
 
@@ -37,8 +39,29 @@ def _context(name: str) -> SimpleNamespace:
     )
 
 
-def fc_event(request: Request) -> dict[str, Any]:
-    body = request.get_data()
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused before it is read past `limit`: by Content-Length up front, and by a
+    counted read for chunked bodies (which have none), so a 50 MB post never sits in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"body of {request.content_length} bytes is over the {limit}-byte limit")
+    stream = request.stream  # werkzeug de-chunks and stops at Content-Length
+    body = bytearray()
+    while True:
+        chunk = stream.read(min(65536, limit + 1 - len(body)))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"body is over the {limit}-byte limit")
+
+
+def fc_event(request: Request, body: bytes | None = None) -> dict[str, Any]:
+    if body is None:
+        body = request.get_data()
     try:
         text, encoded = body.decode("utf-8"), False
     except UnicodeDecodeError:
@@ -73,8 +96,18 @@ def make_app(rules_file: Path, gateway: Any, *, budget: Any = None) -> Any:
     def app(request: Request) -> Response:
         if request.path == "/healthz":
             return Response('{"ok": true}', content_type="application/json")
+        try:
+            body = read_body(request, MAX_BODY)
+        except BodyTooLarge as exc:
+            # The rest of the body stays unread: close the connection rather than drain it.
+            reply = json.dumps({"error": str(exc)})
+            return Response(reply, status=413, content_type="application/json", headers={"Connection": "close"})
         result = webhook.handle(
-            fc_event(request), _context("webhook"), default_rules=rules_file, dispatcher=dispatcher, gateway=gateway
+            fc_event(request, body),
+            _context("webhook"),
+            default_rules=rules_file,
+            dispatcher=dispatcher,
+            gateway=gateway,
         )
         return Response(result["body"], status=result["statusCode"], headers=result.get("headers") or {})
 

@@ -22,6 +22,7 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
         parsed = parse_payload(event, source="eventbridge")
+        _log_rejected(parsed, context)
         rules = common.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it
             return hand_off(parsed, rules, settings, env, context)
@@ -34,6 +35,15 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     except EciRedeployError as exc:
         log_event("failed", function="push", error=exc.one_line(), request_id=common.request_id(context))
         return {"ok": False, "error": exc.one_line()}
+
+
+def _log_rejected(parsed: Any, context: Any) -> None:
+    """A batch whose other events proceed: the rejected ones are logged (and in the result), never lost."""
+    from ..pushevent import RejectedEvent
+
+    rejected = [p.summary() for p in parsed if isinstance(p, RejectedEvent)]
+    if rejected:
+        log_event("input.rejected", function="push", events=rejected, request_id=common.request_id(context))
 
 
 def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
