@@ -74,7 +74,6 @@ def make_app(rules_file: Path, gateway: Any) -> Any:
         )
         return Response(result["body"], status=result["statusCode"], headers=result.get("headers") or {})
 
-    app.dispatcher = dispatcher  # type: ignore[attr-defined]
     return app
 
 
