@@ -143,3 +143,29 @@ def test_the_walk_does_not_invent_cycles(tmp_path):
     files = {"__init__.py": "from . import a\n", "a.py": "from . import b\nimport json\n", "b.py": "from .c import x\n"}
     files["c.py"] = "x = 1\n"
     assert cycle(import_graph(_package(tmp_path, files))) is None
+
+
+def long_functions(package: Path, limit: int = 60) -> list[str]:
+    """Functions (methods included) longer than `limit` lines, decorators and docstring counted."""
+    out = []
+    for file in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                length = (node.end_lineno or node.lineno) - first + 1
+                if length > limit:
+                    out.append(f"{file.relative_to(package.parent)}:{node.lineno} {node.name} ({length} lines)")
+    return out
+
+
+def test_no_function_is_longer_than_60_lines():
+    assert long_functions(PACKAGE) == []
+
+
+def test_the_length_check_counts_lines(tmp_path):
+    lines = "".join(f"    x{i} = {i}\n" for i in range(58))
+    files = {
+        "a.py": f"@staticmethod\ndef sixty():\n{lines}",  # decorator + def + 58 = 60 lines
+        "b.py": f"def sixty_one():\n{lines}    y = 1\n    return y\n",  # def + 60 = 61 lines
+    }
+    assert [line.split()[1] for line in long_functions(_package(tmp_path, files))] == ["sixty_one"]
