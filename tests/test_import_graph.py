@@ -86,6 +86,19 @@ def test_the_package_has_no_import_cycle():
     assert found is None, "import cycle: " + " -> ".join(found or [])
 
 
+def test_the_subpackages_have_no_cycle_between_them():
+    # Each subpackage (adapters/, fake/, ... and, after the relayout, core/, planning/, ...) as one
+    # node: the layout must read as a flow, not only be free of module cycles.
+    def node(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, targets in import_graph(PACKAGE).items():
+        packages.setdefault(node(module), set()).update(node(t) for t in targets if node(t) != node(module))
+    found = cycle(packages)
+    assert found is None, "cycle between subpackages: " + " -> ".join(found or [])
+
+
 @pytest.mark.parametrize(
     ("module", "forbidden"),
     [
