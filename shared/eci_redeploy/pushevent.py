@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -22,7 +22,6 @@ class PushEvent:
     # Other digests of the same content (a multi-arch index and its platform manifest): a group on
     # any of them already runs this image, so an index never looks "always updated".
     equivalent: frozenset[str] = frozenset()
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
 
     def describe(self) -> str:
         where = self.registry_host or self.instance_id or (f"ACR {self.region}" if self.region else "?")
