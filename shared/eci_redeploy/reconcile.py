@@ -121,7 +121,7 @@ def reconcile(
             f"reconcile:{rule.name}:{resolved.digest}",
             registry_host=host,
             signed=True,
-            extra={"only_rule": rule.name},
+            only_rule=rule.name,
         )
         events.append(event)
         wanted[rule.name] = {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
