@@ -23,7 +23,7 @@ from .plan import Plan, Skip
 from .planner import plan_event
 from .pull import registry_info
 from .pushevent import PushEvent
-from .registries import RegistryKind, enterprise_host
+from .registries import RegistryKind, registry_host
 from .registry import RegistryClient, RegistryError, Resolved
 from .rollout import Clock
 from .rules import Rule, RuleSet
@@ -38,6 +38,7 @@ class ReconcileResult:
     report: Report
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
+    events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
@@ -54,24 +55,6 @@ def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
         return (h / 0xFFFFFFFF) * spread_seconds
 
     return sorted(((offset(r), r) for r in rules), key=lambda pair: (pair[0], pair[1].name))
-
-
-def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
-    """Where to ask: the rule's registry host, its ACR settings, or the host its targets pull from."""
-    source = rule.source.registry
-    if source and not source.startswith("cri-"):
-        return source
-    acr = rule.pull.acr
-    if acr and acr.domains:
-        return acr.domains[0]
-    if acr and acr.instance_name:
-        return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
-    for group in groups:
-        for c in group.containers + group.init_containers:
-            ref = ImageRef.parse(c.image)
-            if ref.repository == rule.source.repository:
-                return ref.registry
-    return None
 
 
 def wanted_image(rule: Rule, rules: RuleSet, client: RegistryClient, platform: str) -> Resolved:
@@ -111,6 +94,7 @@ def reconcile(
 
     plan = Plan()
     wanted: dict[str, dict[str, str]] = {}
+    events: list[PushEvent] = []
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
@@ -137,7 +121,9 @@ def reconcile(
             f"reconcile:{rule.name}:{resolved.digest}",
             registry_host=host,
             signed=True,
+            only_rule=rule.name,
         )
+        events.append(event)
         wanted[rule.name] = {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
         try:
             plan.extend(plan_event(event, rules, groups, env, only=rule.name))
@@ -148,7 +134,7 @@ def reconcile(
         from .notify import messages_for, send
 
         send(messages_for(report), rules, env)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events)
 
 
 def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:
