@@ -13,7 +13,7 @@ from typing import Any
 
 from . import tracking
 from .errors import ImageReferenceError, PlanningError
-from .imageref import ImageRef
+from .imageref import ImageRef, salvage_name
 from .plan import Plan, Skip, Step
 from .pull import pull_parameters
 from .pushevent import PushEvent
@@ -205,6 +205,26 @@ def _running_version(ref: ImageRef | None) -> str | None:
     return tracking.version_of(ref.digest, ref.tag)
 
 
+def running_ref(image: str) -> ImageRef | None:
+    """A running container's image: parsed, or (when it fails the grammar, e.g. `app:1.0\\n` left by
+    hand or an older version) just the repository it names, so that a valid push can repair it."""
+    try:
+        return ImageRef.parse(image)
+    except ImageReferenceError:
+        return salvage_name(image)
+
+
+def unparsable(image: str | None) -> str | None:
+    """Why a running image fails the reference grammar (None: it parses, or there is none)."""
+    if not image:
+        return None
+    try:
+        ImageRef.parse(image)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return None
+
+
 def _targets(
     containers: Sequence[tuple[str, str | None]], event: PushEvent, rule: Rule
 ) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
@@ -213,7 +233,11 @@ def _targets(
     out: list[tuple[str, ImageRef | None]] = []
     refused: list[str] = []
     for name, image in containers:
-        ref = ImageRef.parse(image) if image else None
+        ref = running_ref(image) if image else None
+        if image and ref is None:  # unreadable even as a name: cannot be ours to change
+            if name in wanted:
+                refused.append(name)
+            continue
         runs = ref is not None and _runs_pushed_repository(ref, event, rule)
         if wanted:
             if name in wanted:
@@ -245,6 +269,8 @@ def _plan_update(
     new_images: list[ImageRef] = []
     all_targets: list[tuple[str, ImageRef | None]] = []
     notes: list[str] = []
+    broken = {c.name: why for c in group.containers + group.init_containers if (why := unparsable(c.image))}
+    written = {c.name: c.image for c in group.containers + group.init_containers}
     for section, containers in sections.items():
         targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
         if refused and section == "Container":
@@ -255,7 +281,9 @@ def _plan_update(
             new, same = pulls.new_image(running, event, rule)
             if same:
                 continue
-            new_text, old_text = str(new), str(running)
+            new_text, old_text = str(new), (written[name] if name in broken else str(running))
+            if name in broken:
+                notes.append(f"{name}: the running image is not a valid reference ({broken[name]}); replaced")
             entry: dict[str, Any] = {"Name": name, "Image": new_text}
             if not new.digest and old_text == new_text:
                 entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
@@ -268,8 +296,11 @@ def _plan_update(
             old_images.append(running)
             new_images.append(new)
     if not all_targets:
-        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
+        unreadable = "".join(f"; {n}: {why}" for n, why in broken.items())
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}{unreadable}", group.id))
         return
+    for name in sorted(set(broken) - {n for n, _ in all_targets}):
+        notes.append(f"{name}: the running image is not a valid reference ({broken[name]}); left as it is")
     if not new_images:
         plan.skipped.append(Skip(rule.name, f"already running {_new_image(all_targets[0][1], event, rule)}", group.id))  # type: ignore[arg-type]
         return
@@ -286,7 +317,7 @@ def _plan_update(
         version=tracking.version_of(event.digest if new_images[0].digest else None, event.tag),
         event_time=event.time,
         rule=rule.name,
-        previous=_running_version(old_images[0]),
+        previous=None if set(previous) & set(broken) else _running_version(old_images[0]),
     )
     if tags is None:
         notes.append(
@@ -303,7 +334,11 @@ def _plan_update(
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, basis, pull)
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, back_lists, basis, pull)
+    if set(previous) & set(broken):
+        # Going back would send the invalid reference to ECI again: a failed repair stays failed.
+        rollback = None
+        notes.append("no rollback: the image it replaces is not a valid reference")
     plan.steps.append(
         Step(
             rule.name,
@@ -488,14 +523,22 @@ def _plan_create(
     named = groups.named(name) if isinstance(groups, GroupIndex) else [g for g in groups if g.name == name]
     existing = [g for g in named if not g.region or g.region == rule.target.region]
     for group in existing:
-        running = {
-            ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
-        }
+        running = _running_by_name(group)
         if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
     body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
     plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
+
+
+def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
+    """The group's images by repository; an unreadable one counts as its repository at no known version."""
+    out: dict[str, ImageRef] = {}
+    for c in group.containers + group.init_containers:
+        ref = running_ref(c.image) if c.image else None
+        if ref is not None:
+            out[ref.name] = ref
+    return out
 
 
 def _plan_replace(
@@ -512,7 +555,7 @@ def _plan_replace(
     tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     # The successor keeps the old group's tags so that the rule's selector still finds it.
     merged = {**group.tag_map, **tags}
-    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
     repo_before = [r for r in running_before if r.repository == event.repository]
     recorded = tracking.record(
         merged,
@@ -528,7 +571,7 @@ def _plan_replace(
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
-    running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
+    running = _running_by_name(group)
     if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return

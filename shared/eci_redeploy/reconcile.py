@@ -20,7 +20,7 @@ from .gateway import EciGateway
 from .imageref import ImageRef
 from .log import log_event
 from .plan import Plan, Skip
-from .planner import plan_event
+from .planner import plan_event, running_ref
 from .pull import registry_info
 from .pushevent import PushEvent
 from .registries import RegistryKind, enterprise_host
@@ -68,8 +68,8 @@ def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
         return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
     for group in groups:
         for c in group.containers + group.init_containers:
-            ref = ImageRef.parse(c.image)
-            if ref.repository == rule.source.repository:
+            ref = running_ref(c.image) if c.image else None  # a broken image still names its registry
+            if ref is not None and ref.repository == rule.source.repository:
                 return ref.registry
     return None
 
