@@ -92,9 +92,10 @@ def load_yaml_text(text: str, *, max_nodes: int = MAX_NODES) -> Any:
 def read_bounded(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes:
     """A regular file's bytes, at most `max_bytes` (checked on the opened file: no swap in between).
     /dev/zero, a FIFO or a directory is refused instead of read until memory runs out."""
-    with open(path, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer (no effect on files).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise YamlLimitError("not a regular file")
         data = handle.read(max_bytes + 1)
     if len(data) > max_bytes:
