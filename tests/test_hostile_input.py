@@ -194,6 +194,26 @@ def test_3_a_hostile_tag_or_digest_in_a_registry_webhook_never_reaches_eci(fc, f
     nothing_happened(fc)
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("RepoNamespaceName", "team\n", "repository: 'team\\n/web' is not a valid repository path"),
+        ("Tag", "1.4.0\n", "tag: '1.4.0\\n' is not a valid tag"),
+        ("Digest", "md5:" + "0" * 32, "only sha256 and sha512"),
+    ],
+)
+def test_3_a_cloudevent_with_a_hostile_field_is_refused_by_the_push_function(fc, monkeypatch, key, value, fragment):
+    from helpers import EXAMPLES
+
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(EXAMPLES / "rules.yaml"))
+    fc.backend.seed(json.loads((EXAMPLES / "state.json").read_text())["ContainerGroups"])
+    event = json.loads((EVENTS / "acr-ee-push.json").read_text())
+    event["data"][key] = value
+    result = entry("push")(json.dumps(event).encode(), fc_context("push"))
+    assert result["ok"] is False and fragment in result["error"], result
+    assert fc.backend.calls == []
+
+
 def test_3_a_group_whose_running_image_does_not_parse_is_repaired_by_a_valid_push(fc):
     # What the trailing-newline attack left behind: ECI accepted `...:2.3.0\n` once.
     fc.backend.groups["eci-api"].spec["Container"][0]["Image"] = (

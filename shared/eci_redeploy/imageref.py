@@ -38,24 +38,30 @@ def canonical_registry(host: str) -> str:
     return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
 
 
+def _refused(message: str, where: str) -> ImageReferenceError:
+    # The field goes on the error, not into its text: callers wrap it with their own source and field
+    # (an adapter's "acr-webhook: tag: ..."), which would otherwise read "tag: tag: ...".
+    error = ImageReferenceError(message)
+    error.field = where
+    return error
+
+
 def validate_digest(digest: str, *, where: str = "digest") -> str:
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
-        raise ImageReferenceError(f"{digest!r} is not a digest (algorithm:hex)", field=where)
+        raise _refused(f"{digest!r} is not a digest (algorithm:hex)", where)
     algorithm = digest.partition(":")[0]
     registered = _REGISTERED_DIGESTS.get(algorithm)
     if registered is None:
-        raise ImageReferenceError(f"{digest!r}: only sha256 and sha512 digests are accepted", field=where)
+        raise _refused(f"{digest!r}: only sha256 and sha512 digests are accepted", where)
     if not registered.fullmatch(digest):
         length = 64 if algorithm == "sha256" else 128
-        raise ImageReferenceError(f"{digest!r} is not a {algorithm} digest ({length} lowercase hex)", field=where)
+        raise _refused(f"{digest!r} is not a {algorithm} digest ({length} lowercase hex)", where)
     return digest
 
 
 def validate_tag(tag: str, *, where: str = "tag") -> str:
     if not isinstance(tag, str) or not _TAG.fullmatch(tag):
-        raise ImageReferenceError(
-            f"{tag!r} is not a valid tag (ASCII letters, digits, '_', '.', '-'; at most 128)", field=where
-        )
+        raise _refused(f"{tag!r} is not a valid tag (ASCII letters, digits, '_', '.', '-'; at most 128)", where)
     return tag
 
 
@@ -84,7 +90,10 @@ class ImageRef:
         rest, digest = text, None
         if "@" in rest:
             rest, digest = rest.split("@", 1)
-            validate_digest(digest, where=f"digest of {text!r}")
+            try:
+                validate_digest(digest)
+            except ImageReferenceError as exc:
+                raise ImageReferenceError(f"{text!r}: {exc}") from None
         tag = None
         slash = rest.rfind("/")
         colon = rest.rfind(":")
@@ -141,6 +150,29 @@ class ImageRef:
 
     def __str__(self) -> str:
         return self.original or self.render()
+
+
+def check_event_fields(
+    repository: str, tag: str | None, digest: str | None, host: str | None, equivalent: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
+    """(field, why) for the first part of a push event that fails the grammar; None when all hold.
+    Plain regular expressions: this runs for every event, on the planner's hot path."""
+    if not isinstance(repository, str) or len(repository) > _NAME_MAX or not _PATH.fullmatch(repository):
+        return "repository", f"{repository!r} is not a valid repository path"
+    for where, value in (("tag", tag), ("digest", digest)):
+        if value is not None:
+            try:
+                validate_tag(value) if where == "tag" else validate_digest(value)
+            except ImageReferenceError as exc:
+                return where, str(exc)
+    for value in equivalent:
+        try:
+            validate_digest(value)
+        except ImageReferenceError as exc:
+            return "digest", str(exc)
+    if host is not None and not (isinstance(host, str) and _DOMAIN.fullmatch(host)):
+        return "registry", f"{host!r} is not a valid registry host"
+    return None
 
 
 def salvage_name(text: str) -> ImageRef | None:
