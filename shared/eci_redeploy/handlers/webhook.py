@@ -103,7 +103,10 @@ def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: 
 # What reaches this function's URL: registry webhooks and the signed CI call. ACR EventBridge events
 # go to the push function (as the webhook they would arrive token-only yet count as platform-signed);
 # timer events go to the timer.
-NOT_WEBHOOK_KINDS = {"acr-eventbridge": "the push function (EventBridge)", "TimerTick": "the timer function"}
+NOT_WEBHOOK_KINDS = {
+    "acr-eventbridge": ("EventBridge CloudEvents", "the push function"),
+    "TimerTick": ("timer events", "the timer function"),
+}
 
 
 def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, list[Any]]:
@@ -117,8 +120,10 @@ def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, 
         raise
     kinds = payload_kinds(parsed)
     _authenticate(request, kinds, settings)
-    for kind in sorted(kinds & NOT_WEBHOOK_KINDS.keys()):
-        raise InputError(f"{kind} events are not taken here: send them to {NOT_WEBHOOK_KINDS[kind]}", source="body")
+    foreign = sorted(kinds & NOT_WEBHOOK_KINDS.keys())
+    if foreign:
+        what, where = NOT_WEBHOOK_KINDS[foreign[0]]
+        raise InputError(f"{what} are not taken by the webhook: send them to {where}", source="body")
     return body, parsed
 
 
