@@ -7,6 +7,7 @@ new image written back onto a container keeps the registry host (and short form)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -156,23 +157,29 @@ def check_event_fields(
     repository: str, tag: str | None, digest: str | None, host: str | None, equivalent: frozenset[str] = frozenset()
 ) -> tuple[str, str] | None:
     """(field, why) for the first part of a push event that fails the grammar; None when all hold.
-    Plain regular expressions: this runs for every event, on the planner's hot path."""
+    Bare regular expressions first (this runs for every event, on the planner's hot path); the
+    validators only to word a refusal."""
     if not isinstance(repository, str) or len(repository) > _NAME_MAX or not _PATH.fullmatch(repository):
         return "repository", f"{repository!r} is not a valid repository path"
-    for where, value in (("tag", tag), ("digest", digest)):
-        if value is not None:
-            try:
-                validate_tag(value) if where == "tag" else validate_digest(value)
-            except ImageReferenceError as exc:
-                return where, str(exc)
-    for value in equivalent:
-        try:
-            validate_digest(value)
-        except ImageReferenceError as exc:
-            return "digest", str(exc)
+    if tag is not None and not (isinstance(tag, str) and _TAG.fullmatch(tag)):
+        return "tag", _why(validate_tag, tag)
+    for value in (digest, *equivalent) if equivalent else (digest,):
+        if value is None:
+            continue
+        registered = _REGISTERED_DIGESTS.get(value.partition(":")[0]) if isinstance(value, str) else None
+        if registered is None or not registered.fullmatch(value):
+            return "digest", _why(validate_digest, value)
     if host is not None and not (isinstance(host, str) and _DOMAIN.fullmatch(host)):
         return "registry", f"{host!r} is not a valid registry host"
     return None
+
+
+def _why(validator: Callable[[str], str], value: str) -> str:
+    try:
+        validator(value)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return f"{value!r} is not valid"
 
 
 def salvage_name(text: str) -> ImageRef | None:
