@@ -300,7 +300,11 @@ def test_4_templates_outside_the_rules_folder_are_refused(tmp_path, elsewhere):
     path = rules_with_template(folder, "templates/link.yaml")
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"image": "reg.example.com/team/web:2", "digest": D256}))
-    for args in (["validate", str(path)], ["plan", str(event), "--rules", str(path)]):
+    for args in (
+        ["validate", str(path)],
+        ["plan", str(event), "--rules", str(path)],
+        ["invoke", str(event), "--rules", str(path)],  # refused before the embedded fake ECI is even started
+    ):
         done = cli(*args)
         assert done.returncode == 2, done.stderr
         assert "outside the rules file's folder" in done.stderr
@@ -472,7 +476,11 @@ def test_6_a_literal_registry_password_in_a_template_is_refused(tmp_path):
         load_rules(path)
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"image": "reg.example.com/team/web:2", "digest": D256}))
-    for args in (["validate", str(path)], ["plan", str(event), "--rules", str(path)]):
+    for args in (
+        ["validate", str(path)],
+        ["plan", str(event), "--rules", str(path)],
+        ["invoke", str(event), "--rules", str(path)],  # refused before the embedded fake ECI is even started
+    ):
         done = cli(*args)
         assert done.returncode == 2 and "password_env" in done.stderr
         assert PASSWORD not in done.stdout + done.stderr
