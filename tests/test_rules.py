@@ -39,7 +39,7 @@ BAD = [
     (
         "typo in pull",
         {"version": 1, "rules": [rule("a", pull={"digests": True})]},
-        ["rules[0] (a).pull.digests", "unknown key"],
+        ["rules[0] (a).pull: unknown key 'digests' (did you mean 'digest'?)"],
     ),
     ("wrong version", {"version": 2, "rules": []}, ["version"]),
     (

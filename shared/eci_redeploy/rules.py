@@ -95,7 +95,7 @@ class Source(_Strict):
     @field_validator("registry")
     @classmethod
     def _registry(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("cri-") or re.match(HOST, v)):
+        if v is not None and not (v.startswith("cri-") or re.fullmatch(HOST, v)):
             raise ValueError(f"{v!r} is neither an ACR instance id (cri-...) nor a host[:port]")
         return v.lower() if v else v
 
@@ -176,7 +176,7 @@ class Pull(_Strict):
     @classmethod
     def _hosts(cls, v: list[str]) -> list[str]:
         for host in v:
-            if not re.match(HOST, host):
+            if not re.fullmatch(HOST, host):
                 raise ValueError(f"{host!r} is not a host[:port]")
         return [h.lower() for h in v]
 
@@ -320,6 +320,56 @@ def _describe_location(loc: tuple[Any, ...], raw: Any) -> str:
     return "".join(parts)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, list, dict, unions)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the rules file accepts at a location (a path of keys and list indexes)."""
+    models: list[type[BaseModel]] = [RulesFile]
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for model in models:
+            info = model.model_fields.get(str(item))
+            if info is not None:
+                nxt.extend(_models_in(info.annotation))
+        models = nxt
+    return sorted({name for model in models for name in model.model_fields})
+
+
+def unknown_key_error(exc: ValidationError, raw: Any, *, source: str) -> None:
+    """Raise the first unknown key as the error, with the closest valid key, if there is one."""
+    import difflib
+
+    unknown = [e for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if not unknown:
+        return
+    loc = tuple(unknown[0]["loc"])
+    key, parent = str(loc[-1]), loc[:-1]
+    choices = valid_keys(parent)
+    where = _describe_location(parent, raw) or "(top level)"
+    if key.lower() in ("password", "secret", "token", "url") and f"{key.lower()}_env" in choices:
+        # A credential written into the file would be committed and shipped in the code package.
+        message = (
+            f"unknown key {key!r}: secrets are not written in the rules file; put the value in an "
+            f"environment variable and name it with '{key.lower()}_env'"
+        )
+    else:
+        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(choices)}"
+        message = f"unknown key {key!r} ({hint})"
+    if len(unknown) > 1:
+        message += f" (and {len(unknown) - 1} more unknown key{'s' if len(unknown) > 2 else ''})"
+    raise RulesError(message, source=source, field=where) from None
+
+
 def parse_rules(
     raw: Any,
     *,
@@ -332,6 +382,7 @@ def parse_rules(
     try:
         model = RulesFile.model_validate(raw)
     except ValidationError as exc:
+        unknown_key_error(exc, raw, source=source)  # the cause first: a typo also makes a key "missing"
         first = exc.errors()[0]
         where = _describe_location(tuple(first["loc"]), raw) or "(top level)"
         msg = first["msg"].removeprefix("Value error, ")
@@ -358,7 +409,7 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
         document, templates = compiled
         return parse_rules(document, source=str(p), base_dir=p.resolve().parent, templates=templates)
-    from .yamlio import DuplicateKeyError, load_yaml_file
+    from .yamlio import DuplicateKeyError, YamlLimitError, load_yaml_file
 
     try:
         raw = load_yaml_file(p)
@@ -366,7 +417,7 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
         raise RulesError("file not found", source=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(f"cannot read: {exc.__class__.__name__}", source=str(p)) from None
-    except DuplicateKeyError as exc:
+    except (DuplicateKeyError, YamlLimitError) as exc:
         raise RulesError(str(exc), source=str(p)) from None
     except Exception as exc:  # yaml.YAMLError and its subclasses
         mark = getattr(exc, "problem_mark", None)
@@ -378,16 +429,44 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
 _TEMPLATE_LISTS = ("Container", "InitContainer", "Tag", "Volume", "ImageRegistryCredential", "AcrRegistryInfo")
 
 
-def _load_template(name: str, base_dir: Path | None, *, source: str, field: str) -> dict[str, Any]:
-    from .yamlio import DuplicateKeyError, load_yaml_file
+# A CreateContainerGroup body is a few KB; these leave room for dozens of containers and variables.
+TEMPLATE_MAX_BYTES = 256 * 1024
+TEMPLATE_MAX_NODES = 20_000
 
-    path = (base_dir / name) if base_dir else Path(name)
+
+def template_path(name: str, base_dir: Path | None, *, source: str, field: str) -> Path:
+    """Where a template named in the rules lives: inside the rules file's folder once symlinks are
+    resolved. An absolute path, a `..` climb or a link out of the folder would let whoever writes
+    (or tricks someone into running) a rules file read any file the process can, and `plan` prints
+    templates."""
+    folder = (base_dir or Path.cwd()).resolve()
+    if Path(name).is_absolute():
+        raise RulesError(
+            f"template {name}: give a path relative to the rules file's folder ({folder})", source=source, field=field
+        )
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder):
+        raise RulesError(
+            f"template {name} is outside the rules file's folder ({folder}); templates must live beside it",
+            source=source,
+            field=field,
+        )
+    return path
+
+
+def _load_template(name: str, base_dir: Path | None, *, source: str, field: str) -> dict[str, Any]:
+    from .yamlio import DuplicateKeyError, YamlLimitError, load_yaml_file
+
+    path = template_path(name, base_dir, source=source, field=field)
     try:
-        body = load_yaml_file(path)
+        body = load_yaml_file(path, max_bytes=TEMPLATE_MAX_BYTES, max_nodes=TEMPLATE_MAX_NODES)
     except FileNotFoundError:
         raise RulesError(f"template {name} not found (looked at {path})", source=source, field=field) from None
-    except (OSError, UnicodeDecodeError, DuplicateKeyError) as exc:
+    except (DuplicateKeyError, YamlLimitError) as exc:
         raise RulesError(f"template {name}: {exc}", source=source, field=field) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = f"cannot read: {exc.__class__.__name__}"
+        raise RulesError(f"template {name}: {reason}", source=source, field=field) from None
     except Exception as exc:
         raise RulesError(f"template {name} is not valid YAML: {exc}", source=source, field=field) from None
     if not isinstance(body, dict):
@@ -404,6 +483,15 @@ def _load_template(name: str, base_dir: Path | None, *, source: str, field: str)
     for key in _TEMPLATE_LISTS:
         if key in body and not isinstance(body[key], list):
             raise RulesError(f"template {name}: {key} must be a list", source=source, field=field)
+    literal = _literal_secret(body)
+    if literal:
+        raise RulesError(
+            f"template {name}: {literal} is a literal secret (plan prints templates; the code package ships them): "
+            "remove it and list the registry under the rule's pull.credentials with password_env, the "
+            "environment variable that holds the password",
+            source=source,
+            field=field,
+        )
     containers = body.get("Container")
     if not containers:
         raise RulesError(f"template {name}: Container must list at least one container", source=source, field=field)
@@ -418,3 +506,24 @@ def _load_template(name: str, base_dir: Path | None, *, source: str, field: str)
     if not body.get("ContainerGroupName"):
         raise RulesError(f"template {name}: ContainerGroupName is required", source=source, field=field)
     return body
+
+
+_SECRET_FIELD = re.compile(r"(?:password|passwd|secret)\Z", re.IGNORECASE)
+
+
+def _literal_secret(value: Any, path: str = "") -> str | None:
+    """Where a template holds a credential in clear (e.g. `ImageRegistryCredential[0].Password`)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SECRET_FIELD.search(key) and item not in (None, ""):
+                return here
+            found = _literal_secret(item, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _literal_secret(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None
