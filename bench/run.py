@@ -12,6 +12,7 @@ import sys
 import cold_start
 import economy
 import latency
+import tagpolicy
 import throughput
 from common import table
 
@@ -27,6 +28,7 @@ def main() -> int:
     throughput.run()
     economy.run()
     latency.run(3 if quick else 9)
+    tagpolicy.run()
     print()
     print(table())
     return 0
