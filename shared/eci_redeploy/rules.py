@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ImageReferenceError, RulesError
 from .imageref import ImageRef
@@ -58,7 +58,6 @@ class TagsSpec(_Strict):
         description="regex only: rank tags by a named group, so pushes never move a group to an older build and "
         "the reconcile picks the highest",
     )
-    _policy: TagPolicy | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TagsSpec:
@@ -101,12 +100,8 @@ class TagsSpec(_Strict):
         return v
 
     def policy(self) -> TagPolicy:
-        # Built once per rule: the planner asks for it per container group.
-        if self._policy is None:
-            self._policy = self._build_policy()
-        return self._policy
-
-    def _build_policy(self) -> TagPolicy:
+        # A small frozen value, rebuilt on demand (RuleSet.policy keeps one per rule); parsed ranges and
+        # compiled regexes are cached in tagpolicy, so this never re-parses.
         ignore = tuple(self.ignore)
         if self.semver is not None:
             return TagPolicy("semver", self.semver, self.prerelease, ignore, stay_within=self.stay_within)

@@ -295,8 +295,11 @@ def compile_regex(pattern: str) -> Any:
         raise RegexError(f"{pattern!r} is not a valid regular expression (RE2 syntax): {detail}") from None
 
 
-def regex_groups(pattern: str) -> tuple[str, ...]:
-    return tuple(compile_regex(pattern).groupindex)
+def _fullmatch(pattern: str, tag: str) -> Any:
+    try:
+        return compile_regex(pattern).fullmatch(tag)
+    except UnicodeError:  # RE2 works on UTF-8: a tag with lone surrogates (JSON "\ud800") matches nothing
+        return None
 
 
 # --- policies ---------------------------------------------------------------------------------------
@@ -349,7 +352,7 @@ class TagPolicy:
             return None if fnmatch.fnmatchcase(tag, self.pattern) else f"tag {tag} does not match {self.pattern!r}"
         if self.kind == "regex":
             assert isinstance(self.pattern, str)
-            m = compile_regex(self.pattern).fullmatch(tag)
+            m = _fullmatch(self.pattern, tag)
             if m is None:
                 return f"tag {tag} does not match /{self.pattern}/"
             if self.order is not None and self._key(m) is None:
@@ -398,7 +401,7 @@ class TagPolicy:
             return parse_version(tag)  # SemVer 2.0.0 §11 precedence; build metadata ignored
         if self.kind == "regex" and self.order is not None:
             assert isinstance(self.pattern, str)
-            m = compile_regex(self.pattern).fullmatch(tag)
+            m = _fullmatch(self.pattern, tag)
             return None if m is None else self._key(m)
         return None
 

@@ -18,6 +18,7 @@ from .errors import ImageReferenceError
 from .imageref import ImageRef
 from .pushevent import PushEvent
 from .state import ContainerGroup
+from .tagpolicy import TagPolicy
 
 
 @dataclass(frozen=True)
@@ -27,10 +28,14 @@ class VersionCheck:
 
 
 def running_tag(
-    group: ContainerGroup, event: PushEvent, rule: Any, runs: Callable[[ImageRef, PushEvent, Any], bool]
+    group: ContainerGroup,
+    event: PushEvent,
+    rule: Any,
+    runs: Callable[[ImageRef, PushEvent, Any], bool],
+    policy: TagPolicy | None = None,
 ) -> str | None:
     """The highest-ranked tag among the group's containers that run the pushed repository."""
-    policy = rule.source.tags.policy()
+    policy = policy or rule.source.tags.policy()
     tags = group.tag_map
     best: tuple[Any, str] | None = None
     first: str | None = None
@@ -63,7 +68,7 @@ def check(
     new_key = policy.order_key(event.tag)
     if new_key is None or event.tag is None:
         return None
-    running = running_tag(group, event, rule, runs)
+    running = running_tag(group, event, rule, runs, policy)
     if policy.stay_within is not None:
         reason = policy.within(event.tag, running)
         if reason is not None:
