@@ -82,21 +82,27 @@ _GLUE = re.compile(r"(<=|>=|=<|=>|!=|<|>|=|~|\^)\s+")
 Check = Callable[[Version], bool]
 
 
-@dataclass(frozen=True)
+# The range's parts are plain slotted classes, not dataclasses: each @dataclass costs ~0.4 ms at
+# import, and this module is on the matched push's cold path.
+
+
 class _Cmp:
-    op: str
-    bound: Version
+    __slots__ = ("bound", "op")
+
+    def __init__(self, op: str, bound: Version) -> None:
+        self.op, self.bound = op, bound
 
     def __call__(self, version: Version) -> bool:
         return _OPS[self.op](version, self.bound)
 
 
-@dataclass(frozen=True)
 class _Outside:
     """`!=1.2`: not on the 1.2.x line, its prereleases included."""
 
-    low: Version
-    high: Version | None
+    __slots__ = ("high", "low")
+
+    def __init__(self, low: Version, high: Version | None) -> None:
+        self.low, self.high = low, high
 
     def __call__(self, version: Version) -> bool:
         return not (self.low <= version and (self.high is None or version < self.high))
@@ -106,12 +112,11 @@ def _never(version: Version) -> bool:
     return False
 
 
-@dataclass(frozen=True)
 class _Partial:
-    major: int | None
-    minor: int | None
-    patch: int | None
-    pre: str | None
+    __slots__ = ("major", "minor", "patch", "pre")
+
+    def __init__(self, major: int | None, minor: int | None, patch: int | None, pre: str | None) -> None:
+        self.major, self.minor, self.patch, self.pre = major, minor, patch, pre
 
     def floor(self) -> Version:
         """The lower bound npm's README writes for the partial: `1.2` -> 1.2.0, `1.2.3-rc.1` -> itself."""
@@ -224,12 +229,13 @@ def _hyphen(low: str, high: str, clause: str) -> list[Check]:
     return checks + _between(None, False, hi.ceiling(), False)
 
 
-@dataclass(frozen=True)
 class SemverRange:
     """A parsed range: any of its comparator sets, each a conjunction of checks on a Version."""
 
-    text: str
-    sets: tuple[tuple[Check, ...], ...]
+    __slots__ = ("sets", "text")
+
+    def __init__(self, text: str, sets: tuple[tuple[Check, ...], ...]) -> None:
+        self.text, self.sets = text, sets
 
     def test(self, version: Version) -> bool:
         return any(all(check(version) for check in checks) for checks in self.sets)
