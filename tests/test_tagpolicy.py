@@ -5,6 +5,9 @@ import itertools
 import random
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from semver import Version
 
 from eci_redeploy.tagpolicy import (
     MAX_TAG,
@@ -15,6 +18,7 @@ from eci_redeploy.tagpolicy import (
     compile_regex,
     parse_range,
     parse_version,
+    precedence,
 )
 
 
@@ -626,3 +630,25 @@ def test_user_regexes_run_on_re2():
         compile_regex(r"(a+)\1")
     with pytest.raises(RegexError):
         compile_regex(r"(?=a)a")
+
+
+# --- our precedence keys agree with python-semver's own compare (the library as the oracle) -----------
+
+
+_identifier = st.one_of(
+    st.integers(0, 30).map(str),
+    st.text("abcXYZ-09", min_size=1, max_size=4).filter(lambda s: not s.isdigit()),
+)
+_versions = st.builds(
+    lambda a, b, c, pre: Version(a, b, c, ".".join(pre) if pre else None),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.lists(_identifier, max_size=3),
+)
+
+
+@given(_versions, _versions)
+def test_precedence_keys_match_python_semver(a, b):
+    ka, kb = precedence(a), precedence(b)
+    assert (ka > kb) - (ka < kb) == a.compare(b)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,9 @@ HOST = r"^[A-Za-z0-9.-]+(?::[0-9]+)?$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+_POLICIES: dict[int, TagPolicy] = {}
 
 
 class TagOrder(_Strict):
@@ -100,8 +104,16 @@ class TagsSpec(_Strict):
         return v
 
     def policy(self) -> TagPolicy:
-        # A small frozen value, rebuilt on demand (RuleSet.policy keeps one per rule); parsed ranges and
-        # compiled regexes are cached in tagpolicy, so this never re-parses.
+        # Built once per TagsSpec: the planner asks for it per container group. Kept outside the model
+        # (a private attribute or a __dict__ entry would change pydantic's equality) and dropped with it.
+        key = id(self)
+        cached = _POLICIES.get(key)
+        if cached is None:
+            cached = _POLICIES[key] = self._build_policy()
+            weakref.finalize(self, _POLICIES.pop, key, None)
+        return cached
+
+    def _build_policy(self) -> TagPolicy:
         ignore = tuple(self.ignore)
         if self.semver is not None:
             return TagPolicy("semver", self.semver, self.prerelease, ignore, stay_within=self.stay_within)
