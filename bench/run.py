@@ -10,8 +10,10 @@ import platform
 import sys
 
 import cold_start
+import deliveries
 import economy
 import latency
+import load
 import tagpolicy
 import throughput
 from common import table
@@ -27,7 +29,9 @@ def main() -> int:
     cold_start.run(5 if quick else 15)
     throughput.run()
     economy.run()
+    deliveries.run()
     latency.run(3 if quick else 9)
+    load.run()
     tagpolicy.run()
     print()
     print(table())

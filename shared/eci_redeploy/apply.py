@@ -82,6 +82,7 @@ def apply_plan(
     dry_run: bool = False,
     rules: RuleSet | None = None,
     clock: Clock | None = None,
+    deadline: float | None = None,
 ) -> Report:
     started = time.monotonic()
     report = Report(plan, dry_run=dry_run)
@@ -90,7 +91,7 @@ def apply_plan(
         return report
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
     prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
-    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms)
+    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms, deadline=deadline)
     _attach_results(report, gateway)
     from .audit import emit
 
@@ -135,8 +136,10 @@ def run(
     *,
     dry_run: bool = False,
     clock: Clock | None = None,
+    deadline: float | None = None,
 ) -> Report:
-    """Observe only what matched rules need, plan, then apply (or not, for a dry run)."""
+    """Observe only what matched rules need, plan, then apply (or not, for a dry run). `deadline`: see
+    rollout.execute."""
     from .decide import watched
     from .errors import PlanningError
     from .notify import messages_for, planning_error_message, send
@@ -148,7 +151,7 @@ def run(
         events = push_events(parsed)
         send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
         raise
-    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
+    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline)
     if not dry_run:
         send(messages_for(report), rules, env)
     return report

@@ -18,7 +18,8 @@ from .registry import RegistryClient, RegistryError, RegistryNotFound
 from .rules import Rule, RuleSet
 from .state import ContainerGroup
 
-UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub"})
+# Payloads nobody signs (Quay sends no digest at all; GitHub's digest may be missing or malformed).
+UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub", "quay", "github"})
 
 
 @dataclass

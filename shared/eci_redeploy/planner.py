@@ -7,12 +7,12 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import tracking
 from .errors import ImageReferenceError, PlanningError
+from .idempotency import client_token, transition_token
 from .imageref import ImageRef
 from .plan import Plan, Skip, Step
 from .pull import pull_parameters
@@ -25,12 +25,6 @@ from .versionguard import check as version_check
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
 IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
-TOKEN_PREFIX = "er1-"
-
-
-def client_token(*parts: str) -> str:
-    """Deterministic, <= 64 ASCII characters: the same decision always carries the same token."""
-    return TOKEN_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
 def plan_event(
@@ -122,6 +116,17 @@ def _same_image(running: ImageRef, wanted: ImageRef, equivalent: frozenset[str] 
 def _token_basis(image: ImageRef, event: PushEvent) -> str:
     # Without a digest the image string does not identify the content: the event must.
     return image.render() if image.digest else f"{image.render()}#{event.event_id}"
+
+
+def _recorded(group: ContainerGroup) -> str:
+    """What the group's tracking tags say it last had applied: part of the state a transition leaves."""
+    done = tracking.applied(group.tag_map)
+    return f"applied={done.digest or ''}@{done.event_time_ms or ''}/{done.rule or ''}"
+
+
+def _pushed(event: PushEvent) -> str:
+    # The push's time goes into the recorded tags, so it belongs to the transition's target too.
+    return f"pushed@{tracking.millis(event.time) or ''}"
 
 
 def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -> list[ContainerGroup]:
@@ -286,7 +291,9 @@ def _plan_update(
             "what it was created with (use action: replace to move it)"
         )
     basis = [_token_basis(i, event) for i in new_images]
-    token = client_token(rule.name, "update", group.id, *basis)
+    before = [*(str(i) for i in old_images), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    token = transition_token(rule.name, "update", group.id, before=before, after=after)
     tags = tracking.record(
         group.tag_map,
         version=tracking.version_of(event.digest if new_images[0].digest else None, event.tag),
@@ -310,7 +317,7 @@ def _plan_update(
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, basis, pull)
+    rollback = _rollback_body(rule, group, back_lists, after, before, pull)
     plan.steps.append(
         Step(
             rule.name,
@@ -374,7 +381,8 @@ def _rollback_body(
     rule: Rule,
     group: ContainerGroup,
     containers: dict[str, list[dict[str, Any]]],
-    basis: list[str],
+    before: list[str],
+    after: list[str],
     pull: Any,
 ) -> dict[str, Any]:
     """UpdateContainerGroup back to the images (and tags) the group had before this change. The old
@@ -383,7 +391,7 @@ def _rollback_body(
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": client_token(rule.name, "rollback", group.id, *basis),
+        "ClientToken": transition_token(rule.name, "rollback", group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
         **containers,
         **pull.for_update(),
@@ -543,7 +551,9 @@ def _plan_replace(
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]
-    create_token = client_token(rule.name, "replace-create", group.id, *basis)
+    before = [*(str(r) for r in running_before), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
     body["ClientToken"] = create_token
     plan.steps.append(
         Step(
@@ -559,7 +569,7 @@ def _plan_replace(
     delete = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": client_token(rule.name, "replace-delete", group.id, *basis),
+        "ClientToken": transition_token(rule.name, "replace-delete", group.id, before=before, after=after),
     }
     plan.steps.append(
         Step(

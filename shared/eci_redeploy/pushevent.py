@@ -31,7 +31,7 @@ class PushEvent:
         return f"{where}/{self.repository}{version}"
 
     def summary(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "source": self.source,
             "id": self.event_id,
             "repository": self.repository,
@@ -40,6 +40,9 @@ class PushEvent:
             "registry": self.registry_host or self.instance_id,
             "time": self.time.isoformat() if self.time else None,
         }
+        if self.extra.get("warning"):
+            out["warning"] = self.extra["warning"]
+        return out
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,22 @@ class IgnoredEvent:
     source: str
     event_id: str
     reason: str
+
+    def summary(self) -> dict[str, object]:
+        return {"source": self.source, "id": self.event_id, "status": "ignored", "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class RejectedEvent:
+    """One event of a delivery that could not be read (the others still proceed): where it was in the
+    delivery and why, so that the reply names it instead of dropping it silently."""
+
+    source: str
+    index: int | None  # position in the delivery (array item or envelope event); None for the body itself
+    reason: str
+
+    def summary(self) -> dict[str, object]:
+        return {"source": self.source, "index": self.index, "status": "rejected", "reason": self.reason}
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ class ReconcileResult:
     report: Report
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
+    events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
@@ -119,6 +120,7 @@ def reconcile(
 
     plan = Plan()
     wanted: dict[str, dict[str, str]] = {}
+    events: list[PushEvent] = []
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
@@ -143,13 +145,13 @@ def reconcile(
                     Skip(rule.name, f"reconcile: stay_within: the running version of {names} is unknown")
                 )
                 continue
-            _reconcile_line(plan, wanted, rule, rules, client, platform, host, running, subset, env)
+            _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
     if not dry_run:
         from .notify import messages_for, send
 
         send(messages_for(report), rules, env)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events)
 
 
 def _lines(
@@ -176,6 +178,7 @@ def _lines(
 def _reconcile_line(
     plan: Plan,
     wanted: dict[str, dict[str, str]],
+    events: list[PushEvent],
     rule: Rule,
     rules: RuleSet,
     client: RegistryClient,
@@ -199,7 +202,9 @@ def _reconcile_line(
         f"reconcile:{rule.name}:{resolved.digest}",
         registry_host=host,
         signed=True,
+        extra={"only_rule": rule.name},
     )
+    events.append(event)
     wanted.setdefault(
         rule.name, {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
     )

@@ -21,6 +21,8 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         if not ticks:
             return {"ok": False, "error": "not a timer event"}
         rules = common.rules_for(settings.rules_path)
+        if settings.worker_function:  # decide here, change nothing: the worker is the single writer
+            return _hand_off(rules, settings, env, context, gateway, ticks[0])
         result = run_reconcile(rules, env, context, gateway=gateway)
     except EciRedeployError as exc:
         log_event("failed", function="timer", error=exc.one_line(), request_id=common.request_id(context))
@@ -33,6 +35,24 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         registry_requests=result.registry_requests,
     )
     return {"ok": not result.report.failed, **result.to_json()}
+
+
+def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
+    """Ask the registries what each rule wants (a dry run against ECI), then hand the rules that have
+    something to change, or a change deferred, to the worker, which decides again on a fresh describe."""
+    from .events import hand_off
+
+    result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
+    plan = result.report.plan
+    pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
+    events = [e for e in result.events if e.extra.get("only_rule") in pending]
+    body = result.to_json()
+    if events:
+        # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
+        tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
+        body["handed_off"] = hand_off(events, rules, settings, env, context, salt=tick_id)
+    log_event("reconcile.decided", trigger=tick.trigger_name, pending=sorted(pending), wanted=result.wanted)
+    return {"ok": True, **body}
 
 
 def run_reconcile(rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False) -> Any:
