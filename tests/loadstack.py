@@ -122,7 +122,7 @@ class Stack:
         self.app = make_app(
             rules, self.gateway, budget=budget or RetryBudget(retries=20, initial=0.05, maximum=0.5, max_age=120)
         )
-        self.writer = self.app.dispatcher
+        self.writer = self.app.writer
         self.http = make_server("127.0.0.1", 0, self.app, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://127.0.0.1:{self.http.port}/"
 

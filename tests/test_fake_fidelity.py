@@ -20,6 +20,7 @@ import urllib.request
 
 import pytest
 
+from eci_redeploy.fake.describe import describe_group
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
 
@@ -218,7 +219,7 @@ def test_the_field_check_fails_on_a_missing_field():
     backend.seed(
         [{"ContainerGroupId": "eci-1", "ContainerGroupName": "a", "Containers": [{"Name": "c", "Image": "i"}]}]
     )
-    raw = backend.group("eci-1").describe()
+    raw = describe_group(backend.group("eci-1"))
     del raw["Containers"][0]["CurrentState"]["StartTime"]
     raw["Cpu"] = "2"
     problems: list[str] = []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from .plan import Skip
 from .planner import skip_reason
 from .pushevent import PushEvent
-from .reconcile import registry_host
+from .registries import registry_host
 from .registry import RegistryClient, RegistryError, RegistryNotFound
 from .rules import Rule, RuleSet
 from .state import ContainerGroup

@@ -35,7 +35,7 @@ def decide(parsed: Sequence[Parsed], rules: RuleSet, groups: Sequence[ContainerG
             plan.skipped.append(Skip(None, f"timer {item.trigger_name}: a tick starts a reconcile, not a deploy"))
         else:
             only = merged.only[position[id(item)]] if merged else None
-            pinned = item.extra.get("only_rule")  # a reconcile's wanted image: for that rule alone
+            pinned = item.only_rule  # a reconcile's wanted image: for that rule alone
             if only is None:
                 plan.extend(plan_event(item, rules, index, env, only=pinned))
                 continue

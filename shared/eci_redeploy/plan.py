@@ -9,16 +9,6 @@ from .flatten import flatten
 from .pushevent import PushEvent
 from .secrets import masked
 
-MUTATING = frozenset(
-    {
-        "CreateContainerGroup",
-        "UpdateContainerGroup",
-        "RestartContainerGroup",
-        "DeleteContainerGroup",
-        "CreateImageCache",
-    }
-)
-
 
 @dataclass(slots=True)  # not frozen: a rollout plans thousands; treated as immutable all the same
 class Step:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import tracking
@@ -240,27 +241,26 @@ def _targets(
     return out, refused + missing
 
 
-def _plan_update(
-    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
-) -> None:
-    if group.status not in MUTABLE_STATUSES:
-        plan.skipped.append(
-            Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
-        )
-        return
-    sections = {"Container": group.containers, "InitContainer": group.init_containers}
-    body_lists: dict[str, list[dict[str, Any]]] = {}
-    back_lists: dict[str, list[dict[str, Any]]] = {}
-    old_images: list[ImageRef] = []
-    previous: dict[str, str] = {}
-    new_images: list[ImageRef] = []
-    all_targets: list[tuple[str, ImageRef | None]] = []
-    notes: list[str] = []
-    for section, containers in sections.items():
+@dataclass(slots=True)
+class _Changes:
+    """What an update changes, by API section (Container / InitContainer): the new entries, the
+    entries that undo them, and the images on both sides."""
+
+    body: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    back: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    old_images: list[ImageRef] = field(default_factory=list)
+    new_images: list[ImageRef] = field(default_factory=list)
+    previous: dict[str, str] = field(default_factory=dict)
+    targets: list[tuple[str, ImageRef | None]] = field(default_factory=list)
+
+
+def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str]) -> _Changes:
+    changes = _Changes()
+    for section, containers in (("Container", group.containers), ("InitContainer", group.init_containers)):
         targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
         if refused and section == "Container":
             notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
-        all_targets.extend(targets)
+        changes.targets.extend(targets)
         for name, running in targets:
             assert running is not None
             new, same = pulls.new_image(running, event, rule)
@@ -273,33 +273,23 @@ def _plan_update(
                 notes.append(
                     f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
                 )
-            body_lists.setdefault(section, []).append(entry)
-            back_lists.setdefault(section, []).append({"Name": name, "Image": old_text})
-            previous[name] = old_text
-            old_images.append(running)
-            new_images.append(new)
-    if not all_targets:
-        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
-        return
-    if not new_images:
-        plan.skipped.append(Skip(rule.name, f"already running {_new_image(all_targets[0][1], event, rule)}", group.id))  # type: ignore[arg-type]
-        return
-    pull = pulls.get(new_images, rule, event, env)
-    if pull.create_only:
-        notes.append(
-            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
-            "what it was created with (use action: replace to move it)"
-        )
-    basis = [_token_basis(i, event) for i in new_images]
-    before = [*(str(i) for i in old_images), _recorded(group)]
-    after = [*basis, _pushed(event)]
-    token = transition_token(rule.name, "update", group.id, before=before, after=after)
+            changes.body.setdefault(section, []).append(entry)
+            changes.back.setdefault(section, []).append({"Name": name, "Image": old_text})
+            changes.previous[name] = old_text
+            changes.old_images.append(running)
+            changes.new_images.append(new)
+    return changes
+
+
+def _update_tags(
+    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str]
+) -> list[dict[str, str]] | None:
     tags = tracking.record(
         group.tag_map,
-        version=tracking.version_of(event.digest if new_images[0].digest else None, event.tag),
+        version=tracking.version_of(event.digest if changes.new_images[0].digest else None, event.tag),
         event_time=event.time,
         rule=rule.name,
-        previous=_running_version(old_images[0]),
+        previous=_running_version(changes.old_images[0]),
         tag=event.tag,
     )
     if tags is None:
@@ -307,28 +297,57 @@ def _plan_update(
             f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
             "event order cannot be recorded on it"
         )
+    return tags
+
+
+def _plan_update(
+    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
+) -> None:
+    if group.status not in MUTABLE_STATUSES:
+        plan.skipped.append(
+            Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
+        )
+        return
+    notes: list[str] = []
+    changes = _changes(group, event, rule, pulls, notes)
+    if not changes.targets:
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
+        return
+    if not changes.new_images:
+        already = _new_image(changes.targets[0][1], event, rule)  # type: ignore[arg-type]
+        plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
+        return
+    pull = pulls.get(changes.new_images, rule, event, env)
+    if pull.create_only:
+        notes.append(
+            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
+            "what it was created with (use action: replace to move it)"
+        )
+    basis = [_token_basis(i, event) for i in changes.new_images]
+    before = [*(str(i) for i in changes.old_images), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    tags = _update_tags(group, event, rule, changes, notes)
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": token,
+        "ClientToken": transition_token(rule.name, "update", group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
-        **body_lists,
+        **changes.body,
         **pull.for_update(),
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, after, before, pull)
     plan.steps.append(
         Step(
             rule.name,
             "UpdateContainerGroup",
             group.id,
             body,
-            new_images[0].render(),
+            changes.new_images[0].render(),
             group.id,
             notes=tuple(notes),
-            rollback=rollback,
-            previous=previous,
+            rollback=_rollback_body(rule, group, changes.back, after, before, pull),
+            previous=changes.previous,
             network=_network(group),
             event_id=event.event_id,
         )
@@ -515,17 +534,7 @@ def _plan_create(
     plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
 
 
-def _plan_replace(
-    plan: Plan,
-    event: PushEvent,
-    rule: Rule,
-    template: dict[str, Any],
-    group: ContainerGroup,
-    env: Mapping[str, str],
-) -> None:
-    if group.status in ("Terminating", "Expired"):
-        plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
-        return
+def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup) -> list[Any]:
     tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     # The successor keeps the old group's tags so that the rule's selector still finds it.
     merged = {**group.tag_map, **tags}
@@ -543,6 +552,21 @@ def _plan_replace(
         raise PlanningError(
             f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
         )
+    return recorded
+
+
+def _plan_replace(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    group: ContainerGroup,
+    env: Mapping[str, str],
+) -> None:
+    if group.status in ("Terminating", "Expired"):
+        plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
+        return
+    recorded = _replace_tags(template, event, rule, group)
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
@@ -551,18 +575,21 @@ def _plan_replace(
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
     before = [*(str(r) for r in running_before), _recorded(group)]
     after = [*basis, _pushed(event)]
     create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
     body["ClientToken"] = create_token
+    image = changed[0].render()
+    notes = (f"successor of {group.id}",)
     plan.steps.append(
         Step(
             rule.name,
             "CreateContainerGroup",
             body["ContainerGroupName"],
             body,
-            changed[0].render(),
-            notes=(f"successor of {group.id}",),
+            image,
+            notes=notes,
             event_id=event.event_id,
         )
     )
@@ -577,7 +604,7 @@ def _plan_replace(
             "DeleteContainerGroup",
             group.id,
             delete,
-            changed[0].render(),
+            image,
             group.id,
             requires=create_token,
             notes=("deleted only after its successor was created",),

@@ -22,7 +22,10 @@ class PushEvent:
     # Other digests of the same content (a multi-arch index and its platform manifest): a group on
     # any of them already runs this image, so an index never looks "always updated".
     equivalent: frozenset[str] = frozenset()
-    extra: dict[str, str] = field(default_factory=dict, compare=False)
+    # Said in the reply beside the event (e.g. a malformed digest that was ignored); not part of identity.
+    warning: str | None = field(default=None, compare=False)
+    # A reconcile's wanted image belongs to one rule's policy: plan it for that rule alone.
+    only_rule: str | None = field(default=None, compare=False)
 
     def describe(self) -> str:
         where = self.registry_host or self.instance_id or (f"ACR {self.region}" if self.region else "?")
@@ -40,8 +43,8 @@ class PushEvent:
             "registry": self.registry_host or self.instance_id,
             "time": self.time.isoformat() if self.time else None,
         }
-        if self.extra.get("warning"):
-            out["warning"] = self.extra["warning"]
+        if self.warning:
+            out["warning"] = self.warning
         return out
 
 

@@ -23,7 +23,7 @@ from .plan import Plan, Skip
 from .planner import _runs_pushed_repository, plan_event
 from .pull import registry_info
 from .pushevent import PushEvent
-from .registries import RegistryKind, enterprise_host
+from .registries import RegistryKind, registry_host
 from .registry import RegistryClient, RegistryError, Resolved
 from .rollout import Clock
 from .rules import Rule, RuleSet
@@ -57,24 +57,6 @@ def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
         return (h / 0xFFFFFFFF) * spread_seconds
 
     return sorted(((offset(r), r) for r in rules), key=lambda pair: (pair[0], pair[1].name))
-
-
-def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
-    """Where to ask: the rule's registry host, its ACR settings, or the host its targets pull from."""
-    source = rule.source.registry
-    if source and not source.startswith("cri-"):
-        return source
-    acr = rule.pull.acr
-    if acr and acr.domains:
-        return acr.domains[0]
-    if acr and acr.instance_name:
-        return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
-    for group in groups:
-        for c in group.containers + group.init_containers:
-            ref = ImageRef.parse(c.image)
-            if ref.repository == rule.source.repository:
-                return ref.registry
-    return None
 
 
 def wanted_image(
@@ -202,7 +184,7 @@ def _reconcile_line(
         f"reconcile:{rule.name}:{resolved.digest}",
         registry_host=host,
         signed=True,
-        extra={"only_rule": rule.name},
+        only_rule=rule.name,
     )
     events.append(event)
     wanted.setdefault(

@@ -7,10 +7,11 @@ is healthy, and deletes a successor that is not: the workload is never left with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clock import Clock
 from .errors import EciApiError
 from .gateway import EciGateway
 from .log import log_event
@@ -54,12 +55,6 @@ class Outcome:
         if self.result:
             out["result"] = self.result
         return out
-
-
-@dataclass
-class Clock:
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], float] = time.monotonic
 
 
 def units(steps: Sequence[Step]) -> list[list[Step]]:

@@ -408,7 +408,7 @@ def parse_rules(
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
-    from .fastpath import compiled_rules
+    from .rules_index import compiled_rules
 
     p = Path(path)
     compiled = compiled_rules(p)

@@ -13,7 +13,6 @@ from .idempotency import task_id
 from .pushevent import PushEvent
 
 KIND = "eci-redeploy/work-order"
-ONLY_RULE = "only_rule"  # PushEvent.extra key: plan this push for this rule alone
 
 
 class WorkEvent(BaseModel):
@@ -36,13 +35,12 @@ class WorkEvent(BaseModel):
     def of(cls, event: PushEvent) -> WorkEvent:
         values = {k: getattr(event, k) for k in cls.model_fields if k != "only_rule"}
         values["equivalent"] = sorted(event.equivalent)
-        return cls(**values, only_rule=event.extra.get(ONLY_RULE))
+        return cls(**values, only_rule=event.only_rule)
 
     def event(self) -> PushEvent:
         values = self.model_dump()
         values["equivalent"] = frozenset(values["equivalent"])
-        only = values.pop("only_rule")
-        return PushEvent(**values, extra={ONLY_RULE: only} if only else {})
+        return PushEvent(**values)
 
 
 class WorkOrder(BaseModel):

@@ -103,7 +103,7 @@ def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:
     """The rules that would act on this push (the planner's own skip test)."""
     from .planner import skip_reason
 
-    only = event.extra.get("only_rule")
+    only = event.only_rule
     return [
         r.name
         for r in rules.for_repository(event.repository)

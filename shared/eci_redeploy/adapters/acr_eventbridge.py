@@ -81,5 +81,5 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         instance_name=(data.instancename or "").lower() or None,
         region=region,
         signed=True,  # EventBridge delivers only what ACR published in this account
-        extra={"warning": f"data.Digest {warning}: ignored, the tag is deployed"} if warning else {},
+        warning=f"data.Digest {warning}: ignored, the tag is deployed" if warning else None,
     )

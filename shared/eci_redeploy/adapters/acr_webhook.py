@@ -54,5 +54,5 @@ def parse(raw: dict[str, Any]) -> PushEvent:
         event_id="acrwh-" + hashlib.sha256(basis.encode()).hexdigest()[:24],
         time=parse_time(body.push_data.pushed_at, region=repo.region),
         region=repo.region,
-        extra={"warning": f"push_data.digest {warning}: ignored, the tag is deployed"} if warning else {},
+        warning=f"push_data.digest {warning}: ignored, the tag is deployed" if warning else None,
     )

@@ -13,7 +13,6 @@ from . import detect
 from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
 
 NAME = "distribution"
-MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 MANIFEST_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.v2+json",

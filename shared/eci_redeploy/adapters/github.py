@@ -58,7 +58,7 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         event_id=f"{event_id}-{tag or digest}",
         time=_time(version.get("updated_at")) or _time(package.get("updated_at")),
         registry_host=HOST,
-        extra={"warning": f"container_metadata.tag.digest {warning}: ignored, the tag is deployed"} if warning else {},
+        warning=f"container_metadata.tag.digest {warning}: ignored, the tag is deployed" if warning else None,
     )
 
 

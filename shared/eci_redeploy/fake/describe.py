@@ -8,36 +8,11 @@ are plausible constants where the fake has nothing to model (billing, ENI, IPv6)
 
 from __future__ import annotations
 
-import uuid
 import zlib
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from .models import Group
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
-
-
-def event(involved: str, kind: str, reason: str, message: str) -> dict[str, Any]:
-    stamp = now()
-    return {
-        # Kubernetes-style event name: the involved object and a unique suffix.
-        "Name": f"{involved}.{uuid.uuid4().hex[:16]}",
-        "Type": kind,
-        "Reason": reason,
-        "Message": message,
-        "Count": 1,
-        "FirstTimestamp": stamp,
-        "LastTimestamp": stamp,
-    }
+from .group import Group
 
 
 def _int(value: Any, default: int = 0) -> int:
@@ -102,7 +77,8 @@ def _probe(raw: Any) -> dict[str, Any]:
     }
 
 
-def _container(group: Group, c: Mapping[str, Any], *, init: bool) -> dict[str, Any]:
+def _states(group: Group, *, init: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(CurrentState, PreviousState) of a container of the group."""
     running = group.status == "Running"
     if init:  # init containers ran to completion before the group started
         current = _state("Terminated", group.started, group.started, "Completed") if running else _state("Waiting", "")
@@ -115,6 +91,24 @@ def _container(group: Group, c: Mapping[str, Any], *, init: bool) -> dict[str, A
         if group.previous_started
         else _state("", "")
     )
+    return current, previous
+
+
+def _mounts(c: Mapping[str, Any], *, init: bool) -> list[dict[str, Any]]:
+    return [
+        {
+            "Name": str(m.get("Name", "")),
+            "MountPath": str(m.get("MountPath", "")),
+            "ReadOnly": _bool(m.get("ReadOnly")),
+            "MountPropagation": str(m.get("MountPropagation", "None")),
+            **({} if init else {"SubPath": str(m.get("SubPath", ""))}),
+        }
+        for m in _dicts(c.get("VolumeMount"))
+    ]
+
+
+def _container(group: Group, c: Mapping[str, Any], *, init: bool) -> dict[str, Any]:
+    current, previous = _states(group, init=init)
     security = _map(c.get("SecurityContext"))
     out: dict[str, Any] = {
         "Name": str(c.get("Name", "")),
@@ -136,22 +130,13 @@ def _container(group: Group, c: Mapping[str, Any], *, init: bool) -> dict[str, A
         "Ports": [
             {"Port": _int(p.get("Port")), "Protocol": str(p.get("Protocol", "TCP"))} for p in _dicts(c.get("Port"))
         ],
-        "VolumeMounts": [
-            {
-                "Name": str(m.get("Name", "")),
-                "MountPath": str(m.get("MountPath", "")),
-                "ReadOnly": _bool(m.get("ReadOnly")),
-                "MountPropagation": str(m.get("MountPropagation", "None")),
-                **({} if init else {"SubPath": str(m.get("SubPath", ""))}),
-            }
-            for m in _dicts(c.get("VolumeMount"))
-        ],
+        "VolumeMounts": _mounts(c, init=init),
         "SecurityContext": {
             "Capability": {"Adds": _strings(_map(security.get("Capability")).get("Add"))},
             "ReadOnlyRootFilesystem": _bool(security.get("ReadOnlyRootFilesystem")),
             "RunAsUser": _int(security.get("RunAsUser")),
         },
-        "Ready": running,
+        "Ready": group.status == "Running",
         "RestartCount": group.restart_count,
         "CurrentState": current,
         "PreviousState": previous,
@@ -194,13 +179,23 @@ def _volume(v: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _pairs(items: Any) -> list[dict[str, str]]:
+    return [{"Name": str(i.get("Name", "")), "Value": str(i.get("Value", ""))} for i in _dicts(items)]
+
+
+def _dns(dns: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "NameServers": _strings(dns.get("NameServer")),
+        "Searches": _strings(dns.get("Search")),
+        "Options": _pairs(dns.get("Option")),
+    }
+
+
 def describe_group(group: Group) -> dict[str, Any]:
     spec = group.spec
     crc = zlib.crc32(group.id.encode())
     subnet = crc % 250
     cpu, memory = _float(spec.get("Cpu"), 2.0), _float(spec.get("Memory"), 4.0)
-    dns = _map(spec.get("DnsConfig"))
-    security = _map(spec.get("SecurityContext"))
     return {
         "ContainerGroupId": group.id,
         "ContainerGroupName": group.name,
@@ -241,18 +236,7 @@ def describe_group(group: Group) -> dict[str, Any]:
             {"Ip": str(h.get("Ip", "")), "Hostnames": _strings(h.get("Hostname"))}
             for h in _dicts(spec.get("HostAliase"))
         ],
-        "DnsConfig": {
-            "NameServers": _strings(dns.get("NameServer")),
-            "Searches": _strings(dns.get("Search")),
-            "Options": [
-                {"Name": str(o.get("Name", "")), "Value": str(o.get("Value", ""))} for o in _dicts(dns.get("Option"))
-            ],
-        },
-        "EciSecurityContext": {
-            "Sysctls": [
-                {"Name": str(s.get("Name", "")), "Value": str(s.get("Value", ""))}
-                for s in _dicts(security.get("Sysctl"))
-            ]
-        },
+        "DnsConfig": _dns(_map(spec.get("DnsConfig"))),
+        "EciSecurityContext": {"Sysctls": _pairs(_map(spec.get("SecurityContext")).get("Sysctl"))},
         "Events": list(group.events),
     }

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..flatten import unflatten
-from .describe import describe_group, event, new_request_id, now
+from .describe import describe_group
 from .exceptions import ApiError, incorrect_status, invalid_parameter, throttled, unavailable
+from .group import Group, event, new_request_id, now
 
 GROUP_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])$")
 MUTABLE = ("Pending", "Running")
@@ -67,38 +68,6 @@ class Call:
     @property
     def mutating(self) -> bool:
         return self.action in MUTATING and self.status == 200
-
-
-@dataclass
-class Group:
-    id: str
-    name: str
-    region: str
-    spec: dict[str, Any]  # the nested create body, updated in place by UpdateContainerGroup
-    status: str = "Pending"
-    next_status: str | None = "Running"
-    transition_at: float = 0.0
-    created: str = ""
-    events: list[dict[str, Any]] = field(default_factory=list)
-    restart_count: int = 0
-    started: str = ""  # when the containers last started (CurrentState.StartTime)
-    previous_started: str = ""  # the run before that (PreviousState), empty until a restart or update
-    previous_finished: str = ""
-    failed: str = ""
-
-    def record(self, kind: str, reason: str, message: str) -> None:
-        self.events.append(event(self.id, kind, reason, message))
-
-    @property
-    def zone(self) -> str:
-        # The API places a group without a ZoneId in one of its vSwitch's zones: a stable pick here.
-        return str(self.spec.get("ZoneId") or f"{self.region}-{'bhijk'[zlib.crc32(self.id.encode()) % 5]}")
-
-    def images(self) -> list[str]:
-        return [c.get("Image", "") for c in (self.spec.get("Container") or []) + (self.spec.get("InitContainer") or [])]
-
-    def describe(self) -> dict[str, Any]:
-        return describe_group(self)
 
 
 class FakeEci:
@@ -366,7 +335,7 @@ class FakeEci:
         with_events = str(params.get("WithEvent", "true")).lower() != "false"
         groups = []
         for g in page:
-            described = g.describe()
+            described = describe_group(g)
             if not with_events:
                 described["Events"] = []
             groups.append(described)

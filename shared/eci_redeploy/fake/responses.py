@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .describe import new_request_id
 from .exceptions import ApiError, invalid_parameter, missing
+from .group import new_request_id
 from .models import FakeEci
 from .signing import DEFAULT_CREDENTIALS, Authenticator
 

@@ -19,6 +19,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from .describe import describe_group
 from .models import Call, FakeEci, Faults
 from .responses import WireLayer
 from .signing import DEFAULT_CREDENTIALS
@@ -118,7 +119,7 @@ def _control(backend: FakeEci, request: Request) -> Response:
         return _json([_call_view(c) for c in calls])
     if request.path == "/_fake/groups":
         with backend._lock:
-            groups = [backend.group(gid).describe() for gid in list(backend.groups)]
+            groups = [describe_group(backend.group(gid)) for gid in list(backend.groups)]
         return _json({"ContainerGroups": groups})
     return _refusal(404, "NotFound", f"no control endpoint {request.path}")
 

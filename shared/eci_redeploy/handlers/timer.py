@@ -45,7 +45,7 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
     plan = result.report.plan
     pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
-    events = [e for e in result.events if e.extra.get("only_rule") in pending]
+    events = [e for e in result.events if e.only_rule in pending]
     body = result.to_json()
     if events:
         # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
