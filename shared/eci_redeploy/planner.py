@@ -21,6 +21,7 @@ from .pushevent import PushEvent
 from .registries import RegistryKind, classify, enterprise_host, same_registry
 from .rules import Rule, RuleSet, Selector
 from .state import ContainerGroup, GroupIndex
+from .versionguard import check as version_check
 
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
@@ -193,9 +194,14 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
         return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
     if group.status in IN_FLIGHT:
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
+    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+    versions = version_check(event, rule, group, _runs_pushed_repository)
+    if versions is not None and versions.skip is not None:
+        return Skip(rule.name, versions.skip, group.id)
     done = tracking.applied(tags)
     when = tracking.millis(event.time)
-    if when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+    newer = versions is not None and versions.newer
+    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
         return Skip(
             rule.name,
             f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
@@ -311,6 +317,7 @@ def _update_tags(
         event_time=event.time,
         rule=rule.name,
         previous=None if changes.repairs else _running_version(changes.old_images[0]),
+        tag=event.tag,
     )
     if tags is None:
         notes.append(
@@ -541,7 +548,9 @@ def _plan_create(
     name = str(template["ContainerGroupName"])
     template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
-    tags = tracking.record(template_tags, version=version, event_time=event.time, rule=rule.name, previous=None)
+    tags = tracking.record(
+        template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
+    )
     if tags is None:
         raise PlanningError(
             "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
@@ -580,6 +589,7 @@ def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group:
         event_time=event.time,
         rule=rule.name,
         previous=_running_version(repo_before[0] if repo_before else None),
+        tag=event.tag,
     )
     if recorded is None:
         raise PlanningError(

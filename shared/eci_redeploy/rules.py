@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ImageReferenceError, RulesError
 from .imageref import ImageRef
-from .tagpolicy import TagPolicy, exact_tags, valid_semver_range
+from .tagpolicy import MAX_TAG, Order, RangeError, RegexError, TagPolicy, compile_regex, exact_tags, parse_range
 
 RULE_NAME = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -28,48 +29,99 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+_POLICIES: dict[int, TagPolicy] = {}
+
+
+class TagOrder(_Strict):
+    """How a regex rule ranks its tags (Flux's image policies): by one named group of the regex."""
+
+    by: Literal["numerical", "alphabetical"] = Field(description="numerical: as a decimal number; alphabetical")
+    key: str = Field(description="name of a group of the regex, e.g. build for (?P<build>\\d+)")
+
+
 class TagsSpec(_Strict):
     """Exactly one of semver / glob / regex / exact."""
 
-    semver: str | None = Field(None, description="npm-style range, e.g. '>=1.2.0 <2.0.0' or '^1.2'")
+    semver: str | None = Field(
+        None,
+        description="npm-style range, e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3', '1.x', '1.2.3 - 2.3', '>=1.2.0, <2.0.0 "
+        "!=1.3.1' (',' is AND like a space; '||' is OR)",
+    )
     glob: str | None = Field(None, description="shell glob on the tag, e.g. 'release-*'")
-    regex: str | None = Field(None, description="Python regular expression matched against the whole tag")
+    regex: str | None = Field(None, description="RE2 regular expression (linear time) matched against the whole tag")
     exact: str | list[str] | None = Field(None, description="one tag or a list, e.g. 'latest' (a moving tag)")
     prerelease: bool = Field(False, description="semver only: allow prereleases such as 1.3.0-rc.1")
     ignore: list[str] = Field(default_factory=list, description="globs of tags never deployed")
+    stay_within: Literal["minor", "patch"] | None = Field(
+        None,
+        description="semver only: deploy only versions on the running version's line: minor = same major, "
+        "patch = same major.minor",
+    )
+    order: TagOrder | None = Field(
+        None,
+        description="regex only: rank tags by a named group, so pushes never move a group to an older build and "
+        "the reconcile picks the highest",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TagsSpec:
         given = [k for k in ("semver", "glob", "regex", "exact") if getattr(self, k) not in (None, [], "")]
         if len(given) != 1:
             raise ValueError(f"give exactly one of semver, glob, regex, exact (got {', '.join(given) or 'none'})")
+        if self.stay_within is not None and self.semver is None:
+            raise ValueError("stay_within goes with semver (it is relative to the running version)")
+        if self.order is not None:
+            if self.regex is None:
+                raise ValueError("order goes with regex (semver rules are ordered by version already)")
+            if self.order.key not in compile_regex(self.regex).groupindex:
+                raise ValueError(
+                    f"order.key {self.order.key!r} is not a named group of the regex (write (?P<{self.order.key}>...))"
+                )
         return self
 
     @field_validator("semver")
     @classmethod
     def _semver(cls, v: str | None) -> str | None:
-        if v is not None and not valid_semver_range(v):
-            raise ValueError(f"{v!r} is not a semver range (e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3')")
+        if v is not None:
+            try:
+                parse_range(v)
+            except RangeError as exc:
+                raise ValueError(
+                    f"{v!r} is not a semver range ({exc}; e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3')"
+                ) from None
         return v
 
     @field_validator("regex")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
+            if len(v) > 4 * MAX_TAG:
+                raise ValueError(f"the regex is longer than {4 * MAX_TAG} characters")
             try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"{v!r} is not a valid regular expression: {exc}") from None
+                compile_regex(v)
+            except RegexError as exc:
+                raise ValueError(f"{exc} (no backreferences or lookaround: tags are matched in linear time)") from None
         return v
 
     def policy(self) -> TagPolicy:
+        # Built once per TagsSpec: the planner asks for it per container group. Kept outside the model
+        # (a private attribute or a __dict__ entry would change pydantic's equality) and dropped with it.
+        key = id(self)
+        cached = _POLICIES.get(key)
+        if cached is None:
+            cached = _POLICIES[key] = self._build_policy()
+            weakref.finalize(self, _POLICIES.pop, key, None)
+        return cached
+
+    def _build_policy(self) -> TagPolicy:
         ignore = tuple(self.ignore)
         if self.semver is not None:
-            return TagPolicy("semver", self.semver, self.prerelease, ignore)
+            return TagPolicy("semver", self.semver, self.prerelease, ignore, stay_within=self.stay_within)
         if self.glob is not None:
             return TagPolicy("glob", self.glob, self.prerelease, ignore)
         if self.regex is not None:
-            return TagPolicy("regex", self.regex, self.prerelease, ignore)
+            order = Order(self.order.by, self.order.key) if self.order else None
+            return TagPolicy("regex", self.regex, self.prerelease, ignore, order=order)
         assert self.exact is not None
         return TagPolicy("exact", exact_tags(self.exact), self.prerelease, ignore)
 
@@ -234,6 +286,11 @@ class Rollout(_Strict):
 
 class Rule(_Strict):
     name: str = Field(pattern=RULE_NAME, max_length=63)
+    allow_downgrade: bool = Field(
+        False,
+        description="let a push below the version a group runs (by the rule's order) deploy, e.g. a rollback "
+        "pipeline; default false: skipped with 'would downgrade'",
+    )
     source: Source
     target: Target
     pull: Pull = Field(default_factory=Pull)
