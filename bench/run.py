@@ -14,6 +14,7 @@ import deliveries
 import economy
 import latency
 import load
+import tagpolicy
 import throughput
 from common import table
 
@@ -31,6 +32,7 @@ def main() -> int:
     deliveries.run()
     latency.run(3 if quick else 9)
     load.run()
+    tagpolicy.run()
     print()
     print(table())
     return 0

@@ -185,6 +185,13 @@ def test_plan(capsys, name, content_type, push, expected):
         assert expected[1] in [s["reason"] for s in plan["skipped"]]
 
 
+def for_the_push_function(name: str) -> bool:
+    """ACR EE events arrive through EventBridge (trusted by the platform): the token-only webhook refuses
+    them rather than trust them as if EventBridge had delivered them (see test_hostile_input, item 5)."""
+    raw = json.loads((CORPUS / name).read_text())
+    return isinstance(raw, dict) and raw.get("source") == "acs.cr"
+
+
 @pytest.mark.parametrize(("name", "content_type", "push", "expected"), CASES, ids=IDS)
 def test_webhook_function(fc, monkeypatch, name, content_type, push, expected):
     from eci_redeploy.handlers import webhook
@@ -194,6 +201,10 @@ def test_webhook_function(fc, monkeypatch, name, content_type, push, expected):
     event = http_event((CORPUS / name).read_bytes(), headers={"Content-Type": content_type}, query={"token": TOKEN})
     response = webhook.handle(event, fc_context(), default_rules=RULES)
     body = json.loads(response["body"])
+    if for_the_push_function(name):
+        assert response["statusCode"] == 400, body
+        assert "send them to the push function" in body["error"] and fc.backend.calls == []
+        return
     if expected[0] == "update":
         _, group, image = expected
         assert response["statusCode"] == 202, body
@@ -257,6 +268,9 @@ def test_serve_over_http(serve, name, content_type, push, expected):
             status, body = response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         status, body = exc.code, json.loads(exc.read())
+    if for_the_push_function(name):
+        assert status == 400 and "send them to the push function" in body["error"], body
+        return
     assert status == 200, body  # a dry run: the plan, nothing applied
     if expected[0] == "update":
         _, group, image = expected

@@ -90,8 +90,11 @@ def _acr_push(event: Any) -> Watch | None:
     namespace, name = lowered.get("reponamespacename"), lowered.get("reponame")
     if not isinstance(namespace, str) or not isinstance(name, str) or not namespace or not name:
         return None
+    repository = f"{namespace}/{name}".lower()
+    if not _REPOSITORY.fullmatch(repository):
+        return None  # not a repository path: the full path refuses it with the reason
     instance = lowered.get("instanceid")
-    return f"{namespace}/{name}".lower(), instance if isinstance(instance, str) and instance else None
+    return repository, instance if isinstance(instance, str) and instance else None
 
 
 def _is_watched(push: Watch, watched: frozenset[Watch]) -> bool:

@@ -14,13 +14,14 @@ from typing import Any
 from . import tracking
 from .errors import ImageReferenceError, PlanningError
 from .idempotency import client_token, transition_token
-from .imageref import ImageRef
+from .imageref import ImageRef, running_ref
 from .plan import Plan, Skip, Step
 from .pull import pull_parameters
 from .pushevent import PushEvent
 from .registries import RegistryKind, classify, enterprise_host, same_registry
 from .rules import Rule, RuleSet, Selector
 from .state import ContainerGroup, GroupIndex
+from .versionguard import check as version_check
 
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
@@ -193,9 +194,14 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
         return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
     if group.status in IN_FLIGHT:
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
+    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+    versions = version_check(event, rule, group, _runs_pushed_repository)
+    if versions is not None and versions.skip is not None:
+        return Skip(rule.name, versions.skip, group.id)
     done = tracking.applied(tags)
     when = tracking.millis(event.time)
-    if when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+    newer = versions is not None and versions.newer
+    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
         return Skip(
             rule.name,
             f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
@@ -211,6 +217,18 @@ def _running_version(ref: ImageRef | None) -> str | None:
     return tracking.version_of(ref.digest, ref.tag)
 
 
+
+def unparsable(image: str | None) -> str | None:
+    """Why a running image fails the reference grammar (None: it parses, or there is none)."""
+    if not image:
+        return None
+    try:
+        ImageRef.parse(image)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return None
+
+
 def _targets(
     containers: Sequence[tuple[str, str | None]], event: PushEvent, rule: Rule
 ) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
@@ -219,7 +237,11 @@ def _targets(
     out: list[tuple[str, ImageRef | None]] = []
     refused: list[str] = []
     for name, image in containers:
-        ref = ImageRef.parse(image) if image else None
+        ref = running_ref(image) if image else None
+        if image and ref is None:  # unreadable even as a name: cannot be ours to change
+            if name in wanted:
+                refused.append(name)
+            continue
         runs = ref is not None and _runs_pushed_repository(ref, event, rule)
         if wanted:
             if name in wanted:
@@ -246,10 +268,19 @@ class _Changes:
     new_images: list[ImageRef] = field(default_factory=list)
     previous: dict[str, str] = field(default_factory=dict)
     targets: list[tuple[str, ImageRef | None]] = field(default_factory=list)
+    # Containers whose running image fails the reference grammar, and why: a valid push repairs them.
+    broken: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def repairs(self) -> bool:
+        """The update replaces an invalid reference: going back would send it to ECI again."""
+        return bool(set(self.previous) & set(self.broken))
 
 
 def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str]) -> _Changes:
-    changes = _Changes()
+    everyone = group.containers + group.init_containers
+    changes = _Changes(broken={c.name: why for c in everyone if (why := unparsable(c.image))})
+    written = {c.name: c.image for c in everyone}
     for section, containers in (("Container", group.containers), ("InitContainer", group.init_containers)):
         targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
         if refused and section == "Container":
@@ -260,7 +291,9 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
             new, same = pulls.new_image(running, event, rule)
             if same:
                 continue
-            new_text, old_text = str(new), str(running)
+            new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
+            if name in changes.broken:
+                notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); replaced")
             entry: dict[str, Any] = {"Name": name, "Image": new_text}
             if not new.digest and old_text == new_text:
                 entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
@@ -283,7 +316,8 @@ def _update_tags(
         version=tracking.version_of(event.digest if changes.new_images[0].digest else None, event.tag),
         event_time=event.time,
         rule=rule.name,
-        previous=_running_version(changes.old_images[0]),
+        previous=None if changes.repairs else _running_version(changes.old_images[0]),
+        tag=event.tag,
     )
     if tags is None:
         notes.append(
@@ -304,8 +338,11 @@ def _plan_update(
     notes: list[str] = []
     changes = _changes(group, event, rule, pulls, notes)
     if not changes.targets:
-        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
+        unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}{unreadable}", group.id))
         return
+    for name in sorted(set(changes.broken) - {n for n, _ in changes.targets}):
+        notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); left as it is")
     if not changes.new_images:
         already = _new_image(changes.targets[0][1], event, rule)  # type: ignore[arg-type]
         plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
@@ -330,6 +367,11 @@ def _plan_update(
     }
     if tags is not None:
         body["Tag"] = tags
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull)
+    if changes.repairs:
+        # Going back would send the invalid reference to ECI again: a failed repair stays failed.
+        rollback = None
+        notes.append("no rollback: the image it replaces is not a valid reference")
     plan.steps.append(
         Step(
             rule.name,
@@ -339,7 +381,7 @@ def _plan_update(
             changes.new_images[0].render(),
             group.id,
             notes=tuple(notes),
-            rollback=_rollback_body(rule, group, changes.back, after, before, pull),
+            rollback=rollback,
             previous=changes.previous,
             network=_network(group),
             event_id=event.event_id,
@@ -506,7 +548,9 @@ def _plan_create(
     name = str(template["ContainerGroupName"])
     template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
-    tags = tracking.record(template_tags, version=version, event_time=event.time, rule=rule.name, previous=None)
+    tags = tracking.record(
+        template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
+    )
     if tags is None:
         raise PlanningError(
             "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
@@ -515,9 +559,7 @@ def _plan_create(
     named = groups.named(name) if isinstance(groups, GroupIndex) else [g for g in groups if g.name == name]
     existing = [g for g in named if not g.region or g.region == rule.target.region]
     for group in existing:
-        running = {
-            ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
-        }
+        running = _running_by_name(group)
         if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
@@ -525,11 +567,21 @@ def _plan_create(
     plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
 
 
+def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
+    """The group's images by repository; an unreadable one counts as its repository at no known version."""
+    out: dict[str, ImageRef] = {}
+    for c in group.containers + group.init_containers:
+        ref = running_ref(c.image) if c.image else None
+        if ref is not None:
+            out[ref.name] = ref
+    return out
+
+
 def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup) -> list[Any]:
     tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     # The successor keeps the old group's tags so that the rule's selector still finds it.
     merged = {**group.tag_map, **tags}
-    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
     repo_before = [r for r in running_before if r.repository == event.repository]
     recorded = tracking.record(
         merged,
@@ -537,6 +589,7 @@ def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group:
         event_time=event.time,
         rule=rule.name,
         previous=_running_version(repo_before[0] if repo_before else None),
+        tag=event.tag,
     )
     if recorded is None:
         raise PlanningError(
@@ -560,12 +613,12 @@ def _plan_replace(
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
-    running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
+    running = _running_by_name(group)
     if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]
-    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
     before = [*(str(r) for r in running_before), _recorded(group)]
     after = [*basis, _pushed(event)]
     create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)

@@ -27,6 +27,19 @@ class PushEvent:
     # A reconcile's wanted image belongs to one rule's policy: plan it for that rule alone.
     only_rule: str | None = field(default=None, compare=False)
 
+    def __post_init__(self) -> None:
+        # The one place every adapter, the reconcile and the worker's hand-off pass through: whatever
+        # a payload carried, an event that reaches the planner holds only what the OCI reference
+        # grammar accepts (a namespace "team\n" or a tag "1.0\n" would otherwise flow into reports
+        # and image references).
+        from .imageref import check_event_fields
+
+        problem = check_event_fields(self.repository, self.tag, self.digest, self.registry_host, self.equivalent)
+        if problem:
+            from .errors import EventError
+
+            raise EventError(problem[1], source=self.source, field=problem[0])
+
     def describe(self) -> str:
         where = self.registry_host or self.instance_id or (f"ACR {self.region}" if self.region else "?")
         version = f":{self.tag}" if self.tag else ""

@@ -12,7 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .imageref import DOCKER_HUB, ImageRef
+from .imageref import DOCKER_HUB, ImageRef, running_ref
 
 if TYPE_CHECKING:  # annotations only: classifying a host needs neither pydantic nor the rules model
     from .rules import Rule
@@ -108,7 +108,7 @@ def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
         return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
     for group in groups:
         for c in group.containers + group.init_containers:
-            ref = ImageRef.parse(c.image)
-            if ref.repository == rule.source.repository:
+            ref = running_ref(c.image) if c.image else None  # a broken image still names its registry
+            if ref is not None and ref.repository == rule.source.repository:
                 return ref.registry
     return None

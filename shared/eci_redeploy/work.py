@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .errors import ImageReferenceError
 from .idempotency import task_id
+from .imageref import ImageRef, validate_digest, validate_tag
 from .pushevent import PushEvent
 
 KIND = "eci-redeploy/work-order"
@@ -30,6 +32,23 @@ class WorkEvent(BaseModel):
     signed: bool = False
     equivalent: list[str] = Field(default_factory=list)
     only_rule: str | None = None  # a reconcile's wanted image belongs to one rule's policy
+
+    @field_validator("tag", "digest", "repository")
+    @classmethod
+    def _grammar(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # The webhook only sends what its adapters validated; whoever else can invoke the worker must
+        # not get a tag or digest past the reference grammar to ECI either.
+        if v is None:
+            return v
+        try:
+            if info.field_name == "tag":
+                return validate_tag(v)
+            if info.field_name == "digest":
+                return validate_digest(v)
+            ImageRef.parse(f"example.invalid/{v}")
+        except ImageReferenceError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @classmethod
     def of(cls, event: PushEvent) -> WorkEvent:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -88,6 +89,8 @@ def parse_time(text: Any, *, region: str | None = None) -> datetime | None:
     if not text:
         return None
     if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if not math.isfinite(text) or text < 0:
+            return None  # before 1970 or not a number: no registry sends it, and it would sort first
         seconds = text / 1000 if text > 10**11 else text
         try:
             return datetime.fromtimestamp(seconds, tz=timezone.utc)

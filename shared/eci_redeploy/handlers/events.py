@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..adapters import decode_json, parse_payload
+from ..adapters import decode_json, parse_body
 from ..errors import EciRedeployError, InputError
 from ..log import log_event
 from ..settings import Settings
+from ..triggers import eventbridge_events
 from . import common
 
 
@@ -21,7 +22,7 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
-        parsed = parse_payload(event, source="eventbridge")
+        parsed = parse_body(eventbridge_events(event), source="eventbridge")  # its own trigger's events only
         _log_rejected(parsed, context)
         rules = common.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it

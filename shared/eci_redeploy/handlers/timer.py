@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..adapters import parse_payload
+from ..adapters import parse_body
 from ..errors import EciRedeployError
 from ..log import log_event
 from ..pushevent import TimerTick
 from ..settings import Settings
+from ..triggers import timer_event
 from . import common
 
 
@@ -17,7 +18,7 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
-        ticks = [p for p in parse_payload(event, source="timer") if isinstance(p, TimerTick)]
+        ticks = [p for p in parse_body(timer_event(event), source="timer") if isinstance(p, TimerTick)]
         if not ticks:
             return {"ok": False, "error": "not a timer event"}
         rules = common.rules_for(settings.rules_path)

@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, detect, fc_http, parse_body, rejections
+from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, parse_body, rejections
 from ..adapters.fc_http import HttpRequest
 from ..confirm import UNSIGNED_SOURCES, confirm
 from ..errors import AuthenticationError, ConfigError, EciRedeployError, InputError, PlanningError
 from ..log import log_event
 from ..pushevent import PushEvent, RejectedEvent
 from ..settings import Settings
-from ..webhook_auth import ReplayGuard, check_hmac, check_token
+from ..webhook_auth import ReplayGuard, authenticate, payload_kinds
 from ..work import WorkOrder
 from . import common
 
@@ -62,9 +62,7 @@ def handle(
     except ConfigError as exc:
         return reply(500, {"error": exc.one_line()})
     try:
-        body = decode_json(request.body, source="body")
-        _authenticate(request, body, settings)
-        parsed = parse_body(body, source="body", content_type=request.headers.get("content-type"))
+        body, parsed = _authenticated_body(request, settings)
     except AuthenticationError as exc:
         log_event(
             "webhook.rejected",
@@ -96,11 +94,42 @@ def handle(
         return reply(503, {"error": exc.one_line()})
 
 
-def _authenticate(request: HttpRequest, body: Any, settings: Settings) -> None:
-    if detect.generic(body):
-        check_hmac(request, settings.hmac_secret, GUARD, window=settings.replay_window_seconds)
-    else:
-        check_token(request, settings.webhook_token)
+def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: Settings) -> None:
+    authenticate(
+        request,
+        kinds,
+        token=settings.webhook_token,
+        hmac_secret=settings.hmac_secret,
+        guard=GUARD,
+        window=settings.replay_window_seconds,
+    )
+
+
+# What reaches this function's URL: registry webhooks and the signed CI call. ACR EventBridge events
+# go to the push function (as the webhook they would arrive token-only yet count as platform-signed);
+# timer events go to the timer.
+NOT_WEBHOOK_KINDS = {
+    "acr-eventbridge": ("EventBridge CloudEvents", "the push function"),
+    "TimerTick": ("timer events", "the timer function"),
+}
+
+
+def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, list[Any]]:
+    """Parse first, then authenticate by what the body holds (see webhook_auth.authenticate); an
+    unreadable body is authenticated before its 400 is given."""
+    try:
+        body = decode_json(request.body, source="body")
+        parsed = parse_body(body, source="body", content_type=request.headers.get("content-type"))
+    except InputError:
+        _authenticate(request, None, settings)
+        raise
+    kinds = payload_kinds(parsed)
+    _authenticate(request, kinds, settings)
+    foreign = sorted(kinds & NOT_WEBHOOK_KINDS.keys())
+    if foreign:
+        what, where = NOT_WEBHOOK_KINDS[foreign[0]]
+        raise InputError(f"{what} are not taken by the webhook: send them to {where}", source="body")
+    return body, parsed
 
 
 def _plan_and_dispatch(
