@@ -135,6 +135,7 @@ def run(
     *,
     dry_run: bool = False,
     clock: Clock | None = None,
+    gate_context: Any = None,
 ) -> Report:
     """Observe only what matched rules need, plan, then apply (or not, for a dry run)."""
     from .decide import watched
@@ -148,6 +149,9 @@ def run(
         events = push_events(parsed)
         send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
         raise
+    from .gates.flow import gate_plan  # held and refused changes leave the plan here (gates/)
+
+    plan = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
     if not dry_run:
         send(messages_for(report), rules, env)

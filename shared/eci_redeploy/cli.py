@@ -133,6 +133,28 @@ def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool
 
 
 @cli.command()
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="container groups (with their tags) as a DescribeContainerGroups body")
+@click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
+def status(rules_file: str, state_file: str | None, live: bool) -> None:
+    """List held changes: the gate each waits on, since when, and what releases it (gates)."""
+    from .gates.flow import status as held_status
+    from .rules import load_rules
+    from .state import load_state
+
+    rules = load_rules(rules_file)
+    if live:
+        from .gateway import EciGateway
+
+        gateway = EciGateway.from_env()
+    else:
+        from .fake.embedded import embedded_gateway
+
+        gateway = embedded_gateway(load_state(state_file) if state_file else [])
+    _emit(held_status(rules, gateway))
+
+
+@cli.command()
 @click.argument("log_file", metavar="LOG_FILE")
 @click.option("--target", help="only this container group (id or name)")
 @click.option("--rule", help="only this rule")

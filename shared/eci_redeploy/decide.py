@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .adapters import Parsed
+from .gates import release_rule
 from .plan import Plan, Skip
 from .planner import plan_event
 from .pushevent import IgnoredEvent, PushEvent, TimerTick
@@ -25,7 +26,7 @@ def decide(parsed: Sequence[Parsed], rules: RuleSet, groups: Sequence[ContainerG
         elif isinstance(item, TimerTick):
             plan.skipped.append(Skip(None, f"timer {item.trigger_name}: a tick starts a reconcile, not a deploy"))
         else:
-            plan.extend(plan_event(item, rules, index, env))
+            plan.extend(plan_event(item, rules, index, env, only=release_rule(item.source)))
     return plan
 
 

@@ -38,11 +38,14 @@ class ReconcileResult:
     report: Report
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
+    released: Report | None = None  # the gates' release of held changes before this reconcile
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
         body["wanted"] = self.wanted
         body["registry_requests"] = self.registry_requests
+        if self.released is not None:
+            body["released"] = self.released.to_json()
         return body
 
 
@@ -106,10 +109,12 @@ def reconcile(
     sleep: Callable[[float], None] = time.sleep,
     dry_run: bool = False,
     clock: Clock | None = None,
+    gate_context: Any = None,
 ) -> ReconcileResult:
     from .apply import observe
 
     plan = Plan()
+    observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
     wanted: dict[str, dict[str, str]] = {}
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
@@ -119,6 +124,7 @@ def reconcile(
             sleep(delay)
         try:
             groups = _observe_rule(gateway, rule, rules, observe)
+            observed.extend(groups)
             host = registry_host(rule, groups)
             if host is None:
                 plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
@@ -143,6 +149,9 @@ def reconcile(
             plan.extend(plan_event(event, rules, groups, env, only=rule.name))
         except EciRedeployError as exc:
             plan.skipped.append(Skip(rule.name, exc.one_line()))
+    from .gates.flow import gate_plan
+
+    plan = gate_plan(plan, rules, observed, gateway, env, context=gate_context, dry_run=dry_run)
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
     if not dry_run:
         from .notify import messages_for, send

@@ -204,7 +204,7 @@ class FakeEci:
         request_id = str(uuid.uuid4()).upper()
         try:
             self._inject(action)
-            handler = getattr(self, f"_{action}", None)
+            handler = getattr(self, f"_{action}", None) or _gate_handler(self, action)
             if handler is None:
                 raise ApiError(400, "InvalidAction.NotFound", f"Specified api {action} is not found")
             with self._lock:
@@ -494,6 +494,12 @@ class FakeEci:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-fake{next(self._ids):016x}"
+
+
+def _gate_handler(backend: FakeEci, action: str) -> Callable[[dict[str, str]], dict[str, Any]] | None:
+    from .acr_gates import handler_for  # the gates' ECI tag calls and ACR scan / signature calls
+
+    return handler_for(backend, action)
 
 
 def _required(params: Mapping[str, Any], key: str) -> str:

@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from .acr_gates import ACR_ACTIONS as GATE_ACR_ACTIONS
 from .backend import ApiError, FakeEci
 
 API_VERSION = "2018-08-08"
 ACR_VERSION = "2018-12-01"
-ACR_ACTIONS = frozenset({"GetAuthorizationToken"})
+ACR_ACTIONS = frozenset({"GetAuthorizationToken"}) | GATE_ACR_ACTIONS
 DEFAULT_CREDENTIALS = {"fake-access-key-id": "fake-access-key-secret"}
 _V2_SYSTEM = {
     "Action",

@@ -20,6 +20,10 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
+        if b"cr:Artifact:S" in event:  # ScanCompleted / SigningCompleted: evidence for the gates
+            result = _gate_events(event, settings, env, context)
+            if result is not None:
+                return result
         parsed = parse_payload(event, source="eventbridge")
         rules = common.rules_for(settings.rules_path)
         return _run(parsed, rules, env, context, dry_run=False)
@@ -55,6 +59,19 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     except ValueError as exc:  # pydantic's ValidationError
         log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
         return {"ok": False, "error": "invalid work order"}
+
+
+def _gate_events(event: bytes, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
+    """Scan / signing events release held changes (gates/); None when the payload holds other events too
+    (those go the usual way after the gate events are handled)."""
+    from ..gates.handlers import on_gate_events, split
+
+    found, only = split(decode_json(event, source="eventbridge"))
+    if not found:
+        return None
+    rules = common.rules_for(settings.rules_path)
+    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context)
+    return result if only else None
 
 
 def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gateway: Any = None) -> dict[str, Any]:

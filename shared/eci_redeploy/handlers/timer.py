@@ -35,12 +35,21 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     return {"ok": not result.report.failed, **result.to_json()}
 
 
-def run_reconcile(rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False) -> Any:
+def run_reconcile(
+    rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False, gate_context: Any = None
+) -> Any:
+    from ..gates.handlers import run_release
     from ..reconcile import reconcile
 
     gateway = gateway or common.gateway_factory(env, context)
+    # Held changes whose gates opened go first (gates/); the reconcile then sees them in flight.
+    released = run_release(rules, gateway, env, context, dry_run=dry_run, gate_context=gate_context)
     clients = common.registry_clients(
         env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
     )
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
-    return reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run)
+    result = reconcile(
+        rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context
+    )
+    result.released = released
+    return result

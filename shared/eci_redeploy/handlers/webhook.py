@@ -52,6 +52,8 @@ def handle(
         request = fc_http.parse(raw)
     except InputError as exc:
         return reply(400, {"error": exc.one_line()})
+    if request.path.rstrip("/") == "/status" or request.path.startswith("/approvals/"):
+        return _gates_route(request, env, context, default_rules, dispatcher, gateway)
     if request.method != "POST":
         return reply(405, {"error": "use POST"})
     if len(request.body) > MAX_BODY:
@@ -89,6 +91,22 @@ def handle(
     except EciRedeployError as exc:
         log_event("webhook.failed", error=exc.one_line(), request_id=rid)
         return reply(503, {"error": exc.one_line()})
+
+
+def _gates_route(
+    request: HttpRequest, env: Any, context: Any, default_rules: Path, dispatcher: Any, gateway: Any
+) -> dict[str, Any]:
+    """GET /status and POST /approvals/<id> (gates/handlers.py)."""
+    from ..gates.handlers import http_route
+
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        rules = common.rules_for(settings.rules_path)
+    except EciRedeployError as exc:
+        return reply(500, {"error": exc.one_line()})
+    gateway = gateway or common.gateway_factory(env, context)
+    dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
+    return http_route(request, settings, rules, env, gateway, dispatcher)
 
 
 def _authenticate(request: HttpRequest, body: Any, settings: Settings) -> None:

@@ -1,0 +1,21 @@
+"""Gates before a deploy: vulnerability scan, signature, maintenance window, soak time, approval.
+
+- `spec`: the rules-file section (pydantic), imported by rules.py.
+- `decide`: pure: (gates, the change, evidence, now) -> go | held(gate, since, releases_by) | refused.
+- `store`: a held change, its evidence and its approval, kept in the container groups' own tags.
+- `flow`: the integration: gate a plan before it is applied, release held changes, status, approvals.
+- `acr`: evidence from ACR Enterprise Edition (ScanCompleted / SigningCompleted events, the ACR API).
+- `http`: `GET /status` and `POST /approvals/<id>` on the webhook function.
+
+Kept light: rules.py imports `gates.spec` on every cold start.
+"""
+
+from __future__ import annotations
+
+RELEASE_SOURCE = "gate-release"  # event source of a held change planned again ("gate-release:<rule>")
+
+
+def release_rule(source: str) -> str | None:
+    """The rule a released push is for (it is planned for that rule alone), else None."""
+    prefix = RELEASE_SOURCE + ":"
+    return source[len(prefix) :] if source.startswith(prefix) else None
