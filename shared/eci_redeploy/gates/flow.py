@@ -51,8 +51,15 @@ class Subject:
     pushed_at: datetime | None = None
 
 
-def _utcnow() -> datetime:
+def _wall() -> datetime:
     return datetime.now(timezone.utc)
+
+
+CLOCK: Callable[[], datetime] = _wall  # the wall clock every gate decision reads (tests replace it)
+
+
+def _utcnow() -> datetime:
+    return CLOCK()
 
 
 @dataclass
