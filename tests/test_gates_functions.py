@@ -264,8 +264,12 @@ def test_the_json_schema_knows_the_gate_keys():
     import jsonschema
 
     schema = json.loads((ROOT / "schema" / "rules.schema.json").read_text())
-    doc = yaml.safe_load((ROOT / "examples" / "rules.yaml").read_text())
-    jsonschema.validate(doc, schema)
+    for name in ("rules.yaml", "gated-rules.yaml"):
+        jsonschema.validate(yaml.safe_load((ROOT / "examples" / name).read_text()), schema)
+    from eci_redeploy.rules import load_rules
+
+    gated = load_rules(ROOT / "examples" / "gated-rules.yaml")
+    assert [bool(gated.gates_for(r)) for r in gated] == [True, True, False]
     body = rule("x", "team/x")
     body["gates"] = {
         "scan": {"max_severity": "medium"},
@@ -278,3 +282,29 @@ def test_the_json_schema_knows_the_gate_keys():
     body["gates"]["soak_time"] = "5m"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"version": 1, "rules": [body]}, schema)
+
+
+def test_webhook_reply_shows_what_the_gates_hold_and_the_worker_records_it(world, monkeypatch):
+    from fcfixtures import http_event
+
+    w = world({"soak": "15m"})
+    body = json.dumps(
+        {
+            "push_data": {"digest": DIGEST, "pushed_at": "2026-11-27 10:15:30", "tag": "1.4.0"},
+            "repository": {
+                "name": "web",
+                "namespace": "team",
+                "region": "cn-hangzhou",
+                "repo_full_name": "team/web",
+                "repo_type": "PRIVATE",
+            },
+        }
+    )
+    monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # the registry check has its own tests
+    reply = webhook.handle(
+        http_event(body, query={"token": TOKEN}), fc_context(), default_rules=w.rules_path, dispatcher=w.dispatcher
+    )
+    answer = json.loads(reply["body"])
+    assert reply["statusCode"] == 202 and answer["actions"] == []
+    assert {s["reason"].split(" ")[0] for s in answer["skipped"]} == {"held"}
+    assert not w.updates() and store.HELD in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}

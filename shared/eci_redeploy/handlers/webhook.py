@@ -141,9 +141,13 @@ def _plan_and_dispatch(
         notes = _trust_notes(events)
     plan = decide(parsed, rules, groups, env)
     plan.skipped[:0] = dropped
-    summary = plan.to_json()
+    from ..gates.flow import gate_plan
+
+    # The reply shows what the gates hold (nothing recorded here: the worker records and applies).
+    shown = gate_plan(plan, rules, groups, gateway, env, dry_run=True)
+    summary = shown.to_json()
     summary["actions"] = [
-        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in plan.steps
+        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
     ]
     if notes:
         summary["notes"] = notes
