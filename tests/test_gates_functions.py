@@ -31,7 +31,7 @@ PUSHED = datetime.fromisoformat(PUSH["time"])  # 2026-11-27T10:15:30.123+08:00
 
 
 class World:
-    def __init__(self, tmp_path: Path, monkeypatch, mocker, gates: dict) -> None:
+    def __init__(self, tmp_path: Path, monkeypatch, mocker, gates: dict, tags: dict | None = None) -> None:
         self.server = FakeEciServer().start()
         self.backend = self.server.backend
         self.acr = state(self.backend)
@@ -53,7 +53,7 @@ class World:
         body = rule(
             "web-prod",
             "team/web",
-            tags={"semver": ">=1.0.0"},
+            tags=tags or {"semver": ">=1.0.0"},
             pull={"acr": {"instance_id": "cri-abc123", "instance_name": "acme", "region": "cn-hangzhou"}},
         )
         body["source"]["registry"] = "cri-abc123"
@@ -110,8 +110,8 @@ class World:
 def world(tmp_path, monkeypatch, mocker):
     made = []
 
-    def build(gates):
-        made.append(World(tmp_path, monkeypatch, mocker, gates))
+    def build(gates, **kw):
+        made.append(World(tmp_path, monkeypatch, mocker, gates, **kw))
         return made[-1]
 
     yield build
@@ -308,3 +308,45 @@ def test_webhook_reply_shows_what_the_gates_hold_and_the_worker_records_it(world
     assert reply["statusCode"] == 202 and answer["actions"] == []
     assert {s["reason"].split(" ")[0] for s in answer["skipped"]} == {"held"}
     assert not w.updates() and store.HELD in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}
+
+
+def test_timer_function_releases_a_soaked_change_and_clears_a_stale_hold(world):
+    from eci_redeploy.handlers.timer import handle_tick
+
+    w = world({"soak": "15m"}, tags={"glob": "1.*"})  # glob: the reconcile itself asks no registry
+    w.push(PUSH)
+    assert not w.updates()
+    # eci-1 meanwhile runs the held digest (say a person deployed it): its hold is stale.
+    group = w.backend.groups["eci-1"]
+    group.spec["Container"][0]["Image"] = NEW
+    group.spec["Tag"] = [t for t in group.spec["Tag"] if t["Key"] != "eci-redeploy.digest"] + [
+        {"Key": "eci-redeploy.digest", "Value": DIGEST}
+    ]
+    w.now += timedelta(minutes=20)
+    tick = json.dumps({"triggerTime": "2026-11-27T02:40:00Z", "triggerName": "reconcile", "payload": "reconcile"})
+    result = handle_tick(tick.encode(), fc_context("timer"), default_rules=w.rules_path, gateway=w.gateway)
+    assert result["ok"], result
+    assert [c.params["ContainerGroupId"] for c in w.updates()] == ["eci-0"]
+    assert w.images() == {NEW}
+    for gid in ("eci-0", "eci-1"):
+        assert store.HELD not in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}
+
+
+def test_an_approval_whose_hand_off_fails_is_released_by_the_next_tick(world):
+    from eci_redeploy.errors import EciRedeployError
+    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.rules import load_rules
+
+    w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
+    w.push(PUSH)
+
+    class Down:
+        def dispatch(self, order):
+            raise EciRedeployError("FC is unreachable")
+
+    w.dispatcher = Down()
+    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 202 and "next reconcile" in reply["body"]
+    assert not w.updates()
+    run_release(load_rules(w.rules_path), w.gateway, {})
+    assert w.images() == {NEW} and len(w.updates()) == 2

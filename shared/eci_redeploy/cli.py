@@ -78,7 +78,9 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
         from .gateway import EciGateway
 
         groups = observe(EciGateway.from_env(), parsed, rules)
-    _emit(decide(parsed, rules, groups, os.environ).to_json())
+    from .gates.flow import gate_plan  # what the gates would hold (nothing recorded: a plan changes nothing)
+
+    _emit(gate_plan(decide(parsed, rules, groups, os.environ), rules, groups, None, os.environ, dry_run=True).to_json())
 
 
 @cli.command()

@@ -216,10 +216,15 @@ def gate_plan(
         )
         if decision.verdict == "go":
             out.steps.extend(_strip(s) for s in unit)
-            if group is not None and any(k in group.tag_map for k in store.KEYS):
-                writes.drop(region, group.id, [k for k in store.KEYS if k in group.tag_map])
+            ours = [k for k in store.KEYS if group is not None and k in group.tag_map]
+            if group is not None and ours and not any("Tag" in s.body for s in unit):
+                # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
+                # the change's own tag list drops it, so a change that fails to go keeps its hold.
+                writes.drop(region, group.id, ours)
             if same:
                 note("released", name, version, event, decision, target)
+            elif held is not None:
+                note("superseded", name, held.version, event, None, target)
             continue
         state = store.Held(
             name,
