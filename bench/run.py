@@ -11,6 +11,7 @@ import sys
 
 import cold_start
 import economy
+import gates
 import latency
 import throughput
 from common import table
@@ -26,6 +27,7 @@ def main() -> int:
     cold_start.run(5 if quick else 15)
     throughput.run()
     economy.run()
+    gates.run()
     latency.run(3 if quick else 9)
     print()
     print(table())

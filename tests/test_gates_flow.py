@@ -60,8 +60,11 @@ def test_scan_released_by_the_timer_through_the_acr_api(stage):
     s = stage({"scan": {"max_severity": "high"}})
     s.push("1.1.0", 1)
     s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), status="SCANNING")
+    before = len(s.backend.calls)
     s.later(minutes=5).tick()
     assert not s.updates() and held_ids(s)
+    asked = [c.action for c in s.backend.calls[before:] if c.action.startswith("GetRepoTagScan")]
+    assert asked == ["GetRepoTagScanStatus"]  # once for the push, not once per group
     s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), high=2)
     s.later(minutes=5).tick()
     assert set(s.images().values()) == {image(1)} and len(s.updates()) == 2

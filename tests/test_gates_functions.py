@@ -350,3 +350,45 @@ def test_an_approval_whose_hand_off_fails_is_released_by_the_next_tick(world):
     assert not w.updates()
     run_release(load_rules(w.rules_path), w.gateway, {})
     assert w.images() == {NEW} and len(w.updates()) == 2
+
+
+def test_all_five_gates_through_the_functions(world):
+    """Push function -> ScanCompleted -> SigningCompleted -> timer (soak) -> approval on the webhook ->
+    the window opens: one update per group, at the end only."""
+    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.rules import load_rules
+
+    w = world(
+        {
+            "scan": {"max_severity": "medium"},
+            "signed": True,
+            "window": {"days": ["mon", "tue", "wed", "thu"], "hours": "02:00-05:00", "timezone": "Asia/Shanghai"},
+            "soak": "15m",
+            "approval": {"approvers_env": "APPROVERS", "expires": "24h"},
+        }
+    )
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+
+    def waiting():
+        [held] = json.loads(w.http("GET", "/status", headers=auth)["body"])["held"]
+        return [g["gate"] for g in held["waiting_on"]]
+
+    def tick():
+        run_release(load_rules(w.rules_path), w.gateway, dict(__import__("os").environ))
+
+    w.push(PUSH)  # Friday 10:16 in Shanghai
+    assert waiting() == ["scan", "signed", "soak", "approval", "window"]
+    w.acr.set_scan("cri-abc123", "team/web", "1.4.0", DIGEST, low=4, unknown=1)
+    w.push(json.loads((EVENTS / "acr-ee-scan-completed.json").read_text()))
+    w.push(json.loads((EVENTS / "acr-ee-signing-completed.json").read_text()))
+    assert waiting() == ["soak", "approval", "window"]
+    w.now += timedelta(minutes=20)
+    tick()
+    assert waiting() == ["approval", "window"]
+    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 202
+    assert waiting() == ["window"] and not w.updates()
+    w.now = datetime(2026, 11, 29, 18, 0, 30, tzinfo=timezone.utc)  # Monday 02:00:30 in Shanghai
+    tick()
+    assert w.images() == {NEW} and len(w.updates()) == 2
+    assert json.loads(w.http("GET", "/status", headers=auth)["body"])["held"] == []

@@ -178,6 +178,8 @@ def gate_plan(
     out = Plan(steps=[], skipped=list(plan.skipped), events=list(plan.events))
     writes = _Writes()
     transitions: dict[tuple[str, str, str], Transition] = {}
+    # The groups of one rollout share their evidence and decision: the ACR API is asked once per push.
+    decisions: dict[tuple[Any, ...], Decision] = {}
 
     def note(outcome: str, rule: str, version: str, event: PushEvent, decision: Decision | None, gid: str) -> None:
         t = transitions.setdefault((outcome, rule, version), Transition(outcome, rule, version, event, decision))
@@ -211,9 +213,11 @@ def gate_plan(
             continue
         since = held.since if same and held is not None else now
         pushed = event.time or (held.pushed_at if same and held is not None else None)
-        decision = evaluate(
-            gates, Change(name, version, pushed, since), _evidence(held, version, rule, event, gates, ctx), now
-        )
+        key = (name, version, pushed, since, (held.passed, held.approval) if same and held is not None else None)
+        decision = decisions.get(key)
+        if decision is None:
+            evidence = _evidence(held, version, rule, event, gates, ctx)
+            decision = decisions[key] = evaluate(gates, Change(name, version, pushed, since), evidence, now)
         if decision.verdict == "go":
             out.steps.extend(_strip(s) for s in unit)
             ours = [k for k in store.KEYS if group is not None and k in group.tag_map]
@@ -404,11 +408,20 @@ def observe_rule(gateway: Any, rule: Rule, rules: RuleSet) -> list[ContainerGrou
 
 
 def held_changes(
-    rules: RuleSet, gateway: Any, *, only: str | None = None, observed: dict[str, list[ContainerGroup]] | None = None
+    rules: RuleSet,
+    gateway: Any,
+    *,
+    only: str | None = None,
+    observed: dict[str, list[ContainerGroup]] | None = None,
+    repositories: frozenset[str] | None = None,
 ) -> list[HeldChange]:
+    """Held and refused changes of the gated rules (`only` one rule; only rules watching `repositories`):
+    one describe per rule, nothing else."""
     out: list[HeldChange] = []
     for rule in rules:
         if (only is not None and rule.name != only) or rules.gates_for(rule) is None:
+            continue
+        if repositories is not None and rule.source.repository not in repositories:
             continue
         groups = observe_rule(gateway, rule, rules)
         if observed is not None:
@@ -469,6 +482,7 @@ def release(
     *,
     context: GateContext | None = None,
     match: Callable[[HeldChange], bool] | None = None,
+    repositories: frozenset[str] | None = None,
     dry_run: bool = False,
     clock: Any = None,
 ) -> Any:
@@ -479,7 +493,9 @@ def release(
 
     ctx = context or GateContext.from_env(env)
     observed: dict[str, list[ContainerGroup]] = {}
-    changes = [c for c in held_changes(rules, gateway, observed=observed) if c.held.state == "held"]
+    changes = [
+        c for c in held_changes(rules, gateway, observed=observed, repositories=repositories) if c.held.state == "held"
+    ]
     if match is not None:
         changes = [c for c in changes if match(c)]
     if not changes:

@@ -72,7 +72,9 @@ def on_gate_events(
                 return True
         return False
 
-    report = release(rules, gateway, env, context=ctx, match=matches)
+    report = release(
+        rules, gateway, env, context=ctx, match=matches, repositories=frozenset(e.repository for e in events)
+    )
     if report is None:
         return {"ok": True, "released": [], "note": "nothing is held for these images"}
     return {"ok": not report.failed, "released": report.to_json()}
