@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from ..errors import ImageReferenceError
+from ..imageref import ImageRef, validate_digest, validate_tag
 from ..log import log_event
 from ..rules import Rule
 from .decide import Evidence, ScanResult
@@ -124,13 +126,22 @@ def parse_gate_event(raw: Mapping[str, Any]) -> GateEvent | None:
     digest = d.get("digest") if isinstance(d.get("digest"), str) and d.get("digest") else None
     if digest and not digest.startswith("sha256:") and len(digest) == 64:
         digest = "sha256:" + digest  # the ACR API writes digests without the algorithm
+    tag = d.get("tag") if isinstance(d.get("tag"), str) and d.get("tag") else None
+    try:  # the same grammar as a push: a malformed name matches nothing rather than something wrong
+        digest = validate_digest(digest) if digest else None
+        tag = validate_tag(tag) if tag else None
+        ImageRef.parse(f"example.invalid/{namespace}/{name}".lower())
+    except ImageReferenceError:
+        return None
+    if not digest and not tag:
+        return None
     kind = "scan" if raw.get("type") == SCAN_TYPE else "signed"
     evidence = Evidence(scan=scan_from(data)) if kind == "scan" else Evidence(signed=signed_from(data))
     return GateEvent(
         kind,
         str(raw.get("id") or ""),
         f"{namespace}/{name}".lower(),
-        d.get("tag") if isinstance(d.get("tag"), str) and d.get("tag") else None,
+        tag,
         digest,
         d.get("instanceid") if isinstance(d.get("instanceid"), str) else None,
         (d.get("regionid") or raw.get("aliyunregionid"))
