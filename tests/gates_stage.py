@@ -101,7 +101,9 @@ class Stage:
         return self
 
     def context(self, *, lookup: bool = True) -> GateContext:
-        return GateContext(now=lambda: self.now, lookup=self.lookup if lookup else None)
+        return GateContext(
+            now=lambda: self.now, lookup=self.lookup if lookup else None, webhook_url="https://fc.example.com/hook"
+        )
 
     # ---- what happens ----
 

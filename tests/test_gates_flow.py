@@ -4,6 +4,8 @@ and one rule with all five. Time is the stage's clock; nothing sleeps."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from eci_redeploy.gates import store
@@ -296,3 +298,13 @@ def test_held_changes_survive_a_restart_they_live_in_the_group_tags(stage, make_
     fresh.gateway = gateway_for(s.server)
     fresh.later(minutes=16).tick()
     assert set(s.images().values()) == {image(1)}
+
+
+def test_the_held_notification_carries_the_approve_link(stage):
+    s = stage({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
+    s.push("1.1.0", 1)
+    [message] = s.hooks.bodies
+    hid = f"web-prod.{digest(1)[7:19]}"
+    assert message["outcome"] == "held" and message["digest"] == digest(1)
+    assert f"POST https://fc.example.com/hook/approvals/{hid}" in message["detail"]
+    assert "al1ce" not in json.dumps(message)  # approver tokens never leave the function

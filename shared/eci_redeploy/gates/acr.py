@@ -35,6 +35,9 @@ SCAN_TYPE = "cr:Artifact:ScanCompleted"
 SIGNING_TYPE = "cr:Artifact:SigningCompleted"
 GATE_TYPES = (SCAN_TYPE, SIGNING_TYPE)
 ACR_VERSION = "2018-12-01"
+# The RAM actions of the ACR calls below, from each API's "Authorization information" (GetRepoTagScanStatus
+# -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram-policy.json grants exactly these.
+RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount", "cr:ListEventCenterRecord"})
 _OK = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED", "SIGNED", "TRUE"}
 _FAILED = {"FAILED", "FAIL", "FAILURE", "ERROR", "CANCELED", "CANCELLED", "FALSE"}
 _COUNT_KEYS = {
