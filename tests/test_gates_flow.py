@@ -9,6 +9,7 @@ import json
 import pytest
 
 from eci_redeploy.gates import store
+from eci_redeploy.gates.handlers import on_gate_events
 from gates_stage import INSTANCE, REPO, T0, Stage, digest, image
 
 OLD = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com/team/web:1.0.0"
@@ -308,3 +309,32 @@ def test_the_held_notification_carries_the_approve_link(stage):
     assert message["outcome"] == "held" and message["digest"] == digest(1)
     assert f"POST https://fc.example.com/hook/approvals/{hid}" in message["detail"]
     assert "al1ce" not in json.dumps(message)  # approver tokens never leave the function
+
+
+def test_with_a_single_writer_releases_are_recorded_and_handed_off_not_applied(stage):
+    """When a worker is the only writer (issue 12), the scan event and the timer record what they
+    learned in the hold and hand the held push over; the worker then decides from the tags alone."""
+    from eci_redeploy.apply import run
+    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.rollout import Clock
+    from gates_stage import artifact_event
+
+    s = stage({"scan": {"max_severity": "medium"}, "soak": "15m"})
+    s.push("1.1.0", 1)
+    s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), low=1)
+    handed: list = []
+    raw = artifact_event("ScanCompleted", INSTANCE, REPO, "1.1.0", digest(1), when=s.now)
+    out = on_gate_events([raw], s.rules, s.gateway, s.env, gate_context=s.context(), hand_off=handed.append)
+    assert out["ok"] and handed == [] and not s.updates()  # the soak still holds it: nothing to hand over
+    [held] = s.status()["held"]
+    assert held["passed"] == ["scan"]  # recorded for the writer, which has no ScanCompleted event
+
+    s.later(minutes=16)
+    result = run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=handed.append)
+    [events] = handed
+    assert [e.extra["only_rule"] for e in events] == ["web-prod"] and events[0].digest == digest(1)
+    assert result.to_json()["actions"] and not s.updates()
+    # The worker: no ACR lookup, no event, only the tags and the clock.
+    run(events, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=Clock(sleep=lambda x: None))
+    assert set(s.images().values()) == {image(1)} and len(s.updates()) == 2
+    assert s.status()["held"] == []

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from .adapters import Parsed
-from .gates import release_rule
 from .plan import Plan, Skip
 from .planner import plan_event
 from .pushevent import IgnoredEvent, PushEvent, TimerTick
@@ -26,7 +25,8 @@ def decide(parsed: Sequence[Parsed], rules: RuleSet, groups: Sequence[ContainerG
         elif isinstance(item, TimerTick):
             plan.skipped.append(Skip(None, f"timer {item.trigger_name}: a tick starts a reconcile, not a deploy"))
         else:
-            plan.extend(plan_event(item, rules, index, env, only=release_rule(item.source)))
+            # A held push released by the gates is for its rule alone (as main's reconcile picks are).
+            plan.extend(plan_event(item, rules, index, env, only=item.extra.get("only_rule")))
     return plan
 
 

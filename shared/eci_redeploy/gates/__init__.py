@@ -12,10 +12,4 @@ Kept light: rules.py imports `gates.spec` on every cold start.
 
 from __future__ import annotations
 
-RELEASE_SOURCE = "gate-release"  # event source of a held change planned again ("gate-release:<rule>")
-
-
-def release_rule(source: str) -> str | None:
-    """The rule a released push is for (it is planned for that rule alone), else None."""
-    prefix = RELEASE_SOURCE + ":"
-    return source[len(prefix) :] if source.startswith(prefix) else None
+RELEASE_SOURCE = "gate-release"  # event source of a held push planned again (extra["only_rule"]: its rule)

@@ -70,8 +70,15 @@ class GateContext:
     webhook_url: str | None = None  # the webhook function's URL, for approve links
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> GateContext:
-        return cls(webhook_url=(env.get("ECI_REDEPLOY_WEBHOOK_URL") or "").rstrip("/") or None)
+    def from_env(cls, env: Mapping[str, str], *, lookup: bool = True) -> GateContext:
+        """The wall clock, the ACR API when credentials are there (the worker asks it too: the single
+        writer decides on what it finds itself), the approve links' base URL."""
+        from .acr import evidence_from_env
+
+        return cls(
+            lookup=evidence_from_env(env) if lookup else None,
+            webhook_url=(env.get("ECI_REDEPLOY_WEBHOOK_URL") or "").rstrip("/") or None,
+        )
 
 
 @dataclass
@@ -166,8 +173,11 @@ def gate_plan(
     *,
     context: GateContext | None = None,
     dry_run: bool = False,
+    record: bool = False,
 ) -> Plan:
-    """The plan with only what may go now; held and refused changes recorded, reported, skipped."""
+    """The plan with only what may go now; held and refused changes recorded, reported, skipped.
+    `record`: what may go is not applied by the caller but handed to the single writer: its evidence is
+    recorded in the hold (the writer decides again from the tags) and the hold stays until it went."""
     gated = {r.name: (r, g) for r in rules if (g := rules.gates_for(r)) is not None}
     if not gated or not plan.steps:
         return plan
@@ -218,6 +228,23 @@ def gate_plan(
         if decision is None:
             evidence = _evidence(held, version, rule, event, gates, ctx)
             decision = decisions[key] = evaluate(gates, Change(name, version, pushed, since), evidence, now)
+        if decision.verdict == "go" and record:
+            out.steps.extend(unit)
+            if group is not None and (same or held is None):
+                state = store.Held(
+                    name,
+                    version,
+                    event.tag,
+                    "held",
+                    store.to_ms(pushed),
+                    store.to_ms(since),  # type: ignore[arg-type]
+                    decision.passed,
+                    held.approval if same and held is not None else None,
+                )
+                current = {k: group.tag_map[k] for k in store.KEYS if k in group.tag_map}
+                if state.tags() != current:
+                    writes.put(region, group.id, state.tags())
+            continue
         if decision.verdict == "go":
             out.steps.extend(_strip(s) for s in unit)
             ours = [k for k in store.KEYS if group is not None and k in group.tag_map]
@@ -464,7 +491,7 @@ def replay_event(rule: Rule, held: store.Held, *, source: str = RELEASE_SOURCE) 
         rule.source.repository,
         held.tag,
         held.digest,
-        f"{source}:{rule.name}",
+        source,
         f"held:{rule.name}:{held.since_ms}",
         time=held.pushed_at,
         registry_host=registry if registry and not registry.startswith("cri-") else None,
@@ -472,7 +499,31 @@ def replay_event(rule: Rule, held: store.Held, *, source: str = RELEASE_SOURCE) 
         instance_name=(rule.pull.acr.instance_name or None) if rule.pull.acr else None,
         region=(rule.pull.acr.region if rule.pull.acr else None),
         signed=True,
+        extra={"only_rule": rule.name},  # planned for this rule alone (work.ONLY_RULE)
     )
+
+
+def is_held(skip: Skip) -> bool:
+    """Whether a skip is a change the gates hold (the timer hands those to the writer to record)."""
+    return skip.reason.startswith("held (")
+
+
+@dataclass
+class HandedOff:
+    """A release handed to the single writer: which held pushes may go, and the hand-off's answer."""
+
+    plan: Plan
+    events: list[PushEvent]
+    answer: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.plan.to_json()
+        body["handed_off"] = self.answer
+        return body
 
 
 def release(
@@ -485,9 +536,11 @@ def release(
     repositories: frozenset[str] | None = None,
     dry_run: bool = False,
     clock: Any = None,
+    hand_off: Callable[[list[PushEvent]], Any] | None = None,
 ) -> Any:
-    """Plan every held change again (those `match` selects) with what is known now; apply what goes.
-    Returns the apply Report (None when nothing is held)."""
+    """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
+    with `hand_off` record the evidence and hand the pushes that may go to the single writer.
+    Returns the apply Report, or HandedOff (None when nothing is held)."""
     from ..apply import apply_plan
     from ..planner import plan_event
 
@@ -522,7 +575,14 @@ def release(
         plan.extend(plan_event(event, rules, rule_groups, env, only=change.rule.name))
     if not dry_run:
         _write(stale, gateway)
-    gated = gate_plan(plan, rules, groups.values(), gateway, env, context=ctx, dry_run=dry_run)
+    gated = gate_plan(
+        plan, rules, groups.values(), gateway, env, context=ctx, dry_run=dry_run, record=hand_off is not None
+    )
+    if hand_off is not None:
+        going = {s.event_id for s in gated.steps}
+        events = [e for e in gated.events if e.event_id in going]
+        answer = hand_off(events) if events and not dry_run else None
+        return HandedOff(gated, events, answer)
     report = apply_plan(gated, gateway, dry_run=dry_run, rules=rules, clock=clock)
     if not dry_run:
         from ..notify import messages_for, send

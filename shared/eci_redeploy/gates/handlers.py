@@ -32,9 +32,11 @@ def on_gate_events(
     context: Any = None,
     *,
     gate_context: GateContext | None = None,
+    hand_off: Any = None,
 ) -> dict[str, Any]:
-    """Release what the events' evidence lets go. A duplicate event finds nothing held any more."""
-    ctx = gate_context or GateContext.from_env(env)
+    """Release what the events' evidence lets go (or record it and hand the release to the single writer).
+    A duplicate event finds nothing held any more, or the same hand-off (FC drops its twin)."""
+    ctx = gate_context or GateContext.from_env(env, lookup=False)
     if ctx.lookup is None:
         ctx.lookup = evidence_from_env(env, context)
     events: list[GateEvent] = []
@@ -73,7 +75,13 @@ def on_gate_events(
         return False
 
     report = release(
-        rules, gateway, env, context=ctx, match=matches, repositories=frozenset(e.repository for e in events)
+        rules,
+        gateway,
+        env,
+        context=ctx,
+        match=matches,
+        repositories=frozenset(e.repository for e in events),
+        hand_off=hand_off,
     )
     if report is None:
         return {"ok": True, "released": [], "note": "nothing is held for these images"}
@@ -134,7 +142,7 @@ def http_route(
     from ..webhook_auth import check_token
 
     path = request.path.rstrip("/")
-    ctx = GateContext.from_env(env)
+    ctx = GateContext.from_env(env, lookup=False)
     clock = now or ctx.now
     if path == "/status":
         if request.method != "GET":
@@ -226,11 +234,12 @@ def run_release(
     *,
     dry_run: bool = False,
     gate_context: GateContext | None = None,
+    hand_off: Any = None,
 ) -> Any:
     """The timer's pass over held changes (before its reconcile), with the ACR API as evidence."""
     if not any(rules.gates_for(r) for r in rules):
         return None
-    ctx = gate_context or GateContext.from_env(env)
+    ctx = gate_context or GateContext.from_env(env, lookup=False)
     if ctx.lookup is None:
         ctx.lookup = evidence_from_env(env, context)
-    return release(rules, gateway, env, context=ctx, dry_run=dry_run)
+    return release(rules, gateway, env, context=ctx, dry_run=dry_run, hand_off=hand_off)
