@@ -10,9 +10,12 @@ import platform
 import sys
 
 import cold_start
+import deliveries
 import economy
 import gates
 import latency
+import load
+import tagpolicy
 import throughput
 from common import table
 
@@ -27,8 +30,11 @@ def main() -> int:
     cold_start.run(5 if quick else 15)
     throughput.run()
     economy.run()
+    deliveries.run()
     gates.run()
     latency.run(3 if quick else 9)
+    load.run()
+    tagpolicy.run()
     print()
     print(table())
     return 0

@@ -25,7 +25,7 @@ def make_rules(tmp_path: Path) -> Callable[..., RuleSet]:
 
 @pytest.fixture(params=["inprocess", "wire"])
 def eci(request, mocker):
-    """A fake ECI and a gateway on it: in-process (SDK models, no socket) or on the wire (real HTTP)."""
+    """A fake ECI and a gateway on it: in-process (the real SDK, hooked at its transport) or on the wire (real HTTP)."""
     from eci_redeploy.fake.backend import FakeEci
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.inprocess import inprocess_factory

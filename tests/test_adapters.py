@@ -117,7 +117,7 @@ BAD = [
         b'"data": {"RepoNamespaceName": "t", "RepoName": "w", "Tag": "bad tag"}}',
         "not a valid tag",
     ),
-    (b'{"push_data": {"tag": "1", "digest": "md5:1"}, "repository": {"name": "a", "namespace": "b"}}', "digest"),
+    # (an ACR webhook with a malformed digest is no longer an error: issue 14 item 3, test_payload_corpus.py)
     (b'{"push_data": {}, "repository": {"namespace": "b"}}', "repository.name"),
     (
         b'{"events": [{"id": "1", "action": "push", "target": {"mediaType": '

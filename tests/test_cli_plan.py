@@ -62,6 +62,8 @@ def test_plan_sample_acr_push_shows_the_update_parameters():
         "Tag.5.Value": "1795745730123",
         "Tag.6.Key": "eci-redeploy.previous",
         "Tag.6.Value": ":1.3.2",
+        "Tag.7.Key": "eci-redeploy.tag",  # the pushed tag, so a digest deploy keeps a known version
+        "Tag.7.Value": "1.4.0",
     }
     assert plan["skipped"] == []
 
@@ -141,3 +143,25 @@ def test_validate_and_schema():
     assert out.returncode == 0 and "2 rule(s) valid" in out.stdout
     schema = json.loads(run("schema").stdout)
     assert schema["title"] == "eci-redeploy rules file" and "rules" in schema["properties"]
+
+
+def test_validate_shows_each_rules_policy_and_guarantees(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "version: 1\n"
+        "rules:\n"
+        "  - name: ci\n"
+        "    allow_downgrade: true\n"
+        "    source:\n"
+        "      repository: team/web\n"
+        "      tags: {regex: '^main-(?P<build>\\d+)-[0-9a-f]{7}$', order: {by: numerical, key: build}}\n"
+        "    target: {region: cn-hangzhou, action: update, container_groups: {name: web}}\n"
+        "  - name: semver\n"
+        "    source: {repository: team/web, tags: {semver: '>=1.2.0, <2.0.0', stay_within: patch}}\n"
+        "    target: {region: cn-hangzhou, action: update, container_groups: {name: web}}\n"
+    )
+    out = run("validate", str(rules))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "ordered by build, numerically" in lines[1] and "downgrades allowed" in lines[1]
+    assert "stay_within patch" in lines[2] and "never downgrades" in lines[2]

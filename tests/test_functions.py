@@ -241,3 +241,39 @@ def test_push_function_defers_a_group_in_flight_for_the_platform_retry(fc, monke
     result = entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))  # the retry
     assert result["ok"] and [a["target"] for a in result["actions"]] == ["eci-bp1web0000000000001"]
     assert len(fc.mutations()) == 2
+
+
+def test_push_function_hands_pushes_to_the_worker_when_one_is_configured(fc, monkeypatch):
+    """As deployed (s.yaml sets ECI_REDEPLOY_WORKER_FUNCTION): the push function changes nothing
+    itself; the worker, the single writer, applies; a redelivery of the same push is one task."""
+    from helpers import EXAMPLES
+
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(EXAMPLES / "rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    fc.backend.seed(json.loads((EXAMPLES / "state.json").read_text())["ContainerGroups"])
+    held = []
+    apply_now, fc.dispatcher.work = fc.dispatcher.work, held.append
+    first = entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))
+    second = entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))  # EventBridge retry
+    assert first["accepted"] is True and first["task_id"] == second["task_id"]
+    assert fc.mutations() == [] and len(held) == 1  # nothing changed before the worker ran
+    apply_now(held[0])
+    assert [c.action for c in fc.mutations()] == ["UpdateContainerGroup"] * 2
+
+
+def test_push_function_raises_for_platform_retry_when_the_hand_off_fails(fc, monkeypatch):
+    from eci_redeploy.dispatch import DispatchError
+    from eci_redeploy.handlers.common import RetryLater
+
+    from helpers import EXAMPLES
+
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(EXAMPLES / "rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+
+    def refuse(order):
+        raise DispatchError("async invocation of eci-redeploy-worker failed: ServiceUnavailable")
+
+    monkeypatch.setattr(fc.dispatcher, "dispatch", refuse)
+    with pytest.raises(RetryLater, match="hand-off to the worker failed"):
+        entry("push")((EVENTS / "acr-ee-push.json").read_bytes(), fc_context("push"))
+    assert fc.backend.calls == []

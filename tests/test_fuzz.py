@@ -2,6 +2,7 @@
 take thousands of mutated and random inputs with zero unhandled exceptions and zero ECI calls from
 invalid input."""
 
+import base64
 import json
 
 from hypothesis import HealthCheck, given, settings
@@ -9,13 +10,16 @@ from hypothesis import strategies as st
 
 from eci_redeploy.adapters import parse_payload
 from eci_redeploy.errors import EventError, RulesError
-from eci_redeploy.pushevent import IgnoredEvent, PushEvent, TimerTick
+from eci_redeploy.imageref import ImageRef, validate_digest, validate_tag
+from eci_redeploy.pushevent import IgnoredEvent, PushEvent, RejectedEvent, TimerTick
 from eci_redeploy.rules import parse_rules
 from fcfixtures import TOKEN, fc_context, http_event
 
 from helpers import EVENTS
 
 SAMPLES = [json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))]
+# ...and every registry payload of the corpus (tests/payloads/SOURCES.md).
+SAMPLES += [json.loads(p.read_text()) for p in sorted((EVENTS.parent / "tests" / "payloads").glob("*-*.json"))]
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
 json_values = st.recursive(
     scalars,
@@ -51,7 +55,9 @@ def parses_or_refuses(payload):
     except EventError as exc:
         assert str(exc).startswith("fuzz")
         return
-    assert result and all(isinstance(x, (PushEvent, IgnoredEvent, TimerTick)) for x in result)
+    # A batch may reject some events (with their index) as long as something in it was read.
+    assert result and all(isinstance(x, (PushEvent, IgnoredEvent, RejectedEvent, TimerTick)) for x in result)
+    assert not all(isinstance(x, RejectedEvent) for x in result)
 
 
 FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
@@ -123,3 +129,204 @@ def test_webhook_function_random_envelopes(fc, raw):
     response = webhook.handle(raw, fc_context(), default_rules=EVENTS)
     assert response["statusCode"] in (400, 401, 405, 413)
     assert fc.backend.calls == []
+
+
+# ---- hostile input (issue 15): wrappings, non-finite times, trailing newlines, non-ASCII -------------------
+# Every sample format, wrapped every way a payload can be (arrays, nested arrays, mixed batches, the FC
+# HTTP envelope, base64), with string fields turned hostile one by one. The property that matters is
+# not "no crash" alone: nothing that fails the OCI reference grammar ever comes out of an adapter, and
+# so nothing of it can reach ECI.
+
+HOSTILE = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+PUSH_SAMPLES = [s for s in SAMPLES if "triggerName" not in s and "requestContext" not in s]
+FULLWIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789abcdefghijklmnopqrstuvwxyz.:-_/"})
+
+
+def hostile_string(draw, value):
+    kind = draw(st.integers(0, 7))
+    if kind == 0:
+        return value + "\n"
+    if kind == 1:
+        return value + draw(st.sampled_from(["\r\n", "\x00", " ", "\u2028", "\t"]))
+    if kind == 2:
+        return value.translate(FULLWIDTH)  # full-width forms: "1.0.63" -> U+FF11 U+FF0E U+FF10 ...
+    if kind == 3:
+        return draw(st.sampled_from(["版本", "v1.\u0663", "é", "\u0130", "ß"])) + value
+    if kind == 4:
+        return draw(st.text(min_size=1, max_size=12))
+    if kind == 5:
+        return " " + value
+    if kind == 6:
+        return draw(
+            st.sampled_from(["md5:" + "0" * 32, "sha256:" + "0" * 63, "sha512:" + "0" * 64, "SHA256:" + "0" * 64])
+        )
+    return value
+
+
+def spoil_strings(draw, value, share):
+    """Each string (and number, for times) anywhere in the payload, hostile with probability `share`."""
+    if isinstance(value, dict):
+        return {k: spoil_strings(draw, v, share) for k, v in value.items()}
+    if isinstance(value, list):
+        return [spoil_strings(draw, v, share) for v in value]
+    if draw(st.floats(0, 1)) >= share:
+        return value
+    if isinstance(value, str):
+        return hostile_string(draw, value)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return draw(st.sampled_from([float("nan"), float("inf"), float("-inf"), 1e308, -1, 0]))
+    return value
+
+
+def wrap(draw, items):
+    """An array, a nested array, or the FC HTTP envelope (maybe base64) around a body."""
+    kind = draw(st.integers(0, 4))
+    body = items[0] if len(items) == 1 else items
+    if kind == 0:
+        return body
+    if kind == 1:
+        return list(items)
+    if kind == 2:
+        return [list(items)]
+    text = json.dumps(body)
+    encoded = kind == 4
+    return {
+        "version": "v1",
+        "rawPath": "/",
+        "body": base64.b64encode(text.encode()).decode() if encoded else text,
+        "isBase64Encoded": encoded,
+        "headers": {"Content-Type": "application/json"},
+        "queryParameters": {},
+        "requestContext": {"requestId": "r", "http": {"method": "POST", "path": "/", "sourceIp": "127.0.0.1"}},
+    }
+
+
+@st.composite
+def hostile_payloads(draw):
+    items = [draw(st.sampled_from(PUSH_SAMPLES)) for _ in range(draw(st.integers(1, 3)))]
+    share = draw(st.sampled_from([0.0, 0.1, 0.3, 1.0]))
+    return wrap(draw, [spoil_strings(draw, item, share) for item in items])
+
+
+def grammar_holds(event):
+    validate_tag(event.tag) if event.tag is not None else None
+    validate_digest(event.digest) if event.digest is not None else None
+    for digest in event.equivalent:
+        validate_digest(digest)
+    host = f"{event.registry_host}/" if event.registry_host else ""
+    ImageRef.parse(f"{host or 'example.invalid/'}{event.repository}")
+
+
+@HOSTILE
+@given(hostile_payloads())
+def test_adapters_never_emit_what_the_grammar_refuses(payload):
+    raw = json.dumps(payload, allow_nan=True).encode()  # NaN / Infinity literals as some encoders write them
+    try:
+        result = parse_payload(raw, source="fuzz")
+    except EventError as exc:
+        assert str(exc).startswith("fuzz")
+        return
+    for item in result:
+        if isinstance(item, PushEvent):
+            grammar_holds(item)
+            assert item.time is None or item.time.year >= 1970
+
+
+@HOSTILE
+@given(st.data())
+def test_webhook_auth_follows_the_payload_kind_whatever_wraps_it(fc, data):
+    from eci_redeploy.adapters import parse_body
+    from eci_redeploy.handlers import webhook
+    from fcfixtures import signed_headers
+
+    items = [data.draw(st.sampled_from(PUSH_SAMPLES)) for _ in range(data.draw(st.integers(1, 3)))]
+    share = data.draw(st.sampled_from([0.0, 0.0, 0.2]))
+    items = [spoil_strings(data.draw, item, share) for item in items]
+    body = data.draw(st.sampled_from(["flat", "array", "nested"]))
+    shaped = items[0] if body == "flat" and len(items) == 1 else ([items] if body == "nested" else items)
+    raw = json.dumps(shaped).encode()
+    signed, token = data.draw(st.booleans()), data.draw(st.booleans())
+    headers = signed_headers(raw) if signed else {}
+    query = {"token": TOKEN} if token else {}
+    webhook.GUARD.__init__()
+    before = len(fc.backend.calls)
+    response = webhook.handle(http_event(raw, headers=headers, query=query), fc_context(), default_rules=EVENTS)
+    status = response["statusCode"]
+    assert status in (200, 202, 400, 401, 422), response
+    try:
+        kinds = {getattr(p, "source", "") for p in parse_body(json.loads(raw), source="x")}
+    except EventError:
+        kinds = None
+    if kinds is not None and "generic" in kinds and not signed:
+        assert status == 401  # a CI call, however wrapped, is never accepted on the token alone
+    if kinds is not None and kinds - {"generic"} and not token:
+        assert status == 401
+    if status in (400, 401):
+        assert len(fc.backend.calls) == before
+    for call in fc.backend.calls[before:]:
+        for key, value in call.params.items():
+            if key.endswith(".Image"):
+                ImageRef.parse(value)  # whatever was sent parses under the strict grammar
+
+
+@HOSTILE
+@given(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.floats(allow_nan=True, allow_infinity=True).map(str),
+        st.sampled_from(["nan", "NaN", "inf", "-inf", "Infinity", "1e9", "+1", "-0", "\u0661", "1_000"]),
+        st.text(max_size=14),
+    )
+)
+def test_signed_call_timestamps_must_be_finite_decimal_seconds(fc, stamp):
+    import re
+
+    from eci_redeploy.handlers import webhook
+    from eci_redeploy.webhook_auth import sign
+    from fcfixtures import HMAC_SECRET
+
+    raw = (EVENTS / "generic-ci.json").read_bytes()
+    webhook.GUARD.__init__()
+    try:
+        headers = {"X-Eci-Redeploy-Timestamp": stamp, "X-Eci-Redeploy-Signature": sign(HMAC_SECRET, stamp, raw)}
+        response = webhook.handle(http_event(raw, headers=headers), fc_context(), default_rules=EVENTS)
+    except UnicodeEncodeError:
+        return  # a header Python cannot even encode (lone surrogates) never arrives over HTTP
+    if not re.fullmatch(r"[0-9]{1,12}(?:\.[0-9]{1,9})?", stamp):
+        assert response["statusCode"] == 401, response
+    assert fc.mutations() == [] or response["statusCode"] == 202
+
+
+FUNCTIONS_FOREIGN = [s for s in SAMPLES if "specversion" not in s]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_push_and_timer_functions_refuse_what_is_not_their_trigger(fc, data):
+    from eci_redeploy.handlers.events import handle_push
+    from eci_redeploy.handlers.timer import handle_tick
+
+    sample = data.draw(st.sampled_from(FUNCTIONS_FOREIGN))
+    payload = wrap(data.draw, [spoil_strings(data.draw, sample, data.draw(st.sampled_from([0.0, 0.2])))])
+    raw = json.dumps(payload).encode()
+    result = handle_push(raw, fc_context("push"), default_rules=EVENTS)
+    assert result["ok"] is False and fc.backend.calls == []
+    if not (isinstance(payload, dict) and "triggerName" in payload and "triggerTime" in payload):
+        result = handle_tick(raw, fc_context("timer"), default_rules=EVENTS)
+        assert result["ok"] is False and "timer-trigger events only" in result["error"]
+        assert fc.backend.calls == []
+
+
+@HOSTILE
+@given(st.data())
+def test_rules_with_hostile_strings_are_refused_or_hold_the_grammar(data):
+    doc = spoil_strings(data.draw, {"version": 1, "rules": [RULE]}, data.draw(st.sampled_from([0.1, 0.3, 1.0])))
+    try:
+        rules = parse_rules(doc, source="fuzz.yaml")
+    except RulesError as exc:
+        assert str(exc).startswith("fuzz.yaml")
+        return
+    for r in rules:
+        ImageRef.parse(f"example.invalid/{r.source.repository}")
+        for host in r.pull.plain_http + r.pull.insecure + r.pull.public:
+            assert host.isascii() and "\n" not in host

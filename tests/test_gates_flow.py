@@ -332,7 +332,7 @@ def test_with_a_single_writer_releases_are_recorded_and_handed_off_not_applied(s
     s.later(minutes=16)
     result = run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=handed.append)
     [events] = handed
-    assert [e.extra["only_rule"] for e in events] == ["web-prod"] and events[0].digest == digest(1)
+    assert [e.only_rule for e in events] == ["web-prod"] and events[0].digest == digest(1)
     assert result.to_json()["actions"] and not s.updates()
     # The worker: no ACR lookup, no event, only the tags and the clock.
     run(events, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=Clock(sleep=lambda x: None))

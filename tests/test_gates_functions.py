@@ -231,7 +231,8 @@ def test_status_command_reads_held_changes_from_a_state_file(tmp_path):
         ({"soak": "15 minutes"}, "gates.soak"),
         ({"approval": {"approvers_env": "APPROVERS", "expires": "0m"}}, "gates.approval.expires"),
         ({"approval": {}}, "gates.approval.approvers_env"),
-        ({"sacn": {}}, "gates.sacn"),
+        # an unknown key is named at its parent, with the closest valid key (main's issue 15 wording)
+        ({"sacn": {}}, "gates: unknown key 'sacn' (did you mean 'scan'?)"),
     ],
 )
 def test_validate_names_the_bad_gate_key(tmp_path, gates, field):

@@ -52,3 +52,42 @@ def test_newest_push_wins_in_any_delivery_order(deliveries):
     # a change only ever moves forward in push time
     order = [int(image.rsplit(":", 1)[1], 16) for image in changes]
     assert order == sorted(order)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=25),
+    st.integers(min_value=2, max_value=8),
+)
+def test_newest_push_wins_with_overlapping_deliveries(deliveries, concurrency):
+    """The same property when deliveries overlap: each arrives on its own thread and hands its work to
+    the single writer (as `serve` does), while the fake keeps changed groups Updating for a moment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eci_redeploy.handlers.common import raise_if_retryable
+    from eci_redeploy.work import WorkOrder
+    from eci_redeploy.writer import RetryBudget, Writer
+
+    backend = FakeEci(update_seconds=0.005)
+    backend.seed([described("eci-1", f"{HOST}/team/web:1.0.0"), described("eci-2", f"{HOST}/team/web:1.0.0")])
+    gateway = EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
+
+    def work(order):
+        report = run(order.push_events(), RULES, gateway, {})
+        raise_if_retryable(report)
+        return report
+
+    writer = Writer(work, lambda: RULES, budget=RetryBudget(retries=50, initial=0.005, maximum=0.02))
+    try:
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda n: writer.submit(WorkOrder.for_events([event(n)])), deliveries))
+        assert writer.drain(60)
+    finally:
+        writer.stop()
+    newest = max(deliveries)
+    for gid in ("eci-1", "eci-2"):
+        assert backend.group(gid).spec["Container"][0]["Image"] == f"{HOST}/team/web@sha256:{newest:064x}"
+        calls = [c for c in backend.mutating_calls() if c.params["ContainerGroupId"] == gid]
+        changes = [c.params["Container.1.Image"] for c in calls]
+        order = [int(image.rsplit(":", 1)[1], 16) for image in changes]
+        assert order == sorted(set(order))  # only forward, never the same push twice

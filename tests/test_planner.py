@@ -193,6 +193,7 @@ def test_replace_creates_a_successor_then_deletes(make_rules):
         {"Key": "eci-redeploy.digest", "Value": DIGEST_A},
         {"Key": "eci-redeploy.rule", "Value": "web"},
         {"Key": "eci-redeploy.previous", "Value": ":1.0.0"},
+        {"Key": "eci-redeploy.tag", "Value": "1.4.0"},  # the pushed tag: the version the successor runs
     ]
     assert delete.action == "DeleteContainerGroup" and delete.target == "eci-1"
     assert delete.requires == create.client_token

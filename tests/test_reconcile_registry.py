@@ -408,3 +408,79 @@ def rules_doc_rule(name):
         "source": {"repository": f"team/{name}", "tags": {"semver": "^1.0.0"}},
         "target": {"region": "cn-hangzhou", "action": "update", "container_groups": {"name": name}},
     }
+
+
+def test_timer_hands_its_decisions_to_the_worker_when_one_is_configured(
+    open_registry, make_rules, tmp_path, monkeypatch, mocker
+):
+    """In FC the timer changes nothing itself: it asks the registry, then hands the rules with something
+    to change to the worker (the single writer), which plans again against a fresh describe."""
+    import importlib.util
+
+    from eci_redeploy.dispatch import InlineDispatcher
+    from eci_redeploy.handlers import common
+    from eci_redeploy.handlers.events import handle_work
+    from fcfixtures import fc_context
+
+    from helpers import ROOT
+
+    registry, digests, _ = open_registry
+    (tmp_path / "rules.yaml").write_text(
+        json.dumps({"version": 1, "rules": [web_rule(registry.host, {"semver": "^1.0.0"})]})
+    )
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0")
+    mocker.patch.object(common, "gateway_factory", return_value=gateway_on(backend))
+    orders = []
+
+    def worker(order):
+        orders.append(order)
+        return handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=tmp_path / "x")
+
+    mocker.patch.object(common, "dispatcher_factory", return_value=InlineDispatcher(worker, background=False))
+    spec = importlib.util.spec_from_file_location("fc_timer", ROOT / "functions" / "timer" / "index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = json.dumps({"triggerTime": "2026-11-27T10:25:00Z", "triggerName": "reconcile", "payload": "reconcile"})
+    result = module.handler(event.encode(), fc_context("timer"))
+    assert result["ok"] is True and result["handed_off"]["accepted"] is True
+    assert result["dry_run"] is True and len(result["actions"]) == 1  # the timer itself applied nothing
+    ((only,),) = [[e.only_rule for e in o.events] for o in orders]
+    assert only == "web" and orders[0].events[0].digest == digests["1.2.0/amd64"]
+    assert len(backend.mutating_calls()) == 1  # done by the worker
+    again = module.handler(event.encode(), fc_context("timer"))
+    assert "handed_off" not in again and len(orders) == 1  # converged: nothing to hand over
+
+
+# --- issue 13: the reconcile honours the no-downgrade guard and stay_within -----------------------
+
+
+def test_reconcile_never_moves_a_group_down(open_registry, make_rules):
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:2.0.0")  # runs 2.0.0; the rule now allows only 1.x
+    rules = rules_for(make_rules, registry.host, {"semver": "^1.0.0"})
+    result = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["tag"] == "1.2.0"
+    assert [s.reason for s in result.report.plan.skipped] == ["would downgrade 2.0.0 -> 1.2.0"]
+    assert backend.mutating_calls() == []
+    rollback = make_rules({**web_rule(registry.host, {"semver": "^1.0.0"}), "allow_downgrade": True})
+    reconcile(rollback, gateway_on(backend), client_factory({}), {})
+    assert backend.group("eci-web").spec["Container"][0]["Image"].endswith(digests["1.2.0/amd64"])
+
+
+def test_reconcile_with_stay_within_converges_each_group_on_its_own_line(open_registry, make_rules):
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.0.0", gid="eci-one")
+    seed(backend, f"{registry.host}/team/web:2.0.0", gid="eci-two")
+    rules = rules_for(make_rules, registry.host, {"semver": "*", "stay_within": "minor"})
+    reconcile(rules, gateway_on(backend), client_factory({}), {})
+    image = {gid: backend.group(gid).spec["Container"][0]["Image"] for gid in ("eci-one", "eci-two")}
+    assert image["eci-one"] == f"{registry.host}/team/web@{digests['1.2.0/amd64']}"  # highest 1.x, not 2.0.0
+    assert image["eci-two"] == f"{registry.host}/team/web@{digests['2.0.0']}"
+    again = reconcile(rules, gateway_on(backend), client_factory({}), {})
+    assert again.report.outcomes == []  # converged; the digest deploys are known by their tracking tags
+    assert sorted(s.reason.split(" ")[0] for s in again.report.plan.skipped) == ["already", "already"]

@@ -39,7 +39,7 @@ BAD = [
     (
         "typo in pull",
         {"version": 1, "rules": [rule("a", pull={"digests": True})]},
-        ["rules[0] (a).pull.digests", "unknown key"],
+        ["rules[0] (a).pull: unknown key 'digests' (did you mean 'digest'?)"],
     ),
     ("wrong version", {"version": 2, "rules": []}, ["version"]),
     (
@@ -58,6 +58,55 @@ BAD = [
         ["rules[0] (a).source.tags", "exactly one"],
     ),
     ("no policy", {"version": 1, "rules": [rule("a", tags={"prerelease": True})]}, ["exactly one", "none"]),
+    # issue 13: a clause that cannot be read is named; new keys only where they mean something
+    (
+        "unreadable clause",
+        {"version": 1, "rules": [rule("a", tags={"semver": ">=1.2.0 <2.0.0 latest"})]},
+        ["rules[0] (a).source.tags.semver", "not a semver range", "'latest'"],
+    ),
+    (
+        "empty alternative",
+        {"version": 1, "rules": [rule("a", tags={"semver": "^1.2 ||"})]},
+        ["source.tags.semver", "empty alternative"],
+    ),
+    (
+        "stay_within without semver",
+        {"version": 1, "rules": [rule("a", tags={"glob": "*", "stay_within": "minor"})]},
+        ["source.tags", "stay_within goes with semver"],
+    ),
+    (
+        "bad stay_within",
+        {"version": 1, "rules": [rule("a", tags={"semver": "*", "stay_within": "major"})]},
+        ["source.tags.stay_within"],
+    ),
+    (
+        "order without regex",
+        {"version": 1, "rules": [rule("a", tags={"semver": "*", "order": {"by": "numerical", "key": "b"}})]},
+        ["source.tags", "order goes with regex"],
+    ),
+    (
+        "order key not a group",
+        {
+            "version": 1,
+            "rules": [rule("a", tags={"regex": r"main-(\d+)", "order": {"by": "numerical", "key": "build"}})],
+        },
+        ["source.tags", "'build' is not a named group"],
+    ),
+    (
+        "bad order",
+        {"version": 1, "rules": [rule("a", tags={"regex": r"(?P<b>\d+)", "order": {"by": "semver", "key": "b"}})]},
+        ["source.tags.order.by"],
+    ),
+    (
+        "backreference (no linear-time form)",
+        {"version": 1, "rules": [rule("a", tags={"regex": r"(a)\1"})]},
+        ["source.tags.regex", "not a valid regular expression", "linear time"],
+    ),
+    (
+        "allow_downgrade not a bool",
+        {"version": 1, "rules": [{**rule("a"), "allow_downgrade": "sometimes"}]},
+        ["rules[0] (a).allow_downgrade"],
+    ),
     ("duplicate names", {"version": 1, "rules": [rule("a"), rule("a")]}, ["duplicate rule name 'a'"]),
     ("bad name", {"version": 1, "rules": [rule("Web_Prod")]}, ["rules[0] (Web_Prod).name"]),
     ("uppercase repository", {"version": 1, "rules": [rule("a", "Team/web")]}, ["source.repository", "lowercase"]),

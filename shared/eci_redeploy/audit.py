@@ -16,24 +16,6 @@ from typing import Any
 
 from .log import log_event
 
-FIELDS = (
-    "event_id",
-    "event_source",
-    "rule",
-    "target",
-    "group_id",
-    "action",
-    "outcome",
-    "image_before",
-    "image_after",
-    "digest_before",
-    "digest_after",
-    "request_id",
-    "rollback_request_id",
-    "duration_ms",
-    "reason",
-)
-
 
 def _digest(image: str | None) -> str | None:
     return image.split("@", 1)[1] if image and "@" in image else None

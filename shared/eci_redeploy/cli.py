@@ -42,6 +42,8 @@ def validate(rules_file: str) -> None:
 
     rules = load_rules(rules_file)
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
+    for rule in rules:  # what each rule deploys, read back from the parsed policy
+        click.echo(f"  {rule.name}: {rule.source.repository} {rules.policy(rule).describe(rule.allow_downgrade)}")
 
 
 @cli.command()
@@ -89,9 +91,19 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
 @click.option("--dry-run", is_flag=True, help="plan against the target and show the plan; apply nothing")
-def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
+)
+def invoke(
+    event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool, transition_seconds: float
+) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
     from .apply import run
+    from .writer import run_serialised
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     if live:
@@ -101,8 +113,11 @@ def invoke(event_file: str, rules_file: str, state_file: str | None, live: bool,
     else:
         from .fake.embedded import embedded_gateway
 
-        gateway = embedded_gateway(groups)
-    report = run(parsed, rules, gateway, os.environ, dry_run=dry_run)
+        gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
+    if dry_run:
+        report = run(parsed, rules, gateway, os.environ, dry_run=True)
+    else:  # through the single writer, as `serve` and the worker apply
+        report = run_serialised(parsed, rules, gateway, os.environ)
     _emit(report.to_json())
     if report.failed:
         sys.exit(1)
@@ -192,11 +207,40 @@ def audit(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--state", "state_file", help="seed with these container groups")
-def fake_eci(host: str, port: int, state_file: str | None) -> None:
-    """Serve a local fake of the ECI API that the real SDK can talk to."""
-    from .fake.server import serve_forever
+@click.option("--access-key", "access_keys", multiple=True, metavar="ID:SECRET", help="a key checked on every call")
+@click.option("--strict-credentials", is_flag=True, help="refuse keys other than the default and --access-key ones")
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="seconds a changed group stays Pending / Updating / Restarting",
+)
+def fake_eci(
+    host: str,
+    port: int,
+    state_file: str | None,
+    access_keys: tuple[str, ...],
+    strict_credentials: bool,
+    transition_seconds: float,
+) -> None:
+    """Serve a local fake of the ECI API that any official ECI SDK can talk to."""
+    from .fake.server import parse_access_keys, serve_forever
 
-    serve_forever(host, port, state_file)
+    try:
+        parse_access_keys(access_keys)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--access-key") from None
+    # A change keeps the group Pending / Updating / Restarting this long, so clients see it in flight.
+    transitions = {"startup_seconds": transition_seconds, "update_seconds": transition_seconds}
+    serve_forever(
+        host,
+        port,
+        state_file,
+        access_keys=access_keys,
+        strict_credentials=strict_credentials,
+        backend_options=transitions,
+    )
 
 
 @cli.command()
@@ -205,11 +249,18 @@ def fake_eci(host: str, port: int, state_file: str | None) -> None:
 @click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
-def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool) -> None:
+@click.option(
+    "--transition-seconds",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
+)
+def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float) -> None:
     """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
     from .webserver import serve_forever
 
-    serve_forever(host, port, rules_file, state_file=state_file, live=live)
+    serve_forever(host, port, rules_file, state_file=state_file, live=live, transition_seconds=transition_seconds)
 
 
 def main(argv: list[str] | None = None) -> int:

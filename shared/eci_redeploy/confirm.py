@@ -13,12 +13,13 @@ from dataclasses import dataclass, field, replace
 from .plan import Skip
 from .planner import skip_reason
 from .pushevent import PushEvent
-from .reconcile import registry_host
+from .registries import registry_host
 from .registry import RegistryClient, RegistryError, RegistryNotFound
 from .rules import Rule, RuleSet
 from .state import ContainerGroup
 
-UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub"})
+# Payloads nobody signs (Quay sends no digest at all; GitHub's digest may be missing or malformed).
+UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub", "quay", "github"})
 
 
 @dataclass

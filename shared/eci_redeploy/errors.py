@@ -9,7 +9,9 @@ class EciRedeployError(Exception):
     exit_code = 1
 
     def one_line(self) -> str:
-        return " ".join(str(self).split())
+        from .secrets import redact_url  # an endpoint or URL echoed in a message keeps no password
+
+        return redact_url(" ".join(str(self).split()))
 
 
 class InputError(EciRedeployError):

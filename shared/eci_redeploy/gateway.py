@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import ConfigError, EciApiError, EciAuthError, IdempotencyConflict, RetryableEciError
 from .log import log_event
-from .secrets import revealed
+from .secrets import redact_endpoint, revealed
 from .state import ContainerGroup, parse_groups
 
 RETRYABLE_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "ServiceUnavailable", "InternalError"})
@@ -90,12 +90,19 @@ def parse_endpoint(value: str | None, region: str) -> tuple[str, str]:
     if not value:
         return f"eci.{region}.aliyuncs.com", "https"
     value = value.strip().rstrip("/")
+    if "@" in value.rpartition("://")[2].split("/", 1)[0]:
+        raise ConfigError(
+            f"ECI_REDEPLOY_ECI_ENDPOINT: {redact_endpoint(value)!r} carries a user:password; give host[:port] "
+            "(the API is signed with ALIBABA_CLOUD_ACCESS_KEY_ID / _SECRET)"
+        )
     if value.startswith("http://"):
         return value[len("http://") :], "http"
     if value.startswith("https://"):
         return value[len("https://") :], "https"
     if "://" in value:
-        raise ConfigError(f"ECI_REDEPLOY_ECI_ENDPOINT: unsupported scheme in {value!r} (use http:// or https://)")
+        raise ConfigError(
+            f"ECI_REDEPLOY_ECI_ENDPOINT: unsupported scheme in {redact_endpoint(value)!r} (use http:// or https://)"
+        )
     return value, "https"
 
 
@@ -148,7 +155,7 @@ class EciGateway:
         return cls(
             sdk_client_factory(creds, endpoint),
             retry=RetryPolicy.from_env(env),
-            label=f"live:{endpoint}" if endpoint else "live",
+            label=f"live:{redact_endpoint(endpoint)}" if endpoint else "live",
         )
 
     def _client(self, region: str) -> Any:

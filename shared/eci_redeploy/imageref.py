@@ -7,6 +7,7 @@ new image written back onto a container keeps the registry host (and short form)
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,15 +16,20 @@ from .errors import ImageReferenceError
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
 
+# Every pattern is matched with re.fullmatch (never `^...$`: `$` also matches before a final newline,
+# and a tag "1.0\n" once reached ECI) and written with explicit ASCII classes (Python's `\w` accepts
+# any script's letters and digits, full-width digits or CJK; the grammar's `\w` is Go's, ASCII only).
 _ALNUM = r"[a-z0-9]+"
 _SEPARATOR = r"(?:[._]|__|[-]+)"
 _PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
-_PATH = re.compile(rf"^{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*$")
+_PATH = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(rf"^(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-_DIGEST = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$")
-_SHA256 = re.compile(r"^sha256:[0-9a-f]{64}$")
+_DOMAIN = re.compile(rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+_DIGEST = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+# The digest algorithms the OCI image spec registers, with their exact encoded lengths (lowercase hex).
+# Others (md5, sha1, a sha256 of the wrong length) are refused: ECI and registries would not pull them.
+_REGISTERED_DIGESTS = {"sha256": re.compile(r"sha256:[0-9a-f]{64}"), "sha512": re.compile(r"sha512:[0-9a-f]{128}")}
 _NAME_MAX = 255
 
 
@@ -33,17 +39,30 @@ def canonical_registry(host: str) -> str:
     return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
 
 
+def _refused(message: str, where: str) -> ImageReferenceError:
+    # The field goes on the error, not into its text: callers wrap it with their own source and field
+    # (an adapter's "acr-webhook: tag: ..."), which would otherwise read "tag: tag: ...".
+    error = ImageReferenceError(message)
+    error.field = where
+    return error
+
+
 def validate_digest(digest: str, *, where: str = "digest") -> str:
-    if not _DIGEST.match(digest):
-        raise ImageReferenceError(f"{digest!r} is not a digest (algorithm:hex)", field=where)
-    if digest.startswith("sha256:") and not _SHA256.match(digest):
-        raise ImageReferenceError(f"{digest!r} is not a sha256 digest (64 lowercase hex)", field=where)
+    if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
+        raise _refused(f"{digest!r} is not a digest (algorithm:hex)", where)
+    algorithm = digest.partition(":")[0]
+    registered = _REGISTERED_DIGESTS.get(algorithm)
+    if registered is None:
+        raise _refused(f"{digest!r}: only sha256 and sha512 digests are accepted", where)
+    if not registered.fullmatch(digest):
+        length = 64 if algorithm == "sha256" else 128
+        raise _refused(f"{digest!r} is not a {algorithm} digest ({length} lowercase hex)", where)
     return digest
 
 
 def validate_tag(tag: str, *, where: str = "tag") -> str:
-    if not _TAG.match(tag):
-        raise ImageReferenceError(f"{tag!r} is not a valid tag", field=where)
+    if not isinstance(tag, str) or not _TAG.fullmatch(tag):
+        raise _refused(f"{tag!r} is not a valid tag (ASCII letters, digits, '_', '.', '-'; at most 128)", where)
     return tag
 
 
@@ -67,21 +86,26 @@ class ImageRef:
     def _parse(cls, text: str) -> ImageRef:
         if not isinstance(text, str) or not text or text != text.strip():
             raise ImageReferenceError(f"{text!r} is not an image reference")
+        if not text.isascii():
+            raise ImageReferenceError(f"{text!r} is not an image reference (only ASCII characters are allowed)")
         rest, digest = text, None
         if "@" in rest:
             rest, digest = rest.split("@", 1)
-            validate_digest(digest, where=f"digest of {text!r}")
+            try:
+                validate_digest(digest)
+            except ImageReferenceError as exc:
+                raise ImageReferenceError(f"{text!r}: {exc}") from None
         tag = None
         slash = rest.rfind("/")
         colon = rest.rfind(":")
         if colon > slash:
             rest, tag = rest[:colon], rest[colon + 1 :]
-            if not _TAG.match(tag):
+            if not _TAG.fullmatch(tag):
                 raise ImageReferenceError(f"{text!r}: {tag!r} is not a valid tag")
         first, sep, remainder = rest.partition("/")
         is_domain = bool(sep) and (any(c in first for c in ".:") or first == "localhost" or first != first.lower())
         if is_domain:
-            if not _DOMAIN.match(first):
+            if not _DOMAIN.fullmatch(first):
                 raise ImageReferenceError(f"{text!r}: {first!r} is not a valid registry host")
             domain: str | None = first
             path = remainder
@@ -91,7 +115,7 @@ class ImageRef:
             raise ImageReferenceError(f"{text!r} has no repository name")
         if path != path.lower():
             raise ImageReferenceError(f"{text!r}: repository name must be lowercase")
-        if not _PATH.match(path):
+        if not _PATH.fullmatch(path):
             raise ImageReferenceError(f"{text!r}: {path!r} is not a valid repository name")
         if len((domain + "/" if domain else "") + path) > _NAME_MAX:
             raise ImageReferenceError(f"{text!r}: repository name longer than {_NAME_MAX} characters")
@@ -129,7 +153,61 @@ class ImageRef:
         return self.original or self.render()
 
 
+def check_event_fields(
+    repository: str, tag: str | None, digest: str | None, host: str | None, equivalent: frozenset[str] = frozenset()
+) -> tuple[str, str] | None:
+    """(field, why) for the first part of a push event that fails the grammar; None when all hold.
+    Bare regular expressions first (this runs for every event, on the planner's hot path); the
+    validators only to word a refusal."""
+    if not isinstance(repository, str) or len(repository) > _NAME_MAX or not _PATH.fullmatch(repository):
+        return "repository", f"{repository!r} is not a valid repository path"
+    if tag is not None and not (isinstance(tag, str) and _TAG.fullmatch(tag)):
+        return "tag", _why(validate_tag, tag)
+    for value in (digest, *equivalent) if equivalent else (digest,):
+        if value is None:
+            continue
+        registered = _REGISTERED_DIGESTS.get(value.partition(":")[0]) if isinstance(value, str) else None
+        if registered is None or not registered.fullmatch(value):
+            return "digest", _why(validate_digest, value)
+    if host is not None and not (isinstance(host, str) and _DOMAIN.fullmatch(host)):
+        return "registry", f"{host!r} is not a valid registry host"
+    return None
+
+
+def _why(validator: Callable[[str], str], value: str) -> str:
+    try:
+        validator(value)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return f"{value!r} is not valid"
+
+
+def salvage_name(text: str) -> ImageRef | None:
+    """The repository a reference that fails the grammar still names, without its tag or digest; None
+    when even the name is unreadable. Only for images already running on a group (say `app:1.0\\n`,
+    set by hand or by an older version): the group can then be recognised and repaired by a valid
+    push. Never for input that is about to be sent anywhere."""
+    if not isinstance(text, str):
+        return None
+    rest = text.strip().partition("@")[0]
+    colon = rest.rfind(":")
+    if colon > rest.rfind("/"):
+        rest = rest[:colon]
+    try:
+        return ImageRef.parse(rest)
+    except ImageReferenceError:
+        return None
+
+
 @lru_cache(maxsize=8192)
 def _parse_cached(text: str) -> ImageRef:
     # Image references repeat across groups and events; ImageRef is immutable, so share the parse.
     return ImageRef._parse(text)
+
+def running_ref(image: str) -> ImageRef | None:
+    """A running container's image: parsed, or (when it fails the grammar, e.g. `app:1.0\\n` left by
+    hand or an older version) just the repository it names, so that a valid push can repair it."""
+    try:
+        return ImageRef.parse(image)
+    except ImageReferenceError:
+        return salvage_name(image)

@@ -9,16 +9,6 @@ from .flatten import flatten
 from .pushevent import PushEvent
 from .secrets import masked
 
-MUTATING = frozenset(
-    {
-        "CreateContainerGroup",
-        "UpdateContainerGroup",
-        "RestartContainerGroup",
-        "DeleteContainerGroup",
-        "CreateImageCache",
-    }
-)
-
 
 @dataclass(slots=True)  # not frozen: a rollout plans thousands; treated as immutable all the same
 class Step:
@@ -80,6 +70,9 @@ class Plan:
     steps: list[Step] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
     events: list[PushEvent] = field(default_factory=list)
+    # Events of the delivery that are not pushes to plan (ignored, rejected): listed in the output so
+    # that every event read is accounted for.
+    other_events: list[Any] = field(default_factory=list)
 
     @property
     def deferred(self) -> list[Skip]:
@@ -89,12 +82,13 @@ class Plan:
         self.steps.extend(other.steps)
         self.skipped.extend(other.skipped)
         self.events.extend(other.events)
+        self.other_events.extend(other.other_events)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "actions": [s.to_json() for s in self.steps],
             "skipped": [s.to_json() for s in self.skipped],
         }
-        if self.events:
-            out["events"] = [e.summary() for e in self.events]
+        # Always present (DESIGN.md: "plan always prints an events key"), empty when nothing was read.
+        out["events"] = [e.summary() for e in self.events] + [e.summary() for e in self.other_events]
         return out

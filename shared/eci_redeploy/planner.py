@@ -7,29 +7,25 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
-import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import tracking
 from .errors import ImageReferenceError, PlanningError
-from .imageref import ImageRef
+from .idempotency import client_token, transition_token
+from .imageref import ImageRef, running_ref
 from .plan import Plan, Skip, Step
 from .pull import pull_parameters
 from .pushevent import PushEvent
 from .registries import RegistryKind, classify, enterprise_host, same_registry
 from .rules import Rule, RuleSet, Selector
 from .state import ContainerGroup, GroupIndex
+from .versionguard import check as version_check
 
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
 IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
-TOKEN_PREFIX = "er1-"
-
-
-def client_token(*parts: str) -> str:
-    """Deterministic, <= 64 ASCII characters: the same decision always carries the same token."""
-    return TOKEN_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
 def plan_event(
@@ -123,6 +119,17 @@ def _token_basis(image: ImageRef, event: PushEvent) -> str:
     return image.render() if image.digest else f"{image.render()}#{event.event_id}"
 
 
+def _recorded(group: ContainerGroup) -> str:
+    """What the group's tracking tags say it last had applied: part of the state a transition leaves."""
+    done = tracking.applied(group.tag_map)
+    return f"applied={done.digest or ''}@{done.event_time_ms or ''}/{done.rule or ''}"
+
+
+def _pushed(event: PushEvent) -> str:
+    # The push's time goes into the recorded tags, so it belongs to the transition's target too.
+    return f"pushed@{tracking.millis(event.time) or ''}"
+
+
 def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -> list[ContainerGroup]:
     if isinstance(groups, GroupIndex):  # narrow first, then apply the same checks below
         if selector.ids is not None:
@@ -187,9 +194,14 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
         return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
     if group.status in IN_FLIGHT:
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
+    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+    versions = version_check(event, rule, group, _runs_pushed_repository)
+    if versions is not None and versions.skip is not None:
+        return Skip(rule.name, versions.skip, group.id)
     done = tracking.applied(tags)
     when = tracking.millis(event.time)
-    if when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+    newer = versions is not None and versions.newer
+    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
         return Skip(
             rule.name,
             f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
@@ -205,6 +217,18 @@ def _running_version(ref: ImageRef | None) -> str | None:
     return tracking.version_of(ref.digest, ref.tag)
 
 
+
+def unparsable(image: str | None) -> str | None:
+    """Why a running image fails the reference grammar (None: it parses, or there is none)."""
+    if not image:
+        return None
+    try:
+        ImageRef.parse(image)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return None
+
+
 def _targets(
     containers: Sequence[tuple[str, str | None]], event: PushEvent, rule: Rule
 ) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
@@ -213,7 +237,11 @@ def _targets(
     out: list[tuple[str, ImageRef | None]] = []
     refused: list[str] = []
     for name, image in containers:
-        ref = ImageRef.parse(image) if image else None
+        ref = running_ref(image) if image else None
+        if image and ref is None:  # unreadable even as a name: cannot be ours to change
+            if name in wanted:
+                refused.append(name)
+            continue
         runs = ref is not None and _runs_pushed_repository(ref, event, rule)
         if wanted:
             if name in wanted:
@@ -229,6 +257,76 @@ def _targets(
     return out, refused + missing
 
 
+@dataclass(slots=True)
+class _Changes:
+    """What an update changes, by API section (Container / InitContainer): the new entries, the
+    entries that undo them, and the images on both sides."""
+
+    body: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    back: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    old_images: list[ImageRef] = field(default_factory=list)
+    new_images: list[ImageRef] = field(default_factory=list)
+    previous: dict[str, str] = field(default_factory=dict)
+    targets: list[tuple[str, ImageRef | None]] = field(default_factory=list)
+    # Containers whose running image fails the reference grammar, and why: a valid push repairs them.
+    broken: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def repairs(self) -> bool:
+        """The update replaces an invalid reference: going back would send it to ECI again."""
+        return bool(set(self.previous) & set(self.broken))
+
+
+def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str]) -> _Changes:
+    everyone = group.containers + group.init_containers
+    changes = _Changes(broken={c.name: why for c in everyone if (why := unparsable(c.image))})
+    written = {c.name: c.image for c in everyone}
+    for section, containers in (("Container", group.containers), ("InitContainer", group.init_containers)):
+        targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
+        if refused and section == "Container":
+            notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
+        changes.targets.extend(targets)
+        for name, running in targets:
+            assert running is not None
+            new, same = pulls.new_image(running, event, rule)
+            if same:
+                continue
+            new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
+            if name in changes.broken:
+                notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); replaced")
+            entry: dict[str, Any] = {"Name": name, "Image": new_text}
+            if not new.digest and old_text == new_text:
+                entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
+                notes.append(
+                    f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
+                )
+            changes.body.setdefault(section, []).append(entry)
+            changes.back.setdefault(section, []).append({"Name": name, "Image": old_text})
+            changes.previous[name] = old_text
+            changes.old_images.append(running)
+            changes.new_images.append(new)
+    return changes
+
+
+def _update_tags(
+    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str]
+) -> list[dict[str, str]] | None:
+    tags = tracking.record(
+        group.tag_map,
+        version=tracking.version_of(event.digest if changes.new_images[0].digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=None if changes.repairs else _running_version(changes.old_images[0]),
+        tag=event.tag,
+    )
+    if tags is None:
+        notes.append(
+            f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
+            "event order cannot be recorded on it"
+        )
+    return tags
+
+
 def _plan_update(
     plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
 ) -> None:
@@ -237,84 +335,54 @@ def _plan_update(
             Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
         )
         return
-    sections = {"Container": group.containers, "InitContainer": group.init_containers}
-    body_lists: dict[str, list[dict[str, Any]]] = {}
-    back_lists: dict[str, list[dict[str, Any]]] = {}
-    old_images: list[ImageRef] = []
-    previous: dict[str, str] = {}
-    new_images: list[ImageRef] = []
-    all_targets: list[tuple[str, ImageRef | None]] = []
     notes: list[str] = []
-    for section, containers in sections.items():
-        targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
-        if refused and section == "Container":
-            notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
-        all_targets.extend(targets)
-        for name, running in targets:
-            assert running is not None
-            new, same = pulls.new_image(running, event, rule)
-            if same:
-                continue
-            new_text, old_text = str(new), str(running)
-            entry: dict[str, Any] = {"Name": name, "Image": new_text}
-            if not new.digest and old_text == new_text:
-                entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
-                notes.append(
-                    f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
-                )
-            body_lists.setdefault(section, []).append(entry)
-            back_lists.setdefault(section, []).append({"Name": name, "Image": old_text})
-            previous[name] = old_text
-            old_images.append(running)
-            new_images.append(new)
-    if not all_targets:
-        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}", group.id))
+    changes = _changes(group, event, rule, pulls, notes)
+    if not changes.targets:
+        unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}{unreadable}", group.id))
         return
-    if not new_images:
-        plan.skipped.append(Skip(rule.name, f"already running {_new_image(all_targets[0][1], event, rule)}", group.id))  # type: ignore[arg-type]
+    for name in sorted(set(changes.broken) - {n for n, _ in changes.targets}):
+        notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); left as it is")
+    if not changes.new_images:
+        already = _new_image(changes.targets[0][1], event, rule)  # type: ignore[arg-type]
+        plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
         return
-    pull = pulls.get(new_images, rule, event, env)
+    pull = pulls.get(changes.new_images, rule, event, env)
     if pull.create_only:
         notes.append(
             f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
             "what it was created with (use action: replace to move it)"
         )
-    basis = [_token_basis(i, event) for i in new_images]
-    token = client_token(rule.name, "update", group.id, *basis)
-    tags = tracking.record(
-        group.tag_map,
-        version=tracking.version_of(event.digest if new_images[0].digest else None, event.tag),
-        event_time=event.time,
-        rule=rule.name,
-        previous=_running_version(old_images[0]),
-    )
-    if tags is None:
-        notes.append(
-            f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
-            "event order cannot be recorded on it"
-        )
+    basis = [_token_basis(i, event) for i in changes.new_images]
+    before = [*(str(i) for i in changes.old_images), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    tags = _update_tags(group, event, rule, changes, notes)
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": token,
+        "ClientToken": transition_token(rule.name, "update", group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
-        **body_lists,
+        **changes.body,
         **pull.for_update(),
     }
     if tags is not None:
         body["Tag"] = tags
-    rollback = _rollback_body(rule, group, back_lists, basis, pull)
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull)
+    if changes.repairs:
+        # Going back would send the invalid reference to ECI again: a failed repair stays failed.
+        rollback = None
+        notes.append("no rollback: the image it replaces is not a valid reference")
     plan.steps.append(
         Step(
             rule.name,
             "UpdateContainerGroup",
             group.id,
             body,
-            new_images[0].render(),
+            changes.new_images[0].render(),
             group.id,
             notes=tuple(notes),
             rollback=rollback,
-            previous=previous,
+            previous=changes.previous,
             network=_network(group),
             event_id=event.event_id,
         )
@@ -367,7 +435,8 @@ def _rollback_body(
     rule: Rule,
     group: ContainerGroup,
     containers: dict[str, list[dict[str, Any]]],
-    basis: list[str],
+    before: list[str],
+    after: list[str],
     pull: Any,
 ) -> dict[str, Any]:
     """UpdateContainerGroup back to the images (and tags) the group had before this change. The old
@@ -376,7 +445,7 @@ def _rollback_body(
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": client_token(rule.name, "rollback", group.id, *basis),
+        "ClientToken": transition_token(rule.name, "rollback", group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
         **containers,
         **pull.for_update(),
@@ -479,7 +548,9 @@ def _plan_create(
     name = str(template["ContainerGroupName"])
     template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
-    tags = tracking.record(template_tags, version=version, event_time=event.time, rule=rule.name, previous=None)
+    tags = tracking.record(
+        template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
+    )
     if tags is None:
         raise PlanningError(
             "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
@@ -488,14 +559,43 @@ def _plan_create(
     named = groups.named(name) if isinstance(groups, GroupIndex) else [g for g in groups if g.name == name]
     existing = [g for g in named if not g.region or g.region == rule.target.region]
     for group in existing:
-        running = {
-            ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers
-        }
+        running = _running_by_name(group)
         if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
     body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
     plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
+
+
+def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
+    """The group's images by repository; an unreadable one counts as its repository at no known version."""
+    out: dict[str, ImageRef] = {}
+    for c in group.containers + group.init_containers:
+        ref = running_ref(c.image) if c.image else None
+        if ref is not None:
+            out[ref.name] = ref
+    return out
+
+
+def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup) -> list[Any]:
+    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    # The successor keeps the old group's tags so that the rule's selector still finds it.
+    merged = {**group.tag_map, **tags}
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
+    repo_before = [r for r in running_before if r.repository == event.repository]
+    recorded = tracking.record(
+        merged,
+        version=tracking.version_of(event.digest if rule.pull.digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=_running_version(repo_before[0] if repo_before else None),
+        tag=event.tag,
+    )
+    if recorded is None:
+        raise PlanningError(
+            f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
+        )
+    return recorded
 
 
 def _plan_replace(
@@ -509,47 +609,37 @@ def _plan_replace(
     if group.status in ("Terminating", "Expired"):
         plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
         return
-    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
-    # The successor keeps the old group's tags so that the rule's selector still finds it.
-    merged = {**group.tag_map, **tags}
-    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image]
-    repo_before = [r for r in running_before if r.repository == event.repository]
-    recorded = tracking.record(
-        merged,
-        version=tracking.version_of(event.digest if rule.pull.digest else None, event.tag),
-        event_time=event.time,
-        rule=rule.name,
-        previous=_running_version(repo_before[0] if repo_before else None),
-    )
-    if recorded is None:
-        raise PlanningError(
-            f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
-        )
+    recorded = _replace_tags(template, event, rule, group)
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
-    running = {ImageRef.parse(c.image).name: ImageRef.parse(c.image) for c in group.containers + group.init_containers}
+    running = _running_by_name(group)
     if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]
-    create_token = client_token(rule.name, "replace-create", group.id, *basis)
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
+    before = [*(str(r) for r in running_before), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
     body["ClientToken"] = create_token
+    image = changed[0].render()
+    notes = (f"successor of {group.id}",)
     plan.steps.append(
         Step(
             rule.name,
             "CreateContainerGroup",
             body["ContainerGroupName"],
             body,
-            changed[0].render(),
-            notes=(f"successor of {group.id}",),
+            image,
+            notes=notes,
             event_id=event.event_id,
         )
     )
     delete = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": client_token(rule.name, "replace-delete", group.id, *basis),
+        "ClientToken": transition_token(rule.name, "replace-delete", group.id, before=before, after=after),
     }
     plan.steps.append(
         Step(
@@ -557,7 +647,7 @@ def _plan_replace(
             "DeleteContainerGroup",
             group.id,
             delete,
-            changed[0].render(),
+            image,
             group.id,
             requires=create_token,
             notes=("deleted only after its successor was created",),

@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .clock import Clock
 from .errors import EciApiError
 from .gateway import EciGateway
 from .log import log_event
 from .plan import Step
 from .planner import client_token
-from .rollout import Clock
 from .rules import Prewarm
 
 PULL_KEYS = ("AcrRegistryInfo", "ImageRegistryCredential", "PlainHttpRegistry", "InsecureRegistry")

@@ -20,14 +20,16 @@ from .gateway import EciGateway
 from .imageref import ImageRef
 from .log import log_event
 from .plan import Plan, Skip
-from .planner import plan_event
+from .planner import _runs_pushed_repository, plan_event
 from .pull import registry_info
 from .pushevent import PushEvent
-from .registries import RegistryKind, enterprise_host
+from .registries import RegistryKind, registry_host
 from .registry import RegistryClient, RegistryError, Resolved
 from .rollout import Clock
 from .rules import Rule, RuleSet
 from .state import ContainerGroup
+from .tagpolicy import parse_version
+from .versionguard import running_tag
 
 DEFAULT_PLATFORM = "linux/amd64"
 ClientFor = Callable[[Rule, str], RegistryClient]
@@ -38,7 +40,8 @@ class ReconcileResult:
     report: Report
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
-    released: Report | None = None  # the gates' release of held changes before this reconcile
+    events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
+    released: Any = None  # the gates' release of held changes before this reconcile (Report or HandedOff)
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
@@ -59,25 +62,10 @@ def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
     return sorted(((offset(r), r) for r in rules), key=lambda pair: (pair[0], pair[1].name))
 
 
-def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
-    """Where to ask: the rule's registry host, its ACR settings, or the host its targets pull from."""
-    source = rule.source.registry
-    if source and not source.startswith("cri-"):
-        return source
-    acr = rule.pull.acr
-    if acr and acr.domains:
-        return acr.domains[0]
-    if acr and acr.instance_name:
-        return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
-    for group in groups:
-        for c in group.containers + group.init_containers:
-            ref = ImageRef.parse(c.image)
-            if ref.repository == rule.source.repository:
-                return ref.registry
-    return None
-
-
-def wanted_image(rule: Rule, rules: RuleSet, client: RegistryClient, platform: str) -> Resolved:
+def wanted_image(
+    rule: Rule, rules: RuleSet, client: RegistryClient, platform: str, running: str | None = None
+) -> Resolved:
+    """`running`: with stay_within, the version the groups being converged run (their line)."""
     policy = rules.policy(rule)
     repository = rule.source.repository
     if policy.kind == "exact":
@@ -88,13 +76,16 @@ def wanted_image(rule: Rule, rules: RuleSet, client: RegistryClient, platform: s
             except RegistryError as exc:
                 last_error = exc
         raise last_error or RegistryError("no tag")
-    if policy.kind != "semver":
+    if not policy.ordered:
         raise PlanningError(
-            "glob and regex rules follow pushes; reconcile converges semver and exact rules", rule=rule.name
+            "glob and regex rules without order follow pushes; reconcile converges semver, ordered regex and "
+            "exact rules",
+            rule=rule.name,
         )
-    best = policy.best(client.list_tags(repository))
+    best = policy.best(client.list_tags(repository), running)
     if best is None:
-        raise PlanningError(f"no tag in {repository} satisfies {policy.pattern!r}", rule=rule.name)
+        within = f" within the line of {running}" if policy.stay_within and running else ""
+        raise PlanningError(f"no tag in {repository} satisfies {policy.pattern!r}{within}", rule=rule.name)
     return client.resolve(repository, best, platform)
 
 
@@ -116,6 +107,7 @@ def reconcile(
     plan = Plan()
     observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
     wanted: dict[str, dict[str, str]] = {}
+    events: list[PushEvent] = []
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
@@ -130,25 +122,18 @@ def reconcile(
                 plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
                 continue
             client = clients.get(host) or clients.setdefault(host, client_for(rule, host))
-            resolved = wanted_image(rule, rules, client, platform)
         except (RegistryError, PlanningError) as exc:
             plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
             log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
             continue
-        event = PushEvent(
-            rule.source.repository,
-            resolved.tag,
-            resolved.digest,
-            "reconcile",
-            f"reconcile:{rule.name}:{resolved.digest}",
-            registry_host=host,
-            signed=True,
-        )
-        wanted[rule.name] = {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
-        try:
-            plan.extend(plan_event(event, rules, groups, env, only=rule.name))
-        except EciRedeployError as exc:
-            plan.skipped.append(Skip(rule.name, exc.one_line()))
+        for running, subset in _lines(rule, rules, groups, host):
+            if running is None and rules.policy(rule).stay_within:
+                names = ", ".join(g.id for g in subset)
+                plan.skipped.append(
+                    Skip(rule.name, f"reconcile: stay_within: the running version of {names} is unknown")
+                )
+                continue
+            _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
     from .gates.flow import gate_plan
 
     plan = gate_plan(plan, rules, observed, gateway, env, context=gate_context, dry_run=dry_run)
@@ -157,7 +142,67 @@ def reconcile(
         from .notify import messages_for, send
 
         send(messages_for(report), rules, env)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()})
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events=events)
+
+
+def _lines(
+    rule: Rule, rules: RuleSet, groups: list[ContainerGroup], host: str
+) -> list[tuple[str | None, list[ContainerGroup]]]:
+    """Groups converged together: all of them, or with stay_within one batch per running version's line
+    (a group on 1.x and one on 2.x want different versions)."""
+    policy = rules.policy(rule)
+    if policy.stay_within is None or rule.target.action == "create":
+        return [(None, groups)]
+    probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe", registry_host=host)
+    lines: dict[str, tuple[str | None, list[ContainerGroup]]] = {}
+    for group in groups:
+        running = running_tag(group, probe, rule, _runs_pushed_repository)
+        version = parse_version(running) if running else None
+        if version is None:
+            lines.setdefault("?", (None, []))[1].append(group)
+            continue
+        line = f"{version.major}" if policy.stay_within == "minor" else f"{version.major}.{version.minor}"
+        lines.setdefault(line, (running, []))[1].append(group)
+    return list(lines.values())
+
+
+def _reconcile_line(
+    plan: Plan,
+    wanted: dict[str, dict[str, str]],
+    events: list[PushEvent],
+    rule: Rule,
+    rules: RuleSet,
+    client: RegistryClient,
+    platform: str,
+    host: str,
+    running: str | None,
+    groups: list[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    try:
+        resolved = wanted_image(rule, rules, client, platform, running)
+    except (RegistryError, PlanningError) as exc:
+        plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
+        log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
+        return
+    event = PushEvent(
+        rule.source.repository,
+        resolved.tag,
+        resolved.digest,
+        "reconcile",
+        f"reconcile:{rule.name}:{resolved.digest}",
+        registry_host=host,
+        signed=True,
+        only_rule=rule.name,
+    )
+    events.append(event)
+    wanted.setdefault(
+        rule.name, {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
+    )
+    try:
+        plan.extend(plan_event(event, rules, groups, env, only=rule.name))
+    except EciRedeployError as exc:
+        plan.skipped.append(Skip(rule.name, exc.one_line()))
 
 
 def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:

@@ -10,8 +10,13 @@ import enum
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .imageref import DOCKER_HUB, ImageRef
+from .imageref import DOCKER_HUB, ImageRef, running_ref
+
+if TYPE_CHECKING:  # annotations only: classifying a host needs neither pydantic nor the rules model
+    from .rules import Rule
+    from .state import ContainerGroup
 
 _ACR_PERSONAL = re.compile(r"^registry(?P<intl>-intl)?(?P<vpc>-vpc)?\.(?P<region>[a-z0-9-]+)\.aliyuncs\.com$")
 _ACR_ENTERPRISE = re.compile(
@@ -89,3 +94,21 @@ def same_registry(a: str, b: str) -> bool:
     if ea and eb:
         return ea["name"] == eb["name"] and ea["region"] == eb["region"]
     return False
+
+
+def registry_host(rule: Rule, groups: list[ContainerGroup]) -> str | None:
+    """Where to ask: the rule's registry host, its ACR settings, or the host its targets pull from."""
+    source = rule.source.registry
+    if source and not source.startswith("cri-"):
+        return source
+    acr = rule.pull.acr
+    if acr and acr.domains:
+        return acr.domains[0]
+    if acr and acr.instance_name:
+        return enterprise_host(acr.instance_name, acr.region or rule.target.region, vpc=False)
+    for group in groups:
+        for c in group.containers + group.init_containers:
+            ref = running_ref(c.image) if c.image else None  # a broken image still names its registry
+            if ref is not None and ref.repository == rule.source.repository:
+                return ref.registry
+    return None

@@ -7,10 +7,11 @@ is healthy, and deletes a successor that is not: the workload is never left with
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .clock import Clock
 from .errors import EciApiError
 from .gateway import EciGateway
 from .log import log_event
@@ -18,6 +19,8 @@ from .plan import Plan, Step
 from .rules import Prewarm, Rollout
 
 HEALTHY_END = frozenset({"Succeeded"})  # a job that ran to completion
+# The error of the steps a worker leaves to its continuation when its time slice is spent.
+CONTINUED = "continued in a later invocation: the worker's time slice is spent"
 FAILED = frozenset({"Failed", "ScheduleFailed", "Expired", "Terminating"})
 
 
@@ -54,12 +57,6 @@ class Outcome:
         return out
 
 
-@dataclass
-class Clock:
-    sleep: Callable[[float], None] = time.sleep
-    now: Callable[[], float] = time.monotonic
-
-
 def units(steps: Sequence[Step]) -> list[list[Step]]:
     """Steps that belong together: a replace's create and the delete that depends on it."""
     out: list[list[Step]] = []
@@ -77,7 +74,11 @@ def execute(
     rollouts: Mapping[str, Rollout],
     clock: Clock | None = None,
     prewarms: Mapping[str, Prewarm] | None = None,
+    *,
+    deadline: float | None = None,
 ) -> list[Outcome]:
+    """`deadline` (on `clock.now()`): start no batch after it but the first of each rule; the rest is
+    reported as not attempted (CONTINUED) for the worker to hand to its next invocation."""
     clock = clock or Clock()
     by_rule: dict[str, list[list[Step]]] = {}
     for unit in units(plan.steps):
@@ -89,7 +90,7 @@ def execute(
             from .prewarm import prewarm_units
 
             rule_units, _ = prewarm_units(rule_units, gateway, warm, clock)
-        outcomes.extend(_rollout(rule_units, gateway, rollouts.get(rule) or Rollout(), clock))
+        outcomes.extend(_rollout(rule_units, gateway, rollouts.get(rule) or Rollout(), clock, deadline))
     return outcomes
 
 
@@ -119,12 +120,16 @@ def _call(gateway: EciGateway, step: Step) -> Outcome:
     )
 
 
-def _rollout(rule_units: list[list[Step]], gateway: EciGateway, settings: Rollout, clock: Clock) -> list[Outcome]:
+def _rollout(
+    rule_units: list[list[Step]], gateway: EciGateway, settings: Rollout, clock: Clock, deadline: float | None = None
+) -> list[Outcome]:
     outcomes: list[Outcome] = []
     failures = 0
     stopped_reason: str | None = None
     for start in range(0, len(rule_units), settings.batch_size):
         batch = rule_units[start : start + settings.batch_size]
+        if not stopped_reason and start and deadline is not None and clock.now() >= deadline:
+            stopped_reason = CONTINUED
         if stopped_reason:
             outcomes.extend(Outcome(s, "not-attempted", error=stopped_reason) for unit in batch for s in unit)
             continue
@@ -174,7 +179,7 @@ def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rol
     if first.action == "UpdateContainerGroup" and first.rollback:
         undo, action = first.rollback, "UpdateContainerGroup"
     elif first.action == "CreateContainerGroup" and outcome.group_id:
-        from .planner import client_token
+        from .idempotency import client_token
 
         undo = {
             "RegionId": first.region,

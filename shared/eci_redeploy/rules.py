@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ImageReferenceError, RulesError
-from .gates.spec import Gates
+from .gatespec import Gates
 from .imageref import ImageRef
-from .tagpolicy import TagPolicy, exact_tags, valid_semver_range
+from .tagpolicy import MAX_TAG, Order, RangeError, RegexError, TagPolicy, compile_regex, exact_tags, parse_range
 
 RULE_NAME = r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -29,48 +30,99 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+_POLICIES: dict[int, TagPolicy] = {}
+
+
+class TagOrder(_Strict):
+    """How a regex rule ranks its tags (Flux's image policies): by one named group of the regex."""
+
+    by: Literal["numerical", "alphabetical"] = Field(description="numerical: as a decimal number; alphabetical")
+    key: str = Field(description="name of a group of the regex, e.g. build for (?P<build>\\d+)")
+
+
 class TagsSpec(_Strict):
     """Exactly one of semver / glob / regex / exact."""
 
-    semver: str | None = Field(None, description="npm-style range, e.g. '>=1.2.0 <2.0.0' or '^1.2'")
+    semver: str | None = Field(
+        None,
+        description="npm-style range, e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3', '1.x', '1.2.3 - 2.3', '>=1.2.0, <2.0.0 "
+        "!=1.3.1' (',' is AND like a space; '||' is OR)",
+    )
     glob: str | None = Field(None, description="shell glob on the tag, e.g. 'release-*'")
-    regex: str | None = Field(None, description="Python regular expression matched against the whole tag")
+    regex: str | None = Field(None, description="RE2 regular expression (linear time) matched against the whole tag")
     exact: str | list[str] | None = Field(None, description="one tag or a list, e.g. 'latest' (a moving tag)")
     prerelease: bool = Field(False, description="semver only: allow prereleases such as 1.3.0-rc.1")
     ignore: list[str] = Field(default_factory=list, description="globs of tags never deployed")
+    stay_within: Literal["minor", "patch"] | None = Field(
+        None,
+        description="semver only: deploy only versions on the running version's line: minor = same major, "
+        "patch = same major.minor",
+    )
+    order: TagOrder | None = Field(
+        None,
+        description="regex only: rank tags by a named group, so pushes never move a group to an older build and "
+        "the reconcile picks the highest",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TagsSpec:
         given = [k for k in ("semver", "glob", "regex", "exact") if getattr(self, k) not in (None, [], "")]
         if len(given) != 1:
             raise ValueError(f"give exactly one of semver, glob, regex, exact (got {', '.join(given) or 'none'})")
+        if self.stay_within is not None and self.semver is None:
+            raise ValueError("stay_within goes with semver (it is relative to the running version)")
+        if self.order is not None:
+            if self.regex is None:
+                raise ValueError("order goes with regex (semver rules are ordered by version already)")
+            if self.order.key not in compile_regex(self.regex).groupindex:
+                raise ValueError(
+                    f"order.key {self.order.key!r} is not a named group of the regex (write (?P<{self.order.key}>...))"
+                )
         return self
 
     @field_validator("semver")
     @classmethod
     def _semver(cls, v: str | None) -> str | None:
-        if v is not None and not valid_semver_range(v):
-            raise ValueError(f"{v!r} is not a semver range (e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3')")
+        if v is not None:
+            try:
+                parse_range(v)
+            except RangeError as exc:
+                raise ValueError(
+                    f"{v!r} is not a semver range ({exc}; e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3')"
+                ) from None
         return v
 
     @field_validator("regex")
     @classmethod
     def _regex(cls, v: str | None) -> str | None:
         if v is not None:
+            if len(v) > 4 * MAX_TAG:
+                raise ValueError(f"the regex is longer than {4 * MAX_TAG} characters")
             try:
-                re.compile(v)
-            except re.error as exc:
-                raise ValueError(f"{v!r} is not a valid regular expression: {exc}") from None
+                compile_regex(v)
+            except RegexError as exc:
+                raise ValueError(f"{exc} (no backreferences or lookaround: tags are matched in linear time)") from None
         return v
 
     def policy(self) -> TagPolicy:
+        # Built once per TagsSpec: the planner asks for it per container group. Kept outside the model
+        # (a private attribute or a __dict__ entry would change pydantic's equality) and dropped with it.
+        key = id(self)
+        cached = _POLICIES.get(key)
+        if cached is None:
+            cached = _POLICIES[key] = self._build_policy()
+            weakref.finalize(self, _POLICIES.pop, key, None)
+        return cached
+
+    def _build_policy(self) -> TagPolicy:
         ignore = tuple(self.ignore)
         if self.semver is not None:
-            return TagPolicy("semver", self.semver, self.prerelease, ignore)
+            return TagPolicy("semver", self.semver, self.prerelease, ignore, stay_within=self.stay_within)
         if self.glob is not None:
             return TagPolicy("glob", self.glob, self.prerelease, ignore)
         if self.regex is not None:
-            return TagPolicy("regex", self.regex, self.prerelease, ignore)
+            order = Order(self.order.by, self.order.key) if self.order else None
+            return TagPolicy("regex", self.regex, self.prerelease, ignore, order=order)
         assert self.exact is not None
         return TagPolicy("exact", exact_tags(self.exact), self.prerelease, ignore)
 
@@ -96,7 +148,7 @@ class Source(_Strict):
     @field_validator("registry")
     @classmethod
     def _registry(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("cri-") or re.match(HOST, v)):
+        if v is not None and not (v.startswith("cri-") or re.fullmatch(HOST, v)):
             raise ValueError(f"{v!r} is neither an ACR instance id (cri-...) nor a host[:port]")
         return v.lower() if v else v
 
@@ -177,7 +229,7 @@ class Pull(_Strict):
     @classmethod
     def _hosts(cls, v: list[str]) -> list[str]:
         for host in v:
-            if not re.match(HOST, host):
+            if not re.fullmatch(HOST, host):
                 raise ValueError(f"{host!r} is not a host[:port]")
         return [h.lower() for h in v]
 
@@ -235,6 +287,11 @@ class Rollout(_Strict):
 
 class Rule(_Strict):
     name: str = Field(pattern=RULE_NAME, max_length=63)
+    allow_downgrade: bool = Field(
+        False,
+        description="let a push below the version a group runs (by the rule's order) deploy, e.g. a rollback "
+        "pipeline; default false: skipped with 'would downgrade'",
+    )
     source: Source
     target: Target
     pull: Pull = Field(default_factory=Pull)
@@ -334,6 +391,56 @@ def _describe_location(loc: tuple[Any, ...], raw: Any) -> str:
     return "".join(parts)
 
 
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The pydantic models an annotation can hold (through Optional, list, dict, unions)."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models_in(arg)]
+
+
+def valid_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys the rules file accepts at a location (a path of keys and list indexes)."""
+    models: list[type[BaseModel]] = [RulesFile]
+    for item in loc:
+        if isinstance(item, int):
+            continue
+        nxt: list[type[BaseModel]] = []
+        for model in models:
+            info = model.model_fields.get(str(item))
+            if info is not None:
+                nxt.extend(_models_in(info.annotation))
+        models = nxt
+    return sorted({name for model in models for name in model.model_fields})
+
+
+def unknown_key_error(exc: ValidationError, raw: Any, *, source: str) -> None:
+    """Raise the first unknown key as the error, with the closest valid key, if there is one."""
+    import difflib
+
+    unknown = [e for e in exc.errors() if e["type"] == "extra_forbidden"]
+    if not unknown:
+        return
+    loc = tuple(unknown[0]["loc"])
+    key, parent = str(loc[-1]), loc[:-1]
+    choices = valid_keys(parent)
+    where = _describe_location(parent, raw) or "(top level)"
+    if key.lower() in ("password", "secret", "token", "url") and f"{key.lower()}_env" in choices:
+        # A credential written into the file would be committed and shipped in the code package.
+        message = (
+            f"unknown key {key!r}: secrets are not written in the rules file; put the value in an "
+            f"environment variable and name it with '{key.lower()}_env'"
+        )
+    else:
+        close = difflib.get_close_matches(key, choices, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(choices)}"
+        message = f"unknown key {key!r} ({hint})"
+    if len(unknown) > 1:
+        message += f" (and {len(unknown) - 1} more unknown key{'s' if len(unknown) > 2 else ''})"
+    raise RulesError(message, source=source, field=where) from None
+
+
 def parse_rules(
     raw: Any,
     *,
@@ -346,6 +453,7 @@ def parse_rules(
     try:
         model = RulesFile.model_validate(raw)
     except ValidationError as exc:
+        unknown_key_error(exc, raw, source=source)  # the cause first: a typo also makes a key "missing"
         first = exc.errors()[0]
         where = _describe_location(tuple(first["loc"]), raw) or "(top level)"
         msg = first["msg"].removeprefix("Value error, ")
@@ -367,14 +475,14 @@ def parse_rules(
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
-    from .fastpath import compiled_rules
+    from .rules_index import compiled_rules
 
     p = Path(path)
     compiled = compiled_rules(p)
     if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
         document, templates = compiled
         return parse_rules(document, source=str(p), base_dir=p.resolve().parent, templates=templates)
-    from .yamlio import DuplicateKeyError, load_yaml_file
+    from .yamlio import DuplicateKeyError, YamlLimitError, load_yaml_file
 
     try:
         raw = load_yaml_file(p)
@@ -382,7 +490,7 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
         raise RulesError("file not found", source=str(p)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(f"cannot read: {exc.__class__.__name__}", source=str(p)) from None
-    except DuplicateKeyError as exc:
+    except (DuplicateKeyError, YamlLimitError) as exc:
         raise RulesError(str(exc), source=str(p)) from None
     except Exception as exc:  # yaml.YAMLError and its subclasses
         mark = getattr(exc, "problem_mark", None)
@@ -394,16 +502,44 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
 _TEMPLATE_LISTS = ("Container", "InitContainer", "Tag", "Volume", "ImageRegistryCredential", "AcrRegistryInfo")
 
 
-def _load_template(name: str, base_dir: Path | None, *, source: str, field: str) -> dict[str, Any]:
-    from .yamlio import DuplicateKeyError, load_yaml_file
+# A CreateContainerGroup body is a few KB; these leave room for dozens of containers and variables.
+TEMPLATE_MAX_BYTES = 256 * 1024
+TEMPLATE_MAX_NODES = 20_000
 
-    path = (base_dir / name) if base_dir else Path(name)
+
+def template_path(name: str, base_dir: Path | None, *, source: str, field: str) -> Path:
+    """Where a template named in the rules lives: inside the rules file's folder once symlinks are
+    resolved. An absolute path, a `..` climb or a link out of the folder would let whoever writes
+    (or tricks someone into running) a rules file read any file the process can, and `plan` prints
+    templates."""
+    folder = (base_dir or Path.cwd()).resolve()
+    if Path(name).is_absolute():
+        raise RulesError(
+            f"template {name}: give a path relative to the rules file's folder ({folder})", source=source, field=field
+        )
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder):
+        raise RulesError(
+            f"template {name} is outside the rules file's folder ({folder}); templates must live beside it",
+            source=source,
+            field=field,
+        )
+    return path
+
+
+def _load_template(name: str, base_dir: Path | None, *, source: str, field: str) -> dict[str, Any]:
+    from .yamlio import DuplicateKeyError, YamlLimitError, load_yaml_file
+
+    path = template_path(name, base_dir, source=source, field=field)
     try:
-        body = load_yaml_file(path)
+        body = load_yaml_file(path, max_bytes=TEMPLATE_MAX_BYTES, max_nodes=TEMPLATE_MAX_NODES)
     except FileNotFoundError:
         raise RulesError(f"template {name} not found (looked at {path})", source=source, field=field) from None
-    except (OSError, UnicodeDecodeError, DuplicateKeyError) as exc:
+    except (DuplicateKeyError, YamlLimitError) as exc:
         raise RulesError(f"template {name}: {exc}", source=source, field=field) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = f"cannot read: {exc.__class__.__name__}"
+        raise RulesError(f"template {name}: {reason}", source=source, field=field) from None
     except Exception as exc:
         raise RulesError(f"template {name} is not valid YAML: {exc}", source=source, field=field) from None
     if not isinstance(body, dict):
@@ -420,6 +556,15 @@ def _load_template(name: str, base_dir: Path | None, *, source: str, field: str)
     for key in _TEMPLATE_LISTS:
         if key in body and not isinstance(body[key], list):
             raise RulesError(f"template {name}: {key} must be a list", source=source, field=field)
+    literal = _literal_secret(body)
+    if literal:
+        raise RulesError(
+            f"template {name}: {literal} is a literal secret (plan prints templates; the code package ships them): "
+            "remove it and list the registry under the rule's pull.credentials with password_env, the "
+            "environment variable that holds the password",
+            source=source,
+            field=field,
+        )
     containers = body.get("Container")
     if not containers:
         raise RulesError(f"template {name}: Container must list at least one container", source=source, field=field)
@@ -434,3 +579,24 @@ def _load_template(name: str, base_dir: Path | None, *, source: str, field: str)
     if not body.get("ContainerGroupName"):
         raise RulesError(f"template {name}: ContainerGroupName is required", source=source, field=field)
     return body
+
+
+_SECRET_FIELD = re.compile(r"(?:password|passwd|secret)\Z", re.IGNORECASE)
+
+
+def _literal_secret(value: Any, path: str = "") -> str | None:
+    """Where a template holds a credential in clear (e.g. `ImageRegistryCredential[0].Password`)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SECRET_FIELD.search(key) and item not in (None, ""):
+                return here
+            found = _literal_secret(item, here)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _literal_secret(item, f"{path}[{index}]")
+            if found:
+                return found
+    return None

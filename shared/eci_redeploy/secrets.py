@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 MASK = "******"
@@ -35,12 +36,39 @@ class Secret:
         raise TypeError("Secret values are not picklable")
 
 
+# Keys whose value is a credential whatever wrapped it (a template's ImageRegistryCredential Password,
+# `ImageRegistryCredential.1.Password` once flattened): masked even when it is a plain string, so a
+# literal that slipped past validation is still never printed. `ClientToken` is not a secret.
+_SENSITIVE_KEY = re.compile(r"(?:password|passwd|secret)\Z", re.IGNORECASE)
+# user:password@ inside a URL (an endpoint or webhook URL given with credentials in it).
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^\s/?#@]*@")
+
+
+def redact_url(text: str) -> str:
+    """`https://user:pass@host/…` -> `https://******@host/…`, anywhere in a text."""
+    return _URL_USERINFO.sub(rf"\1{MASK}@", text) if "://" in text else text
+
+
+def redact_endpoint(value: str) -> str:
+    """An endpoint setting (`[scheme://][user:pass@]host[:port]`) without its userinfo."""
+    scheme, sep, rest = value.rpartition("://")
+    if "@" in rest.split("/", 1)[0]:
+        rest = MASK + "@" + rest.split("@", 1)[1]
+    return f"{scheme}{sep}{rest}"
+
+
 def masked(value: Any) -> Any:
-    """A copy of a nested structure with every Secret replaced by the mask."""
+    """A copy of a nested structure with every Secret (and every credential-named key's value, and the
+    userinfo of every URL) replaced by the mask."""
     if isinstance(value, Secret):
         return MASK
+    if isinstance(value, str):
+        return redact_url(value)
     if isinstance(value, dict):
-        return {k: masked(v) for k, v in value.items()}
+        return {
+            k: MASK if isinstance(k, str) and isinstance(v, str) and v and _SENSITIVE_KEY.search(k) else masked(v)
+            for k, v in value.items()
+        }
     if isinstance(value, (list, tuple)):
         return [masked(v) for v in value]
     return value

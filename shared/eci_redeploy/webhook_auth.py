@@ -1,13 +1,18 @@
 """Who may call the webhook: the shared token (query `token=` or `Authorization: Bearer`), or, for
-the generic CI call, an HMAC-SHA256 over `<timestamp>.<body>` inside a replay window."""
+the generic CI call, an HMAC-SHA256 over `<timestamp>.<body>` inside a replay window. Which one a
+request needs follows the kind of payload it carries once parsed, not the body's outer shape."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
+import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
+from typing import Any
 
 from .adapters.fc_http import HttpRequest
 from .errors import AuthenticationError
@@ -15,6 +20,7 @@ from .secrets import Secret
 
 TIMESTAMP_HEADER = "x-eci-redeploy-timestamp"
 SIGNATURE_HEADER = "x-eci-redeploy-signature"
+_UNIX_TIME = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,9})?")
 
 
 def presented_token(request: HttpRequest) -> str | None:
@@ -24,7 +30,14 @@ def presented_token(request: HttpRequest) -> str | None:
     return request.query.get("token")
 
 
+def configured(secret: Secret | None) -> Secret | None:
+    """A secret that is set to something: blank or whitespace-only counts as not configured (a stray
+    space in a deploy variable must not become a token anyone can send)."""
+    return secret if secret is not None and secret.reveal().strip() else None
+
+
 def check_token(request: HttpRequest, expected: Secret | None) -> None:
+    expected = configured(expected)
     if expected is None:
         raise AuthenticationError(
             "the webhook token is not configured (ECI_REDEPLOY_WEBHOOK_TOKEN): refusing all calls"
@@ -64,16 +77,20 @@ class ReplayGuard:
 def check_hmac(
     request: HttpRequest, secret: Secret | None, guard: ReplayGuard, *, window: int, now: float | None = None
 ) -> None:
+    secret = configured(secret)
     if secret is None:
         raise AuthenticationError("the HMAC secret is not configured (ECI_REDEPLOY_WEBHOOK_HMAC_SECRET)")
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     signature = request.headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not signature:
         raise AuthenticationError(f"a signed call needs the {TIMESTAMP_HEADER} and {SIGNATURE_HEADER} headers")
-    try:
-        sent = float(timestamp)
-    except ValueError:
-        raise AuthenticationError(f"{TIMESTAMP_HEADER} is not a Unix time") from None
+    # Decimal ASCII seconds only: float() also takes "nan" (every comparison with NaN is false, so it
+    # passed the window), "inf", "1e9" and other scripts' digits.
+    if not _UNIX_TIME.fullmatch(timestamp):
+        raise AuthenticationError(f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
+    sent = float(timestamp)
+    if not math.isfinite(sent):
+        raise AuthenticationError(f"{TIMESTAMP_HEADER} is not a Unix time in seconds")
     now = time.time() if now is None else now
     if abs(now - sent) > window:
         raise AuthenticationError(f"the request is outside the {window}-second replay window")
@@ -82,3 +99,35 @@ def check_hmac(
         raise AuthenticationError("the signature does not match the body")
     if not guard.first_time(signature, now, window):
         raise AuthenticationError("this signed request was already received (replay)")
+
+
+# Payload kinds (adapter names) that must carry the HMAC signature: the CI call names any image, so a
+# token alone (which sits in registries' webhook settings and URLs) is not enough for it.
+HMAC_KINDS = frozenset({"generic"})
+
+
+def payload_kinds(parsed: Iterable[Any]) -> frozenset[str]:
+    """The adapter behind each parsed item, whatever wrapped it (an array, an envelope, a batch)."""
+    return frozenset(str(getattr(item, "source", None) or type(item).__name__) for item in parsed)
+
+
+def authenticate(
+    request: HttpRequest,
+    kinds: frozenset[str] | None,
+    *,
+    token: Secret | None,
+    hmac_secret: Secret | None,
+    guard: ReplayGuard,
+    window: int,
+) -> None:
+    """Decided by what the body turned out to hold, after parsing: every signed kind needs the HMAC,
+    every other kind the token (a mixed batch needs both). `kinds` None: the body could not be read;
+    the caller is still authenticated (by the signature it claims, else the token) before being told
+    why, so that an anonymous caller learns nothing about the parser."""
+    if kinds is None:
+        claims_signature = TIMESTAMP_HEADER in request.headers or SIGNATURE_HEADER in request.headers
+        kinds = HMAC_KINDS if claims_signature else frozenset({"unknown"})
+    if kinds & HMAC_KINDS:
+        check_hmac(request, hmac_secret, guard, window=window)
+    if kinds - HMAC_KINDS:
+        check_token(request, token)

@@ -3,13 +3,15 @@ platform de-duplicates (so a redelivered webhook never runs twice)."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .errors import ImageReferenceError
+from .idempotency import task_id
+from .imageref import ImageRef, validate_digest, validate_tag
 from .pushevent import PushEvent
 
 KIND = "eci-redeploy/work-order"
@@ -29,12 +31,30 @@ class WorkEvent(BaseModel):
     region: str | None = None
     signed: bool = False
     equivalent: list[str] = Field(default_factory=list)
+    only_rule: str | None = None  # a reconcile's wanted image belongs to one rule's policy
+
+    @field_validator("tag", "digest", "repository")
+    @classmethod
+    def _grammar(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # The webhook only sends what its adapters validated; whoever else can invoke the worker must
+        # not get a tag or digest past the reference grammar to ECI either.
+        if v is None:
+            return v
+        try:
+            if info.field_name == "tag":
+                return validate_tag(v)
+            if info.field_name == "digest":
+                return validate_digest(v)
+            ImageRef.parse(f"example.invalid/{v}")
+        except ImageReferenceError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @classmethod
     def of(cls, event: PushEvent) -> WorkEvent:
-        values = {k: getattr(event, k) for k in cls.model_fields}
+        values = {k: getattr(event, k) for k in cls.model_fields if k != "only_rule"}
         values["equivalent"] = sorted(event.equivalent)
-        return cls(**values)
+        return cls(**values, only_rule=event.only_rule)
 
     def event(self) -> PushEvent:
         values = self.model_dump()
@@ -50,17 +70,14 @@ class WorkOrder(BaseModel):
     dry_run: bool = False
 
     @classmethod
-    def for_events(cls, events: Sequence[PushEvent], *, dry_run: bool = False) -> WorkOrder:
-        return cls(task_id=task_id(events), events=[WorkEvent.of(e) for e in events], dry_run=dry_run)
+    def for_events(cls, events: Sequence[PushEvent], *, dry_run: bool = False, salt: str = "") -> WorkOrder:
+        return cls(task_id=task_id(events, salt=salt), events=[WorkEvent.of(e) for e in events], dry_run=dry_run)
 
     def push_events(self) -> list[PushEvent]:
         return [e.event() for e in self.events]
 
 
-def task_id(events: Sequence[PushEvent]) -> str:
-    """Same events, same id: FC's async task de-duplication drops a redelivery."""
-    basis = "\x1f".join(f"{e.source}|{e.event_id}|{e.repository}|{e.tag}|{e.digest}" for e in events)
-    return "er-" + hashlib.sha256(basis.encode()).hexdigest()[:40]
+__all__ = ["KIND", "WorkEvent", "WorkOrder", "is_work_order", "task_id"]
 
 
 def is_work_order(raw: Any) -> bool:

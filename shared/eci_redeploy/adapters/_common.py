@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -16,12 +17,13 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True, populate_by_name=True, defer_build=True)
 
 
-def validate(model: type[BaseModel], raw: Any, *, source: str) -> Any:
+def validate(model: type[BaseModel], raw: Any, *, source: str, at: str = "") -> Any:
+    """`at`: where `raw` sits in the body (e.g. `events.3`), so that the error names the full path."""
     try:
         return model.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(body)"
+        loc = ".".join(str(x) for x in (at, *err["loc"]) if x != "") or "(body)"
         raise EventError(err["msg"], source=source, field=loc) from None
 
 
@@ -38,7 +40,7 @@ def checked_tag(tag: str | None, *, source: str) -> str | None:
     try:
         return validate_tag(str(tag))
     except ImageReferenceError as exc:
-        raise EventError(str(exc), source=source, field="tag") from None
+        raise EventError(str(exc).removeprefix(f"{exc.field}: "), source=source, field="tag") from None
 
 
 def checked_digest(digest: str | None, *, source: str) -> str | None:
@@ -47,7 +49,23 @@ def checked_digest(digest: str | None, *, source: str) -> str | None:
     try:
         return validate_digest(str(digest))
     except ImageReferenceError as exc:
-        raise EventError(str(exc), source=source, field="digest") from None
+        raise EventError(str(exc).removeprefix(f"{exc.field}: "), source=source, field="digest") from None
+
+
+def lenient_digest(digest: Any) -> tuple[str | None, str | None]:
+    """(digest, warning) for formats whose tag is what matters: a malformed digest must not lose the push
+    (the tag is deployed, and the digest resolved from the registry where it can be), but it is said."""
+    if digest in (None, ""):
+        return None, None
+    try:
+        return validate_digest(str(digest)), None
+    except ImageReferenceError as exc:
+        return None, str(exc).removeprefix(f"{exc.field}: ")
+
+
+def tag_unless_digest(tag: Any) -> Any:
+    """Harbor puts the digest in `tag` for an artifact without a tag: that is no tag."""
+    return None if isinstance(tag, str) and tag.startswith("sha256:") else tag
 
 
 # ACR webhooks send region-local wall-clock times without a zone.
@@ -71,6 +89,8 @@ def parse_time(text: Any, *, region: str | None = None) -> datetime | None:
     if not text:
         return None
     if isinstance(text, (int, float)) and not isinstance(text, bool):
+        if not math.isfinite(text) or text < 0:
+            return None  # before 1970 or not a number: no registry sends it, and it would sort first
         seconds = text / 1000 if text > 10**11 else text
         try:
             return datetime.fromtimestamp(seconds, tz=timezone.utc)

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator
 from ..errors import EventError
 from ..pushevent import IgnoredEvent, PushEvent
 from . import detect
-from ._common import WireModel, checked_digest, checked_tag, lower_keys, parse_time, validate
+from ._common import WireModel, checked_tag, lenient_digest, lower_keys, parse_time, validate
 
 NAME = "acr-eventbridge"
 PUSH_TYPE = "cr:Artifact:PushCompleted"
@@ -67,10 +67,13 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
     if not data.reponame or not data.reponamespacename:
         raise EventError("RepoNamespaceName and RepoName are required", source=NAME, field="data")
     region = data.regionid or event.aliyunregionid
+    # The push event's digest key is not documented for every ACR version: without a usable one the
+    # tag is deployed (and resolved by the reconcile), never the push dropped.
+    digest, warning = lenient_digest(data.digest)
     return PushEvent(
         repository=f"{data.reponamespacename}/{data.reponame}".lower(),
         tag=checked_tag(data.tag, source=NAME),
-        digest=checked_digest(data.digest, source=NAME),
+        digest=digest,
         source=NAME,
         event_id=event.id,
         time=parse_time(event.time, region=region),
@@ -78,4 +81,5 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         instance_name=(data.instancename or "").lower() or None,
         region=region,
         signed=True,  # EventBridge delivers only what ACR published in this account
+        warning=f"data.Digest {warning}: ignored, the tag is deployed" if warning else None,
     )

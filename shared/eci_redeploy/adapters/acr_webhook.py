@@ -9,7 +9,7 @@ from pydantic import Field
 
 from ..pushevent import PushEvent
 from . import detect
-from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
+from ._common import WireModel, checked_tag, lenient_digest, parse_time, validate
 
 NAME = "acr-webhook"
 
@@ -41,7 +41,9 @@ def parse(raw: dict[str, Any]) -> PushEvent:
     repo = body.repository
     full = repo.repo_full_name or f"{repo.namespace}/{repo.name}"
     tag = checked_tag(body.push_data.tag, source=NAME)
-    digest = checked_digest(body.push_data.digest, source=NAME)
+    # A malformed digest does not lose a push whose tag is valid: the webhook resolves the tag with the
+    # registry before planning (or deploys by tag), and the reply carries the warning.
+    digest, warning = lenient_digest(body.push_data.digest)
     # The payload has no id: derive one so that a redelivery is recognised as the same event.
     basis = f"{repo.region}|{full}|{tag}|{digest}|{body.push_data.pushed_at}"
     return PushEvent(
@@ -52,4 +54,5 @@ def parse(raw: dict[str, Any]) -> PushEvent:
         event_id="acrwh-" + hashlib.sha256(basis.encode()).hexdigest()[:24],
         time=parse_time(body.push_data.pushed_at, region=repo.region),
         region=repo.region,
+        warning=f"push_data.digest {warning}: ignored, the tag is deployed" if warning else None,
     )

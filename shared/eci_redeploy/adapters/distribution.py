@@ -8,12 +8,11 @@ from pydantic import Field
 
 from ..errors import EventError
 from ..imageref import canonical_registry
-from ..pushevent import IgnoredEvent, PushEvent
+from ..pushevent import IgnoredEvent, PushEvent, RejectedEvent
 from . import detect
 from ._common import WireModel, checked_digest, checked_tag, parse_time, validate
 
 NAME = "distribution"
-MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 MANIFEST_TYPES = frozenset(
     {
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -49,42 +48,48 @@ class Event(WireModel):
 
 
 class Envelope(WireModel):
-    events: list[Event]
+    events: list[dict[str, Any]]
 
 
 looks_like = detect.distribution
 
 
-def parse(raw: dict[str, Any]) -> list[PushEvent | IgnoredEvent]:
+def parse(raw: dict[str, Any]) -> list[PushEvent | IgnoredEvent | RejectedEvent]:
+    """Every event of the envelope on its own: registries batch unrelated events in one notification
+    (docs/content/about/notifications.md, "Envelope"), so one bad event must not lose the others."""
     envelope = validate(Envelope, raw, source=NAME)
     if not envelope.events:
         raise EventError("the notification holds no event", source=NAME, field="events")
-    out: list[PushEvent | IgnoredEvent] = []
-    for event in envelope.events:
-        target = event.target
-        if event.action != "push":
-            out.append(IgnoredEvent(NAME, event.id, f"action {event.action} is not a push"))
-            continue
-        if target.mediaType not in MANIFEST_TYPES:
-            out.append(IgnoredEvent(NAME, event.id, f"{target.mediaType or 'unknown media type'} is not a manifest"))
-            continue
-        if not target.repository:
-            raise EventError("a manifest push needs target.repository", source=NAME, field="events.target")
-        tag = checked_tag(target.tag, source=NAME)
-        digest = checked_digest(target.digest, source=NAME)
-        if not tag and not digest:
-            out.append(IgnoredEvent(NAME, event.id, "manifest push without tag or digest"))
-            continue
-        host = event.request.host
-        out.append(
-            PushEvent(
-                repository=target.repository.lower(),
-                tag=tag,
-                digest=digest,
-                source=NAME,
-                event_id=event.id,
-                time=parse_time(event.timestamp),
-                registry_host=canonical_registry(host) if host else None,
-            )
-        )
+    out: list[PushEvent | IgnoredEvent | RejectedEvent] = []
+    for i, item in enumerate(envelope.events):
+        try:
+            out.append(_event(item, i))
+        except EventError as exc:
+            out.append(RejectedEvent(NAME, i, exc.one_line()))
     return out
+
+
+def _event(raw: dict[str, Any], i: int) -> PushEvent | IgnoredEvent:
+    where = f"events.{i}"
+    event = validate(Event, raw, source=NAME, at=where)
+    target = event.target
+    if event.action != "push":
+        return IgnoredEvent(NAME, event.id, f"action {event.action} is not a push")
+    if target.mediaType not in MANIFEST_TYPES:
+        return IgnoredEvent(NAME, event.id, f"{target.mediaType or 'unknown media type'} is not a manifest")
+    if not target.repository:
+        raise EventError("a manifest push needs target.repository", source=NAME, field=f"{where}.target")
+    tag = checked_tag(target.tag, source=f"{NAME}: {where}.target")
+    digest = checked_digest(target.digest, source=f"{NAME}: {where}.target")
+    if not tag and not digest:
+        return IgnoredEvent(NAME, event.id, "manifest push without tag or digest")
+    host = event.request.host
+    return PushEvent(
+        repository=target.repository.lower(),
+        tag=tag,
+        digest=digest,
+        source=NAME,
+        event_id=event.id,
+        time=parse_time(event.timestamp),
+        registry_host=canonical_registry(host) if host else None,
+    )

@@ -18,10 +18,19 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from ..flatten import unflatten
-from .backend import ApiError, FakeEci, _check_tags, _required
+from .exceptions import ApiError, check_tags, required
+from .group import Group
+
+
+class FakeEci(Protocol):
+    """What the gates' calls need of the fake's backend (models.FakeEci, which dispatches to `handler_for`;
+    acr_gates does not import models, so that models can)."""
+
+    groups: dict[str, Group]
+
 
 ACR_ACTIONS = frozenset({"GetRepository", "GetRepoTagScanStatus", "GetRepoTagScanSummary", "ListEventCenterRecord"})
 ECI_ACTIONS = frozenset({"TagResources", "UntagResources"})
@@ -98,7 +107,7 @@ def handler_for(backend: FakeEci, action: str) -> Callable[[dict[str, str]], dic
 
 
 def _resources(backend: FakeEci, body: dict[str, Any]) -> list[Any]:
-    _required(body, "RegionId")
+    required(body, "RegionId")
     if str(body.get("ResourceType", "")).lower() != "containergroup":
         raise ApiError(400, "InvalidParameter.ResourceType", "ResourceType must be ContainerGroup")
     ids = body.get("ResourceId") or []
@@ -122,7 +131,7 @@ def _tag_resources(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     for group in groups:  # validate every group first: all or nothing, like the API
         merged = {t.get("Key"): t.get("Value", "") for t in group.spec.get("Tag") or []}
         merged.update({t.get("Key"): t.get("Value", "") for t in new})
-        _check_tags([{"Key": k, "Value": v} for k, v in merged.items()])
+        check_tags([{"Key": k, "Value": v} for k, v in merged.items()])
     for group in groups:
         merged = {t.get("Key"): t.get("Value", "") for t in group.spec.get("Tag") or []}
         merged.update({t.get("Key"): t.get("Value", "") for t in new})
@@ -144,7 +153,7 @@ def _untag_resources(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]
 
 def _repository(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     gates = state(backend)
-    instance = _required(params, "InstanceId")
+    instance = required(params, "InstanceId")
     namespace, name = params.get("RepoNamespaceName"), params.get("RepoName")
     if not namespace or not name:
         raise ApiError(400, "MissingParameter", "RepoNamespaceName and RepoName are required")
@@ -165,9 +174,9 @@ def _repository(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
 
 def _scan(backend: FakeEci, params: dict[str, str]) -> Scan | None:
     gates = state(backend)
-    instance, repo = _required(params, "InstanceId"), _required(params, "RepoId")
+    instance, repo = required(params, "InstanceId"), required(params, "RepoId")
     digest = (params.get("Digest") or "").removeprefix("sha256:")
-    tag = _required(params, "Tag")
+    tag = required(params, "Tag")
     if digest:  # a digest names the content: a result for another digest of the same tag is not it
         return gates.scans.get((instance, repo, digest))
     return gates.scans.get((instance, repo, tag))
@@ -192,7 +201,7 @@ def _scan_summary(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
 
 def _event_records(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     gates = state(backend)
-    instance = _required(params, "InstanceId")
+    instance = required(params, "InstanceId")
     kind = params.get("EventType")
     namespace, name = params.get("RepoNamespaceName"), params.get("RepoName")
     records = [

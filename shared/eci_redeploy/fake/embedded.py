@@ -10,8 +10,11 @@ from ..state import ContainerGroup, dump_groups
 from .server import FakeEciServer, seeded_backend
 
 
-def embedded_server(groups: Sequence[ContainerGroup] = ()) -> FakeEciServer:
-    return FakeEciServer(seeded_backend(dump_groups(groups)["ContainerGroups"])).start()
+def embedded_server(groups: Sequence[ContainerGroup] = (), *, transition_seconds: float = 0.0) -> FakeEciServer:
+    """`transition_seconds`: how long a group stays Pending / Updating / Restarting after a change."""
+    backend = seeded_backend(dump_groups(groups)["ContainerGroups"])
+    backend.startup_seconds = backend.update_seconds = transition_seconds
+    return FakeEciServer(backend).start()
 
 
 def gateway_for(server: FakeEciServer, *, retry: RetryPolicy | None = None) -> EciGateway:
@@ -24,5 +27,5 @@ def gateway_for(server: FakeEciServer, *, retry: RetryPolicy | None = None) -> E
     )
 
 
-def embedded_gateway(groups: Sequence[ContainerGroup] = ()) -> EciGateway:
-    return gateway_for(embedded_server(groups))
+def embedded_gateway(groups: Sequence[ContainerGroup] = (), *, transition_seconds: float = 0.0) -> EciGateway:
+    return gateway_for(embedded_server(groups, transition_seconds=transition_seconds))

@@ -28,8 +28,7 @@ from ..errors import ImageReferenceError
 from ..imageref import ImageRef, validate_digest, validate_tag
 from ..log import log_event
 from ..rules import Rule
-from .decide import Evidence, ScanResult
-from .flow import Subject
+from .decide import Evidence, ScanResult, Subject
 
 SCAN_TYPE = "cr:Artifact:ScanCompleted"
 SIGNING_TYPE = "cr:Artifact:SigningCompleted"

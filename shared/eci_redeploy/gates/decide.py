@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from .spec import SEVERITIES, Gates
+from ..gatespec import SEVERITIES, Gates
 
 # The order gates are reported in: the ones only evidence releases first, the clock-driven ones last
 # (an approval may come in outside the window; the window is what finally lets it go).
@@ -144,3 +144,15 @@ def newer(a_key: object, a_time: datetime | None, b_key: object, b_time: datetim
     if a_time is not None and b_time is not None and a_time != b_time:
         return a_time > b_time
     return None
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The pushed image a gate asks about, as ACR EE names it."""
+
+    repository: str
+    tag: str | None
+    digest: str | None
+    instance_id: str | None
+    region: str | None
+    pushed_at: datetime | None = None

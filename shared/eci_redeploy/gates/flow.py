@@ -28,7 +28,7 @@ from ..pushevent import PushEvent
 from ..rules import Rule, RuleSet
 from ..state import ContainerGroup
 from . import RELEASE_SOURCE, store
-from .decide import Approval, Change, Decision, Evidence, ScanResult, evaluate, newer
+from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate, newer
 
 
 class EvidenceSource(Protocol):
@@ -37,18 +37,6 @@ class EvidenceSource(Protocol):
     def scan(self, rule: Rule, subject: Subject) -> ScanResult | None: ...
 
     def signed(self, rule: Rule, subject: Subject) -> bool | None: ...
-
-
-@dataclass(frozen=True)
-class Subject:
-    """The pushed image a gate asks about, as ACR EE names it."""
-
-    repository: str
-    tag: str | None
-    digest: str | None
-    instance_id: str | None
-    region: str | None
-    pushed_at: datetime | None = None
 
 
 def _wall() -> datetime:
@@ -182,117 +170,169 @@ def gate_plan(
     if not gated or not plan.steps:
         return plan
     ctx = context or GateContext.from_env(env)
-    now = ctx.now()
-    by_id = {g.id: g for g in groups}
-    events = {e.event_id: e for e in plan.events}
-    out = Plan(steps=[], skipped=list(plan.skipped), events=list(plan.events))
-    writes = _Writes()
-    transitions: dict[tuple[str, str, str], Transition] = {}
-    # The groups of one rollout share their evidence and decision: the ACR API is asked once per push.
-    decisions: dict[tuple[Any, ...], Decision] = {}
-
-    def note(outcome: str, rule: str, version: str, event: PushEvent, decision: Decision | None, gid: str) -> None:
-        t = transitions.setdefault((outcome, rule, version), Transition(outcome, rule, version, event, decision))
-        t.groups.append(gid)
-
+    gating = _Gating(rules, gated, ctx, ctx.now(), {g.id: g for g in groups}, {e.event_id: e for e in plan.events})
+    # Everything but the steps carries over (events, other_events: issue 14); what is gated is re-added.
+    gating.out = dataclasses.replace(
+        plan, steps=[], skipped=list(plan.skipped), events=list(plan.events), other_events=list(plan.other_events)
+    )
     for unit in _units(plan.steps):
+        if unit[0].rule not in gated or unit[0].event_id not in gating.events:
+            gating.out.steps.extend(unit)
+        else:
+            gating.unit(unit, record=record)
+    if not dry_run:
+        failed = _write(gating.writes, gateway)
+        for gid in failed:
+            gating.out.skipped.append(
+                Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
+            )
+        _report(list(gating.transitions.values()), rules, env, ctx)
+    return gating.out
+
+
+@dataclass
+class _Unit:
+    """One rollout unit of a gated rule, with what the groups' tags say is held."""
+
+    name: str
+    rule: Rule
+    gates: Any
+    event: PushEvent
+    version: str
+    group: ContainerGroup | None
+    target: str
+    region: str
+    held: store.Held | None
+
+    @property
+    def same(self) -> bool:
+        return self.held is not None and self.held.version == self.version
+
+
+@dataclass
+class _Gating:
+    """gate_plan's state while it walks the units: the plan out, the tag writes, the transitions to
+    report, and the decisions (the groups of one rollout share their evidence and decision: the ACR
+    API is asked once per push)."""
+
+    rules: RuleSet
+    gated: dict[str, tuple[Rule, Any]]
+    ctx: GateContext
+    now: datetime
+    by_id: dict[str, ContainerGroup]
+    events: dict[str, PushEvent]
+    out: Plan = field(default_factory=Plan)
+    writes: _Writes = field(default_factory=_Writes)
+    transitions: dict[tuple[str, str, str], Transition] = field(default_factory=dict)
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
+
+    def note(self, outcome: str, u: _Unit, version: str, decision: Decision | None) -> None:
+        key = (outcome, u.name, version)
+        t = self.transitions.setdefault(key, Transition(outcome, u.name, version, u.event, decision))
+        t.groups.append(u.target)
+
+    def _read(self, unit: list[Step]) -> _Unit:
         name = unit[0].rule
-        if name not in gated or unit[0].event_id not in events:
-            out.steps.extend(unit)
-            continue
-        rule, gates = gated[name]
-        event = events[unit[0].event_id]
-        version = version_for(rule, event)
-        group = next((by_id[s.group_id] for s in unit if s.group_id and s.group_id in by_id), None)
-        target = group.id if group else unit[0].target
-        region = unit[0].region
+        rule, gates = self.gated[name]
+        event = self.events[unit[0].event_id]
+        group = next((self.by_id[s.group_id] for s in unit if s.group_id and s.group_id in self.by_id), None)
         held = store.read(group.tag_map) if group is not None else None
         if held is not None and held.rule != name:
             held = None  # another rule's hold on this group: ours replaces it if it is held or goes
-        same = held is not None and held.version == version
-        if held is not None and not same:
-            policy = rules.policy(rule)
-            is_newer = newer(policy.order_key(event.tag), event.time, policy.order_key(held.tag), held.pushed_at)
+        target = group.id if group else unit[0].target
+        return _Unit(name, rule, gates, event, version_for(rule, event), group, target, unit[0].region, held)
+
+    def _passed_over(self, u: _Unit) -> bool:
+        """An older push than the one held, or the same one refused earlier: skipped."""
+        held = u.held
+        if held is not None and not u.same:
+            policy = self.rules.policy(u.rule)
+            is_newer = newer(policy.order_key(u.event.tag), u.event.time, policy.order_key(held.tag), held.pushed_at)
             if is_newer is False:
-                out.skipped.append(
-                    Skip(name, f"older than the held change {held.version} ({held.id}): nothing is downgraded", target)
-                )
-                continue
-        if same and held is not None and held.state == "refused":
-            out.skipped.append(Skip(name, f"refused earlier ({held.id}): push a new image", target))
-            continue
-        since = held.since if same and held is not None else now
-        pushed = event.time or (held.pushed_at if same and held is not None else None)
-        key = (name, version, pushed, since, (held.passed, held.approval) if same and held is not None else None)
-        decision = decisions.get(key)
+                reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
+                self.out.skipped.append(Skip(u.name, reason, u.target))
+                return True
+        if u.same and held is not None and held.state == "refused":
+            self.out.skipped.append(Skip(u.name, f"refused earlier ({held.id}): push a new image", u.target))
+            return True
+        return False
+
+    def _decide(self, u: _Unit) -> tuple[Decision, datetime, datetime | None]:
+        held = u.held if u.same else None
+        since = held.since if held is not None else self.now
+        pushed = u.event.time or (held.pushed_at if held is not None else None)
+        key = (u.name, u.version, pushed, since, (held.passed, held.approval) if held is not None else None)
+        decision = self.decisions.get(key)
         if decision is None:
-            evidence = _evidence(held, version, rule, event, gates, ctx)
-            decision = decisions[key] = evaluate(gates, Change(name, version, pushed, since), evidence, now)
-        if decision.verdict == "go" and record:
-            out.steps.extend(unit)
-            if group is not None and (same or held is None):
-                state = store.Held(
-                    name,
-                    version,
-                    event.tag,
-                    "held",
-                    store.to_ms(pushed),
-                    store.to_ms(since),  # type: ignore[arg-type]
-                    decision.passed,
-                    held.approval if same and held is not None else None,
-                )
-                current = {k: group.tag_map[k] for k in store.KEYS if k in group.tag_map}
-                if state.tags() != current:
-                    writes.put(region, group.id, state.tags())
-            continue
-        if decision.verdict == "go":
-            out.steps.extend(_strip(s) for s in unit)
-            ours = [k for k in store.KEYS if group is not None and k in group.tag_map]
-            if group is not None and ours and not any("Tag" in s.body for s in unit):
-                # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
-                # the change's own tag list drops it, so a change that fails to go keeps its hold.
-                writes.drop(region, group.id, ours)
-            if same:
-                note("released", name, version, event, decision, target)
-            elif held is not None:
-                note("superseded", name, held.version, event, None, target)
-            continue
-        state = store.Held(
-            name,
-            version,
-            event.tag,
-            "held" if decision.verdict == "held" else "refused",
+            evidence = _evidence(u.held, u.version, u.rule, u.event, u.gates, self.ctx)
+            change = Change(u.name, u.version, pushed, since)
+            decision = self.decisions[key] = evaluate(u.gates, change, evidence, self.now)
+        return decision, since, pushed
+
+    def _state(self, u: _Unit, state: str, decision: Decision, since: datetime, pushed: datetime | None) -> store.Held:
+        return store.Held(
+            u.name,
+            u.version,
+            u.event.tag,
+            state,
             store.to_ms(pushed),
             store.to_ms(since),  # type: ignore[arg-type]
             decision.passed,
-            held.approval if same and held is not None else None,
+            u.held.approval if u.same and u.held is not None else None,
         )
+
+    def unit(self, unit: list[Step], *, record: bool) -> None:
+        u = self._read(unit)
+        if self._passed_over(u):
+            return
+        decision, since, pushed = self._decide(u)
+        if decision.verdict == "go" and record:
+            self._record_go(u, unit, self._state(u, "held", decision, since, pushed))
+        elif decision.verdict == "go":
+            self._go(u, unit, decision)
+        else:
+            state = "held" if decision.verdict == "held" else "refused"
+            self._hold(u, decision, self._state(u, state, decision, since, pushed))
+
+    def _record_go(self, u: _Unit, unit: list[Step], state: store.Held) -> None:
+        """Handed to the single writer: the hold stays, with the evidence that lets it go."""
+        self.out.steps.extend(unit)
+        if u.group is not None and (u.same or u.held is None):
+            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
+            if state.tags() != current:
+                self.writes.put(u.region, u.group.id, state.tags())
+
+    def _go(self, u: _Unit, unit: list[Step], decision: Decision) -> None:
+        self.out.steps.extend(_strip(s) for s in unit)
+        ours = [k for k in store.KEYS if u.group is not None and k in u.group.tag_map]
+        if u.group is not None and ours and not any("Tag" in s.body for s in unit):
+            # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
+            # the change's own tag list drops it, so a change that fails to go keeps its hold.
+            self.writes.drop(u.region, u.group.id, ours)
+        if u.same:
+            self.note("released", u, u.version, decision)
+        elif u.held is not None:
+            self.note("superseded", u, u.held.version, None)
+
+    def _hold(self, u: _Unit, decision: Decision, state: store.Held) -> None:
         if decision.verdict == "held":
             waiting = "; ".join(f"{w.gate}: {w.releases_by}" for w in decision.waiting)
-            out.skipped.append(Skip(name, f"held ({state.id}) until {waiting}", target))
+            self.out.skipped.append(Skip(u.name, f"held ({state.id}) until {waiting}", u.target))
         else:
-            out.skipped.append(Skip(name, f"refused ({state.id}): {decision.reason}", target))
-        if group is None:
-            out.skipped.append(
-                Skip(name, "a create has no group to record the hold on: the next push or reconcile asks again", target)
-            )
+            self.out.skipped.append(Skip(u.name, f"refused ({state.id}): {decision.reason}", u.target))
+        if u.group is None:
+            reason = "a create has no group to record the hold on: the next push or reconcile asks again"
+            self.out.skipped.append(Skip(u.name, reason, u.target))
         else:
             desired = state.tags()
-            current = {k: group.tag_map[k] for k in store.KEYS if k in group.tag_map}
+            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
             if desired != current:
-                writes.put(region, group.id, desired)
-                stale = [k for k in current if k not in desired]
-                writes.drop(region, group.id, stale)
-        if held is not None and not same:
-            note("superseded", name, held.version, event, None, target)
-        if not same or (held is not None and held.state != state.state):
-            note(state.state, name, version, event, decision, target)
-    if not dry_run:
-        failed = _write(writes, gateway)
-        for gid in failed:
-            out.skipped.append(Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again"))
-        _report(list(transitions.values()), rules, env, ctx)
-    return out
+                self.writes.put(u.region, u.group.id, desired)
+                self.writes.drop(u.region, u.group.id, [k for k in current if k not in desired])
+        if u.held is not None and not u.same:
+            self.note("superseded", u, u.held.version, None)
+        if not u.same or (u.held is not None and u.held.state != state.state):
+            self.note(state.state, u, u.version, decision)
 
 
 def _write(writes: _Writes, gateway: Any) -> list[str]:
@@ -428,7 +468,7 @@ class HeldChange:
 
 
 def observe_rule(gateway: Any, rule: Rule, rules: RuleSet) -> list[ContainerGroup]:
-    from ..apply import observe
+    from ..execution import observe
 
     probe = PushEvent(rule.source.repository, None, None, "gates", "probe")
     return list(observe(gateway, [probe], RuleSet([rule], rules.templates), check=False))
@@ -499,7 +539,7 @@ def replay_event(rule: Rule, held: store.Held, *, source: str = RELEASE_SOURCE) 
         instance_name=(rule.pull.acr.instance_name or None) if rule.pull.acr else None,
         region=(rule.pull.acr.region if rule.pull.acr else None),
         signed=True,
-        extra={"only_rule": rule.name},  # planned for this rule alone (work.ONLY_RULE)
+        only_rule=rule.name,  # planned for this rule alone (decide honours PushEvent.only_rule)
     )
 
 
@@ -526,6 +566,20 @@ class HandedOff:
         return body
 
 
+def _stale_holds(change: HeldChange, stale: _Writes) -> None:
+    """Groups already on the held version, or on something newer pushed since: their hold is dropped."""
+    for group in change.groups:
+        done = tracking.applied(group.tag_map)
+        newer_applied = (
+            change.held.pushed_ms is not None
+            and done.event_time_ms is not None
+            and done.event_time_ms > change.held.pushed_ms
+        )
+        if done.digest == change.held.version or newer_applied:
+            keys = [k for k in store.KEYS if k in group.tag_map]
+            stale.drop(group.region or change.rule.target.region, group.id, keys)
+
+
 def release(
     rules: RuleSet,
     gateway: Any,
@@ -541,7 +595,7 @@ def release(
     """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
     with `hand_off` record the evidence and hand the pushes that may go to the single writer.
     Returns the apply Report, or HandedOff (None when nothing is held)."""
-    from ..apply import apply_plan
+    from ..execution import apply_plan
     from ..planner import plan_event
 
     ctx = context or GateContext.from_env(env)
@@ -559,18 +613,7 @@ def release(
     for change in changes:
         rule_groups = observed[change.rule.name]
         groups.update({g.id: g for g in rule_groups})
-        for group in change.groups:
-            done = tracking.applied(group.tag_map)
-            newer_applied = (
-                change.held.pushed_ms is not None
-                and done.event_time_ms is not None
-                and done.event_time_ms > change.held.pushed_ms
-            )
-            if done.digest == change.held.version or newer_applied:
-                # Already there, or something newer went out since: the hold is stale, drop it.
-                stale.drop(
-                    group.region or change.rule.target.region, group.id, [k for k in store.KEYS if k in group.tag_map]
-                )
+        _stale_holds(change, stale)
         event = replay_event(change.rule, change.held)
         plan.extend(plan_event(event, rules, rule_groups, env, only=change.rule.name))
     if not dry_run:

@@ -24,21 +24,9 @@ def split(raw: Any) -> tuple[list[dict[str, Any]], bool]:
     return found, bool(found) and len(found) == len(items)
 
 
-def on_gate_events(
-    raw_events: list[dict[str, Any]],
-    rules: RuleSet,
-    gateway: Any,
-    env: Mapping[str, str],
-    context: Any = None,
-    *,
-    gate_context: GateContext | None = None,
-    hand_off: Any = None,
-) -> dict[str, Any]:
-    """Release what the events' evidence lets go (or record it and hand the release to the single writer).
-    A duplicate event finds nothing held any more, or the same hand-off (FC drops its twin)."""
-    ctx = gate_context or GateContext.from_env(env, lookup=False)
-    if ctx.lookup is None:
-        ctx.lookup = evidence_from_env(env, context)
+def _collect(raw_events: list[dict[str, Any]], ctx: GateContext) -> list[GateEvent]:
+    """The events that name an image; the evidence each brings is kept in `ctx.events` (by digest, else
+    by tag)."""
     events: list[GateEvent] = []
     for raw in raw_events:
         event = parse_gate_event(raw)
@@ -61,6 +49,25 @@ def on_gate_events(
             tag=event.tag,
             digest=event.digest,
         )
+    return events
+
+
+def on_gate_events(
+    raw_events: list[dict[str, Any]],
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    context: Any = None,
+    *,
+    gate_context: GateContext | None = None,
+    hand_off: Any = None,
+) -> dict[str, Any]:
+    """Release what the events' evidence lets go (or record it and hand the release to the single writer).
+    A duplicate event finds nothing held any more, or the same hand-off (FC drops its twin)."""
+    ctx = gate_context or GateContext.from_env(env, lookup=False)
+    if ctx.lookup is None:
+        ctx.lookup = evidence_from_env(env, context)
+    events = _collect(raw_events, ctx)
     if not events:
         return {"ok": True, "released": [], "note": "no scan or signing event names an image"}
 
@@ -154,7 +161,13 @@ def http_route(
         return _reply(200, status(rules, gateway, now=clock()))
     if request.method != "POST":
         return _reply(405, {"error": "use POST"})
-    hid = path.removeprefix("/approvals/")
+    return _approve(request, path.removeprefix("/approvals/"), rules, env, gateway, dispatcher, clock)
+
+
+def _approve(
+    request: Any, hid: str, rules: RuleSet, env: Mapping[str, str], gateway: Any, dispatcher: Any, clock: Any
+) -> dict[str, Any]:
+    """POST /approvals/<id>: record the approval in the held groups' tags, hand the release to the worker."""
     name, _, short = hid.rpartition(".")
     rule = rules.rule(name) if name and short else None
     gates = rules.gates_for(rule) if rule is not None else None
@@ -176,37 +189,10 @@ def http_route(
     )
     if change.held.state == "refused" or (decision.verdict == "refused" and decision.reason.startswith("approval")):
         return _reply(410, {"error": f"{hid} was refused: {decision.reason or 'refused earlier'}"})
-    approved = change.held.with_(approval=Approval(approver, when))
-    body = {
-        "RegionId": rule.target.region,
-        "ResourceType": "ContainerGroup",
-        "ResourceId": [g.id for g in change.groups][:20],
-        "Tag": [{"Key": store.APPROVED, "Value": approved.tags()[store.APPROVED]}],
-    }
     try:
-        for start in range(0, len(change.groups), 20):
-            body["ResourceId"] = [g.id for g in change.groups][start : start + 20]
-            gateway.call("TagResources", body, target=hid)
+        _record_approval(change, approver, when, gateway)
     except EciRedeployError as exc:
         return _reply(503, {"error": f"could not record the approval: {exc.one_line()}"})
-    log_event(
-        "audit",
-        event_id=None,
-        event_source="approval",
-        rule=rule.name,
-        target=hid,
-        group_id=None,
-        action=None,
-        outcome="approved",
-        image_before=None,
-        image_after=None,
-        digest_before=None,
-        digest_after=change.held.digest,
-        request_id=None,
-        rollback_request_id=None,
-        duration_ms=0.0,
-        reason=f"approved by {approver}",
-    )
     from ..work import WorkOrder
 
     order = WorkOrder.for_events([replay_event(rule, change.held)])
@@ -223,6 +209,39 @@ def http_route(
         )
     return _reply(
         202, {"approved": hid, "by": approver, "task_id": done.task_id, "groups": sorted(g.id for g in change.groups)}
+    )
+
+
+def _record_approval(change: HeldChange, approver: str, when: Any, gateway: Any) -> None:
+    """The approval in the tags of the held groups (20 per TagResources call), and its audit line."""
+    approved = change.held.with_(approval=Approval(approver, when))
+    hid = change.held.id
+    body = {
+        "RegionId": change.rule.target.region,
+        "ResourceType": "ContainerGroup",
+        "ResourceId": [g.id for g in change.groups][:20],
+        "Tag": [{"Key": store.APPROVED, "Value": approved.tags()[store.APPROVED]}],
+    }
+    for start in range(0, len(change.groups), 20):
+        body["ResourceId"] = [g.id for g in change.groups][start : start + 20]
+        gateway.call("TagResources", body, target=hid)
+    log_event(
+        "audit",
+        event_id=None,
+        event_source="approval",
+        rule=change.rule.name,
+        target=hid,
+        group_id=None,
+        action=None,
+        outcome="approved",
+        image_before=None,
+        image_after=None,
+        digest_before=None,
+        digest_after=change.held.digest,
+        request_id=None,
+        rollback_request_id=None,
+        duration_ms=0.0,
+        reason=f"approved by {approver}",
     )
 
 

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import EciApiError
 from ..rules import RuleSet, load_rules
 
 _rules_cache: dict[str, tuple[float, RuleSet]] = {}
@@ -85,4 +84,4 @@ def _retryable(code: str) -> bool:
     return code in RETRYABLE_CODES or code.startswith("Throttling") or code == "NoResponse" or code == "IncorrectStatus"
 
 
-__all__ = ["EciApiError", "RetryLater", "dispatcher_factory", "environment", "gateway_factory", "rules_for"]
+__all__ = ["RetryLater", "dispatcher_factory", "environment", "gateway_factory", "rules_for"]

@@ -6,13 +6,15 @@ is logged and acknowledged, because a retry cannot fix it.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from ..adapters import decode_json, parse_payload
+from ..adapters import decode_json, parse_body
 from ..errors import EciRedeployError, InputError
 from ..log import log_event
 from ..settings import Settings
+from ..triggers import eventbridge_events
 from . import common
 
 
@@ -20,12 +22,16 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
+        raw = eventbridge_events(event)  # its own trigger's events only
         if b"cr:Artifact:S" in event:  # ScanCompleted / SigningCompleted: evidence for the gates
-            result = _gate_events(event, settings, env, context)
+            result = _gate_events(raw, settings, env, context)
             if result is not None:
                 return result
-        parsed = parse_payload(event, source="eventbridge")
+        parsed = parse_body(raw, source="eventbridge")
+        _log_rejected(parsed, context)
         rules = common.rules_for(settings.rules_path)
+        if settings.worker_function:  # the worker is the single writer: hand the pushes to it
+            return hand_off(parsed, rules, settings, env, context)
         return _run(parsed, rules, env, context, dry_run=False)
     except InputError as exc:
         log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
@@ -35,6 +41,15 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     except EciRedeployError as exc:
         log_event("failed", function="push", error=exc.one_line(), request_id=common.request_id(context))
         return {"ok": False, "error": exc.one_line()}
+
+
+def _log_rejected(parsed: Any, context: Any) -> None:
+    """A batch whose other events proceed: the rejected ones are logged (and in the result), never lost."""
+    from ..pushevent import RejectedEvent
+
+    rejected = [p.summary() for p in parsed if isinstance(p, RejectedEvent)]
+    if rejected:
+        log_event("input.rejected", function="push", events=rejected, request_id=common.request_id(context))
 
 
 def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
@@ -49,7 +64,16 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
         log_event("work.start", task_id=order.task_id, events=len(order.events))
-        result = _run(order.push_events(), rules, env, context, dry_run=order.dry_run, gateway=gateway)
+        result = _run(
+            order.push_events(),
+            rules,
+            env,
+            context,
+            dry_run=order.dry_run,
+            gateway=gateway,
+            deadline=_deadline(env),
+            continuation=lambda: _continue(order, settings, env, context),
+        )
         return {**result, "task_id": order.task_id}
     except common.RetryLater:
         raise
@@ -61,20 +85,85 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         return {"ok": False, "error": "invalid work order"}
 
 
-def _gate_events(event: bytes, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
+def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
     """Scan / signing events release held changes (gates/); None when the payload holds other events too
-    (those go the usual way after the gate events are handled)."""
+    (those go the usual way after the gate events are handled). With a worker function the release is
+    handed to it (the single writer applies it); the hand-off is salted with the events' ids."""
     from ..gates.handlers import on_gate_events, split
 
-    found, only = split(decode_json(event, source="eventbridge"))
+    found, only = split(raw)
     if not found:
         return None
     rules = common.rules_for(settings.rules_path)
-    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context)
+    release_to = None
+    if settings.worker_function:
+        ids = ",".join(sorted(str(e.get("id")) for e in found))
+        release_to = lambda ev: hand_off(ev, rules, settings, env, context, salt="gate:" + ids)  # noqa: E731
+    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context, hand_off=release_to)
     return result if only else None
 
 
-def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gateway: Any = None) -> dict[str, Any]:
+def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "") -> dict[str, Any]:
+    """Queue the pushes for the worker (FC: an async invocation of a function that runs one at a time)
+    instead of changing ECI here, so that concurrent deliveries cannot race. Decisions are the
+    worker's, against a fresh describe; a failed hand-off raises so that the platform retries."""
+    from ..decide import decide, push_events, watched
+    from ..work import WorkOrder
+
+    events = push_events(parsed)
+    if not events or not watched(parsed, rules):
+        return {"ok": True, **decide(parsed, rules, [], env).to_json()}
+    order = WorkOrder.for_events(events, salt=salt)
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(order)
+    except EciRedeployError as exc:
+        raise common.RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
+    log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
+    return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
+
+
+def _deadline(env: Any) -> float | None:
+    """When this invocation's time slice ends (ECI_REDEPLOY_WORKER_SLICE_SECONDS; unset: never)."""
+    from ..errors import ConfigError
+
+    raw = env.get("ECI_REDEPLOY_WORKER_SLICE_SECONDS")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"ECI_REDEPLOY_WORKER_SLICE_SECONDS must be a number of seconds, not {raw!r}") from None
+    return time.monotonic() + max(0.0, seconds)
+
+
+def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any]:
+    """The rest of a rollout whose time slice is spent, as a new async invocation of the worker: it
+    queues behind the work that arrived meanwhile instead of holding the queue, and plans again on a
+    fresh describe (groups already changed are recognised). Its task id derives from this order's, so
+    a retried invocation of this order hands off the same continuation once."""
+    from ..idempotency import task_id
+
+    follow_up = order.model_copy(update={"task_id": task_id(order.push_events(), salt=f"after:{order.task_id}")})
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(follow_up)
+    except EciRedeployError as exc:
+        # No way to queue the rest: let the platform's retry (or serve's writer) run the order again.
+        raise common.RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
+    log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id)
+    return {"task_id": done.task_id, "via": done.via}
+
+
+def _run(
+    parsed: Any,
+    rules: Any,
+    env: Any,
+    context: Any,
+    *,
+    dry_run: bool,
+    gateway: Any = None,
+    deadline: float | None = None,
+    continuation: Any = None,
+) -> dict[str, Any]:
     from ..apply import run
     from ..decide import watched
 
@@ -83,6 +172,13 @@ def _run(parsed: Any, rules: Any, env: Any, context: Any, *, dry_run: bool, gate
         from ..decide import decide
 
         return {"ok": True, **decide(parsed, rules, [], env).to_json()}
-    report = run(parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run)
+    report = run(
+        parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run, deadline=deadline
+    )
     common.raise_if_retryable(report)
-    return {"ok": not report.failed, **report.to_json()}
+    body = {"ok": not report.failed, **report.to_json()}
+    from ..rollout import CONTINUED
+
+    if continuation is not None and any(o.error == CONTINUED for o in report.outcomes):
+        body["continued"] = continuation()
+    return body

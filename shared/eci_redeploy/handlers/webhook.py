@@ -11,14 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, detect, fc_http, parse_body
+from ..adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, parse_body, rejections
 from ..adapters.fc_http import HttpRequest
 from ..confirm import UNSIGNED_SOURCES, confirm
 from ..errors import AuthenticationError, ConfigError, EciRedeployError, InputError, PlanningError
 from ..log import log_event
-from ..pushevent import PushEvent
+from ..pushevent import PushEvent, RejectedEvent
 from ..settings import Settings
-from ..webhook_auth import ReplayGuard, check_hmac, check_token
+from ..webhook_auth import ReplayGuard, authenticate, payload_kinds
 from ..work import WorkOrder
 from . import common
 
@@ -64,9 +64,7 @@ def handle(
     except ConfigError as exc:
         return reply(500, {"error": exc.one_line()})
     try:
-        body = decode_json(request.body, source="body")
-        _authenticate(request, body, settings)
-        parsed = parse_body(body, source="body")
+        body, parsed = _authenticated_body(request, settings)
     except AuthenticationError as exc:
         log_event(
             "webhook.rejected",
@@ -79,6 +77,11 @@ def handle(
     except InputError as exc:
         log_event("webhook.rejected", status=400, reason=exc.one_line(), request_id=rid)
         return reply(400, {"error": exc.one_line()})
+    if any(isinstance(p, RejectedEvent) for p in parsed) and not any(isinstance(p, PushEvent) for p in parsed):
+        # Part of the delivery was read, but no push in it: nothing was accepted (the reply lists each).
+        reason = f"body: no push in the delivery was accepted: {rejections(parsed)}"
+        log_event("webhook.rejected", status=400, reason=reason, request_id=rid)
+        return reply(400, {"error": reason, "events": [p.summary() for p in parsed if hasattr(p, "summary")]})
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
@@ -109,11 +112,42 @@ def _gates_route(
     return http_route(request, settings, rules, env, gateway, dispatcher)
 
 
-def _authenticate(request: HttpRequest, body: Any, settings: Settings) -> None:
-    if detect.generic(body):
-        check_hmac(request, settings.hmac_secret, GUARD, window=settings.replay_window_seconds)
-    else:
-        check_token(request, settings.webhook_token)
+def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: Settings) -> None:
+    authenticate(
+        request,
+        kinds,
+        token=settings.webhook_token,
+        hmac_secret=settings.hmac_secret,
+        guard=GUARD,
+        window=settings.replay_window_seconds,
+    )
+
+
+# What reaches this function's URL: registry webhooks and the signed CI call. ACR EventBridge events
+# go to the push function (as the webhook they would arrive token-only yet count as platform-signed);
+# timer events go to the timer.
+NOT_WEBHOOK_KINDS = {
+    "acr-eventbridge": ("EventBridge CloudEvents", "the push function"),
+    "TimerTick": ("timer events", "the timer function"),
+}
+
+
+def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, list[Any]]:
+    """Parse first, then authenticate by what the body holds (see webhook_auth.authenticate); an
+    unreadable body is authenticated before its 400 is given."""
+    try:
+        body = decode_json(request.body, source="body")
+        parsed = parse_body(body, source="body", content_type=request.headers.get("content-type"))
+    except InputError:
+        _authenticate(request, None, settings)
+        raise
+    kinds = payload_kinds(parsed)
+    _authenticate(request, kinds, settings)
+    foreign = sorted(kinds & NOT_WEBHOOK_KINDS.keys())
+    if foreign:
+        what, where = NOT_WEBHOOK_KINDS[foreign[0]]
+        raise InputError(f"{what} are not taken by the webhook: send them to {where}", source="body")
+    return body, parsed
 
 
 def _plan_and_dispatch(
@@ -123,8 +157,11 @@ def _plan_and_dispatch(
 
     rules = common.rules_for(settings.rules_path)
     events = push_events(parsed)
+    # 202 as soon as part of a delivery was rejected and the rest accepted: the sender must not read a
+    # plain 200 as "all of it went through" (the reply's `events` names each rejected one).
+    done_status = 202 if any(isinstance(p, RejectedEvent) for p in parsed) else 200
     if not watched(parsed, rules):
-        return reply(200, {"accepted": False, **decide(parsed, rules, [], env).to_json()})
+        return reply(done_status, {"accepted": False, **decide(parsed, rules, [], env).to_json()})
     from ..apply import observe
 
     gateway = gateway or common.gateway_factory(env, context)
@@ -151,9 +188,9 @@ def _plan_and_dispatch(
     ]
     if notes:
         summary["notes"] = notes
-    if dry_run or not plan.steps:
-        return reply(200, {"accepted": False, "dry_run": dry_run, **summary})
-    order = WorkOrder.for_events(events)
+    if dry_run or not (plan.steps or plan.deferred):  # deferred: the worker decides when the group is free
+        return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
+    order = WorkOrder.for_events(_not_superseded(events, rules))
     dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
     done = dispatcher.dispatch(order)
     log_event(
@@ -164,6 +201,17 @@ def _plan_and_dispatch(
         events=[e.summary() for e in events],
     )
     return reply(202, {"accepted": True, "task_id": done.task_id, **summary})
+
+
+def _not_superseded(events: list[PushEvent], rules: Any) -> list[PushEvent]:
+    """The worker needs only the pushes some rule still acts on after coalescing (FC caps an async
+    payload at 128 KB; a 256 KiB envelope of pushes must not become a hand-off that cannot be sent)."""
+    if len(events) < 2:
+        return events
+    from ..coalesce import coalesce
+
+    merged = coalesce(events, rules)
+    return [e for e, only in zip(events, merged.only, strict=True) if only != []]
 
 
 def _trust_notes(events: list[PushEvent]) -> list[str]:

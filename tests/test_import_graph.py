@@ -1,0 +1,184 @@
+"""No import cycles inside the package, and the layering the cold path depends on.
+
+The graph is read from the source with `ast`, and it counts every import: module-level ones, those
+inside functions, and those under `if TYPE_CHECKING:`. A function-level import only hides a cycle
+from the interpreter (it no longer fails at import time), not from the reader: the two modules
+still cannot be understood, tested or moved apart, and the next edit that hoists the import turns
+it into a crash. rollout <-> prewarm was such a cycle. Type-only imports count for the same reason.
+Any strongly connected component of more than one module (any cycle) fails; `graphlib` finds it.
+"""
+
+from __future__ import annotations
+
+import ast
+import graphlib
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT
+
+PACKAGE = ROOT / "shared" / "eci_redeploy"
+
+
+def module_files(package: Path) -> dict[str, tuple[Path, bool]]:
+    """Dotted module name -> (file, is a package's __init__)."""
+    out = {}
+    for file in sorted(package.rglob("*.py")):
+        parts = list(file.relative_to(package.parent).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        out[".".join(parts[:-1] if is_package else parts)] = (file, is_package)
+    return out
+
+
+def _absolute(module: str, current: str, is_package: bool, level: int) -> str:
+    if not level:
+        return module
+    base = current.split(".") if is_package else current.split(".")[:-1]
+    base = base[: len(base) - (level - 1)]
+    return ".".join(base + ([module] if module else []))
+
+
+def import_graph(package: Path) -> dict[str, set[str]]:
+    """Module -> the modules of the same package it imports, anywhere in its source."""
+    modules = module_files(package)
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, (file, is_package) in modules.items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = _absolute(node.module or "", name, is_package, node.level)
+                # `from . import x` / `from .a import b`: b may be a submodule or a name in a
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in modules else base for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:  # a name inside a module: the module
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    graph[name].add(target)
+                    graph[name].update(_packages_entered(target, name, modules))
+    return graph
+
+
+def _packages_entered(target: str, importer: str, modules: dict[str, tuple[Path, bool]]) -> set[str]:
+    """Importing a.b.c runs a/__init__ and a/b/__init__ first, except the importer's own packages,
+    which are already running."""
+    parts, own = target.split("."), importer.split(".")
+    return {
+        ".".join(parts[:i]) for i in range(1, len(parts)) if ".".join(parts[:i]) in modules and parts[:i] != own[:i]
+    }
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as exc:
+        return list(exc.args[1])
+    return None
+
+
+def test_the_package_has_no_import_cycle():
+    graph = import_graph(PACKAGE)
+    assert len(graph) > 40 and graph["eci_redeploy.planner"]  # the walk did see the package
+    found = cycle(graph)
+    assert found is None, "import cycle: " + " -> ".join(found or [])
+
+
+def test_the_subpackages_have_no_cycle_between_them():
+    # Each subpackage (adapters/, fake/, ... and, after the relayout, core/, planning/, ...) as one
+    # node: the layout must read as a flow, not only be free of module cycles.
+    def node(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, targets in import_graph(PACKAGE).items():
+        packages.setdefault(node(module), set()).update(node(t) for t in targets if node(t) != node(module))
+    found = cycle(packages)
+    assert found is None, "cycle between subpackages: " + " -> ".join(found or [])
+
+
+@pytest.mark.parametrize(
+    ("module", "forbidden"),
+    [
+        # The rules model is below the cold path: the fast path may read the rules' index, never
+        # the other way round (and the index module stays standard-library only).
+        ("eci_redeploy.rules", "eci_redeploy.fastpath"),
+        ("eci_redeploy.rules_index", "eci_redeploy.rules"),
+        ("eci_redeploy.fastpath", "eci_redeploy.rules"),
+        ("eci_redeploy.fastpath", "eci_redeploy.tagpolicy"),
+        # Classifying a host is pure; the execution modules are above it.
+        ("eci_redeploy.registries", "eci_redeploy.reconcile"),
+        ("eci_redeploy.confirm", "eci_redeploy.reconcile"),
+        ("eci_redeploy.prewarm", "eci_redeploy.rollout"),
+    ],
+)
+def test_layering(module, forbidden):
+    graph = import_graph(PACKAGE)
+    reachable, todo = set(), [module]
+    while todo:
+        for target in graph[todo.pop()] - reachable:
+            reachable.add(target)
+            todo.append(target)
+    assert forbidden not in reachable, f"{module} depends on {forbidden}"
+
+
+def _package(tmp_path: Path, files: dict[str, str]) -> Path:
+    package = tmp_path / "pkg"
+    for name, text in files.items():
+        (package / name).parent.mkdir(parents=True, exist_ok=True)
+        (package / name).write_text(text)
+    return package
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # hidden in a function, relative
+        {"__init__.py": "", "a.py": "def f():\n    from .b import g\n", "b.py": "from .a import f\n"},
+        # absolute, through a subpackage and its __init__
+        {"__init__.py": "", "a.py": "import pkg.sub.c\n", "sub/__init__.py": "from ..a import x\n", "sub/c.py": ""},
+        # `from . import x` names a submodule; type-only imports count
+        {
+            "__init__.py": "",
+            "a.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\n",
+            "b.py": "from . import a\n",
+        },
+    ],
+)
+def test_the_walk_finds_cycles_of_every_import_form(tmp_path, files):
+    found = cycle(import_graph(_package(tmp_path, files)))
+    assert found is not None and len(set(found)) >= 2
+
+
+def test_the_walk_does_not_invent_cycles(tmp_path):
+    files = {"__init__.py": "from . import a\n", "a.py": "from . import b\nimport json\n", "b.py": "from .c import x\n"}
+    files["c.py"] = "x = 1\n"
+    assert cycle(import_graph(_package(tmp_path, files))) is None
+
+
+def long_functions(package: Path, limit: int = 60) -> list[str]:
+    """Functions (methods included) longer than `limit` lines, decorators and docstring counted."""
+    out = []
+    for file in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                length = (node.end_lineno or node.lineno) - first + 1
+                if length > limit:
+                    out.append(f"{file.relative_to(package.parent)}:{node.lineno} {node.name} ({length} lines)")
+    return out
+
+
+def test_no_function_is_longer_than_60_lines():
+    assert long_functions(PACKAGE) == []
+
+
+def test_the_length_check_counts_lines(tmp_path):
+    lines = "".join(f"    x{i} = {i}\n" for i in range(58))
+    files = {
+        "a.py": f"@staticmethod\ndef sixty():\n{lines}",  # decorator + def + 58 = 60 lines
+        "b.py": f"def sixty_one():\n{lines}    y = 1\n    return y\n",  # def + 60 = 61 lines
+    }
+    assert [line.split()[1] for line in long_functions(_package(tmp_path, files))] == ["sixty_one"]
