@@ -393,3 +393,36 @@ def test_all_five_gates_through_the_functions(world):
     tick()
     assert w.images() == {NEW} and len(w.updates()) == 2
     assert json.loads(w.http("GET", "/status", headers=auth)["body"])["held"] == []
+
+
+def test_with_the_single_writer_the_push_function_hands_holds_and_releases_to_the_worker(
+    world, monkeypatch, mocker
+):
+    """As deployed (ECI_REDEPLOY_WORKER_FUNCTION): the push is held by the worker, the ScanCompleted
+    event (through the push function's trigger check) hands the release to the worker, which applies
+    it; the duplicate event finds nothing held and hands nothing over."""
+    w = world({"scan": {"max_severity": "medium"}})
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    orders = []
+    run_now = w.dispatcher.work
+    w.dispatcher.work = lambda order: (orders.append(order), run_now(order))
+    mocker.patch.object(common, "dispatcher_factory", side_effect=lambda *a: w.dispatcher)
+    first = w.push(PUSH)
+    assert first["accepted"] is True and len(orders) == 1 and not w.updates()
+    assert store.HELD in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}  # recorded by the worker
+
+    scan = json.loads((EVENTS / "acr-ee-scan-completed.json").read_text())
+    w.acr.set_scan("cri-abc123", "team/web", "1.4.0", DIGEST, medium=1)
+    out = w.push(scan)
+    assert out["ok"] and out["released"]["handed_off"]["accepted"] is True
+    assert len(orders) == 2 and [e.only_rule for e in orders[1].events] == ["web-prod"]
+    assert w.images() == {NEW} and len(w.updates()) == 2  # applied by the worker
+    assert w.push(scan)["released"] == [] and len(orders) == 2 and len(w.updates()) == 2
+
+
+def test_the_push_functions_trigger_check_lets_scan_and_signing_events_through():
+    from eci_redeploy.triggers import eventbridge_events
+
+    for name in ("acr-ee-scan-completed.json", "acr-ee-signing-completed.json"):
+        raw = (EVENTS / name).read_bytes()
+        assert eventbridge_events(raw) == json.loads(raw)
