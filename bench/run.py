@@ -12,6 +12,7 @@ import sys
 import cold_start
 import deliveries
 import economy
+import gates
 import latency
 import load
 import tagpolicy
@@ -30,6 +31,7 @@ def main() -> int:
     throughput.run()
     economy.run()
     deliveries.run()
+    gates.run()
     latency.run(3 if quick else 9)
     load.run()
     tagpolicy.run()

@@ -74,7 +74,10 @@ def test_each_trigger_config_validates_against_its_own_definition(s_yaml, schema
             seen.add(trigger["triggerType"])
     assert seen == {"eventbridge", "http", "timer"}
     push = s_yaml["resources"]["push"]["props"]["triggers"][0]["triggerConfig"]
-    assert json.loads(push["eventRuleFilterPattern"]) == {"source": ["acs.cr"], "type": ["cr:Artifact:PushCompleted"]}
+    assert json.loads(push["eventRuleFilterPattern"]) == {
+        "source": ["acs.cr"],
+        "type": ["cr:Artifact:PushCompleted", "cr:Artifact:ScanCompleted", "cr:Artifact:SigningCompleted"],
+    }  # scans and signings release changes the gates hold
     timer = s_yaml["resources"]["timer"]["props"]["triggers"][0]["triggerConfig"]
     assert len(timer["cronExpression"].split()) == 6
 
@@ -92,10 +95,15 @@ def test_ram_policy_grants_exactly_the_calls_the_code_makes():
     actions = {
         a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
     }
+    from eci_redeploy.gates.acr import RAM_ACTIONS
     from eci_redeploy.gateway import _REQUESTS
 
     assert {f"eci:{a}" for a in _REQUESTS} == {a for a in actions if a.startswith("eci:")}
-    assert {a for a in actions if not a.startswith("eci:")} == {"fc:InvokeFunction", "cr:GetAuthorizationToken"}
+    assert {a for a in actions if not a.startswith("eci:")} == {
+        "fc:InvokeFunction",
+        "cr:GetAuthorizationToken",
+        *RAM_ACTIONS,
+    }
     assert all(st["Effect"] == "Allow" for st in policy["Statement"])
 
 

@@ -1,131 +1,18 @@
-"""Carry a plan out through the gateway (or show it, for a dry run) and report what happened."""
+"""One deliver-and-apply pass: observe, decide, gate (gates/), then apply (execution.py) and notify."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from .adapters import Parsed
 from .decide import decide, push_events
-from .errors import EciApiError
+from .execution import Report, apply_plan, observe
 from .gateway import EciGateway
-from .plan import Plan
-from .rollout import Clock, Outcome, execute
+from .rollout import Clock
 from .rules import RuleSet
-from .state import ContainerGroup
 
-
-@dataclass
-class Report:
-    plan: Plan
-    outcomes: list[Outcome] = field(default_factory=list)
-    dry_run: bool = False
-    seconds: float = 0.0
-
-    @property
-    def failed(self) -> bool:
-        return any(o.status in ("failed", "rolled-back") for o in self.outcomes)
-
-    @property
-    def deferred(self) -> bool:
-        return bool(self.plan.deferred)
-
-    def to_json(self) -> dict[str, Any]:
-        body = self.plan.to_json()
-        if self.dry_run:
-            body["dry_run"] = True
-            return body
-        body["actions"] = [o.to_json() for o in self.outcomes]
-        body["seconds"] = round(self.seconds, 3)
-        return body
-
-
-def observe(
-    gateway: EciGateway, parsed: Sequence[Parsed], rules: RuleSet, *, check: bool = True
-) -> list[ContainerGroup]:
-    """Describe only what the matched rules select: one paged query per distinct selection.
-    `check=False` describes every rule watching the repository (the reconcile has no tag yet)."""
-    seen: set[tuple[Any, ...]] = set()
-    groups: dict[str, ContainerGroup] = {}
-    from .planner import skip_reason
-
-    for event in push_events(parsed):
-        for rule in rules.for_repository(event.repository):
-            if check and skip_reason(rule, event, rules):
-                continue  # the planner will skip it: no need to ask ECI
-            region, selector = rule.target.region, rule.target.container_groups
-            if selector is None:  # create: look for a group of the template's name
-                template = rules.templates.get(rule.name) or {}
-                key: tuple[Any, ...] = (region, "name", template.get("ContainerGroupName"))
-                query: dict[str, Any] = {"name": template.get("ContainerGroupName")}
-            elif selector.ids:
-                key, query = (region, "ids", tuple(selector.ids)), {"ids": list(selector.ids)}
-            elif selector.name:
-                key, query = (region, "name", selector.name), {"name": selector.name}
-            else:
-                assert selector.tags is not None
-                key, query = (region, "tags", tuple(sorted(selector.tags.items()))), {"tags": selector.tags}
-            if key in seen:
-                continue
-            seen.add(key)
-            for group in gateway.describe(region, **query):
-                groups[group.id] = group
-    return list(groups.values())
-
-
-def apply_plan(
-    plan: Plan,
-    gateway: EciGateway,
-    *,
-    dry_run: bool = False,
-    rules: RuleSet | None = None,
-    clock: Clock | None = None,
-    deadline: float | None = None,
-) -> Report:
-    started = time.monotonic()
-    report = Report(plan, dry_run=dry_run)
-    if dry_run:
-        report.outcomes = [Outcome(step, "dry-run") for step in plan.steps]
-        return report
-    rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
-    prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
-    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms, deadline=deadline)
-    _attach_results(report, gateway)
-    from .audit import emit
-
-    emit(report)
-    report.seconds = time.monotonic() - started
-    return report
-
-
-def _attach_results(report: Report, gateway: EciGateway) -> None:
-    """One describe per region for the groups touched, so the report shows where they ended up."""
-    by_region: dict[str, list[Outcome]] = {}
-    for outcome in report.outcomes:
-        if outcome.result:
-            continue  # the health check already saw it
-        if (
-            outcome.status in ("applied", "rolled-back")
-            and outcome.group_id
-            and outcome.step.action != "DeleteContainerGroup"
-        ):
-            by_region.setdefault(outcome.step.region, []).append(outcome)
-    for region, outcomes in by_region.items():
-        try:
-            groups = {
-                g.id: g for g in gateway.describe(region, ids=sorted({o.group_id for o in outcomes if o.group_id}))
-            }
-        except EciApiError:
-            continue  # the change went through; the report simply lacks the after-picture
-        for outcome in outcomes:
-            group = groups.get(outcome.group_id or "")
-            if group is not None:
-                outcome.result = {
-                    "status": group.status,
-                    "images": {c.name: c.image for c in group.containers + group.init_containers},
-                }
+__all__ = ["Report", "apply_plan", "observe", "run"]
 
 
 def run(
@@ -137,6 +24,7 @@ def run(
     dry_run: bool = False,
     clock: Clock | None = None,
     deadline: float | None = None,
+    gate_context: Any = None,
 ) -> Report:
     """Observe only what matched rules need, plan, then apply (or not, for a dry run). `deadline`: see
     rollout.execute."""
@@ -151,6 +39,9 @@ def run(
         events = push_events(parsed)
         send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
         raise
+    from .gates.flow import gate_plan  # held and refused changes leave the plan here (gates/)
+
+    plan = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline)
     if not dry_run:
         send(messages_for(report), rules, env)

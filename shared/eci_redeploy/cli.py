@@ -80,7 +80,9 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
         from .gateway import EciGateway
 
         groups = observe(EciGateway.from_env(), parsed, rules)
-    _emit(decide(parsed, rules, groups, os.environ).to_json())
+    from .gates.flow import gate_plan  # what the gates would hold (nothing recorded: a plan changes nothing)
+
+    _emit(gate_plan(decide(parsed, rules, groups, os.environ), rules, groups, None, os.environ, dry_run=True).to_json())
 
 
 @cli.command()
@@ -145,6 +147,28 @@ def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool
     _emit(result.to_json())
     if result.report.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="container groups (with their tags) as a DescribeContainerGroups body")
+@click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
+def status(rules_file: str, state_file: str | None, live: bool) -> None:
+    """List held changes: the gate each waits on, since when, and what releases it (gates)."""
+    from .gates.flow import status as held_status
+    from .rules import load_rules
+    from .state import load_state
+
+    rules = load_rules(rules_file)
+    if live:
+        from .gateway import EciGateway
+
+        gateway = EciGateway.from_env()
+    else:
+        from .fake.embedded import embedded_gateway
+
+        gateway = embedded_gateway(load_state(state_file) if state_file else [])
+    _emit(held_status(rules, gateway))
 
 
 @cli.command()

@@ -31,6 +31,8 @@ _REQUESTS = {
     "DescribeContainerGroups": ("DescribeContainerGroupsRequest", "describe_container_groups_with_options"),
     "CreateImageCache": ("CreateImageCacheRequest", "create_image_cache_with_options"),
     "DescribeImageCaches": ("DescribeImageCachesRequest", "describe_image_caches_with_options"),
+    "TagResources": ("TagResourcesRequest", "tag_resources_with_options"),  # held changes (gates/store.py)
+    "UntagResources": ("UntagResourcesRequest", "untag_resources_with_options"),
 }
 
 

@@ -29,7 +29,7 @@ DEFER_ALERT_SECONDS = 600
 @dataclass
 class Message:
     rule: str
-    outcome: str  # deployed | rolled-back | failed | deferred | error
+    outcome: str  # deployed | rolled-back | failed | deferred | error | held | refused
     image: str = ""
     digest: str | None = None
     groups: list[dict[str, Any]] = field(default_factory=list)
@@ -38,7 +38,15 @@ class Message:
 
     @property
     def title(self) -> str:
-        icon = {"deployed": "✅", "rolled-back": "↩️", "failed": "❌", "deferred": "⏳", "error": "⚠️"}[self.outcome]
+        icon = {
+            "deployed": "✅",
+            "rolled-back": "↩️",
+            "failed": "❌",
+            "deferred": "⏳",
+            "error": "⚠️",
+            "held": "⏸️",  # gates/: waiting on a gate
+            "refused": "⛔",  # gates/: a gate said no
+        }[self.outcome]
         return f"{icon} eci-redeploy {self.rule}: {self.outcome}"
 
     def text(self) -> str:

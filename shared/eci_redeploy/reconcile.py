@@ -41,11 +41,14 @@ class ReconcileResult:
     wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
     registry_requests: dict[str, int] = field(default_factory=dict)
     events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
+    released: Any = None  # the gates' release of held changes before this reconcile (Report or HandedOff)
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
         body["wanted"] = self.wanted
         body["registry_requests"] = self.registry_requests
+        if self.released is not None:
+            body["released"] = self.released.to_json()
         return body
 
 
@@ -97,10 +100,12 @@ def reconcile(
     sleep: Callable[[float], None] = time.sleep,
     dry_run: bool = False,
     clock: Clock | None = None,
+    gate_context: Any = None,
 ) -> ReconcileResult:
     from .apply import observe
 
     plan = Plan()
+    observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
     wanted: dict[str, dict[str, str]] = {}
     events: list[PushEvent] = []
     clients: dict[str, RegistryClient] = {}
@@ -111,6 +116,7 @@ def reconcile(
             sleep(delay)
         try:
             groups = _observe_rule(gateway, rule, rules, observe)
+            observed.extend(groups)
             host = registry_host(rule, groups)
             if host is None:
                 plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
@@ -128,12 +134,15 @@ def reconcile(
                 )
                 continue
             _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
+    from .gates.flow import gate_plan
+
+    plan = gate_plan(plan, rules, observed, gateway, env, context=gate_context, dry_run=dry_run)
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
     if not dry_run:
         from .notify import messages_for, send
 
         send(messages_for(report), rules, env)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events)
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events=events)
 
 
 def _lines(

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ImageReferenceError, RulesError
+from .gatespec import Gates
 from .imageref import ImageRef
 from .tagpolicy import MAX_TAG, Order, RangeError, RegexError, TagPolicy, compile_regex, exact_tags, parse_range
 
@@ -298,11 +299,15 @@ class Rule(_Strict):
     notify: list[Channel] | None = Field(
         None, description="where to report this rule's rollouts (default: the file's notify)"
     )
+    gates: Gates | None = Field(
+        None, description="what a push must pass before it is deployed (default: the file's gates; {} for none)"
+    )
 
 
 class RulesFile(_Strict):
     version: Literal[1]
     notify: list[Channel] = Field(default_factory=list, description="default channels for every rule")
+    gates: Gates | None = Field(None, description="default gates for every rule")
     rules: list[Rule]
 
     @model_validator(mode="after")
@@ -323,6 +328,7 @@ class RuleSet:
     templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     path: Path | None = None
     notify: list[Channel] = field(default_factory=list)
+    gates: Gates | None = None  # the file-wide default
     _by_repository: dict[str, list[Rule]] = field(default_factory=dict, repr=False)
     _policies: dict[str, TagPolicy] = field(default_factory=dict, repr=False)
 
@@ -342,6 +348,14 @@ class RuleSet:
         if rule is not None and rule.notify is not None:
             return rule.notify
         return self.notify
+
+    def gates_for(self, rule: Rule) -> Gates | None:
+        """The rule's own gates, else the file's; None when nothing is gated."""
+        chosen = rule.gates if rule.gates is not None else self.gates
+        return chosen if chosen is not None and chosen.active else None
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -448,14 +462,16 @@ def parse_rules(
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise RulesError(msg + more, source=source, field=where) from None
     if templates is not None:
-        return RuleSet(list(model.rules), templates, Path(source) if base_dir else None, list(model.notify))
+        return RuleSet(
+            list(model.rules), templates, Path(source) if base_dir else None, list(model.notify), model.gates
+        )
     templates = {}
     for index, rule in enumerate(model.rules):
         if rule.target.template:
             templates[rule.name] = _load_template(
                 rule.target.template, base_dir, source=source, field=f"rules[{index}] ({rule.name}).target.template"
             )
-    return RuleSet(list(model.rules), templates, Path(source) if base_dir else None, list(model.notify))
+    return RuleSet(list(model.rules), templates, Path(source) if base_dir else None, list(model.notify), model.gates)
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:

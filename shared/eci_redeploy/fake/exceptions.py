@@ -9,6 +9,8 @@ legacy SDK (`aliyunsdkcore/client.py`) relies on the SignatureDoesNotMatch messa
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 
@@ -87,3 +89,29 @@ def throttled() -> ApiError:
 
 def unavailable() -> ApiError:
     return ApiError(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+
+
+# ---- checks of request parameters shared by the models and acr_gates.py ----
+
+
+def required(params: Mapping[str, Any], key: str) -> str:
+    value = params.get(key)
+    if not value or not isinstance(value, str):
+        raise ApiError(
+            400,
+            f"MissingParameter.{key}",
+            f"The input parameter {key} that is mandatory for processing this request is not supplied.",
+        )
+    return value
+
+
+def check_tags(tags: list[Any]) -> None:
+    if len(tags) > 20:
+        raise ApiError(400, "InvalidParameter.TagCount", "at most 20 tags")
+    for tag in tags:
+        key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
+        if not key or len(key) > 128 or len(value) > 128:
+            raise ApiError(400, "InvalidParameter.Tag", "tag keys are 1-128 characters, values at most 128")
+        for text in (key, value):
+            if text.startswith(("acs:", "aliyun")) or "http://" in text or "https://" in text:
+                raise ApiError(400, "InvalidParameter.Tag", f"tag {text!r} uses a reserved prefix or a URL")

@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..flatten import unflatten
+from .acr_gates import handler_for as gate_handler
 from .describe import describe_group
 from .exceptions import ApiError, incorrect_status, invalid_parameter, throttled, unavailable
+from .exceptions import check_tags as _check_tags
+from .exceptions import required as _required
 from .group import Group, event, new_request_id, now
 
 GROUP_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])$")
@@ -148,7 +151,7 @@ class FakeEci:
         request_id = request_id or new_request_id()
         try:
             self._inject(action)
-            handler = getattr(self, f"_{action}", None)
+            handler = getattr(self, f"_{action}", None) or gate_handler(self, action)
             if handler is None:
                 raise ApiError(400, "InvalidAction.NotFound", f"Specified api {action} is not found")
             with self._lock:
@@ -450,17 +453,6 @@ class FakeEci:
         return f"{prefix}-fake{next(self._ids):016x}"
 
 
-def _required(params: Mapping[str, Any], key: str) -> str:
-    value = params.get(key)
-    if not value or not isinstance(value, str):
-        raise ApiError(
-            400,
-            f"MissingParameter.{key}",
-            f"The input parameter {key} that is mandatory for processing this request is not supplied.",
-        )
-    return value
-
-
 def _page_token(offset: int) -> str:
     # Opaque like the API's tokens; the checksum lets a garbage or truncated token be refused.
     raw = f"{offset}"
@@ -474,15 +466,3 @@ def _page_start(token: str | None, total: int) -> int:
     if not offset.isdigit() or _page_token(int(offset)) != token or int(offset) > total:
         raise invalid_parameter(f"The specified parameter NextToken is not valid: {token!r}")
     return int(offset)
-
-
-def _check_tags(tags: list[Any]) -> None:
-    if len(tags) > 20:
-        raise ApiError(400, "InvalidParameter.TagCount", "at most 20 tags")
-    for tag in tags:
-        key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
-        if not key or len(key) > 128 or len(value) > 128:
-            raise ApiError(400, "InvalidParameter.Tag", "tag keys are 1-128 characters, values at most 128")
-        for text in (key, value):
-            if text.startswith(("acs:", "aliyun")) or "http://" in text or "https://" in text:
-                raise ApiError(400, "InvalidParameter.Tag", f"tag {text!r} uses a reserved prefix or a URL")

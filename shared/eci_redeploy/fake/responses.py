@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .acr_gates import ACR_ACTIONS as GATE_ACR_ACTIONS
 from .exceptions import ApiError, invalid_parameter, missing
 from .group import new_request_id
 from .models import FakeEci
@@ -18,7 +19,7 @@ from .signing import DEFAULT_CREDENTIALS, Authenticator
 
 API_VERSION = "2018-08-08"
 ACR_VERSION = "2018-12-01"
-ACR_ACTIONS = frozenset({"GetAuthorizationToken"})
+ACR_ACTIONS = frozenset({"GetAuthorizationToken"}) | GATE_ACR_ACTIONS  # gates: scan / signature lookups
 DEFAULT_HOST_ID = "eci.fake.local"
 _V2_SYSTEM = {
     "Action",

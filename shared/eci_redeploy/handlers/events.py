@@ -22,7 +22,12 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
     env = common.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
-        parsed = parse_body(eventbridge_events(event), source="eventbridge")  # its own trigger's events only
+        raw = eventbridge_events(event)  # its own trigger's events only
+        if b"cr:Artifact:S" in event:  # ScanCompleted / SigningCompleted: evidence for the gates
+            result = _gate_events(raw, settings, env, context)
+            if result is not None:
+                return result
+        parsed = parse_body(raw, source="eventbridge")
         _log_rejected(parsed, context)
         rules = common.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it
@@ -78,6 +83,24 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     except ValueError as exc:  # pydantic's ValidationError
         log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
         return {"ok": False, "error": "invalid work order"}
+
+
+def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
+    """Scan / signing events release held changes (gates/); None when the payload holds other events too
+    (those go the usual way after the gate events are handled). With a worker function the release is
+    handed to it (the single writer applies it); the hand-off is salted with the events' ids."""
+    from ..gates.handlers import on_gate_events, split
+
+    found, only = split(raw)
+    if not found:
+        return None
+    rules = common.rules_for(settings.rules_path)
+    release_to = None
+    if settings.worker_function:
+        ids = ",".join(sorted(str(e.get("id")) for e in found))
+        release_to = lambda ev: hand_off(ev, rules, settings, env, context, salt="gate:" + ids)  # noqa: E731
+    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context, hand_off=release_to)
+    return result if only else None
 
 
 def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "") -> dict[str, Any]:

@@ -40,28 +40,46 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
 
 def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
     """Ask the registries what each rule wants (a dry run against ECI), then hand the rules that have
-    something to change, or a change deferred, to the worker, which decides again on a fresh describe."""
+    something to change, or a change deferred, to the worker, which decides again on a fresh describe.
+    Held changes whose gates opened are handed over first (gates/); rules with a change the gates hold
+    are handed over too, so that the worker records the hold."""
+    from ..gates.flow import is_held
+    from ..gates.handlers import run_release
     from .events import hand_off
 
+    # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
+    tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
+    gateway = gateway or common.gateway_factory(env, context)
+    released = run_release(
+        rules, gateway, env, context, hand_off=lambda ev: hand_off(ev, rules, settings, env, context, salt=tick_id)
+    )
     result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
+    result.released = released
     plan = result.report.plan
     pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
+    pending |= {s.rule for s in plan.skipped if s.rule and is_held(s)}
     events = [e for e in result.events if e.only_rule in pending]
     body = result.to_json()
     if events:
-        # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
-        tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
         body["handed_off"] = hand_off(events, rules, settings, env, context, salt=tick_id)
     log_event("reconcile.decided", trigger=tick.trigger_name, pending=sorted(pending), wanted=result.wanted)
     return {"ok": True, **body}
 
 
-def run_reconcile(rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False) -> Any:
+def run_reconcile(
+    rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False, gate_context: Any = None
+) -> Any:
+    """Release held changes whose gates opened (not in a dry run), then reconcile."""
+    from ..gates.handlers import run_release
     from ..reconcile import reconcile
 
     gateway = gateway or common.gateway_factory(env, context)
+    # Held changes whose gates opened go first (gates/); the reconcile then sees them in flight.
+    released = None if dry_run else run_release(rules, gateway, env, context, gate_context=gate_context)
     clients = common.registry_clients(
         env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
     )
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
-    return reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run)
+    result = reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context)
+    result.released = released
+    return result

@@ -52,6 +52,8 @@ def handle(
         request = fc_http.parse(raw)
     except InputError as exc:
         return reply(400, {"error": exc.one_line()})
+    if request.path.rstrip("/") == "/status" or request.path.startswith("/approvals/"):
+        return _gates_route(request, env, context, default_rules, dispatcher, gateway)
     if request.method != "POST":
         return reply(405, {"error": "use POST"})
     if len(request.body) > MAX_BODY:
@@ -92,6 +94,22 @@ def handle(
     except EciRedeployError as exc:
         log_event("webhook.failed", error=exc.one_line(), request_id=rid)
         return reply(503, {"error": exc.one_line()})
+
+
+def _gates_route(
+    request: HttpRequest, env: Any, context: Any, default_rules: Path, dispatcher: Any, gateway: Any
+) -> dict[str, Any]:
+    """GET /status and POST /approvals/<id> (gates/handlers.py)."""
+    from ..gates.handlers import http_route
+
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        rules = common.rules_for(settings.rules_path)
+    except EciRedeployError as exc:
+        return reply(500, {"error": exc.one_line()})
+    gateway = gateway or common.gateway_factory(env, context)
+    dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
+    return http_route(request, settings, rules, env, gateway, dispatcher)
 
 
 def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: Settings) -> None:
@@ -160,9 +178,13 @@ def _plan_and_dispatch(
         notes = _trust_notes(events)
     plan = decide(parsed, rules, groups, env)
     plan.skipped[:0] = dropped
-    summary = plan.to_json()
+    from ..gates.flow import gate_plan
+
+    # The reply shows what the gates hold (nothing recorded here: the worker records and applies).
+    shown = gate_plan(plan, rules, groups, gateway, env, dry_run=True)
+    summary = shown.to_json()
     summary["actions"] = [
-        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in plan.steps
+        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
     ]
     if notes:
         summary["notes"] = notes

@@ -1,0 +1,634 @@
+"""Gates in the flow: a plan is gated before it is applied, held changes are released later.
+
+    plan (pure) -> gate_plan: per rollout unit, go | held (recorded in the groups' tags) | refused
+                -> apply (only what goes)
+    release (timer, ScanCompleted / SigningCompleted, approvals): held changes are planned again as a
+    redelivery of their push (same digest, same push time, same ClientTokens), with the evidence
+    that came in, and gated again.
+
+A release is idempotent: once a held change went out its tags are gone, so a duplicate event finds
+nothing held; a redelivery racing it plans the same steps with the same ClientTokens. A newer push
+replaces a held one; an older one is skipped, and the planner's event-time guard still keeps a group
+from going back to anything older than what it runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+from .. import tracking
+from ..errors import EciApiError
+from ..log import log_event
+from ..plan import Plan, Skip, Step
+from ..pushevent import PushEvent
+from ..rules import Rule, RuleSet
+from ..state import ContainerGroup
+from . import RELEASE_SOURCE, store
+from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate, newer
+
+
+class EvidenceSource(Protocol):
+    """Where scan results and signatures are looked up when no event brought them (the ACR API)."""
+
+    def scan(self, rule: Rule, subject: Subject) -> ScanResult | None: ...
+
+    def signed(self, rule: Rule, subject: Subject) -> bool | None: ...
+
+
+def _wall() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+CLOCK: Callable[[], datetime] = _wall  # the wall clock every gate decision reads (tests replace it)
+
+
+def _utcnow() -> datetime:
+    return CLOCK()
+
+
+@dataclass
+class GateContext:
+    now: Callable[[], datetime] = _utcnow
+    lookup: EvidenceSource | None = None  # None: evidence only from tags and events
+    events: dict[str, Evidence] = field(default_factory=dict)  # digest -> evidence an event brought
+    webhook_url: str | None = None  # the webhook function's URL, for approve links
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], *, lookup: bool = True) -> GateContext:
+        """The wall clock, the ACR API when credentials are there (the worker asks it too: the single
+        writer decides on what it finds itself), the approve links' base URL."""
+        from .acr import evidence_from_env
+
+        return cls(
+            lookup=evidence_from_env(env) if lookup else None,
+            webhook_url=(env.get("ECI_REDEPLOY_WEBHOOK_URL") or "").rstrip("/") or None,
+        )
+
+
+@dataclass
+class Transition:
+    """A change of a held change's state, reported once (audit line per group, one notification)."""
+
+    outcome: str  # held | refused | released | superseded
+    rule: str
+    version: str
+    event: PushEvent
+    decision: Decision | None
+    groups: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+@dataclass
+class _Writes:
+    set: dict[tuple[str, tuple[tuple[str, str], ...]], list[str]] = field(default_factory=dict)
+    unset: dict[tuple[str, tuple[str, ...]], list[str]] = field(default_factory=dict)
+
+    def put(self, region: str, gid: str, tags: Mapping[str, str]) -> None:
+        self.set.setdefault((region, tuple(sorted(tags.items()))), []).append(gid)
+
+    def drop(self, region: str, gid: str, keys: Iterable[str]) -> None:
+        keys = tuple(sorted(keys))
+        if keys:
+            self.unset.setdefault((region, keys), []).append(gid)
+
+
+def version_for(rule: Rule, event: PushEvent) -> str:
+    return tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
+
+
+def subject_for(rule: Rule, event: PushEvent) -> Subject:
+    acr = rule.pull.acr
+    instance = event.instance_id or (acr.instance_id if acr else None)
+    if instance is None and rule.source.registry and rule.source.registry.startswith("cri-"):
+        instance = rule.source.registry
+    region = event.region or (acr.region if acr and acr.region else None) or rule.target.region
+    return Subject(event.repository, event.tag, event.digest, instance, region, event.time)
+
+
+def _units(steps: Sequence[Step]) -> list[list[Step]]:
+    from ..rollout import units
+
+    return units(steps)
+
+
+def _strip(step: Step) -> Step:
+    """The step without our held-change tags: a released change leaves no hold behind."""
+    body = step.body
+    if "Tag" in body:
+        body = {**body, "Tag": [t for t in body["Tag"] if t.get("Key") not in store.KEYS]}
+    rollback = step.rollback
+    if rollback and "Tag" in rollback:
+        rollback = {**rollback, "Tag": [t for t in rollback["Tag"] if t.get("Key") not in store.KEYS]}
+    return dataclasses.replace(step, body=body, rollback=rollback)
+
+
+def _evidence(
+    held: store.Held | None, version: str, rule: Rule, event: PushEvent, gates: Any, ctx: GateContext
+) -> Evidence:
+    scan: ScanResult | None = None
+    signed: bool | None = None
+    approval: Approval | None = None
+    if held is not None and held.version == version:
+        if "scan" in held.passed:
+            scan = ScanResult("COMPLETE", {})
+        if "signed" in held.passed:
+            signed = True
+        approval = held.approval
+    brought = ctx.events.get(event.digest or "") or ctx.events.get(f":{event.tag}")
+    if brought is not None:
+        scan = brought.scan or scan
+        signed = brought.signed if brought.signed is not None else signed
+    if ctx.lookup is not None:
+        subject = subject_for(rule, event)
+        if gates.scan is not None and (scan is None or not scan.complete):
+            scan = ctx.lookup.scan(rule, subject) or scan
+        if gates.signed and not signed:
+            found = ctx.lookup.signed(rule, subject)
+            signed = found if found is not None else signed
+    return Evidence(scan, signed, approval)
+
+
+def gate_plan(
+    plan: Plan,
+    rules: RuleSet,
+    groups: Iterable[ContainerGroup],
+    gateway: Any,
+    env: Mapping[str, str],
+    *,
+    context: GateContext | None = None,
+    dry_run: bool = False,
+    record: bool = False,
+) -> Plan:
+    """The plan with only what may go now; held and refused changes recorded, reported, skipped.
+    `record`: what may go is not applied by the caller but handed to the single writer: its evidence is
+    recorded in the hold (the writer decides again from the tags) and the hold stays until it went."""
+    gated = {r.name: (r, g) for r in rules if (g := rules.gates_for(r)) is not None}
+    if not gated or not plan.steps:
+        return plan
+    ctx = context or GateContext.from_env(env)
+    gating = _Gating(rules, gated, ctx, ctx.now(), {g.id: g for g in groups}, {e.event_id: e for e in plan.events})
+    # Everything but the steps carries over (events, other_events: issue 14); what is gated is re-added.
+    gating.out = dataclasses.replace(
+        plan, steps=[], skipped=list(plan.skipped), events=list(plan.events), other_events=list(plan.other_events)
+    )
+    for unit in _units(plan.steps):
+        if unit[0].rule not in gated or unit[0].event_id not in gating.events:
+            gating.out.steps.extend(unit)
+        else:
+            gating.unit(unit, record=record)
+    if not dry_run:
+        failed = _write(gating.writes, gateway)
+        for gid in failed:
+            gating.out.skipped.append(
+                Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
+            )
+        _report(list(gating.transitions.values()), rules, env, ctx)
+    return gating.out
+
+
+@dataclass
+class _Unit:
+    """One rollout unit of a gated rule, with what the groups' tags say is held."""
+
+    name: str
+    rule: Rule
+    gates: Any
+    event: PushEvent
+    version: str
+    group: ContainerGroup | None
+    target: str
+    region: str
+    held: store.Held | None
+
+    @property
+    def same(self) -> bool:
+        return self.held is not None and self.held.version == self.version
+
+
+@dataclass
+class _Gating:
+    """gate_plan's state while it walks the units: the plan out, the tag writes, the transitions to
+    report, and the decisions (the groups of one rollout share their evidence and decision: the ACR
+    API is asked once per push)."""
+
+    rules: RuleSet
+    gated: dict[str, tuple[Rule, Any]]
+    ctx: GateContext
+    now: datetime
+    by_id: dict[str, ContainerGroup]
+    events: dict[str, PushEvent]
+    out: Plan = field(default_factory=Plan)
+    writes: _Writes = field(default_factory=_Writes)
+    transitions: dict[tuple[str, str, str], Transition] = field(default_factory=dict)
+    decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
+
+    def note(self, outcome: str, u: _Unit, version: str, decision: Decision | None) -> None:
+        key = (outcome, u.name, version)
+        t = self.transitions.setdefault(key, Transition(outcome, u.name, version, u.event, decision))
+        t.groups.append(u.target)
+
+    def _read(self, unit: list[Step]) -> _Unit:
+        name = unit[0].rule
+        rule, gates = self.gated[name]
+        event = self.events[unit[0].event_id]
+        group = next((self.by_id[s.group_id] for s in unit if s.group_id and s.group_id in self.by_id), None)
+        held = store.read(group.tag_map) if group is not None else None
+        if held is not None and held.rule != name:
+            held = None  # another rule's hold on this group: ours replaces it if it is held or goes
+        target = group.id if group else unit[0].target
+        return _Unit(name, rule, gates, event, version_for(rule, event), group, target, unit[0].region, held)
+
+    def _passed_over(self, u: _Unit) -> bool:
+        """An older push than the one held, or the same one refused earlier: skipped."""
+        held = u.held
+        if held is not None and not u.same:
+            policy = self.rules.policy(u.rule)
+            is_newer = newer(policy.order_key(u.event.tag), u.event.time, policy.order_key(held.tag), held.pushed_at)
+            if is_newer is False:
+                reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
+                self.out.skipped.append(Skip(u.name, reason, u.target))
+                return True
+        if u.same and held is not None and held.state == "refused":
+            self.out.skipped.append(Skip(u.name, f"refused earlier ({held.id}): push a new image", u.target))
+            return True
+        return False
+
+    def _decide(self, u: _Unit) -> tuple[Decision, datetime, datetime | None]:
+        held = u.held if u.same else None
+        since = held.since if held is not None else self.now
+        pushed = u.event.time or (held.pushed_at if held is not None else None)
+        key = (u.name, u.version, pushed, since, (held.passed, held.approval) if held is not None else None)
+        decision = self.decisions.get(key)
+        if decision is None:
+            evidence = _evidence(u.held, u.version, u.rule, u.event, u.gates, self.ctx)
+            change = Change(u.name, u.version, pushed, since)
+            decision = self.decisions[key] = evaluate(u.gates, change, evidence, self.now)
+        return decision, since, pushed
+
+    def _state(self, u: _Unit, state: str, decision: Decision, since: datetime, pushed: datetime | None) -> store.Held:
+        return store.Held(
+            u.name,
+            u.version,
+            u.event.tag,
+            state,
+            store.to_ms(pushed),
+            store.to_ms(since),  # type: ignore[arg-type]
+            decision.passed,
+            u.held.approval if u.same and u.held is not None else None,
+        )
+
+    def unit(self, unit: list[Step], *, record: bool) -> None:
+        u = self._read(unit)
+        if self._passed_over(u):
+            return
+        decision, since, pushed = self._decide(u)
+        if decision.verdict == "go" and record:
+            self._record_go(u, unit, self._state(u, "held", decision, since, pushed))
+        elif decision.verdict == "go":
+            self._go(u, unit, decision)
+        else:
+            state = "held" if decision.verdict == "held" else "refused"
+            self._hold(u, decision, self._state(u, state, decision, since, pushed))
+
+    def _record_go(self, u: _Unit, unit: list[Step], state: store.Held) -> None:
+        """Handed to the single writer: the hold stays, with the evidence that lets it go."""
+        self.out.steps.extend(unit)
+        if u.group is not None and (u.same or u.held is None):
+            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
+            if state.tags() != current:
+                self.writes.put(u.region, u.group.id, state.tags())
+
+    def _go(self, u: _Unit, unit: list[Step], decision: Decision) -> None:
+        self.out.steps.extend(_strip(s) for s in unit)
+        ours = [k for k in store.KEYS if u.group is not None and k in u.group.tag_map]
+        if u.group is not None and ours and not any("Tag" in s.body for s in unit):
+            # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
+            # the change's own tag list drops it, so a change that fails to go keeps its hold.
+            self.writes.drop(u.region, u.group.id, ours)
+        if u.same:
+            self.note("released", u, u.version, decision)
+        elif u.held is not None:
+            self.note("superseded", u, u.held.version, None)
+
+    def _hold(self, u: _Unit, decision: Decision, state: store.Held) -> None:
+        if decision.verdict == "held":
+            waiting = "; ".join(f"{w.gate}: {w.releases_by}" for w in decision.waiting)
+            self.out.skipped.append(Skip(u.name, f"held ({state.id}) until {waiting}", u.target))
+        else:
+            self.out.skipped.append(Skip(u.name, f"refused ({state.id}): {decision.reason}", u.target))
+        if u.group is None:
+            reason = "a create has no group to record the hold on: the next push or reconcile asks again"
+            self.out.skipped.append(Skip(u.name, reason, u.target))
+        else:
+            desired = state.tags()
+            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
+            if desired != current:
+                self.writes.put(u.region, u.group.id, desired)
+                self.writes.drop(u.region, u.group.id, [k for k in current if k not in desired])
+        if u.held is not None and not u.same:
+            self.note("superseded", u, u.held.version, None)
+        if not u.same or (u.held is not None and u.held.state != state.state):
+            self.note(state.state, u, u.version, decision)
+
+
+def _write(writes: _Writes, gateway: Any) -> list[str]:
+    """TagResources / UntagResources in chunks of 20 groups; returns the groups whose write failed."""
+    failed: list[str] = []
+    for (region, keys), ids in writes.unset.items():
+        for start in range(0, len(ids), 20):
+            chunk = ids[start : start + 20]
+            untag = {"RegionId": region, "ResourceType": "ContainerGroup", "ResourceId": chunk, "TagKey": list(keys)}
+            try:
+                gateway.call("UntagResources", untag, target=",".join(chunk))
+            except EciApiError as exc:
+                log_event("gates.write_failed", action="UntagResources", groups=chunk, error=exc.one_line())
+                failed.extend(chunk)
+    for (region, pairs), ids in writes.set.items():
+        for start in range(0, len(ids), 20):
+            chunk = ids[start : start + 20]
+            body: dict[str, Any] = {
+                "RegionId": region,
+                "ResourceType": "ContainerGroup",
+                "ResourceId": chunk,
+                "Tag": [{"Key": k, "Value": v} for k, v in pairs],
+            }
+            try:
+                gateway.call("TagResources", body, target=",".join(chunk))
+            except EciApiError as exc:
+                log_event("gates.write_failed", action="TagResources", groups=chunk, error=exc.one_line())
+                failed.extend(chunk)
+    return failed
+
+
+def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str], ctx: GateContext) -> None:
+    from ..notify import Message, send
+
+    messages = []
+    for t in transitions:
+        waiting = t.decision.waiting if t.decision else ()
+        reason = (
+            t.decision.reason
+            if t.decision and t.decision.verdict == "refused"
+            else "; ".join(f"{w.gate}: {w.releases_by}" for w in waiting)
+        )
+        if t.outcome == "superseded":
+            reason = "replaced by a newer push"
+        hid = store.approval_id(t.rule, t.version)
+        for gid in t.groups:
+            log_event(
+                "audit",
+                event_id=t.event.event_id,
+                event_source=t.event.source,
+                rule=t.rule,
+                target=gid,
+                group_id=gid if gid.startswith("eci-") else None,
+                action=None,
+                outcome=t.outcome,
+                image_before=None,
+                image_after=None,
+                digest_before=None,
+                digest_after=t.version if t.version.startswith("sha256:") else None,
+                request_id=None,
+                rollback_request_id=None,
+                duration_ms=0.0,
+                reason=f"{hid}: {reason}" if reason else hid,
+                gate=waiting[0].gate if waiting else None,
+            )
+        if t.outcome in ("held", "refused"):
+            detail = reason
+            if t.outcome == "held" and any(w.gate == "approval" for w in waiting):
+                link = f"{ctx.webhook_url}/approvals/{hid}" if ctx.webhook_url else f"/approvals/{hid}"
+                detail += f"\n- approve: POST {link} with an approver's token (Authorization: Bearer …)"
+            if t.decision and t.decision.counts:
+                detail += "\n- scan: " + ScanResult("COMPLETE", t.decision.counts).summary()
+            messages.append(
+                Message(
+                    t.rule,
+                    t.outcome,
+                    t.event.describe(),
+                    t.event.digest,
+                    [{"target": g, "status": t.outcome} for g in t.groups],
+                    t.event.summary(),
+                    f"{hid}: {detail}",
+                )
+            )
+    if messages:
+        send(messages, rules, env)
+
+
+# ---- held changes: listing and release ----
+
+
+@dataclass
+class HeldChange:
+    held: store.Held
+    rule: Rule
+    groups: list[ContainerGroup]
+
+    def to_json(self, gates: Any, now: datetime) -> dict[str, Any]:
+        evidence = Evidence(
+            ScanResult("COMPLETE", {}) if "scan" in self.held.passed else None,
+            True if "signed" in self.held.passed else None,
+            self.held.approval,
+        )
+        change = Change(self.rule.name, self.held.version, self.held.pushed_at, self.held.since)
+        decision = evaluate(gates, change, evidence, now)
+        out: dict[str, Any] = {
+            "id": self.held.id,
+            "rule": self.rule.name,
+            "version": self.held.version,
+            "tag": self.held.tag,
+            "state": self.held.state,
+            "since": self.held.since.isoformat(),
+            "pushed_at": self.held.pushed_at.isoformat() if self.held.pushed_at else None,
+            "groups": sorted(g.id for g in self.groups),
+            "passed": list(self.held.passed),
+        }
+        if self.held.approval:
+            out["approved_by"] = self.held.approval.approver
+            out["approved_at"] = self.held.approval.at.isoformat()
+        if self.held.state == "held":
+            out["waiting_on"] = [
+                {
+                    "gate": w.gate,
+                    "releases_by": w.releases_by,
+                    **({"at": w.releases_at.isoformat()} if w.releases_at else {}),
+                }
+                for w in decision.waiting
+            ]
+            if decision.verdict == "refused":
+                out["next"] = f"refused at the next reconcile: {decision.reason}"
+            elif decision.verdict == "go":
+                out["next"] = "released at the next reconcile"
+        return out
+
+
+def observe_rule(gateway: Any, rule: Rule, rules: RuleSet) -> list[ContainerGroup]:
+    from ..execution import observe
+
+    probe = PushEvent(rule.source.repository, None, None, "gates", "probe")
+    return list(observe(gateway, [probe], RuleSet([rule], rules.templates), check=False))
+
+
+def held_changes(
+    rules: RuleSet,
+    gateway: Any,
+    *,
+    only: str | None = None,
+    observed: dict[str, list[ContainerGroup]] | None = None,
+    repositories: frozenset[str] | None = None,
+) -> list[HeldChange]:
+    """Held and refused changes of the gated rules (`only` one rule; only rules watching `repositories`):
+    one describe per rule, nothing else."""
+    out: list[HeldChange] = []
+    for rule in rules:
+        if (only is not None and rule.name != only) or rules.gates_for(rule) is None:
+            continue
+        if repositories is not None and rule.source.repository not in repositories:
+            continue
+        groups = observe_rule(gateway, rule, rules)
+        if observed is not None:
+            observed[rule.name] = groups
+        by_version: dict[str, HeldChange] = {}
+        for group in groups:
+            held = store.read(group.tag_map)
+            if held is None or held.rule != rule.name:
+                continue
+            entry = by_version.setdefault(held.version, HeldChange(held, rule, []))
+            entry.groups.append(group)
+            if held.since_ms < entry.held.since_ms:
+                entry.held = held
+        out.extend(by_version.values())
+    return out
+
+
+def status(rules: RuleSet, gateway: Any, *, now: datetime | None = None) -> dict[str, Any]:
+    now = now or _utcnow()
+    changes = held_changes(rules, gateway)
+    items = []
+    for c in changes:
+        gates = rules.gates_for(c.rule)
+        items.append(c.to_json(gates, now))
+    return {
+        "held": [i for i in items if i["state"] == "held"],
+        "refused": [i for i in items if i["state"] == "refused"],
+        "now": now.isoformat(),
+    }
+
+
+def replay_event(rule: Rule, held: store.Held, *, source: str = RELEASE_SOURCE) -> PushEvent:
+    """The held push, planned again: same version, same push time; a stable id so a repeated release
+    of one hold is one decision (the same ClientTokens)."""
+    registry = rule.source.registry
+    instance = (
+        registry if registry and registry.startswith("cri-") else (rule.pull.acr.instance_id if rule.pull.acr else None)
+    )
+    return PushEvent(
+        rule.source.repository,
+        held.tag,
+        held.digest,
+        source,
+        f"held:{rule.name}:{held.since_ms}",
+        time=held.pushed_at,
+        registry_host=registry if registry and not registry.startswith("cri-") else None,
+        instance_id=instance,
+        instance_name=(rule.pull.acr.instance_name or None) if rule.pull.acr else None,
+        region=(rule.pull.acr.region if rule.pull.acr else None),
+        signed=True,
+        only_rule=rule.name,  # planned for this rule alone (decide honours PushEvent.only_rule)
+    )
+
+
+def is_held(skip: Skip) -> bool:
+    """Whether a skip is a change the gates hold (the timer hands those to the writer to record)."""
+    return skip.reason.startswith("held (")
+
+
+@dataclass
+class HandedOff:
+    """A release handed to the single writer: which held pushes may go, and the hand-off's answer."""
+
+    plan: Plan
+    events: list[PushEvent]
+    answer: Any = None
+
+    @property
+    def failed(self) -> bool:
+        return False
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.plan.to_json()
+        body["handed_off"] = self.answer
+        return body
+
+
+def _stale_holds(change: HeldChange, stale: _Writes) -> None:
+    """Groups already on the held version, or on something newer pushed since: their hold is dropped."""
+    for group in change.groups:
+        done = tracking.applied(group.tag_map)
+        newer_applied = (
+            change.held.pushed_ms is not None
+            and done.event_time_ms is not None
+            and done.event_time_ms > change.held.pushed_ms
+        )
+        if done.digest == change.held.version or newer_applied:
+            keys = [k for k in store.KEYS if k in group.tag_map]
+            stale.drop(group.region or change.rule.target.region, group.id, keys)
+
+
+def release(
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    *,
+    context: GateContext | None = None,
+    match: Callable[[HeldChange], bool] | None = None,
+    repositories: frozenset[str] | None = None,
+    dry_run: bool = False,
+    clock: Any = None,
+    hand_off: Callable[[list[PushEvent]], Any] | None = None,
+) -> Any:
+    """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
+    with `hand_off` record the evidence and hand the pushes that may go to the single writer.
+    Returns the apply Report, or HandedOff (None when nothing is held)."""
+    from ..execution import apply_plan
+    from ..planner import plan_event
+
+    ctx = context or GateContext.from_env(env)
+    observed: dict[str, list[ContainerGroup]] = {}
+    changes = [
+        c for c in held_changes(rules, gateway, observed=observed, repositories=repositories) if c.held.state == "held"
+    ]
+    if match is not None:
+        changes = [c for c in changes if match(c)]
+    if not changes:
+        return None
+    plan = Plan()
+    groups: dict[str, ContainerGroup] = {}
+    stale = _Writes()
+    for change in changes:
+        rule_groups = observed[change.rule.name]
+        groups.update({g.id: g for g in rule_groups})
+        _stale_holds(change, stale)
+        event = replay_event(change.rule, change.held)
+        plan.extend(plan_event(event, rules, rule_groups, env, only=change.rule.name))
+    if not dry_run:
+        _write(stale, gateway)
+    gated = gate_plan(
+        plan, rules, groups.values(), gateway, env, context=ctx, dry_run=dry_run, record=hand_off is not None
+    )
+    if hand_off is not None:
+        going = {s.event_id for s in gated.steps}
+        events = [e for e in gated.events if e.event_id in going]
+        answer = hand_off(events) if events and not dry_run else None
+        return HandedOff(gated, events, answer)
+    report = apply_plan(gated, gateway, dry_run=dry_run, rules=rules, clock=clock)
+    if not dry_run:
+        from ..notify import messages_for, send
+
+        send(messages_for(report), rules, env)
+    return report

@@ -1,0 +1,264 @@
+"""The gates' entry points inside the functions: ScanCompleted / SigningCompleted events on the push
+function, `GET /status` and `POST /approvals/<id>` on the webhook function, the timer's release."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import AuthenticationError, EciRedeployError
+from ..log import log_event
+from ..rules import RuleSet
+from . import store
+from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
+from .decide import Approval, Change, Evidence, evaluate
+from .flow import GateContext, HeldChange, held_changes, release, replay_event, status
+
+
+def split(raw: Any) -> tuple[list[dict[str, Any]], bool]:
+    """(the scan / signing events in a payload, whether that is all it holds)."""
+    items = raw if isinstance(raw, list) else [raw]
+    found = [e for e in items if is_gate_event(e)]
+    return found, bool(found) and len(found) == len(items)
+
+
+def _collect(raw_events: list[dict[str, Any]], ctx: GateContext) -> list[GateEvent]:
+    """The events that name an image; the evidence each brings is kept in `ctx.events` (by digest, else
+    by tag)."""
+    events: list[GateEvent] = []
+    for raw in raw_events:
+        event = parse_gate_event(raw)
+        if event is None:
+            log_event("gates.event_ignored", id=raw.get("id"), type=raw.get("type"), reason="names no repository")
+            continue
+        events.append(event)
+        key = event.digest or f":{event.tag}"
+        before = ctx.events.get(key, Evidence())
+        ctx.events[key] = Evidence(
+            event.evidence.scan or before.scan,
+            event.evidence.signed if event.evidence.signed is not None else before.signed,
+            None,
+        )
+        log_event(
+            "gates.event",
+            gate=event.kind,
+            id=event.event_id,
+            repository=event.repository,
+            tag=event.tag,
+            digest=event.digest,
+        )
+    return events
+
+
+def on_gate_events(
+    raw_events: list[dict[str, Any]],
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    context: Any = None,
+    *,
+    gate_context: GateContext | None = None,
+    hand_off: Any = None,
+) -> dict[str, Any]:
+    """Release what the events' evidence lets go (or record it and hand the release to the single writer).
+    A duplicate event finds nothing held any more, or the same hand-off (FC drops its twin)."""
+    ctx = gate_context or GateContext.from_env(env, lookup=False)
+    if ctx.lookup is None:
+        ctx.lookup = evidence_from_env(env, context)
+    events = _collect(raw_events, ctx)
+    if not events:
+        return {"ok": True, "released": [], "note": "no scan or signing event names an image"}
+
+    def matches(change: HeldChange) -> bool:
+        for e in events:
+            if e.repository != change.rule.source.repository:
+                continue
+            if e.digest and change.held.digest == e.digest:
+                return True
+            if not e.digest and e.tag and change.held.tag == e.tag:
+                return True
+        return False
+
+    report = release(
+        rules,
+        gateway,
+        env,
+        context=ctx,
+        match=matches,
+        repositories=frozenset(e.repository for e in events),
+        hand_off=hand_off,
+    )
+    if report is None:
+        return {"ok": True, "released": [], "note": "nothing is held for these images"}
+    return {"ok": not report.failed, "released": report.to_json()}
+
+
+# ---- the webhook function: GET /status, POST /approvals/<id> ----
+
+
+def _reply(status_code: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status_code,
+        "headers": {"Content-Type": "application/json"},
+        "isBase64Encoded": False,
+        "body": json.dumps(body, default=str),
+    }
+
+
+def _bearer(request: Any) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip() or None
+    return request.query.get("token") or None
+
+
+def approvers(value: str | None) -> list[tuple[str, str]]:
+    """`name:token` pairs, comma-separated; a token alone is approver-<n>."""
+    out = []
+    for n, item in enumerate((value or "").split(","), 1):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, token = item.partition(":")
+        out.append((name.strip(), token.strip()) if sep else (f"approver-{n}", name.strip()))
+    return [(n, t) for n, t in out if t]
+
+
+def who_approves(presented: str | None, allowed: list[tuple[str, str]]) -> str | None:
+    if not presented:
+        return None
+    found = None
+    for name, token in allowed:  # every comparison made, in constant time each
+        if hmac.compare_digest(presented.encode(), token.encode()):
+            found = found or name
+    return found
+
+
+def http_route(
+    request: Any,
+    settings: Any,
+    rules: RuleSet,
+    env: Mapping[str, str],
+    gateway: Any,
+    dispatcher: Any,
+    *,
+    now: Any = None,
+) -> dict[str, Any]:
+    from ..webhook_auth import check_token
+
+    path = request.path.rstrip("/")
+    ctx = GateContext.from_env(env, lookup=False)
+    clock = now or ctx.now
+    if path == "/status":
+        if request.method != "GET":
+            return _reply(405, {"error": "use GET"})
+        try:
+            check_token(request, settings.webhook_token)
+        except AuthenticationError as exc:
+            return _reply(401, {"error": exc.one_line()})
+        return _reply(200, status(rules, gateway, now=clock()))
+    if request.method != "POST":
+        return _reply(405, {"error": "use POST"})
+    return _approve(request, path.removeprefix("/approvals/"), rules, env, gateway, dispatcher, clock)
+
+
+def _approve(
+    request: Any, hid: str, rules: RuleSet, env: Mapping[str, str], gateway: Any, dispatcher: Any, clock: Any
+) -> dict[str, Any]:
+    """POST /approvals/<id>: record the approval in the held groups' tags, hand the release to the worker."""
+    name, _, short = hid.rpartition(".")
+    rule = rules.rule(name) if name and short else None
+    gates = rules.gates_for(rule) if rule is not None else None
+    if rule is None or gates is None or gates.approval is None:
+        return _reply(404, {"error": f"no rule with an approval gate for {hid!r}"})
+    approver = who_approves(_bearer(request), approvers(env.get(gates.approval.approvers_env)))
+    if approver is None:
+        log_event("approval.rejected", id=hid, status=401)
+        return _reply(401, {"error": f"not an approver of {rule.name} (token in Authorization: Bearer or ?token=)"})
+    try:
+        change = next((c for c in held_changes(rules, gateway, only=rule.name) if c.held.id == hid), None)
+    except EciRedeployError as exc:
+        return _reply(503, {"error": exc.one_line()})
+    if change is None:
+        return _reply(404, {"error": f"nothing held as {hid} (released, replaced by a newer push, or never held)"})
+    when = clock()
+    decision = evaluate(
+        gates, Change(rule.name, change.held.version, change.held.pushed_at, change.held.since), Evidence(), when
+    )
+    if change.held.state == "refused" or (decision.verdict == "refused" and decision.reason.startswith("approval")):
+        return _reply(410, {"error": f"{hid} was refused: {decision.reason or 'refused earlier'}"})
+    try:
+        _record_approval(change, approver, when, gateway)
+    except EciRedeployError as exc:
+        return _reply(503, {"error": f"could not record the approval: {exc.one_line()}"})
+    from ..work import WorkOrder
+
+    order = WorkOrder.for_events([replay_event(rule, change.held)])
+    try:
+        done = dispatcher.dispatch(order)
+    except EciRedeployError as exc:  # recorded all the same: the next reconcile releases it
+        return _reply(
+            202,
+            {
+                "approved": hid,
+                "by": approver,
+                "note": f"release not handed off ({exc.one_line()}); the next reconcile releases it",
+            },
+        )
+    return _reply(
+        202, {"approved": hid, "by": approver, "task_id": done.task_id, "groups": sorted(g.id for g in change.groups)}
+    )
+
+
+def _record_approval(change: HeldChange, approver: str, when: Any, gateway: Any) -> None:
+    """The approval in the tags of the held groups (20 per TagResources call), and its audit line."""
+    approved = change.held.with_(approval=Approval(approver, when))
+    hid = change.held.id
+    body = {
+        "RegionId": change.rule.target.region,
+        "ResourceType": "ContainerGroup",
+        "ResourceId": [g.id for g in change.groups][:20],
+        "Tag": [{"Key": store.APPROVED, "Value": approved.tags()[store.APPROVED]}],
+    }
+    for start in range(0, len(change.groups), 20):
+        body["ResourceId"] = [g.id for g in change.groups][start : start + 20]
+        gateway.call("TagResources", body, target=hid)
+    log_event(
+        "audit",
+        event_id=None,
+        event_source="approval",
+        rule=change.rule.name,
+        target=hid,
+        group_id=None,
+        action=None,
+        outcome="approved",
+        image_before=None,
+        image_after=None,
+        digest_before=None,
+        digest_after=change.held.digest,
+        request_id=None,
+        rollback_request_id=None,
+        duration_ms=0.0,
+        reason=f"approved by {approver}",
+    )
+
+
+def run_release(
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    context: Any = None,
+    *,
+    dry_run: bool = False,
+    gate_context: GateContext | None = None,
+    hand_off: Any = None,
+) -> Any:
+    """The timer's pass over held changes (before its reconcile), with the ACR API as evidence."""
+    if not any(rules.gates_for(r) for r in rules):
+        return None
+    ctx = gate_context or GateContext.from_env(env, lookup=False)
+    if ctx.lookup is None:
+        ctx.lookup = evidence_from_env(env, context)
+    return release(rules, gateway, env, context=ctx, dry_run=dry_run, hand_off=hand_off)

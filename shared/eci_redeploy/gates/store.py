@@ -1,0 +1,126 @@
+"""A held change lives in the tags of the container groups it would change, like what was applied
+(tracking.py): no database, it survives restarts, and `DescribeContainerGroups` (which planning does
+anyway) reads it back for free. Written with ECI's TagResources / UntagResources, which change no
+container and are idempotent, so a retried or duplicated write is harmless.
+
+`eci-redeploy.held`       the held version: the digest, or ":tag" without one
+`eci-redeploy.held-rule`  the rule that holds it
+`eci-redeploy.held-info`  "<held|refused>;<push time ms or ->;<held since ms>;<gates passed, '+'>;<tag>"
+`eci-redeploy.approved`   "<approver>;<approved at ms>" once someone approved this held version
+
+One held change per group (a newer push replaces it). Values stay within ECI's 128 characters; a tag
+too long to fit is cut (it is shown, never used to deploy: the version is).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from ..tracking import MAX_VALUE, PREFIX
+from .decide import Approval
+
+HELD = PREFIX + "held"
+HELD_RULE = PREFIX + "held-rule"
+HELD_INFO = PREFIX + "held-info"
+APPROVED = PREFIX + "approved"
+KEYS = (HELD, HELD_RULE, HELD_INFO, APPROVED)
+_APPROVER = re.compile(r"[^A-Za-z0-9_.@-]")
+
+
+def to_ms(when: datetime | None) -> int | None:
+    return int(when.timestamp() * 1000) if when is not None else None
+
+
+def from_ms(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms is not None else None
+
+
+@dataclass(frozen=True)
+class Held:
+    rule: str
+    version: str
+    tag: str | None
+    state: str  # held | refused
+    pushed_ms: int | None
+    since_ms: int
+    passed: tuple[str, ...] = ()
+    approval: Approval | None = None
+
+    @property
+    def digest(self) -> str | None:
+        return self.version if self.version.startswith("sha256:") else None
+
+    @property
+    def since(self) -> datetime:
+        return from_ms(self.since_ms)  # type: ignore[return-value]
+
+    @property
+    def pushed_at(self) -> datetime | None:
+        return from_ms(self.pushed_ms)
+
+    @property
+    def id(self) -> str:
+        return approval_id(self.rule, self.version)
+
+    def tags(self) -> dict[str, str]:
+        info = f"{self.state};{self.pushed_ms if self.pushed_ms is not None else '-'};{self.since_ms};"
+        info += "+".join(self.passed) + ";"
+        out = {
+            HELD: self.version[-MAX_VALUE:],
+            HELD_RULE: self.rule,
+            HELD_INFO: info + (self.tag or "")[: MAX_VALUE - len(info)],
+        }
+        if self.approval is not None:
+            name = _APPROVER.sub("_", self.approval.approver)[:64]
+            out[APPROVED] = f"{name};{to_ms(self.approval.at)}"
+        return out
+
+    def with_(self, **changes: object) -> Held:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def read(tags: Mapping[str, str]) -> Held | None:
+    """The held change recorded on a group, or None (also for tags this version cannot read)."""
+    version, rule, info = tags.get(HELD), tags.get(HELD_RULE), tags.get(HELD_INFO)
+    if not version or not rule or not info:
+        return None
+    parts = info.split(";", 4)
+    if len(parts) != 5 or parts[0] not in ("held", "refused"):
+        return None
+    state, pushed, since, passed, tag = parts
+    try:
+        pushed_ms = None if pushed == "-" else int(pushed)
+        since_ms = int(since)
+    except ValueError:
+        return None
+    approval = None
+    raw = tags.get(APPROVED)
+    if raw and ";" in raw:
+        name, _, at = raw.rpartition(";")
+        try:
+            approval = Approval(name, from_ms(int(at)))  # type: ignore[arg-type]
+        except ValueError:
+            approval = None
+    return Held(
+        rule,
+        version,
+        tag or (version[1:] if version.startswith(":") else None),
+        state,
+        pushed_ms,
+        since_ms,
+        tuple(p for p in passed.split("+") if p),
+        approval,
+    )
+
+
+def approval_id(rule: str, version: str) -> str:
+    """`<rule>.<12 hex>`: the digest's first 12 hex digits (recognisable), or a hash of the tag."""
+    if version.startswith("sha256:") and len(version) >= 19:
+        short = version[7:19]
+    else:
+        short = hashlib.sha256(version.encode()).hexdigest()[:12]
+    return f"{rule}.{short}"

@@ -1,0 +1,190 @@
+"""The pure parts of the gates: durations, windows across midnight and time zones, scan thresholds,
+the order gates are reported in, expiry, the tag encoding of a held change, the approvers variable,
+and reading ScanCompleted / SigningCompleted payloads tolerantly.
+
+Expected instants are worked out by hand from the IANA zone rules (Asia/Shanghai is UTC+8 all year,
+no DST; Europe/Berlin switches to CEST on 2026-03-29 at 01:00 UTC)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from eci_redeploy.gates import store
+from eci_redeploy.gates.acr import parse_gate_event, scan_from, signed_from
+from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate, newer
+from eci_redeploy.gates.handlers import approvers, who_approves
+from eci_redeploy.gates.spec import Gates, ScanGate, WindowGate, parse_duration
+
+UTC = timezone.utc
+T = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # a Sunday
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("15m", timedelta(minutes=15)),
+        ("24h", timedelta(hours=24)),
+        ("1h30m", timedelta(minutes=90)),
+        ("2d", timedelta(days=2)),
+        ("90s", timedelta(seconds=90)),
+        ("1d2h3m4s", timedelta(1, 7384)),
+    ],
+)
+def test_durations(text, expected):
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", "15", "m", "15 m", "1.5h", "-5m", "15min", "h1"])
+def test_bad_durations_name_the_text(text):
+    with pytest.raises(ValueError, match="is not a duration"):
+        parse_duration(text)
+
+
+@pytest.mark.parametrize(
+    ("when", "open_"),
+    [
+        (datetime(2026, 11, 29, 17, 59, tzinfo=UTC), False),  # Mon 01:59 Shanghai
+        (datetime(2026, 11, 29, 18, 0, tzinfo=UTC), True),  # Mon 02:00
+        (datetime(2026, 11, 29, 20, 59, tzinfo=UTC), True),  # Mon 04:59
+        (datetime(2026, 11, 29, 21, 0, tzinfo=UTC), False),  # Mon 05:00: the end is exclusive
+        (datetime(2026, 11, 30, 18, 30, tzinfo=UTC), False),  # Tue 02:30: not a listed day
+    ],
+)
+def test_window_in_a_time_zone(when, open_):
+    window = WindowGate(days=["mon"], hours="02:00-05:00", timezone="Asia/Shanghai")
+    assert window.open_at(when) is open_
+
+
+def test_window_past_midnight_belongs_to_the_day_it_starts():
+    window = WindowGate(days=["fri"], hours="22:00-02:00", timezone="UTC")
+    assert window.open_at(datetime(2026, 11, 27, 23, 0, tzinfo=UTC))  # Fri 23:00
+    assert window.open_at(datetime(2026, 11, 28, 1, 59, tzinfo=UTC))  # Sat 01:59, Friday's window
+    assert not window.open_at(datetime(2026, 11, 28, 23, 0, tzinfo=UTC))  # Sat 23:00
+    assert not window.open_at(datetime(2026, 11, 27, 1, 0, tzinfo=UTC))  # Fri 01:00 is Thursday's night
+
+
+def test_next_open_crosses_days_and_daylight_saving():
+    window = WindowGate(days=["mon"], hours="02:00-05:00", timezone="Asia/Shanghai")
+    assert window.next_open(T) == datetime(2026, 11, 29, 18, 0, tzinfo=UTC)
+    assert window.next_open(datetime(2026, 11, 29, 21, 0, tzinfo=UTC)) == datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
+    berlin = WindowGate(days=["sun"], hours="03:00-04:00", timezone="Europe/Berlin")
+    # Sunday 2026-03-29 03:00 CEST (UTC+2) = 01:00 UTC; a week earlier it was CET (UTC+1) = 02:00 UTC.
+    assert berlin.next_open(datetime(2026, 3, 28, 12, 0, tzinfo=UTC)) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    assert berlin.next_open(datetime(2026, 3, 21, 12, 0, tzinfo=UTC)) == datetime(2026, 3, 22, 2, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("limit", "counts", "blocking"),
+    [
+        ("medium", {"high": 1, "medium": 5, "low": 9}, {"high": 1}),
+        ("medium", {"medium": 5, "low": 9, "unknown": 2}, {}),
+        ("high", {"critical": 1, "high": 3}, {"critical": 1}),
+        ("none", {"unknown": 1}, {"unknown": 1}),
+        ("low", {"high": 0, "medium": 0, "low": 4}, {}),
+        ("unknown", {"low": 1}, {"low": 1}),
+    ],
+)
+def test_scan_thresholds(limit, counts, blocking):
+    assert ScanGate(max_severity=limit).blocking(counts) == blocking
+
+
+def gates(**kw):
+    return Gates(**kw)
+
+
+def test_every_closed_gate_is_listed_in_a_fixed_order():
+    g = gates(
+        scan={"max_severity": "medium"},
+        signed=True,
+        soak="15m",
+        approval={"approvers_env": "A", "expires": "24h"},
+        window={"days": ["mon"], "hours": "02:00-05:00", "timezone": "Asia/Shanghai"},
+    )
+    d = evaluate(g, Change("r", "sha256:x", T, T), Evidence(), T)
+    assert d.verdict == "held" and [w.gate for w in d.waiting] == ["scan", "signed", "soak", "approval", "window"]
+    done = Evidence(ScanResult("COMPLETE", {"low": 1}), True, Approval("alice", T))
+    d = evaluate(g, Change("r", "sha256:x", T, T), done, T + timedelta(hours=6))  # Sun 18:00 UTC = Mon 02:00
+    assert d.verdict == "go" and d.passed == ("scan", "signed")
+
+
+def test_refusals():
+    scan = evaluate(
+        gates(scan={"max_severity": "low"}),
+        Change("r", "v", T, T),
+        Evidence(ScanResult("COMPLETE", {"medium": 2, "low": 1})),
+        T,
+    )
+    assert scan.verdict == "refused" and "medium 2" in scan.reason and scan.counts == {"medium": 2, "low": 1}
+    approval = gates(approval={"approvers_env": "A", "expires": "2h"})
+    assert evaluate(approval, Change("r", "v", T, T), Evidence(), T + timedelta(hours=1, minutes=59)).verdict == "held"
+    late = evaluate(approval, Change("r", "v", T, T), Evidence(), T + timedelta(hours=2))
+    assert late.verdict == "refused" and late.reason.startswith("approval expired")
+    approved = Evidence(approval=Approval("bob", T + timedelta(hours=1)))
+    assert evaluate(approval, Change("r", "v", T, T), approved, T + timedelta(days=3)).verdict == "go"
+
+
+def test_soak_counts_from_the_push_else_from_the_hold():
+    g = gates(soak="15m")
+    assert evaluate(g, Change("r", "v", T - timedelta(minutes=15), T), Evidence(), T).verdict == "go"
+    assert evaluate(g, Change("r", "v", None, T - timedelta(minutes=14)), Evidence(), T).verdict == "held"
+
+
+def test_newer_by_the_rules_order_else_by_time():
+    assert newer((1, 2), T, (1, 1), T + timedelta(hours=1)) is True  # a higher version pushed earlier wins
+    assert newer(None, T + timedelta(1), None, T) is True
+    assert newer(None, T, None, T) is None
+
+
+def test_a_held_change_round_trips_through_tags_within_ecis_limits():
+    held = store.Held(
+        "web-prod",
+        "sha256:" + "a" * 64,
+        "v" * 128,
+        "held",
+        1764417600000,
+        1764417660000,
+        ("scan", "signed"),
+        Approval("ali ce@corp", datetime(2026, 11, 29, 13, tzinfo=UTC)),
+    )
+    tags = held.tags()
+    assert all(len(v) <= 128 for v in tags.values()) and set(tags) == set(store.KEYS)
+    back = store.read(tags)
+    assert back is not None and back.version == held.version and back.passed == ("scan", "signed")
+    assert back.approval == Approval("ali_ce@corp", datetime(2026, 11, 29, 13, tzinfo=UTC))
+    assert back.tag and held.tag.startswith(back.tag)  # cut to fit, never used to deploy
+    by_tag = store.Held("r", ":1.2.3", "1.2.3", "refused", None, 1, ())
+    assert store.read(by_tag.tags()) == by_tag
+    assert store.read({store.HELD: "x", store.HELD_RULE: "r", store.HELD_INFO: "garbage"}) is None
+
+
+def test_approvers_and_their_tokens():
+    allowed = approvers(" alice:a1 , bob:b2,,lonely-token ")
+    assert allowed == [("alice", "a1"), ("bob", "b2"), ("approver-4", "lonely-token")]
+    assert who_approves("b2", allowed) == "bob"
+    assert who_approves("lonely-token", allowed) == "approver-4"
+    assert who_approves("nope", allowed) is None and who_approves(None, allowed) is None
+    assert approvers(None) == [] and approvers("alice:") == []
+
+
+def test_event_payloads_are_read_tolerantly():
+    assert scan_from({"ScanStatus": "COMPLETE", "HighSeverity": 1, "LowSeverity": "3"}) == ScanResult(
+        "COMPLETE", {"high": 1, "low": 3}
+    )
+    assert scan_from({"scanResult": {"critical": 2, "medium": 0}}) == ScanResult(
+        "COMPLETE", {"critical": 2, "medium": 0}
+    )
+    assert scan_from({"ScanStatus": "FAILED"}) == ScanResult("FAILED")
+    assert scan_from({"ScanStatus": "COMPLETE"}) is None  # no counts: the API is asked
+    assert signed_from({"SigningStatus": "SUCCESS"}) is True and signed_from({"status": "failed"}) is False
+    assert signed_from({}) is None
+    raw = {
+        "source": "acs.cr",
+        "type": "cr:Artifact:ScanCompleted",
+        "id": "1",
+        "data": '{"RepoNamespaceName": "Team", "RepoName": "Web", "Tag": "1.0", "Digest": "' + "a" * 64 + '"}',
+    }
+    event = parse_gate_event(raw)
+    assert event is not None and event.repository == "team/web" and event.digest == "sha256:" + "a" * 64
+    assert parse_gate_event({"type": "cr:Artifact:ScanCompleted", "data": {"Tag": "x"}}) is None
