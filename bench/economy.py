@@ -9,10 +9,10 @@ from pathlib import Path
 
 from common import Result, report
 
-from eci_redeploy.apply import run as apply_run
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.gateway import RetryPolicy
+from eci_redeploy.pipeline import run as apply_run
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rules import parse_rules
 

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from common import Result, report
 from economy import GROUPS, HOST, rules_doc, seed
 
-from eci_redeploy.apply import run as apply_run
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.gates.decide import Change, Evidence, evaluate
@@ -18,6 +17,7 @@ from eci_redeploy.gates.flow import GateContext
 from eci_redeploy.gates.handlers import run_release
 from eci_redeploy.gates.spec import Gates
 from eci_redeploy.gateway import RetryPolicy
+from eci_redeploy.pipeline import run as apply_run
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rules import parse_rules
 

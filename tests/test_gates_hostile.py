@@ -31,7 +31,7 @@ def mutated(draw):
 @pytest.fixture(scope="module")
 def held_stage():
     """A change of the samples' digest held by `signed` (no patching: the stage calls the library)."""
-    from eci_redeploy.apply import run
+    from eci_redeploy.pipeline import run
     from eci_redeploy.pushevent import PushEvent
     from eci_redeploy.rules import parse_rules
     from gates_stage import INSTANCE, REPO, Stage

@@ -14,10 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eci_redeploy.apply import run
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.gateway import EciGateway, RetryPolicy
+from eci_redeploy.pipeline import run
 from eci_redeploy.pushevent import PushEvent
 
 from helpers import described, rule

@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eci_redeploy.apply import run
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.gateway import EciGateway, RetryPolicy
+from eci_redeploy.pipeline import run
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rules import parse_rules
 
@@ -64,7 +64,7 @@ def test_newest_push_wins_with_overlapping_deliveries(deliveries, concurrency):
     the single writer (as `serve` does), while the fake keeps changed groups Updating for a moment."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from eci_redeploy.handlers.common import raise_if_retryable
+    from eci_redeploy.pipeline import raise_if_retryable
     from eci_redeploy.work import WorkOrder
     from eci_redeploy.writer import RetryBudget, Writer
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from eci_redeploy.apply import run
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.gateway import RetryPolicy
+from eci_redeploy.pipeline import run
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rollout import Clock
 

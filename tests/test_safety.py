@@ -6,10 +6,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eci_redeploy.apply import run
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.gateway import RetryPolicy
+from eci_redeploy.pipeline import run
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.rollout import Clock
 
@@ -242,7 +242,7 @@ def test_a_frozen_group_is_never_touched(world, make_rules):
 
 def test_dry_run_applies_nothing(world, make_rules):
     world.seed(2)
-    report = run(push(14), rules_with(make_rules), world.gateway, {}, dry_run=True, clock=world.clock)
+    report = run(push(14), rules_with(make_rules), world.gateway, {}, mode="dry-run", clock=world.clock)
     assert [o.status for o in report.outcomes] == ["dry-run", "dry-run"] and world.mutations() == []
 
 

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eci_redeploy.apply import run
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.gateway import EciGateway, RetryPolicy
+from eci_redeploy.pipeline import run
 from eci_redeploy.planner import plan_event
 from eci_redeploy.pushevent import PushEvent
 

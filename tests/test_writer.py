@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eci_redeploy.handlers.common import RetryLater
+from eci_redeploy.errors import RetryLater
 from eci_redeploy.pushevent import PushEvent
 from eci_redeploy.work import WorkOrder
 from eci_redeploy.writer import RetryBudget, Writer, superseded

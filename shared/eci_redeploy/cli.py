@@ -72,17 +72,16 @@ def _load(event_file: str, rules_file: str, state_file: str | None) -> tuple[Any
 @click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
 def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -> None:
     """Show what a payload would change, with the exact ECI parameters. Changes nothing."""
-    from .decide import decide
+    from .pipeline import run
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
+    gateway = None
     if live:
-        from .apply import observe
         from .gateway import EciGateway
 
-        groups = observe(EciGateway.from_env(), parsed, rules)
-    from .gates.flow import gate_plan  # what the gates would hold (nothing recorded: a plan changes nothing)
-
-    _emit(gate_plan(decide(parsed, rules, groups, os.environ), rules, groups, None, os.environ, dry_run=True).to_json())
+        gateway, groups = EciGateway.from_env(), None  # observed through the gateway
+    # What the gates would hold (nothing recorded, nobody told: a plan changes nothing).
+    _emit(run(parsed, rules, gateway, os.environ, mode="preview", groups=groups).plan.to_json())
 
 
 @cli.command()
@@ -102,8 +101,7 @@ def invoke(
     event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool, transition_seconds: float
 ) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
-    from .apply import run
-    from .writer import run_serialised
+    from .pipeline import run, run_serialised
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     if live:
@@ -115,7 +113,7 @@ def invoke(
 
         gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
     if dry_run:
-        report = run(parsed, rules, gateway, os.environ, dry_run=True)
+        report = run(parsed, rules, gateway, os.environ, mode="dry-run")
     else:  # through the single writer, as `serve` and the worker apply
         report = run_serialised(parsed, rules, gateway, os.environ)
     _emit(report.to_json())

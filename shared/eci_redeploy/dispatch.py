@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from .errors import ConfigError, EciRedeployError
 from .gateway import Credentials
+from .idempotency import SeenTasks
 from .log import log_event
 from .settings import Settings
 from .work import WorkOrder
@@ -114,15 +115,14 @@ class InlineDispatcher:
     def __init__(self, work: Callable[[WorkOrder], Any], *, background: bool = True) -> None:
         self.work = work
         self.background = background
-        self.seen: set[str] = set()
+        self.seen = SeenTasks()
         self.threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def dispatch(self, order: WorkOrder) -> Dispatched:
         with self._lock:
-            if order.task_id in self.seen:
+            if not self.seen.first(order.task_id):
                 return Dispatched(order.task_id, "inline:duplicate")
-            self.seen.add(order.task_id)
         if not self.background:
             self._run(order)
             return Dispatched(order.task_id, "inline")

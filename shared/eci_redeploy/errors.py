@@ -94,6 +94,13 @@ class EciAuthError(EciApiError):
     """The credentials were refused (signature, key, permission)."""
 
 
+class RetryLater(Exception):
+    """Raised from an async handler (or a work order run by the in-process writer) so that the
+    invocation is tried again later (ClientTokens make the retry safe); never used for bad input,
+    which a retry cannot fix. Not an EciRedeployError: the handlers' catch-all must let it through.
+    What is worth a retry is decided in gateway.py (`is_retryable`, `retry_later`)."""
+
+
 class ConfigError(EciRedeployError):
     """The environment is missing something the run needs (credentials, endpoint)."""
 

@@ -1,11 +1,11 @@
 """Carry a plan out through the gateway (or show it, for a dry run) and report what happened; observe
-the container groups a plan needs. `apply.run` adds the decision and the gates on top (gates/ use
+the container groups a plan needs. pipeline.py adds the decision and the gates on top (gates/ use
 these directly, so they live below both)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +25,8 @@ class Report:
     outcomes: list[Outcome] = field(default_factory=list)
     dry_run: bool = False
     seconds: float = 0.0
+    decided: Plan | None = None  # the plan before the gates (pipeline.run)
+    notes: list[str] = field(default_factory=list)  # the webhook's digest confirmation notes
 
     @property
     def failed(self) -> bool:
@@ -99,6 +101,25 @@ def apply_plan(
 
     emit(report)
     report.seconds = time.monotonic() - started
+    return report
+
+
+def carry_out(
+    plan: Plan,
+    rules: RuleSet,
+    gateway: EciGateway,
+    env: Mapping[str, str],
+    *,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    deadline: float | None = None,
+) -> Report:
+    """The pipeline's tail for a gated plan: apply it (or show it), then tell the rules' channels."""
+    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline)
+    if not dry_run:
+        from .notify import messages_for, send
+
+        send(messages_for(report), rules, env)
     return report
 
 

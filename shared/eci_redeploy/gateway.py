@@ -21,6 +21,28 @@ from .secrets import redact_endpoint, revealed
 from .state import ContainerGroup, parse_groups
 
 RETRYABLE_CODES = frozenset({"Throttling", "Throttling.User", "Throttling.Api", "ServiceUnavailable", "InternalError"})
+NO_RESPONSE = "NoResponse"
+# A group in a transitional status refuses the change now; the same request sent at once fails the
+# same way, but a later run (a platform retry, on a fresh describe) gets past it.
+LATER_CODES = frozenset({"IncorrectStatus"})
+
+
+def is_retryable(code: str, status: int | None = None) -> bool:
+    """The one answer to "may this request be sent again?": throttling, a 5xx, no response at all."""
+    return (
+        code in RETRYABLE_CODES
+        or code.startswith("Throttling")
+        or code == NO_RESPONSE
+        or (isinstance(status, int) and status >= 500)
+    )
+
+
+def retry_later(code: str) -> bool:
+    """Whether a step that failed with `code` is worth running the whole order again later (the
+    handlers raise RetryLater): what `is_retryable` allows, plus a group that was mid-transition."""
+    return is_retryable(code) or code in LATER_CODES
+
+
 AUTH_CODES_PREFIX = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "Forbidden", "InvalidSecurityToken", "NoPermission")
 
 _REQUESTS = {
@@ -269,7 +291,7 @@ def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:
 
     if isinstance(exc, (UnretryableException, OSError, TimeoutError)):
         inner = getattr(exc, "inner_exception", None) or exc
-        return RetryableEciError("NoResponse", type(inner).__name__, action=action, attempts=attempt)
+        return RetryableEciError(NO_RESPONSE, type(inner).__name__, action=action, attempts=attempt)
     if isinstance(exc, TeaException):
         data = getattr(exc, "data", None) or {}
         code = str(getattr(exc, "code", None) or data.get("Code") or "Unknown")
@@ -277,7 +299,7 @@ def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:
         status = getattr(exc, "status_code", None) or data.get("statusCode")
         request_id = getattr(exc, "request_id", None) or data.get("RequestId")
         kwargs: dict[str, Any] = {"action": action, "request_id": request_id, "status": status, "attempts": attempt}
-        if code in RETRYABLE_CODES or code.startswith("Throttling") or (isinstance(status, int) and status >= 500):
+        if is_retryable(code, status):
             return RetryableEciError(code, message, **kwargs)
         if code == "IdempotentParameterMismatch":
             return IdempotencyConflict(code, message, **kwargs)

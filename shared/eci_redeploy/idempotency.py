@@ -1,4 +1,6 @@
-"""Idempotency keys, in one place: ECI `ClientToken`s and the worker's task ids.
+"""Idempotency, in one place: ECI `ClientToken`s, the worker's task ids, and the de-duplication of
+task ids seen before (`SeenTasks`: FC's async tasks do it across instances, the in-process writer
+and the inline dispatcher the same way in one process).
 
 A ClientToken names a *transition*: under which rule, which action on which target, from what the
 group runs now (its images and the push it last recorded) to what it should run (the new images
@@ -35,6 +37,18 @@ def transition_token(rule: str, action: str, target: str, *, before: Iterable[st
     recorded on it), `after` what it should run. The separators keep ("a", "b") -> () and
     ("a",) -> ("b",) apart."""
     return client_token(rule, action, target, "from", *before, "to", *after)
+
+
+class SeenTasks(set[str]):
+    """Task ids already accepted: a redelivered order is dropped, not run twice. Callers hold their
+    own lock (the check and the queueing are one step for them)."""
+
+    def first(self, task: str) -> bool:
+        """True the first time `task` is seen (and remembers it), False for a duplicate."""
+        if task in self:
+            return False
+        self.add(task)
+        return True
 
 
 def task_id(events: Sequence[PushEvent], *, salt: str = "") -> str:

@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .apply import Report, apply_plan
 from .errors import EciRedeployError, PlanningError
+from .execution import Report, observe
 from .gateway import EciGateway
 from .imageref import ImageRef
 from .log import log_event
@@ -102,8 +102,6 @@ def reconcile(
     clock: Clock | None = None,
     gate_context: Any = None,
 ) -> ReconcileResult:
-    from .apply import observe
-
     plan = Plan()
     observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
     wanted: dict[str, dict[str, str]] = {}
@@ -134,14 +132,10 @@ def reconcile(
                 )
                 continue
             _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
-    from .gates.flow import gate_plan
+    from .pipeline import Mode, finish  # gate, apply, report: the tail every entry point shares
 
-    plan = gate_plan(plan, rules, observed, gateway, env, context=gate_context, dry_run=dry_run)
-    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock)
-    if not dry_run:
-        from .notify import messages_for, send
-
-        send(messages_for(report), rules, env)
+    mode: Mode = "dry-run" if dry_run else "apply"
+    report = finish(plan, rules, observed, gateway, env, mode=mode, clock=clock, gate_context=gate_context)
     return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events=events)
 
 

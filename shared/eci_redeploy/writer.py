@@ -23,10 +23,11 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .idempotency import SeenTasks
 from .log import log_event
 from .pushevent import PushEvent
 from .rules import RuleSet
@@ -173,7 +174,7 @@ class Writer:
         self.dropped: list[tuple[PushEvent, PushEvent]] = []  # (a superseded push, the newer one)
         self._rng = random.Random(seed)
         self._queue: list[Job] = []
-        self._seen: set[str] = set()
+        self._seen = SeenTasks()
         self._seq = 0
         self._busy = False
         self._stopped = False
@@ -188,10 +189,9 @@ class Writer:
 
     def submit(self, order: WorkOrder) -> Accepted:
         with self._cond:
-            if order.task_id in self._seen:
+            if not self._seen.first(order.task_id):
                 self.counts["duplicate"] += 1
                 return Accepted(order.task_id, "writer:duplicate")
-            self._seen.add(order.task_id)
             self._seq += 1
             now = self.clock()
             self._queue.append(Job(order, self._seq, now, now, events=order.push_events()))
@@ -262,7 +262,7 @@ class Writer:
         return job
 
     def _loop(self) -> None:
-        from .handlers.common import RetryLater
+        from .errors import RetryLater
 
         while True:
             job = self._next()
@@ -301,57 +301,6 @@ class Writer:
         with self._cond:
             self._queue.append(job)
             self._cond.notify_all()
-
-
-def run_serialised(
-    parsed: Sequence[Any],
-    rules: RuleSet,
-    gateway: Any,
-    env: Mapping[str, str],
-    *,
-    budget: RetryBudget | None = None,
-) -> Any:
-    """`invoke`: one payload through the same single writer `serve` uses: the newest push of each rule
-    wins inside the payload, a retryable failure is tried again with backoff on a fresh describe, and
-    the report of the last try is returned (with the superseded pushes among its skips)."""
-    from .apply import run
-    from .decide import push_events
-    from .errors import EciRedeployError
-    from .handlers.common import raise_if_retryable
-    from .plan import Skip
-
-    budget = budget or RetryBudget.from_env(env)
-    events = push_events(parsed)
-    if not events:
-        return run(parsed, rules, gateway, env)  # nothing to write: no queue needed
-    others = [p for p in parsed if not isinstance(p, PushEvent)]
-    reports: list[Any] = []
-    errors: list[EciRedeployError] = []
-
-    def work(order: WorkOrder) -> Any:
-        try:
-            report = run([*others, *order.push_events()], rules, gateway, env)
-        except EciRedeployError as exc:  # bad input or an ECI error outside a step: the caller reports it
-            errors.append(exc)
-            return None
-        reports.append(report)
-        raise_if_retryable(report)
-        return report
-
-    writer = Writer(work, lambda: rules, budget=budget)
-    try:
-        writer.submit(WorkOrder.for_events(events))
-        writer.drain(budget.max_age + 60)
-    finally:
-        writer.stop()
-    if errors:
-        raise errors[-1]
-    if not reports:
-        raise EciRedeployError(f"the work order did not run: {next(iter(writer.results.values()), 'no result')}")
-    report = reports[-1]
-    for event, by in writer.dropped:
-        report.plan.skipped.append(Skip(None, f"{event.describe()} superseded by the newer push {by.describe()}"))
-    return report
 
 
 def _keep(job: Job, events: list[PushEvent]) -> None:

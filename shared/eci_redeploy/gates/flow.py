@@ -595,7 +595,7 @@ def release(
     """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
     with `hand_off` record the evidence and hand the pushes that may go to the single writer.
     Returns the apply Report, or HandedOff (None when nothing is held)."""
-    from ..execution import apply_plan
+    from ..execution import carry_out
     from ..planner import plan_event
 
     ctx = context or GateContext.from_env(env)
@@ -626,9 +626,4 @@ def release(
         events = [e for e in gated.events if e.event_id in going]
         answer = hand_off(events) if events and not dry_run else None
         return HandedOff(gated, events, answer)
-    report = apply_plan(gated, gateway, dry_run=dry_run, rules=rules, clock=clock)
-    if not dry_run:
-        from ..notify import messages_for, send
-
-        send(messages_for(report), rules, env)
-    return report
+    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock)

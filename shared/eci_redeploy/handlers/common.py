@@ -63,25 +63,4 @@ def request_id(context: Any) -> str | None:
     return getattr(context, "request_id", None) or getattr(context, "requestId", None)
 
 
-class RetryLater(Exception):
-    """Raised from an async handler so that Function Compute retries the invocation (ClientTokens make
-    the retry safe); never used for bad input, which a retry cannot fix."""
-
-
-def raise_if_retryable(report: Any) -> None:
-    retryable = [o for o in report.outcomes if o.status == "failed" and o.code and _retryable(o.code)]
-    if retryable:
-        codes = ", ".join(sorted({o.code for o in retryable}))
-        raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes}); retrying")
-    if report.deferred:
-        targets = ", ".join(sorted({s.target or "?" for s in report.plan.deferred}))
-        raise RetryLater(f"deferred while a change is in flight on {targets}; retrying")
-
-
-def _retryable(code: str) -> bool:
-    from ..gateway import RETRYABLE_CODES
-
-    return code in RETRYABLE_CODES or code.startswith("Throttling") or code == "NoResponse" or code == "IncorrectStatus"
-
-
-__all__ = ["RetryLater", "dispatcher_factory", "environment", "gateway_factory", "rules_for"]
+__all__ = ["dispatcher_factory", "environment", "gateway_factory", "rules_for"]

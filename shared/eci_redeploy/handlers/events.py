@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..adapters import decode_json, parse_body
-from ..errors import EciRedeployError, InputError
+from ..errors import EciRedeployError, InputError, RetryLater
 from ..log import log_event
 from ..settings import Settings
 from ..triggers import eventbridge_events
@@ -32,11 +32,11 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         rules = common.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it
             return hand_off(parsed, rules, settings, env, context)
-        return _run(parsed, rules, env, context, dry_run=False)
+        return _through_pipeline(parsed, rules, env, context, dry_run=False)
     except InputError as exc:
         log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
         return {"ok": False, "error": exc.one_line()}
-    except common.RetryLater:
+    except RetryLater:
         raise
     except EciRedeployError as exc:
         log_event("failed", function="push", error=exc.one_line(), request_id=common.request_id(context))
@@ -64,7 +64,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
         log_event("work.start", task_id=order.task_id, events=len(order.events))
-        result = _run(
+        result = _through_pipeline(
             order.push_events(),
             rules,
             env,
@@ -75,7 +75,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             continuation=lambda: _continue(order, settings, env, context),
         )
         return {**result, "task_id": order.task_id}
-    except common.RetryLater:
+    except RetryLater:
         raise
     except EciRedeployError as exc:
         log_event("failed", function="worker", error=exc.one_line(), request_id=common.request_id(context))
@@ -107,17 +107,19 @@ def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any
     """Queue the pushes for the worker (FC: an async invocation of a function that runs one at a time)
     instead of changing ECI here, so that concurrent deliveries cannot race. Decisions are the
     worker's, against a fresh describe; a failed hand-off raises so that the platform retries."""
-    from ..decide import decide, push_events, watched
+    from ..decide import push_events
+    from ..pipeline import unwatched
     from ..work import WorkOrder
 
     events = push_events(parsed)
-    if not events or not watched(parsed, rules):
-        return {"ok": True, **decide(parsed, rules, [], env).to_json()}
+    nothing = unwatched(parsed, rules, env)
+    if nothing is not None:
+        return {"ok": True, **nothing.to_json()}
     order = WorkOrder.for_events(events, salt=salt)
     try:
         done = common.dispatcher_factory(settings, env, context).dispatch(order)
     except EciRedeployError as exc:
-        raise common.RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
+        raise RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
     log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
     return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
 
@@ -148,12 +150,12 @@ def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[st
         done = common.dispatcher_factory(settings, env, context).dispatch(follow_up)
     except EciRedeployError as exc:
         # No way to queue the rest: let the platform's retry (or serve's writer) run the order again.
-        raise common.RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
+        raise RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
     log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id)
     return {"task_id": done.task_id, "via": done.via}
 
 
-def _run(
+def _through_pipeline(
     parsed: Any,
     rules: Any,
     env: Any,
@@ -164,18 +166,14 @@ def _run(
     deadline: float | None = None,
     continuation: Any = None,
 ) -> dict[str, Any]:
-    from ..apply import run
-    from ..decide import watched
+    from ..pipeline import raise_if_retryable, run, unwatched
 
-    if not watched(parsed, rules):
-        # No rule cares: answer without touching ECI (and without importing its SDK).
-        from ..decide import decide
-
-        return {"ok": True, **decide(parsed, rules, [], env).to_json()}
-    report = run(
-        parsed, rules, gateway or common.gateway_factory(env, context), env, dry_run=dry_run, deadline=deadline
-    )
-    common.raise_if_retryable(report)
+    nothing = unwatched(parsed, rules, env)  # no rule cares: answered without touching ECI
+    if nothing is not None:
+        return {"ok": True, **nothing.to_json()}
+    gateway = gateway or common.gateway_factory(env, context)
+    report = run(parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline)
+    raise_if_retryable(report)
     body = {"ok": not report.failed, **report.to_json()}
     from ..rollout import CONTINUED
 

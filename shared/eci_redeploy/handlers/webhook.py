@@ -153,41 +153,38 @@ def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, 
 def _plan_and_dispatch(
     parsed: list[Any], settings: Settings, env: Any, context: Any, dispatcher: Any, gateway: Any, *, dry_run: bool
 ) -> dict[str, Any]:
-    from ..decide import decide, push_events, watched
+    from ..decide import push_events
+    from ..pipeline import run, unwatched
 
     rules = common.rules_for(settings.rules_path)
-    events = push_events(parsed)
     # 202 as soon as part of a delivery was rejected and the rest accepted: the sender must not read a
     # plain 200 as "all of it went through" (the reply's `events` names each rejected one).
     done_status = 202 if any(isinstance(p, RejectedEvent) for p in parsed) else 200
-    if not watched(parsed, rules):
-        return reply(done_status, {"accepted": False, **decide(parsed, rules, [], env).to_json()})
-    from ..apply import observe
+    nothing = unwatched(parsed, rules, env)
+    if nothing is not None:
+        return reply(done_status, {"accepted": False, **nothing.to_json()})
+    events = push_events(parsed)
 
-    gateway = gateway or common.gateway_factory(env, context)
-    groups = observe(gateway, parsed, rules)
-    notes: list[str] = []
-    dropped: list[Any] = []
-    if env.get("ECI_REDEPLOY_CONFIRM_DIGESTS", "1") != "0":
-        confirmation = confirm(
-            events, rules, groups, client_factory(env, context, max_requests=6, timeout=3.0, max_wait_seconds=2.0)
-        )
-        events, notes, dropped = confirmation.events, confirmation.notes, confirmation.dropped
+    def refine(parsed: list[Any], groups: list[Any]) -> tuple[list[Any], list[Any], list[str]]:
+        nonlocal events
+        if env.get("ECI_REDEPLOY_CONFIRM_DIGESTS", "1") == "0":
+            return parsed, [], _trust_notes(events)
+        limits = {"max_requests": 6, "timeout": 3.0, "max_wait_seconds": 2.0}
+        confirmation = confirm(events, rules, groups, client_factory(env, context, **limits))
+        events = confirmation.events
         parsed = [p for p in parsed if not isinstance(p, PushEvent)] + list(events)
-    else:
-        notes = _trust_notes(events)
-    plan = decide(parsed, rules, groups, env)
-    plan.skipped[:0] = dropped
-    from ..gates.flow import gate_plan
+        return parsed, confirmation.dropped, confirmation.notes
 
     # The reply shows what the gates hold (nothing recorded here: the worker records and applies).
-    shown = gate_plan(plan, rules, groups, gateway, env, dry_run=True)
+    gateway = gateway or common.gateway_factory(env, context)
+    report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
+    plan, shown = report.decided or report.plan, report.plan
     summary = shown.to_json()
     summary["actions"] = [
         {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
     ]
-    if notes:
-        summary["notes"] = notes
+    if report.notes:
+        summary["notes"] = report.notes
     if dry_run or not (plan.steps or plan.deferred):  # deferred: the worker decides when the group is free
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
     order = WorkOrder.for_events(_not_superseded(events, rules))
