@@ -33,9 +33,9 @@ CALL = (
 
 def code_folder(tmp: Path, *, index: bool = True) -> Path:
     """What the build assembles, minus the dependencies (the venv provides them)."""
-    from eci_redeploy.rules import load_rules
-    from eci_redeploy.rules_index import write_index
-    from eci_redeploy.yamlio import load_yaml_file
+    from eci_redeploy.core.yamlio import load_yaml_file
+    from eci_redeploy.rules.index import write_index
+    from eci_redeploy.rules.model import load_rules
 
     folder = tmp / ("push" if index else "push-no-index")
     folder.mkdir()

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import logging  # noqa: E402
 
-from eci_redeploy.log import set_level  # noqa: E402
+from eci_redeploy.core.log import set_level  # noqa: E402
 
 set_level(logging.WARNING)  # the benchmarks print numbers, not the call log
 

@@ -47,13 +47,13 @@ def envelope() -> bytes:
 def coalescing() -> None:
     from economy import rules_doc, seed
 
-    from eci_redeploy.adapters import parse_payload
-    from eci_redeploy.decide import decide
+    from eci_redeploy.clients.eci import RetryPolicy
+    from eci_redeploy.events.adapters import parse_payload
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.server import FakeEciServer
-    from eci_redeploy.gateway import RetryPolicy
     from eci_redeploy.pipeline import run as apply_run
-    from eci_redeploy.rules import parse_rules
+    from eci_redeploy.planning.decide import decide
+    from eci_redeploy.rules.model import parse_rules
 
     rules = parse_rules(rules_doc("reg.example.com", tags={"semver": "^1.0.0"}))
     parsed = parse_payload(envelope())

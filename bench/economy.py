@@ -9,12 +9,12 @@ from pathlib import Path
 
 from common import Result, report
 
+from eci_redeploy.clients.eci import RetryPolicy
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
-from eci_redeploy.gateway import RetryPolicy
 from eci_redeploy.pipeline import run as apply_run
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.rules import parse_rules
+from eci_redeploy.rules.model import parse_rules
 
 from helpers import described
 
@@ -114,7 +114,7 @@ def reconcile_costs() -> None:
     if not (shutil.which("docker-registry") and shutil.which("skopeo")):
         print("# reconcile economy skipped: docker-registry / skopeo not installed (bash .ci/install-system-deps)")
         return
-    from eci_redeploy.reconcile import client_factory, reconcile
+    from eci_redeploy.operations.reconcile import client_factory, reconcile
 
     root = Path(tempfile.mkdtemp(prefix="bench-registry-"))
     with Registry(root) as registry, FakeEciServer() as server:

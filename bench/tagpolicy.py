@@ -9,7 +9,7 @@ import time
 
 from common import Result, report
 
-from eci_redeploy.tagpolicy import MAX_TAG, TagPolicy, parse_range
+from eci_redeploy.rules.tagpolicy import MAX_TAG, TagPolicy, parse_range
 
 EVIL = r"(a+)+$"  # the example: exponential in the tag's length under backtracking
 

@@ -10,10 +10,10 @@ import time
 
 from common import Result, report
 
-from eci_redeploy.decide import decide
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.rules import parse_rules
-from eci_redeploy.state import GroupIndex, parse_groups
+from eci_redeploy.clients.eci_model import GroupIndex, parse_groups
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.decide import decide
+from eci_redeploy.rules.model import parse_rules
 
 HOST = "reg.example.com"
 DIGEST = "sha256:" + "f" * 64

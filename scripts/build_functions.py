@@ -101,7 +101,7 @@ def dependencies(cache: Path) -> Path:
 def rules_files(rules: Path) -> tuple[list[Path], Any]:
     """The rules file and every template it names (relative to the rules file), and the validated rules."""
     sys.path.insert(0, str(ROOT / "shared"))
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.rules.model import load_rules
 
     loaded = load_rules(rules)
     files = [Path(rules.name), *sorted({Path(r.target.template) for r in loaded if r.target.template})]
@@ -126,8 +126,8 @@ def main() -> int:
     out = Path(args.out)
     deps = dependencies(ROOT / ".build-cache")
     files, loaded = rules_files(rules)
-    from eci_redeploy.fastpath import write_index
-    from eci_redeploy.yamlio import load_yaml_file
+    from eci_redeploy.core.yamlio import load_yaml_file
+    from eci_redeploy.rules.watched import write_index
 
     document = load_yaml_file(rules)
 

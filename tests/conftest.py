@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from eci_redeploy.rules import RuleSet, parse_rules
+from eci_redeploy.rules.model import RuleSet, parse_rules
 
 
 @pytest.fixture
@@ -26,11 +26,11 @@ def make_rules(tmp_path: Path) -> Callable[..., RuleSet]:
 @pytest.fixture(params=["inprocess", "wire"])
 def eci(request, mocker):
     """A fake ECI and a gateway on it: in-process (the real SDK, hooked at its transport) or on the wire (real HTTP)."""
+    from eci_redeploy.clients.eci import EciGateway, RetryPolicy
     from eci_redeploy.fake.backend import FakeEci
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.inprocess import inprocess_factory
     from eci_redeploy.fake.server import FakeEciServer
-    from eci_redeploy.gateway import EciGateway, RetryPolicy
 
     backend = FakeEci()
     sleeps: list[float] = []
@@ -53,11 +53,13 @@ class FakeHandle:
 @pytest.fixture
 def fc(mocker, monkeypatch):
     """Handlers wired to an in-process fake ECI seeded with tests/data/webhook-state.json."""
-    from eci_redeploy.dispatch import InlineDispatcher
+    from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+    from eci_redeploy.execution.dispatch import InlineDispatcher
     from eci_redeploy.fake.backend import FakeEci
     from eci_redeploy.fake.inprocess import inprocess_factory
-    from eci_redeploy.gateway import EciGateway, RetryPolicy
-    from eci_redeploy.handlers import common, events, webhook
+    from eci_redeploy.functions import push_worker as events
+    from eci_redeploy.functions import runtime as common
+    from eci_redeploy.functions import webhook
     from fcfixtures import DATA, HMAC_SECRET, TOKEN, FcHarness, fc_context
 
     for key in [k for k in __import__("os").environ if k.startswith(("ECI_REDEPLOY_", "ALIBABA_CLOUD_"))]:

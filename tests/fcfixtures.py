@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from eci_redeploy.webhook_auth import sign
+from eci_redeploy.events.auth import sign
 
 DATA = Path(__file__).with_name("data")
 TOKEN = "t0ken-for-tests"

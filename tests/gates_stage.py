@@ -10,6 +10,9 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from eci_redeploy.clients.eci import Credentials, RetryPolicy
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.acr_gates import artifact_event, state
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
@@ -17,10 +20,7 @@ from eci_redeploy.gates import flow
 from eci_redeploy.gates.acr import AcrEvidence
 from eci_redeploy.gates.flow import GateContext
 from eci_redeploy.gates.handlers import on_gate_events, run_release
-from eci_redeploy.gateway import Credentials, RetryPolicy
 from eci_redeploy.pipeline import run
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.rollout import Clock
 
 INSTANCE = "cri-abc123"
 HOST = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com"

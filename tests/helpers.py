@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eci_redeploy.state import ContainerGroup, parse_groups
+from eci_redeploy.clients.eci_model import ContainerGroup, parse_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"

@@ -21,11 +21,11 @@ from typing import Any
 import yaml
 from werkzeug.serving import make_server
 
+from eci_redeploy.clients.eci import RetryPolicy
+from eci_redeploy.execution.writer import RetryBudget
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
-from eci_redeploy.gateway import RetryPolicy
-from eci_redeploy.webserver import _QuietHandler, make_app
-from eci_redeploy.writer import RetryBudget
+from eci_redeploy.functions.serve import _QuietHandler, make_app
 
 HOST = "reg.example.com"
 TOKEN = "load-test-token"

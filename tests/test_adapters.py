@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from eci_redeploy.adapters import parse_payload
-from eci_redeploy.errors import EventError
-from eci_redeploy.pushevent import IgnoredEvent, PushEvent, TimerTick
+from eci_redeploy.core.errors import EventError
+from eci_redeploy.events.adapters import parse_payload
+from eci_redeploy.events.model import IgnoredEvent, PushEvent, TimerTick
 
 from helpers import EVENTS
 

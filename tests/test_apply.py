@@ -1,8 +1,8 @@
 """Apply: ordering and dependencies of steps, reporting, and that no-match events cost no ECI call."""
 
-from eci_redeploy.adapters import parse_payload
+from eci_redeploy.events.adapters import parse_payload
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.pipeline import run
-from eci_redeploy.pushevent import PushEvent
 
 from helpers import DIGEST_A, rule
 
@@ -74,8 +74,8 @@ def test_failed_step_does_not_stop_the_others(eci, make_rules):
     eci.backend.groups["eci-1"].status = "Updating"  # changes between describe and update
     eci.backend.groups["eci-1"].next_status = None
     rules = make_rules(rule("web"))
-    from eci_redeploy.decide import decide
-    from eci_redeploy.execution import apply_plan, observe
+    from eci_redeploy.execution.apply import apply_plan, observe
+    from eci_redeploy.planning.decide import decide
 
     parsed = push()
     groups = observe(eci.gateway, parsed, rules)

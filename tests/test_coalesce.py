@@ -1,13 +1,13 @@
-"""coalesce.py: pushes of one delivery sorted and coalesced per rule, newest by the rule's own order
+"""planning/coalesce.py: pushes of one delivery sorted and coalesced per rule, newest by the rule's own order
 (`TagPolicy.order_key`), then event time, then delivery order; and `decide` planning only the winners."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from eci_redeploy.coalesce import coalesce
-from eci_redeploy.decide import decide
-from eci_redeploy.pushevent import PushEvent
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.coalesce import coalesce
+from eci_redeploy.planning.decide import decide
 
 from helpers import group, rule
 
@@ -85,7 +85,7 @@ def test_a_single_push_is_planned_exactly_as_before(make_rules):
     rules = make_rules(rule("web", tags={"semver": "^1.0.0"}, pull=PUBLIC))
     groups = [group("eci-web", "reg.example.com/team/web:1.0.0")]
     event = push("1.1.0", 1)
-    from eci_redeploy.planner import plan_event
+    from eci_redeploy.planning.planner import plan_event
 
     alone, direct = decide([event], rules, groups, {}), plan_event(event, rules, groups, {})
     assert [s.body for s in alone.steps] == [s.body for s in direct.steps]

@@ -124,7 +124,7 @@ def test_back_to_an_image_the_group_ran_before(stacks):
 
 def test_a_retryable_failure_is_retried_by_serve(stacks):
     """Before: the inline worker logged the RetryLater and the push was lost until the next tick."""
-    from eci_redeploy.gateway import RetryPolicy
+    from eci_redeploy.clients.eci import RetryPolicy
 
     stack = stacks(2, retry=RetryPolicy(max_attempts=2, initial=0.001, maximum=0.002))
     stack.backend.faults.actions = ("UpdateContainerGroup",)
@@ -228,8 +228,8 @@ def test_a_long_rollout_continues_in_further_worker_invocations(fc, monkeypatch,
     describe. Here the slice is 0: one batch per invocation."""
     import yaml
 
-    from eci_redeploy.pushevent import PushEvent
-    from eci_redeploy.work import WorkOrder
+    from eci_redeploy.events.model import PushEvent
+    from eci_redeploy.execution.handoff import WorkOrder
     from fcfixtures import fc_context
     from loadstack import HOST, T0, digest, seeded
     from test_functions import entry
@@ -275,8 +275,8 @@ def test_fake_eci_transition_seconds_shows_changes_in_flight(tmp_path):
     import time
     import urllib.request
 
-    from eci_redeploy.errors import EciApiError
-    from eci_redeploy.gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+    from eci_redeploy.clients.eci import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+    from eci_redeploy.core.errors import EciApiError
     from registry_tools import free_port
 
     from helpers import EXAMPLES, ROOT, clean_env, wait_for_url

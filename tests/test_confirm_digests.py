@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from eci_redeploy.confirm import confirm
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.registry import RegistryClient
+from eci_redeploy.clients.registry_api import RegistryClient
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.confirm import confirm
 from fcfixtures import TOKEN, fc_context, http_event
 from registry_tools import Registry, push, write_layout
 
@@ -69,7 +69,7 @@ def test_unreachable_registry_keeps_the_hint_and_says_so(make_rules):
 
 
 def test_webhook_confirms_acr_payloads_before_deploying(fc, registry, monkeypatch, mocker):
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.functions import webhook
 
     reg, digest = registry
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")

@@ -7,11 +7,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eci_redeploy.dispatch import DispatchError, Fc2Dispatcher, Fc3Dispatcher, InlineDispatcher
-from eci_redeploy.gateway import Credentials
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.settings import Settings
-from eci_redeploy.work import WorkOrder
+from eci_redeploy.clients.eci import Credentials
+from eci_redeploy.core.settings import Settings
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.dispatch import DispatchError, Fc2Dispatcher, Fc3Dispatcher, InlineDispatcher
+from eci_redeploy.execution.handoff import WorkOrder
 
 EVENT = PushEvent("team/web", "1.4.0", "sha256:" + "a" * 64, "distribution", "ev-1", registry_host="10.0.0.5:5000")
 

@@ -364,7 +364,7 @@ def test_control_api_refuses_browsers_non_json_and_unknown_keys():
 
 
 def test_control_api_masks_registry_passwords():
-    from eci_redeploy.gateway import Credentials, EciGateway, sdk_client_factory
+    from eci_redeploy.clients.eci import Credentials, EciGateway, sdk_client_factory
 
     with FakeEciServer() as server:
         gateway = EciGateway(sdk_client_factory(Credentials(KEY, SECRET), server.url))

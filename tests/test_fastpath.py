@@ -13,12 +13,12 @@ import sys
 import pytest
 import yaml
 
-from eci_redeploy import yamlio
-from eci_redeploy.adapters import parse_payload
-from eci_redeploy.fastpath import unwatched_reply
-from eci_redeploy.planner import registry_mismatch
-from eci_redeploy.rules import load_rules
-from eci_redeploy.rules_index import compiled_rules, write_index
+from eci_redeploy.core import yamlio
+from eci_redeploy.events.adapters import parse_payload
+from eci_redeploy.planning.planner import registry_mismatch
+from eci_redeploy.rules.index import compiled_rules, write_index
+from eci_redeploy.rules.model import load_rules
+from eci_redeploy.rules.watched import unwatched_reply
 
 from helpers import EVENTS, EXAMPLES, ROOT, rule
 
@@ -169,7 +169,14 @@ def test_unwatched_only_when_the_full_path_matches_no_rule(tmp_path, registry):
     assert answered > 0  # the fast path does answer for this rules file
 
 
-HEAVY = ("pydantic", "semver", "re2", "alibabacloud_eci20180808", "alibabacloud_tea_openapi", "eci_redeploy.rules")
+HEAVY = (
+    "pydantic",
+    "semver",
+    "re2",
+    "alibabacloud_eci20180808",
+    "alibabacloud_tea_openapi",
+    "eci_redeploy.rules.model",
+)
 
 
 @pytest.mark.parametrize(("with_index", "named_in_text"), [(True, False), (False, False), (False, True)])
@@ -201,7 +208,7 @@ def test_the_push_function_skips_heavy_imports_for_unwatched_events(rules, tmp_p
 
 
 def _compiled(rules):
-    from eci_redeploy.yamlio import load_yaml_file
+    from eci_redeploy.core.yamlio import load_yaml_file
 
     loaded = load_rules(rules)
     write_index(
@@ -217,7 +224,7 @@ def _compiled(rules):
 def test_compiled_rules_load_without_yaml_and_match_the_yaml(rules):
     expected = _compiled(rules)
     code = (
-        "import sys; sys.path.insert(0, 'shared'); from eci_redeploy.rules import load_rules;"
+        "import sys; sys.path.insert(0, 'shared'); from eci_redeploy.rules.model import load_rules;"
         f"r = load_rules({str(rules)!r}); print([x.name for x in r], sorted(r.templates), 'yaml' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)

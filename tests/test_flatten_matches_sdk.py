@@ -4,9 +4,9 @@ import pytest
 from alibabacloud_eci20180808 import models
 from alibabacloud_openapi_util.client import Client as OpenApiUtil
 
-from eci_redeploy.planner import plan_event
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.secrets import revealed
+from eci_redeploy.core.secrets import revealed
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.planner import plan_event
 
 from helpers import DIGEST_A, group, rule
 

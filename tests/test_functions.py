@@ -50,7 +50,7 @@ def test_push_function_bad_input_is_acknowledged_not_retried(fc):
 
 
 def test_push_function_raises_for_platform_retry_when_ecI_throttles(fc, monkeypatch):
-    from eci_redeploy.errors import RetryLater
+    from eci_redeploy.core.errors import RetryLater
 
     from helpers import EXAMPLES
 
@@ -226,7 +226,7 @@ def test_worker_rejects_anything_but_a_work_order(fc):
 
 
 def test_push_function_defers_a_group_in_flight_for_the_platform_retry(fc, monkeypatch):
-    from eci_redeploy.errors import RetryLater
+    from eci_redeploy.core.errors import RetryLater
 
     from helpers import EXAMPLES
 
@@ -262,8 +262,8 @@ def test_push_function_hands_pushes_to_the_worker_when_one_is_configured(fc, mon
 
 
 def test_push_function_raises_for_platform_retry_when_the_hand_off_fails(fc, monkeypatch):
-    from eci_redeploy.dispatch import DispatchError
-    from eci_redeploy.errors import RetryLater
+    from eci_redeploy.core.errors import RetryLater
+    from eci_redeploy.execution.dispatch import DispatchError
 
     from helpers import EXAMPLES
 

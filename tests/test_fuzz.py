@@ -8,11 +8,11 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from eci_redeploy.adapters import parse_payload
-from eci_redeploy.errors import EventError, RulesError
-from eci_redeploy.imageref import ImageRef, validate_digest, validate_tag
-from eci_redeploy.pushevent import IgnoredEvent, PushEvent, RejectedEvent, TimerTick
-from eci_redeploy.rules import parse_rules
+from eci_redeploy.core.errors import EventError, RulesError
+from eci_redeploy.core.imageref import ImageRef, validate_digest, validate_tag
+from eci_redeploy.events.adapters import parse_payload
+from eci_redeploy.events.model import IgnoredEvent, PushEvent, RejectedEvent, TimerTick
+from eci_redeploy.rules.model import parse_rules
 from fcfixtures import TOKEN, fc_context, http_event
 
 from helpers import EVENTS
@@ -104,7 +104,7 @@ def test_rules_loader_mutated_and_random(data):
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_webhook_function_never_crashes_and_invalid_input_never_reaches_ecI(fc, data):
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.functions import webhook
 
     body = data.draw(
         st.one_of(
@@ -124,7 +124,7 @@ def test_webhook_function_never_crashes_and_invalid_input_never_reaches_ecI(fc, 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=400))
 def test_webhook_function_random_envelopes(fc, raw):
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.functions import webhook
 
     response = webhook.handle(raw, fc_context(), default_rules=EVENTS)
     assert response["statusCode"] in (400, 401, 405, 413)
@@ -235,8 +235,8 @@ def test_adapters_never_emit_what_the_grammar_refuses(payload):
 @HOSTILE
 @given(st.data())
 def test_webhook_auth_follows_the_payload_kind_whatever_wraps_it(fc, data):
-    from eci_redeploy.adapters import parse_body
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.events.adapters import parse_body
+    from eci_redeploy.functions import webhook
     from fcfixtures import signed_headers
 
     items = [data.draw(st.sampled_from(PUSH_SAMPLES)) for _ in range(data.draw(st.integers(1, 3)))]
@@ -281,8 +281,8 @@ def test_webhook_auth_follows_the_payload_kind_whatever_wraps_it(fc, data):
 def test_signed_call_timestamps_must_be_finite_decimal_seconds(fc, stamp):
     import re
 
-    from eci_redeploy.handlers import webhook
-    from eci_redeploy.webhook_auth import sign
+    from eci_redeploy.events.auth import sign
+    from eci_redeploy.functions import webhook
     from fcfixtures import HMAC_SECRET
 
     raw = (EVENTS / "generic-ci.json").read_bytes()
@@ -303,8 +303,8 @@ FUNCTIONS_FOREIGN = [s for s in SAMPLES if "specversion" not in s]
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_push_and_timer_functions_refuse_what_is_not_their_trigger(fc, data):
-    from eci_redeploy.handlers.events import handle_push
-    from eci_redeploy.handlers.timer import handle_tick
+    from eci_redeploy.functions.push_worker import handle_push
+    from eci_redeploy.functions.timer import handle_tick
 
     sample = data.draw(st.sampled_from(FUNCTIONS_FOREIGN))
     payload = wrap(data.draw, [spoil_strings(data.draw, sample, data.draw(st.sampled_from([0.0, 0.2])))])

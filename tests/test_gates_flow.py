@@ -314,9 +314,9 @@ def test_the_held_notification_carries_the_approve_link(stage):
 def test_with_a_single_writer_releases_are_recorded_and_handed_off_not_applied(stage):
     """When a worker is the only writer (issue 12), the scan event and the timer record what they
     learned in the hold and hand the held push over; the worker then decides from the tags alone."""
+    from eci_redeploy.execution.rollout import Clock
     from eci_redeploy.gates.handlers import run_release
     from eci_redeploy.pipeline import run
-    from eci_redeploy.rollout import Clock
     from gates_stage import artifact_event
 
     s = stage({"scan": {"max_severity": "medium"}, "soak": "15m"})

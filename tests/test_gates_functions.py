@@ -11,13 +11,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eci_redeploy.dispatch import InlineDispatcher
+from eci_redeploy.clients.eci import RetryPolicy
+from eci_redeploy.execution.dispatch import InlineDispatcher
 from eci_redeploy.fake.acr_gates import state
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
+from eci_redeploy.functions import push_worker as events
+from eci_redeploy.functions import runtime as common
+from eci_redeploy.functions import webhook
 from eci_redeploy.gates import flow, store
-from eci_redeploy.gateway import RetryPolicy
-from eci_redeploy.handlers import common, events, webhook
 from fcfixtures import TOKEN, fc_context
 
 from helpers import EVENTS, ROOT, clean_env, rule
@@ -179,7 +181,7 @@ def test_approval_expires_and_the_change_is_refused(world):
     reply = w.http("POST", f"/approvals/{hid}", headers={"Authorization": "Bearer al1ce-token"})
     assert reply["statusCode"] == 410 and "approval expired" in reply["body"]
     from eci_redeploy.gates.handlers import run_release
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.rules.model import load_rules
 
     run_release(load_rules(w.rules_path), w.gateway, {})
     assert not w.updates() and w.images() == {OLD}
@@ -242,8 +244,8 @@ def test_validate_names_the_bad_gate_key(tmp_path, gates, field):
     body["gates"] = gates
     path = tmp_path / "rules.yaml"
     path.write_text(yaml.safe_dump({"version": 1, "rules": [body]}))
-    from eci_redeploy.errors import RulesError
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.core.errors import RulesError
+    from eci_redeploy.rules.model import load_rules
 
     with pytest.raises(RulesError) as err:
         load_rules(path)
@@ -252,7 +254,7 @@ def test_validate_names_the_bad_gate_key(tmp_path, gates, field):
 
 
 def test_file_wide_gates_apply_unless_a_rule_says_otherwise(make_rules):
-    from eci_redeploy.rules import parse_rules
+    from eci_redeploy.rules.model import parse_rules
 
     a, b = rule("a", "team/a"), rule("b", "team/b")
     b["gates"] = {}
@@ -267,7 +269,7 @@ def test_the_json_schema_knows_the_gate_keys():
     schema = json.loads((ROOT / "schema" / "rules.schema.json").read_text())
     for name in ("rules.yaml", "gated-rules.yaml"):
         jsonschema.validate(yaml.safe_load((ROOT / "examples" / name).read_text()), schema)
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.rules.model import load_rules
 
     gated = load_rules(ROOT / "examples" / "gated-rules.yaml")
     assert [bool(gated.gates_for(r)) for r in gated] == [True, True, False]
@@ -312,7 +314,7 @@ def test_webhook_reply_shows_what_the_gates_hold_and_the_worker_records_it(world
 
 
 def test_timer_function_releases_a_soaked_change_and_clears_a_stale_hold(world):
-    from eci_redeploy.handlers.timer import handle_tick
+    from eci_redeploy.functions.timer import handle_tick
 
     w = world({"soak": "15m"}, tags={"glob": "1.*"})  # glob: the reconcile itself asks no registry
     w.push(PUSH)
@@ -334,9 +336,9 @@ def test_timer_function_releases_a_soaked_change_and_clears_a_stale_hold(world):
 
 
 def test_an_approval_whose_hand_off_fails_is_released_by_the_next_tick(world):
-    from eci_redeploy.errors import EciRedeployError
+    from eci_redeploy.core.errors import EciRedeployError
     from eci_redeploy.gates.handlers import run_release
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.rules.model import load_rules
 
     w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
     w.push(PUSH)
@@ -357,7 +359,7 @@ def test_all_five_gates_through_the_functions(world):
     """Push function -> ScanCompleted -> SigningCompleted -> timer (soak) -> approval on the webhook ->
     the window opens: one update per group, at the end only."""
     from eci_redeploy.gates.handlers import run_release
-    from eci_redeploy.rules import load_rules
+    from eci_redeploy.rules.model import load_rules
 
     w = world(
         {
@@ -421,7 +423,7 @@ def test_with_the_single_writer_the_push_function_hands_holds_and_releases_to_th
 
 
 def test_the_push_functions_trigger_check_lets_scan_and_signing_events_through():
-    from eci_redeploy.triggers import eventbridge_events
+    from eci_redeploy.events.triggers import eventbridge_events
 
     for name in ("acr-ee-scan-completed.json", "acr-ee-signing-completed.json"):
         raw = (EVENTS / name).read_bytes()

@@ -31,9 +31,9 @@ def mutated(draw):
 @pytest.fixture(scope="module")
 def held_stage():
     """A change of the samples' digest held by `signed` (no patching: the stage calls the library)."""
+    from eci_redeploy.events.model import PushEvent
     from eci_redeploy.pipeline import run
-    from eci_redeploy.pushevent import PushEvent
-    from eci_redeploy.rules import parse_rules
+    from eci_redeploy.rules.model import parse_rules
     from gates_stage import INSTANCE, REPO, Stage
 
     stage = Stage(lambda body: parse_rules({"version": 1, "rules": [body]}, source="rules.yaml"), {"signed": True})

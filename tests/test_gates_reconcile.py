@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.gates import store
 from eci_redeploy.gates.flow import GateContext
-from eci_redeploy.reconcile import client_factory, reconcile
+from eci_redeploy.operations.reconcile import client_factory, reconcile
 from test_reconcile_registry import gateway_on, open_registry, seed, web_rule  # noqa: F401 - the fixture
 
 T = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
@@ -57,10 +57,10 @@ def test_with_the_single_writer_the_timer_hands_holds_and_releases_to_the_worker
     import importlib.util
     import json
 
-    from eci_redeploy.dispatch import InlineDispatcher
+    from eci_redeploy.execution.dispatch import InlineDispatcher
+    from eci_redeploy.functions import runtime as common
+    from eci_redeploy.functions.push_worker import handle_work
     from eci_redeploy.gates import flow
-    from eci_redeploy.handlers import common
-    from eci_redeploy.handlers.events import handle_work
     from fcfixtures import fc_context
 
     from helpers import ROOT

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from eci_redeploy.errors import EciApiError, EciAuthError, IdempotencyConflict, RetryableEciError
+from eci_redeploy.core.errors import EciApiError, EciAuthError, IdempotencyConflict, RetryableEciError
 
 from helpers import DIGEST_A
 
@@ -196,8 +196,8 @@ def test_lifecycle_and_pull_failures(eci):
 
 
 def test_wrong_secret_is_refused_on_the_wire():
+    from eci_redeploy.clients.eci import Credentials, EciGateway, RetryPolicy, sdk_client_factory
     from eci_redeploy.fake.server import FakeEciServer
-    from eci_redeploy.gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
 
     with FakeEciServer() as server:
         key, _ = server.credentials
@@ -251,7 +251,7 @@ def test_legacy_v2_signature_is_accepted_and_checked():
 def test_no_response_is_retried_then_reported():
     import socket
 
-    from eci_redeploy.gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+    from eci_redeploy.clients.eci import Credentials, EciGateway, RetryPolicy, sdk_client_factory
 
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
@@ -289,7 +289,7 @@ def test_calls_are_logged_as_json_lines_without_secrets(eci, capsys):
     ],
 )
 def test_endpoint_setting(value, expected):
-    from eci_redeploy.gateway import parse_endpoint
+    from eci_redeploy.clients.eci import parse_endpoint
 
     assert parse_endpoint(value, REGION) == expected
 
@@ -297,8 +297,8 @@ def test_endpoint_setting(value, expected):
 def test_credentials_come_from_the_environment_or_the_context():
     from types import SimpleNamespace
 
-    from eci_redeploy.errors import ConfigError
-    from eci_redeploy.gateway import Credentials
+    from eci_redeploy.clients.eci import Credentials
+    from eci_redeploy.core.errors import ConfigError
 
     env = {
         "ALIBABA_CLOUD_ACCESS_KEY_ID": "ak",

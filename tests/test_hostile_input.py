@@ -22,10 +22,10 @@ import tracemalloc
 import pytest
 import yaml
 
-from eci_redeploy.errors import AuthenticationError, ImageReferenceError, RulesError
-from eci_redeploy.imageref import ImageRef, validate_digest, validate_tag
-from eci_redeploy.rules import load_rules
-from eci_redeploy.webhook_auth import ReplayGuard, check_hmac, sign
+from eci_redeploy.core.errors import AuthenticationError, ImageReferenceError, RulesError
+from eci_redeploy.core.imageref import ImageRef, validate_digest, validate_tag
+from eci_redeploy.events.auth import ReplayGuard, check_hmac, sign
+from eci_redeploy.rules.model import load_rules
 from fcfixtures import HMAC_SECRET, TOKEN, fc_context, http_event, signed_headers
 
 from helpers import EVENTS, ROOT, clean_env, described, rule
@@ -35,7 +35,7 @@ ACR_WEBHOOK = json.loads((EVENTS / "acr-webhook.json").read_text())
 
 
 def webhook(body, **kw):
-    from eci_redeploy.handlers import webhook as handler
+    from eci_redeploy.functions import webhook as handler
 
     raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
     response = handler.handle(http_event(raw, **kw), fc_context(), default_rules=ROOT)
@@ -120,8 +120,8 @@ def test_2_a_timestamp_that_is_not_decimal_seconds_is_refused(fc, stamp):
 
 
 def test_2_nan_no_longer_passes_the_window_check():
-    from eci_redeploy.adapters.fc_http import HttpRequest
-    from eci_redeploy.secrets import Secret
+    from eci_redeploy.core.secrets import Secret
+    from eci_redeploy.events.adapters.fc_http import HttpRequest
 
     body = b"{}"
     request = HttpRequest(
@@ -255,9 +255,9 @@ def test_3_a_group_whose_running_image_does_not_parse_is_repaired_by_a_valid_pus
 
 
 def test_3_the_repair_is_reported_and_never_rolled_back_to_the_broken_image(make_rules):
-    from eci_redeploy.planner import plan_event
-    from eci_redeploy.pushevent import PushEvent
-    from eci_redeploy.state import parse_groups
+    from eci_redeploy.clients.eci_model import parse_groups
+    from eci_redeploy.events.model import PushEvent
+    from eci_redeploy.planning.planner import plan_event
 
     rules = make_rules(rule("web", selector={"name": "web"}, pull={"public": ["reg.example.com"]}))
     groups = parse_groups(
@@ -528,7 +528,7 @@ def test_6_a_literal_password_in_the_rules_points_to_password_env(tmp_path):
 
 
 def test_6_a_plain_password_param_is_masked_in_plan_output():
-    from eci_redeploy.plan import Step
+    from eci_redeploy.planning.steps import Step
 
     step = Step(
         "r",
@@ -572,7 +572,7 @@ def test_6_an_endpoint_with_user_and_password_is_refused_and_masked(tmp_path):
 
 
 def test_6_urls_in_error_messages_lose_their_userinfo():
-    from eci_redeploy.errors import InputError
+    from eci_redeploy.core.errors import InputError
 
     error = InputError(f"cannot reach https://ci:{PASSWORD}@hooks.example.com/x", source="notify")
     assert error.one_line() == "notify: cannot reach https://******@hooks.example.com/x"

@@ -1,4 +1,4 @@
-"""ClientTokens name transitions (idempotency.py): what ECI's idempotency needs from them.
+"""ClientTokens name transitions (core/idempotency.py): what ECI's idempotency needs from them.
 
 ECI (like every Alibaba Cloud API with ClientToken) answers `IdempotentParameterMismatch` when a token
 it has seen comes back with another request body, and returns the first result when it comes back with
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from eci_redeploy.idempotency import client_token, task_id, transition_token
-from eci_redeploy.planner import plan_event
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.state import parse_groups
+from eci_redeploy.clients.eci_model import parse_groups
+from eci_redeploy.core.idempotency import client_token, task_id, transition_token
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.planner import plan_event
 
 from helpers import rule
 

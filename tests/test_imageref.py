@@ -1,7 +1,7 @@
 import pytest
 
-from eci_redeploy.errors import ImageReferenceError
-from eci_redeploy.imageref import ImageRef
+from eci_redeploy.core.errors import ImageReferenceError
+from eci_redeploy.core.imageref import ImageRef
 
 D = "sha256:" + "0123456789abcdef" * 4
 

@@ -81,7 +81,7 @@ def cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_package_has_no_import_cycle():
     graph = import_graph(PACKAGE)
-    assert len(graph) > 40 and graph["eci_redeploy.planner"]  # the walk did see the package
+    assert len(graph) > 40 and graph["eci_redeploy.planning.planner"]  # the walk did see the package
     found = cycle(graph)
     assert found is None, "import cycle: " + " -> ".join(found or [])
 
@@ -99,19 +99,53 @@ def test_the_subpackages_have_no_cycle_between_them():
     assert found is None, "cycle between subpackages: " + " -> ".join(found or [])
 
 
+# The flow of docs/architecture.md, bottom up: a package may import only packages of a lower rank.
+RANKS = {
+    "core": 0,
+    "events": 1,
+    "rules": 1,
+    "clients": 1,
+    "fake": 2,
+    "planning": 2,
+    "report": 2,
+    "execution": 3,
+    "gates": 4,
+    "pipeline": 5,
+    "operations": 6,
+    "functions": 7,
+    "cli": 8,
+}
+
+
+def test_the_subpackages_depend_one_way():
+    def node(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else ""
+
+    upward = sorted(
+        f"{module} -> {target}"
+        for module, targets in import_graph(PACKAGE).items()
+        for target in targets
+        if node(module) and node(target) and node(module) != node(target)
+        if RANKS[node(target)] >= RANKS[node(module)]
+    )
+    assert upward == []
+    assert set(RANKS) == {node(m) for m in module_files(PACKAGE) if node(m)}  # every package has a rank
+
+
 @pytest.mark.parametrize(
     ("module", "forbidden"),
     [
         # The rules model is below the cold path: the fast path may read the rules' index, never
         # the other way round (and the index module stays standard-library only).
-        ("eci_redeploy.rules", "eci_redeploy.fastpath"),
-        ("eci_redeploy.rules_index", "eci_redeploy.rules"),
-        ("eci_redeploy.fastpath", "eci_redeploy.rules"),
-        ("eci_redeploy.fastpath", "eci_redeploy.tagpolicy"),
+        ("eci_redeploy.rules.model", "eci_redeploy.rules.watched"),
+        ("eci_redeploy.rules.index", "eci_redeploy.rules.model"),
+        ("eci_redeploy.rules.watched", "eci_redeploy.rules.model"),
+        ("eci_redeploy.rules.watched", "eci_redeploy.rules.tagpolicy"),
         # Classifying a host is pure; the execution modules are above it.
-        ("eci_redeploy.registries", "eci_redeploy.reconcile"),
-        ("eci_redeploy.confirm", "eci_redeploy.reconcile"),
-        ("eci_redeploy.prewarm", "eci_redeploy.rollout"),
+        ("eci_redeploy.planning.registry_kinds", "eci_redeploy.operations.reconcile"),
+        ("eci_redeploy.planning.confirm", "eci_redeploy.operations.reconcile"),
+        ("eci_redeploy.execution.prewarm", "eci_redeploy.execution.rollout"),
     ],
 )
 def test_layering(module, forbidden):

@@ -14,11 +14,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
-from eci_redeploy.gateway import EciGateway, RetryPolicy
 from eci_redeploy.pipeline import run
-from eci_redeploy.pushevent import PushEvent
 
 from helpers import described, rule
 
@@ -80,7 +80,7 @@ def setup(make_rules, receiver, monkeypatch, **rollout):
     monkeypatch.setenv("HOOK_SECRET", HOOK_SECRET)
     doc_rule = {**rule("web", pull={"public": [HOST]}), "rollout": {"poll_seconds": 0.01, **rollout}}
     rules = make_rules(doc_rule)
-    from eci_redeploy.rules import Channel
+    from eci_redeploy.rules.model import Channel
 
     rules.notify = [
         Channel.model_validate({"dingtalk": {"url_env": "DING_URL", "secret_env": "DING_SECRET"}}),
@@ -155,7 +155,7 @@ def test_a_rollback_is_announced(make_rules, receiver, monkeypatch):
 def test_a_planning_error_is_announced(make_rules, receiver, monkeypatch):
     import os
 
-    from eci_redeploy.errors import PlanningError
+    from eci_redeploy.core.errors import PlanningError
 
     rules, backend, gateway = setup(make_rules, receiver, monkeypatch)
     event = [

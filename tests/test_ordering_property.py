@@ -6,12 +6,12 @@ from datetime import datetime, timedelta, timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
-from eci_redeploy.gateway import EciGateway, RetryPolicy
 from eci_redeploy.pipeline import run
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.rules import parse_rules
+from eci_redeploy.rules.model import parse_rules
 
 from helpers import described, rule
 
@@ -64,9 +64,9 @@ def test_newest_push_wins_with_overlapping_deliveries(deliveries, concurrency):
     the single writer (as `serve` does), while the fake keeps changed groups Updating for a moment."""
     from concurrent.futures import ThreadPoolExecutor
 
+    from eci_redeploy.execution.handoff import WorkOrder
+    from eci_redeploy.execution.writer import RetryBudget, Writer
     from eci_redeploy.pipeline import raise_if_retryable
-    from eci_redeploy.work import WorkOrder
-    from eci_redeploy.writer import RetryBudget, Writer
 
     backend = FakeEci(update_seconds=0.005)
     backend.seed([described("eci-1", f"{HOST}/team/web:1.0.0"), described("eci-2", f"{HOST}/team/web:1.0.0")])

@@ -95,8 +95,8 @@ def test_ram_policy_grants_exactly_the_calls_the_code_makes():
     actions = {
         a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
     }
+    from eci_redeploy.clients.eci import _REQUESTS
     from eci_redeploy.gates.acr import RAM_ACTIONS
-    from eci_redeploy.gateway import _REQUESTS
 
     assert {f"eci:{a}" for a in _REQUESTS} == {a for a in actions if a.startswith("eci:")}
     assert {a for a in actions if not a.startswith("eci:")} == {

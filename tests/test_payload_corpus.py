@@ -194,7 +194,7 @@ def for_the_push_function(name: str) -> bool:
 
 @pytest.mark.parametrize(("name", "content_type", "push", "expected"), CASES, ids=IDS)
 def test_webhook_function(fc, monkeypatch, name, content_type, push, expected):
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.functions import webhook
 
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(RULES))
     fc.backend.seed(json.loads(STATE.read_text())["ContainerGroups"])

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from eci_redeploy.planner import client_token, plan_event
-from eci_redeploy.pushevent import PushEvent
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.planner import client_token, plan_event
 
 from helpers import DIGEST_A, DIGEST_B, group, rule
 

@@ -2,12 +2,12 @@
 
 import pytest
 
+from eci_redeploy.clients.eci import RetryPolicy
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
-from eci_redeploy.gateway import RetryPolicy
 from eci_redeploy.pipeline import run
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.rollout import Clock
 
 from helpers import rule
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from eci_redeploy.errors import PlanningError
-from eci_redeploy.planner import plan_event
-from eci_redeploy.pushevent import PushEvent
+from eci_redeploy.core.errors import PlanningError
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.planning.planner import plan_event
 
 from helpers import DIGEST_A, group, rule
 
@@ -21,7 +21,7 @@ def push(repository="team/web", host=None, **kw):
 def update_params(image, event, pull=None, **rule_kw):
     """The update step for one group running `image`, minus the parts every update shares."""
     rules = {"pull": pull} if pull is not None else {}
-    from eci_redeploy.rules import parse_rules
+    from eci_redeploy.rules.model import parse_rules
 
     ruleset = parse_rules({"version": 1, "rules": [rule("r", event.repository, **rules, **rule_kw)]})
     plan = plan_event(event, ruleset, [group("eci-1", image)], ENV)

@@ -22,7 +22,7 @@ DIST = "application/vnd.docker.distribution.events.v1+json"
 
 
 def webhook(body: bytes | str, content_type: str = "application/json") -> tuple[int, dict]:
-    from eci_redeploy.handlers import webhook as handler
+    from eci_redeploy.functions import webhook as handler
 
     event = http_event(body, headers={"Content-Type": content_type}, query={"token": TOKEN})
     response = handler.handle(event, fc_context(), default_rules=DATA / "webhook-rules.yaml")
@@ -211,8 +211,8 @@ def registry(tmp_path_factory):
 
 
 def test_acr_webhook_with_a_malformed_digest_gets_the_registrys_digest(fc, registry, monkeypatch, mocker):
-    from eci_redeploy.handlers import webhook as handler
-    from eci_redeploy.registry import RegistryClient
+    from eci_redeploy.clients.registry_api import RegistryClient
+    from eci_redeploy.functions import webhook as handler
 
     reg, digest = registry
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")
@@ -395,7 +395,7 @@ def test_plan_prints_events_when_nothing_is_planned(capsys, sample):
 
 
 def test_eventbridge_push_with_a_malformed_digest_keeps_its_tag():
-    from eci_redeploy.adapters import parse_payload
+    from eci_redeploy.events.adapters import parse_payload
 
     raw = json.loads((EVENTS / "acr-ee-push.json").read_text())
     raw["data"]["Digest"] = "sha256:0123"

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
+from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+from eci_redeploy.clients.registry_api import RegistryAuthError, RegistryClient
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
-from eci_redeploy.gateway import EciGateway, RetryPolicy
-from eci_redeploy.reconcile import client_factory, reconcile
-from eci_redeploy.registry import RegistryAuthError, RegistryClient
+from eci_redeploy.operations.reconcile import client_factory, reconcile
 from registry_tools import Registry, push, write_layout
 
 
@@ -285,7 +285,7 @@ def test_request_budget_per_tick(token_front):
 def test_timer_function_runs_a_reconcile(open_registry, make_rules, tmp_path, monkeypatch, mocker):
     import importlib.util
 
-    from eci_redeploy.handlers import common
+    from eci_redeploy.functions import runtime as common
     from fcfixtures import fc_context
 
     from helpers import ROOT
@@ -361,9 +361,9 @@ def test_reconcile_command_on_the_embedded_fake(open_registry, tmp_path):
 
 def test_acr_enterprise_reconcile_uses_a_temporary_token(tmp_path, make_rules):
     """No password stored: GetAuthorizationToken (signed with the role) yields the registry login."""
-    from eci_redeploy.acr_token import AcrTokenError, acr_token_provider
+    from eci_redeploy.clients.acr_token import AcrTokenError, acr_token_provider
+    from eci_redeploy.clients.eci import Credentials
     from eci_redeploy.fake.server import FakeEciServer
-    from eci_redeploy.gateway import Credentials
 
     htpasswd = tmp_path / "htpasswd"
     subprocess.run(
@@ -392,7 +392,7 @@ def test_acr_enterprise_reconcile_uses_a_temporary_token(tmp_path, make_rules):
 
 
 def test_schedule_spreads_rules_deterministically(make_rules):
-    from eci_redeploy.reconcile import schedule
+    from eci_redeploy.operations.reconcile import schedule
 
     rules = make_rules(*[{**rules_doc_rule(f"r{i}")} for i in range(6)])
     first = [(round(o, 6), r.name) for o, r in schedule(rules, 60)]
@@ -417,9 +417,9 @@ def test_timer_hands_its_decisions_to_the_worker_when_one_is_configured(
     to change to the worker (the single writer), which plans again against a fresh describe."""
     import importlib.util
 
-    from eci_redeploy.dispatch import InlineDispatcher
-    from eci_redeploy.handlers import common
-    from eci_redeploy.handlers.events import handle_work
+    from eci_redeploy.execution.dispatch import InlineDispatcher
+    from eci_redeploy.functions import runtime as common
+    from eci_redeploy.functions.push_worker import handle_work
     from fcfixtures import fc_context
 
     from helpers import ROOT

@@ -1,7 +1,7 @@
 import pytest
 
-from eci_redeploy.imageref import ImageRef
-from eci_redeploy.registries import RegistryKind, classify, same_registry
+from eci_redeploy.core.imageref import ImageRef
+from eci_redeploy.planning.registry_kinds import RegistryKind, classify, same_registry
 
 
 @pytest.mark.parametrize(

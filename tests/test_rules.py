@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eci_redeploy.errors import RulesError
-from eci_redeploy.rules import json_schema, load_rules
+from eci_redeploy.core.errors import RulesError
+from eci_redeploy.rules.model import json_schema, load_rules
 
 from helpers import EXAMPLES, rule
 

@@ -95,7 +95,7 @@ def test_cli_outputs_and_logs_never_show_the_planted_credential(tmp_path):
 
 
 def test_handlers_responses_and_logs_never_show_secrets(fc, tmp_path, monkeypatch, capsys, caplog):
-    from eci_redeploy.handlers import webhook
+    from eci_redeploy.functions import webhook
 
     write(tmp_path)
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))

@@ -127,7 +127,7 @@ def schema_keys(node: object) -> set[str]:
 
 def test_docs_rules_names_every_key_of_the_rules_schema():
     schema = json.loads((ROOT / "schema" / "rules.schema.json").read_text())
-    from eci_redeploy.rules import json_schema
+    from eci_redeploy.rules.model import json_schema
 
     assert json_schema() == schema, "schema/rules.schema.json is stale: eci-redeploy schema > schema/rules.schema.json"
     keys = schema_keys(schema)
@@ -160,12 +160,12 @@ def audit_fields(doc: str) -> list[str]:
 
 
 def test_docs_name_every_audit_field_work_order_field_and_notification_key():
-    import eci_redeploy.audit
-    from eci_redeploy.notify import Message
-    from eci_redeploy.work import WorkEvent, WorkOrder
+    import eci_redeploy.report.audit
+    from eci_redeploy.execution.handoff import WorkEvent, WorkOrder
+    from eci_redeploy.report.notify import Message
 
     checks = {
-        "audit.md": audit_fields(eci_redeploy.audit.__doc__ or ""),
+        "audit.md": audit_fields(eci_redeploy.report.audit.__doc__ or ""),
         "work-order.md": [*WorkOrder.model_fields, *WorkEvent.model_fields],
         "notifications.md": list(Message("r", "deployed").payload()),
     }

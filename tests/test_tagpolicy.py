@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from semver import Version
 
-from eci_redeploy.tagpolicy import (
+from eci_redeploy.rules.tagpolicy import (
     MAX_TAG,
     Order,
     RangeError,

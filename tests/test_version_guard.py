@@ -12,12 +12,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
-from eci_redeploy.gateway import EciGateway, RetryPolicy
 from eci_redeploy.pipeline import run
-from eci_redeploy.planner import plan_event
-from eci_redeploy.pushevent import PushEvent
+from eci_redeploy.planning.planner import plan_event
 
 from helpers import DIGEST_A, DIGEST_B, group, rule
 

@@ -1,4 +1,4 @@
-"""The single writer's queue (writer.py) on its own: which queued pushes a newer one supersedes (by the
+"""The single writer's queue (execution/writer.py) on its own: which queued pushes a newer one supersedes (by the
 rule's order, `TagPolicy.order_key`, then event time), de-duplication, and the retry budget."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from eci_redeploy.errors import RetryLater
-from eci_redeploy.pushevent import PushEvent
-from eci_redeploy.work import WorkOrder
-from eci_redeploy.writer import RetryBudget, Writer, superseded
+from eci_redeploy.core.errors import RetryLater
+from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.handoff import WorkOrder
+from eci_redeploy.execution.writer import RetryBudget, Writer, superseded
 
 from helpers import rule
 
@@ -164,7 +164,7 @@ def test_backoff_grows_and_is_bounded():
 
 @pytest.mark.parametrize("value", ["three", "-1"])
 def test_a_bad_retry_setting_is_one_clear_error(value):
-    from eci_redeploy.errors import ConfigError
+    from eci_redeploy.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_RETRIES must be a non-negative number"):
         RetryBudget.from_env({"ECI_REDEPLOY_WORKER_RETRIES": value})

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eci_redeploy.entry import push
+from eci_redeploy.functions.entry import push
 
 
 def handler(event, context):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eci_redeploy.handlers.timer import handle_tick
+from eci_redeploy.functions.timer import handle_tick
 
 
 def handler(event, context):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eci_redeploy.handlers.webhook import handle
+from eci_redeploy.functions.webhook import handle
 
 
 def handler(event, context):

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from eci_redeploy.handlers.events import handle_work
+from eci_redeploy.functions.push_worker import handle_work
 
 
 def handler(event, context):

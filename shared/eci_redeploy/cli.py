@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from .errors import EciRedeployError, InputError
+from .core.errors import EciRedeployError, InputError
 
 
 def _read_event(path: str) -> bytes:
@@ -23,7 +23,7 @@ def _read_event(path: str) -> bytes:
 
 
 def _emit(data: Any) -> None:
-    from .secrets import dumps_masked
+    from .core.secrets import dumps_masked
 
     click.echo(dumps_masked(data, indent=2, ensure_ascii=False))
 
@@ -38,7 +38,7 @@ def cli() -> None:
 @click.argument("rules_file", metavar="RULES")
 def validate(rules_file: str) -> None:
     """Check a rules file (and the templates it names)."""
-    from .rules import load_rules
+    from .rules.model import load_rules
 
     rules = load_rules(rules_file)
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
@@ -49,15 +49,15 @@ def validate(rules_file: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the rules file's JSON Schema (for editors)."""
-    from .rules import json_schema
+    from .rules.model import json_schema
 
     click.echo(json.dumps(json_schema(), indent=2))
 
 
 def _load(event_file: str, rules_file: str, state_file: str | None) -> tuple[Any, Any, Any]:
-    from .adapters import parse_payload
-    from .rules import load_rules
-    from .state import load_state
+    from .clients.eci_model import load_state
+    from .events.adapters import parse_payload
+    from .rules.model import load_rules
 
     rules = load_rules(rules_file)
     parsed = parse_payload(_read_event(event_file), source=event_file)
@@ -77,7 +77,7 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     gateway = None
     if live:
-        from .gateway import EciGateway
+        from .clients.eci import EciGateway
 
         gateway, groups = EciGateway.from_env(), None  # observed through the gateway
     # What the gates would hold (nothing recorded, nobody told: a plan changes nothing).
@@ -105,7 +105,7 @@ def invoke(
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
     if live:
-        from .gateway import EciGateway
+        from .clients.eci import EciGateway
 
         gateway = EciGateway.from_env()
     else:
@@ -128,13 +128,13 @@ def invoke(
 @click.option("--dry-run", is_flag=True, help="show what would change; apply nothing")
 def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
     """Converge every rule's targets on the image its registry says it wants now (what the timer runs)."""
-    from .handlers.timer import run_reconcile
-    from .rules import load_rules
-    from .state import load_state
+    from .clients.eci_model import load_state
+    from .functions.timer import run_reconcile
+    from .rules.model import load_rules
 
     rules = load_rules(rules_file)
     if live:
-        from .gateway import EciGateway
+        from .clients.eci import EciGateway
 
         gateway = EciGateway.from_env()
     else:
@@ -153,13 +153,13 @@ def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool
 @click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
 def status(rules_file: str, state_file: str | None, live: bool) -> None:
     """List held changes: the gate each waits on, since when, and what releases it (gates)."""
+    from .clients.eci_model import load_state
     from .gates.flow import status as held_status
-    from .rules import load_rules
-    from .state import load_state
+    from .rules.model import load_rules
 
     rules = load_rules(rules_file)
     if live:
-        from .gateway import EciGateway
+        from .clients.eci import EciGateway
 
         gateway = EciGateway.from_env()
     else:
@@ -182,7 +182,7 @@ def audit(
     """Summarise the audit lines of a log file: what changed, when, and from which push."""
     from datetime import datetime
 
-    from . import audit as trail
+    from .report import audit as trail
 
     path = Path(log_file)
     if not path.exists():
@@ -256,7 +256,7 @@ def fake_eci(
 )
 def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float) -> None:
     """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
-    from .webserver import serve_forever
+    from .functions.serve import serve_forever
 
     serve_forever(host, port, rules_file, state_file=state_file, live=live, transition_seconds=transition_seconds)
 

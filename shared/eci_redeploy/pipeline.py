@@ -17,17 +17,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from .adapters import Parsed
-from .decide import decide, push_events
-from .errors import EciRedeployError, PlanningError, RetryLater
-from .plan import Plan, Skip
-from .pushevent import PushEvent
-from .rules import RuleSet
-from .state import ContainerGroup
+from .clients.eci_model import ContainerGroup
+from .core.errors import EciRedeployError, PlanningError, RetryLater
+from .events.adapters import Parsed
+from .events.model import PushEvent
+from .planning.decide import decide, push_events
+from .planning.steps import Plan, Skip
+from .rules.model import RuleSet
 
 if TYPE_CHECKING:  # the execution modules load when something may be applied, not for an unwatched push
-    from .execution import Report
-    from .rollout import Clock
+    from .execution.apply import Report
+    from .execution.rollout import Clock
 
 Mode = Literal["apply", "dry-run", "preview"]
 # The webhook's digest confirmation: (parsed, observed groups) -> (parsed, skips, notes).
@@ -39,7 +39,7 @@ __all__ = ["Mode", "finish", "raise_if_retryable", "run", "run_serialised", "unw
 def unwatched(parsed: Sequence[Parsed], rules: RuleSet, env: Mapping[str, str]) -> Plan | None:
     """None when some rule watches these events; otherwise the plan that says why nothing happens,
     made without touching ECI (nor importing its SDK)."""
-    from .decide import watched
+    from .planning.decide import watched
 
     if watched(parsed, rules):
         return None
@@ -63,8 +63,8 @@ def run(
     --state`), else described through `gateway`. `mode`: "apply"; "dry-run" (gated and shown, a
     planning error still notified); "preview" (the same, nobody told; `Report.decided` keeps the plan
     before the gates). `deadline`: see rollout.execute."""
-    from .decide import watched
-    from .execution import observe
+    from .execution.apply import observe
+    from .planning.decide import watched
 
     if groups is None:
         groups = observe(gateway, parsed, rules) if watched(parsed, rules) else []
@@ -100,7 +100,7 @@ def finish(
     gate_context: Any = None,
 ) -> Report:
     """From a decided plan on: gate (held and refused changes leave the plan here), apply, report."""
-    from .execution import carry_out
+    from .execution.apply import carry_out
     from .gates.flow import gate_plan
 
     dry_run = mode != "apply"
@@ -109,7 +109,7 @@ def finish(
 
 
 def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet, env: Mapping[str, str]) -> None:
-    from .notify import planning_error_message, send
+    from .report.notify import planning_error_message, send
 
     events = push_events(parsed)
     send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
@@ -118,7 +118,7 @@ def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet
 def raise_if_retryable(report: Report) -> None:
     """Raise `RetryLater` when a retry can do better: a step failed with an error the ECI client calls
     worth a retry (gateway.retry_later), or a change was deferred while another is in flight."""
-    from .gateway import retry_later
+    from .clients.eci import retry_later
 
     retryable = [o for o in report.outcomes if o.status == "failed" and o.code and retry_later(o.code)]
     if retryable:
@@ -140,8 +140,8 @@ def run_serialised(
     """`invoke`: one payload through the same single writer `serve` uses: the newest push of each rule
     wins inside the payload, a retryable failure is tried again with backoff on a fresh describe, and
     the report of the last try is returned (with the superseded pushes among its skips)."""
-    from .work import WorkOrder
-    from .writer import RetryBudget, Writer
+    from .execution.handoff import WorkOrder
+    from .execution.writer import RetryBudget, Writer
 
     budget = budget or RetryBudget.from_env(env)
     events = push_events(parsed)

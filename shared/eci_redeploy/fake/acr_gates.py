@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from ..flatten import unflatten
+from ..clients.eci_wire import unflatten
 from .exceptions import ApiError, check_tags, required
 from .group import Group
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..gateway import Credentials, EciGateway, RetryPolicy, sdk_client_factory
-from ..state import ContainerGroup, dump_groups
+from ..clients.eci import Credentials, EciGateway, RetryPolicy, sdk_client_factory
+from ..clients.eci_model import ContainerGroup, dump_groups
 from .server import FakeEciServer, seeded_backend
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..flatten import unflatten
+from ..clients.eci_wire import unflatten
 from .acr_gates import handler_for as gate_handler
 from .describe import describe_group
 from .exceptions import ApiError, incorrect_status, invalid_parameter, throttled, unavailable

@@ -199,7 +199,7 @@ def serve_forever(
     strict_credentials: bool = False,
     backend_options: Mapping[str, Any] | None = None,
 ) -> None:
-    from ..state import dump_groups, load_state
+    from ..clients.eci_model import dump_groups, load_state
 
     groups = dump_groups(load_state(state_file))["ContainerGroups"] if state_file else []
     backend = FakeEci(**dict(backend_options or {}))

@@ -1,13 +1,13 @@
 """Gates before a deploy: vulnerability scan, signature, maintenance window, soak time, approval.
 
-- `spec`: the rules-file section (pydantic); it lives in `..gatespec` (rules.py imports it there).
+- `spec`: the rules-file section (pydantic); it lives in `rules/gates.py` (the rules model imports it there).
 - `decide`: pure: (gates, the change, evidence, now) -> go | held(gate, since, releases_by) | refused.
 - `store`: a held change, its evidence and its approval, kept in the container groups' own tags.
 - `flow`: the integration: gate a plan before it is applied, release held changes, status, approvals.
 - `acr`: evidence from ACR Enterprise Edition (ScanCompleted / SigningCompleted events, the ACR API).
 - `http`: `GET /status` and `POST /approvals/<id>` on the webhook function.
 
-Kept light: rules.py imports `gatespec` on every cold start (not this package: no cycle).
+Kept light: the rules model imports `rules/gates.py` on every cold start (not this package: no cycle).
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ImageReferenceError
-from ..imageref import ImageRef, validate_digest, validate_tag
-from ..log import log_event
-from ..rules import Rule
+from ..core.errors import ImageReferenceError
+from ..core.imageref import ImageRef, validate_digest, validate_tag
+from ..core.log import log_event
+from ..rules.model import Rule
 from .decide import Evidence, ScanResult, Subject
 
 SCAN_TYPE = "cr:Artifact:ScanCompleted"
@@ -171,7 +171,7 @@ class AcrEvidence:
             else:
                 from alibabacloud_cr20181201.client import Client
 
-                from ..gateway import open_api_config, parse_endpoint
+                from ..clients.eci import open_api_config, parse_endpoint
 
                 host, protocol = parse_endpoint(self._endpoint, region)
                 if not self._endpoint:
@@ -260,8 +260,8 @@ class AcrEvidence:
 
 
 def evidence_from_env(env: Mapping[str, str], context: Any = None) -> AcrEvidence | None:
-    from ..errors import EciRedeployError
-    from ..gateway import Credentials
+    from ..clients.eci import Credentials
+    from ..core.errors import EciRedeployError
 
     try:
         credentials = Credentials.from_env(env, context)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
-from ..gatespec import SEVERITIES, Gates
+from ..rules.gates import SEVERITIES, Gates
 
 # The order gates are reported in: the ones only evidence releases first, the clock-driven ones last
 # (an approval may come in outside the window; the window is what finally lets it go).

@@ -20,13 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-from .. import tracking
-from ..errors import EciApiError
-from ..log import log_event
-from ..plan import Plan, Skip, Step
-from ..pushevent import PushEvent
-from ..rules import Rule, RuleSet
-from ..state import ContainerGroup
+from ..clients.eci_model import ContainerGroup
+from ..core.errors import EciApiError
+from ..core.log import log_event
+from ..events.model import PushEvent
+from ..planning import tracking
+from ..planning.steps import Plan, Skip, Step
+from ..rules.model import Rule, RuleSet
 from . import RELEASE_SOURCE, store
 from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate, newer
 
@@ -110,7 +110,7 @@ def subject_for(rule: Rule, event: PushEvent) -> Subject:
 
 
 def _units(steps: Sequence[Step]) -> list[list[Step]]:
-    from ..rollout import units
+    from ..execution.rollout import units
 
     return units(steps)
 
@@ -365,7 +365,7 @@ def _write(writes: _Writes, gateway: Any) -> list[str]:
 
 
 def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str], ctx: GateContext) -> None:
-    from ..notify import Message, send
+    from ..report.notify import Message, send
 
     messages = []
     for t in transitions:
@@ -468,7 +468,7 @@ class HeldChange:
 
 
 def observe_rule(gateway: Any, rule: Rule, rules: RuleSet) -> list[ContainerGroup]:
-    from ..execution import observe
+    from ..execution.apply import observe
 
     probe = PushEvent(rule.source.repository, None, None, "gates", "probe")
     return list(observe(gateway, [probe], RuleSet([rule], rules.templates), check=False))
@@ -595,8 +595,8 @@ def release(
     """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
     with `hand_off` record the evidence and hand the pushes that may go to the single writer.
     Returns the apply Report, or HandedOff (None when nothing is held)."""
-    from ..execution import carry_out
-    from ..planner import plan_event
+    from ..execution.apply import carry_out
+    from ..planning.planner import plan_event
 
     ctx = context or GateContext.from_env(env)
     observed: dict[str, list[ContainerGroup]] = {}

@@ -8,9 +8,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import AuthenticationError, EciRedeployError
-from ..log import log_event
-from ..rules import RuleSet
+from ..core.errors import AuthenticationError, EciRedeployError
+from ..core.log import log_event
+from ..rules.model import RuleSet
 from . import store
 from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
 from .decide import Approval, Change, Evidence, evaluate
@@ -146,7 +146,7 @@ def http_route(
     *,
     now: Any = None,
 ) -> dict[str, Any]:
-    from ..webhook_auth import check_token
+    from ..events.auth import check_token
 
     path = request.path.rstrip("/")
     ctx = GateContext.from_env(env, lookup=False)
@@ -193,7 +193,7 @@ def _approve(
         _record_approval(change, approver, when, gateway)
     except EciRedeployError as exc:
         return _reply(503, {"error": f"could not record the approval: {exc.one_line()}"})
-    from ..work import WorkOrder
+    from ..execution.handoff import WorkOrder
 
     order = WorkOrder.for_events([replay_event(rule, change.held)])
     try:

@@ -1,5 +1,5 @@
 """A held change lives in the tags of the container groups it would change, like what was applied
-(tracking.py): no database, it survives restarts, and `DescribeContainerGroups` (which planning does
+(planning/tracking.py): no database, it survives restarts, and `DescribeContainerGroups` (which planning does
 anyway) reads it back for free. Written with ECI's TagResources / UntagResources, which change no
 container and are idempotent, so a retried or duplicated write is harmless.
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..tracking import MAX_VALUE, PREFIX
+from ..planning.tracking import MAX_VALUE, PREFIX
 from .decide import Approval
 
 HELD = PREFIX + "held"

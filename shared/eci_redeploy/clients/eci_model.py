@@ -1,0 +1,107 @@
+"""Container groups as DescribeContainerGroups returns them (API field names), the planner's view of ECI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..core.errors import InputError
+
+
+class _Open(BaseModel):
+    # Describe responses carry many more fields than planning needs: keep them, never reject them.
+    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
+
+
+class ObservedContainer(_Open):
+    name: str = Field(alias="Name")
+    image: str = Field(alias="Image")
+    ready: bool | None = Field(None, alias="Ready")
+    image_pull_policy: str | None = Field(None, alias="ImagePullPolicy")
+
+
+class ObservedTag(_Open):
+    key: str = Field(alias="Key")
+    value: str = Field("", alias="Value")
+
+
+class ContainerGroup(_Open):
+    id: str = Field(alias="ContainerGroupId")
+    name: str = Field("", alias="ContainerGroupName")
+    status: str = Field("Running", alias="Status")
+    region: str | None = Field(None, alias="RegionId")
+    tags: list[ObservedTag] = Field(default_factory=list, alias="Tags")
+    containers: list[ObservedContainer] = Field(default_factory=list, alias="Containers")
+    init_containers: list[ObservedContainer] = Field(default_factory=list, alias="InitContainers")
+
+    @cached_property
+    def tag_map(self) -> dict[str, str]:
+        return {t.key: t.value for t in self.tags}
+
+
+def parse_groups(raw: Any, *, source: str = "state") -> list[ContainerGroup]:
+    if isinstance(raw, dict) and "ContainerGroups" in raw:
+        raw = raw["ContainerGroups"]
+    if not isinstance(raw, list):
+        raise InputError('expected a DescribeContainerGroups body: {"ContainerGroups": [...]}', source=source)
+    groups = []
+    for i, item in enumerate(raw):
+        try:
+            groups.append(ContainerGroup.model_validate(item))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise InputError(err["msg"], source=source, field=f"ContainerGroups[{i}].{loc}") from None
+    return groups
+
+
+def load_state(path: str | Path) -> list[ContainerGroup]:
+    p = Path(path)
+    try:
+        raw = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError("file not found", source=str(p)) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not valid JSON: {exc}", source=str(p)) from None
+    return parse_groups(raw, source=str(p))
+
+
+def dump_groups(groups: Iterable[ContainerGroup]) -> dict[str, Any]:
+    return {"ContainerGroups": [g.model_dump(by_alias=True, exclude_none=True) for g in groups]}
+
+
+class GroupIndex:
+    """Container groups indexed by id, name and tag, so that selecting from a large state does not
+    scan it once per rule and event."""
+
+    def __init__(self, groups: Iterable[ContainerGroup]) -> None:
+        self.groups = list(groups)
+        self.by_id: dict[str, ContainerGroup] = {}
+        self.by_name: dict[str, list[ContainerGroup]] = {}
+        self.by_tag: dict[tuple[str, str], list[ContainerGroup]] = {}
+        for group in self.groups:
+            self.by_id[group.id] = group
+            self.by_name.setdefault(group.name, []).append(group)
+            for tag in group.tags:
+                self.by_tag.setdefault((tag.key, tag.value), []).append(group)
+
+    def __iter__(self) -> Iterator[ContainerGroup]:
+        return iter(self.groups)
+
+    def __len__(self) -> int:
+        return len(self.groups)
+
+    def named(self, name: str) -> list[ContainerGroup]:
+        return self.by_name.get(name, [])
+
+    def with_tags(self, tags: Mapping[str, str]) -> list[ContainerGroup]:
+        buckets = [self.by_tag.get((k, v), []) for k, v in tags.items()]
+        if not buckets:
+            return list(self.groups)
+        smallest = min(buckets, key=len)
+        return [g for g in smallest if all(g.tag_map.get(k) == v for k, v in tags.items())]

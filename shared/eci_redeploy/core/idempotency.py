@@ -1,0 +1,71 @@
+"""Idempotency, in one place: ECI `ClientToken`s, the worker's task ids, and the de-duplication of
+task ids seen before (`SeenTasks`: FC's async tasks do it across instances, the in-process writer
+and the inline dispatcher the same way in one process).
+
+A ClientToken names a *transition*: under which rule, which action on which target, from what the
+group runs now (its images and the push it last recorded) to what it should run (the new images
+and the push that asks for them). So:
+
+- a retry or a redelivery of the same push, against the same group state, sends the same token:
+  ECI applies it at most once;
+- A -> B -> A is three different transitions, so going back to an image a group ran before gets a
+  fresh token instead of ECI's `IdempotentParameterMismatch` (the old token with a new body);
+- a different push for the same image (another source, another time) is another transition, but
+  by then the group is in flight or already runs it, and the planner sends nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+
+class Delivered(Protocol):
+    """What a task id is made of (events.model.PushEvent has it; core depends on no other package)."""
+
+    @property
+    def source(self) -> str: ...
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def repository(self) -> str: ...
+    @property
+    def tag(self) -> str | None: ...
+    @property
+    def digest(self) -> str | None: ...
+
+TOKEN_PREFIX = "er1-"
+TASK_PREFIX = "er-"
+
+
+def client_token(*parts: str) -> str:
+    """Deterministic, <= 64 ASCII characters (ECI's limit): the same parts, the same token."""
+    return TOKEN_PREFIX + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
+
+
+def transition_token(rule: str, action: str, target: str, *, before: Iterable[str], after: Iterable[str]) -> str:
+    """The token of one transition of `target` under `rule`: `before` is what it runs (and what was
+    recorded on it), `after` what it should run. The separators keep ("a", "b") -> () and
+    ("a",) -> ("b",) apart."""
+    return client_token(rule, action, target, "from", *before, "to", *after)
+
+
+class SeenTasks(set[str]):
+    """Task ids already accepted: a redelivered order is dropped, not run twice. Callers hold their
+    own lock (the check and the queueing are one step for them)."""
+
+    def first(self, task: str) -> bool:
+        """True the first time `task` is seen (and remembers it), False for a duplicate."""
+        if task in self:
+            return False
+        self.add(task)
+        return True
+
+
+def task_id(events: Sequence[Delivered], *, salt: str = "") -> str:
+    """Same events, same id: FC's async task de-duplication drops a redelivery. `salt` tells apart
+    hand-offs that must not be dropped as duplicates (two timer ticks wanting the same image)."""
+    basis = "\x1f".join(f"{e.source}|{e.event_id}|{e.repository}|{e.tag}|{e.digest}" for e in events)
+    basis += f"\x1e{salt}" if salt else ""
+    return TASK_PREFIX + hashlib.sha256(basis.encode()).hexdigest()[:40]

@@ -1,0 +1,1 @@
+"""From a trigger payload to neutral events: one adapter per wire format, the event model, webhook auth."""

@@ -1,0 +1,82 @@
+"""GitHub Packages webhooks: `registry_package` (and the older `package`) events, action `published`,
+for container packages on ghcr.io (octokit/webhooks payload-examples/api.github.com/registry_package).
+
+The tag is `package_version.container_metadata.tag.name`, the digest `...tag.digest` (or the
+manifest's); GitHub's own example carries an empty tag and a digest that is not a sha256 digest:
+such a version is reported as ignored, with both facts, rather than guessed at.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.errors import EventError
+from ...core.imageref import ImageRef, ImageReferenceError
+from ..model import IgnoredEvent, PushEvent
+from . import detect
+from .base import checked_tag, lenient_digest, parse_time
+
+NAME = "github"
+HOST = "ghcr.io"
+
+
+looks_like = detect.github
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _container(package: dict[str, Any]) -> bool:
+    kinds = {str(package.get("package_type") or "").lower(), str(package.get("ecosystem") or "").lower()}
+    kinds.add(str(_dict(package.get("registry")).get("type") or "").lower())
+    return bool(kinds & {"container", "docker"})
+
+
+def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
+    key = "registry_package" if "registry_package" in raw else "package"
+    package = _dict(raw.get(key))
+    version = _dict(package.get("package_version"))
+    event_id = f"github-{version.get('id') or package.get('id') or '?'}"
+    if raw.get("action") != "published":
+        return IgnoredEvent(NAME, event_id, f"{key} action {raw.get('action')} is not published")
+    if not _container(package):
+        return IgnoredEvent(NAME, event_id, f"package_type {package.get('package_type')} is not a container")
+    meta = _dict(version.get("container_metadata"))
+    tag_info, manifest = _dict(meta.get("tag")), _dict(meta.get("manifest"))
+    tag = checked_tag(tag_info.get("name"), source=f"{NAME}: {key}.package_version.container_metadata.tag")
+    digest, warning = lenient_digest(tag_info.get("digest") or manifest.get("digest"))
+    repository = _repository(package, version)
+    if not tag and not digest:
+        why = f", and its digest {warning}" if warning else ""
+        return IgnoredEvent(NAME, event_id, f"{HOST}/{repository}: the published version has no tag{why}")
+    return PushEvent(
+        repository=repository,
+        tag=tag,
+        digest=digest,
+        source=NAME,
+        event_id=f"{event_id}-{tag or digest}",
+        time=_time(version.get("updated_at")) or _time(package.get("updated_at")),
+        registry_host=HOST,
+        warning=f"container_metadata.tag.digest {warning}: ignored, the tag is deployed" if warning else None,
+    )
+
+
+def _time(value: Any) -> Any:
+    when = parse_time(value)
+    return when if when and when.year >= 2000 else None  # GitHub sends 0001-01-01T00:00:00Z for "unset"
+
+
+def _repository(package: dict[str, Any], version: dict[str, Any]) -> str:
+    # package_url is "ghcr.io/<owner>/<name>:<tag>" (empty tag allowed): the image name as pulled.
+    url = str(version.get("package_url") or "").rstrip(":")
+    if url:
+        try:
+            return ImageRef.parse(url.lower()).repository
+        except ImageReferenceError:
+            pass
+    owner = str(_dict(package.get("owner")).get("login") or "")
+    name = str(package.get("name") or "")
+    if not owner or not name:
+        raise EventError("cannot tell the image: no package_url, owner.login or name", source=NAME, field="package")
+    return f"{owner}/{name}".lower()

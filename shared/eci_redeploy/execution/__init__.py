@@ -1,0 +1,1 @@
+"""Carrying steps out through the single writer: batches, health, rollback, pre-warming, hand-off."""

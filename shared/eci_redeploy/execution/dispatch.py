@@ -1,0 +1,150 @@
+"""Handing a work order to the worker function asynchronously.
+
+FC 3.0 (`alibabacloud-fc20230330`): `x-fc-invocation-type: Async` + `x-fc-async-task-id`.
+FC 2.0 (`aliyun-fc2`): service/function pairs, `x-fc-stateful-async-invocation-id`.
+Inline: runs the worker in this process (the local `serve`, and tests).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ..clients.eci import Credentials
+from ..core.errors import ConfigError, EciRedeployError
+from ..core.idempotency import SeenTasks
+from ..core.log import log_event
+from ..core.settings import Settings
+from .handoff import WorkOrder
+
+
+class DispatchError(EciRedeployError):
+    exit_code = 6
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    task_id: str
+    via: str
+    request_id: str | None = None
+
+
+class Dispatcher(Protocol):
+    def dispatch(self, order: WorkOrder) -> Dispatched: ...
+
+
+def _fc_endpoint(settings: Settings) -> str:
+    if settings.fc_endpoint:
+        return settings.fc_endpoint
+    if not settings.account_id or not settings.region:
+        raise ConfigError("cannot address the worker: FC_ACCOUNT_ID / FC_REGION unset and no ECI_REDEPLOY_FC_ENDPOINT")
+    return f"https://{settings.account_id}.{settings.region}-internal.fc.aliyuncs.com"
+
+
+class Fc3Dispatcher:
+    def __init__(self, settings: Settings, credentials: Credentials) -> None:
+        assert settings.worker_function
+        self.function = settings.worker_function
+        self.endpoint = _fc_endpoint(settings)
+        self.credentials = credentials
+
+    def dispatch(self, order: WorkOrder) -> Dispatched:
+        from alibabacloud_fc20230330 import models
+        from alibabacloud_fc20230330.client import Client
+        from alibabacloud_tea_openapi import models as open_api_models
+        from alibabacloud_tea_util import models as util_models
+
+        host, protocol = self.endpoint, "https"
+        if "://" in host:
+            protocol, host = host.split("://", 1)
+        client = Client(
+            open_api_models.Config(
+                access_key_id=self.credentials.access_key_id,
+                access_key_secret=self.credentials.access_key_secret,
+                security_token=self.credentials.security_token,
+                endpoint=host.rstrip("/"),
+                protocol=protocol,
+            )
+        )
+        headers = models.InvokeFunctionHeaders(x_fc_invocation_type="Async", x_fc_async_task_id=order.task_id)
+        request = models.InvokeFunctionRequest(body=order.model_dump_json().encode())
+        try:
+            response = client.invoke_function_with_options(
+                self.function, request, headers, util_models.RuntimeOptions(autoretry=True, max_attempts=3)
+            )
+        except Exception as exc:
+            code = getattr(exc, "code", None) or type(exc).__name__
+            raise DispatchError(f"async invocation of {self.function} failed: {code}") from None
+        request_id = (response.headers or {}).get("x-fc-request-id")
+        return Dispatched(order.task_id, f"fc3:{self.function}", request_id)
+
+
+class Fc2Dispatcher:
+    def __init__(self, settings: Settings, credentials: Credentials) -> None:
+        assert settings.worker_service and settings.worker_function
+        self.service, self.function = settings.worker_service, settings.worker_function
+        self.endpoint = _fc_endpoint(settings)
+        self.credentials = credentials
+
+    def dispatch(self, order: WorkOrder) -> Dispatched:
+        import fc2
+
+        client = fc2.Client(
+            endpoint=self.endpoint,
+            accessKeyID=self.credentials.access_key_id,
+            accessKeySecret=self.credentials.access_key_secret,
+            securityToken=self.credentials.security_token or "",
+            Timeout=10,
+        )
+        headers = {"x-fc-invocation-type": "Async", "x-fc-stateful-async-invocation-id": order.task_id}
+        try:
+            response = client.invoke_function(
+                self.service, self.function, payload=order.model_dump_json().encode(), headers=headers
+            )
+        except Exception as exc:
+            code = getattr(exc, "err_code", None) or type(exc).__name__
+            raise DispatchError(f"async invocation of {self.service}/{self.function} failed: {code}") from None
+        return Dispatched(order.task_id, f"fc2:{self.service}/{self.function}", response.headers.get("x-fc-request-id"))
+
+
+class InlineDispatcher:
+    """Runs the worker in a thread of this process; de-duplicates task ids like FC's async tasks do."""
+
+    def __init__(self, work: Callable[[WorkOrder], Any], *, background: bool = True) -> None:
+        self.work = work
+        self.background = background
+        self.seen = SeenTasks()
+        self.threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def dispatch(self, order: WorkOrder) -> Dispatched:
+        with self._lock:
+            if not self.seen.first(order.task_id):
+                return Dispatched(order.task_id, "inline:duplicate")
+        if not self.background:
+            self._run(order)
+            return Dispatched(order.task_id, "inline")
+        thread = threading.Thread(target=self._run, args=(order,), name=f"worker-{order.task_id}", daemon=True)
+        self.threads.append(thread)
+        thread.start()
+        return Dispatched(order.task_id, "inline")
+
+    def _run(self, order: WorkOrder) -> None:
+        try:
+            self.work(order)
+        except Exception as exc:  # a worker thread must log, not die silently
+            log_event("worker.error", task_id=order.task_id, error=f"{type(exc).__name__}: {exc}")
+
+    def join(self, timeout: float = 30.0) -> None:
+        for thread in list(self.threads):
+            thread.join(timeout)
+
+
+def dispatcher_from_settings(settings: Settings, credentials: Credentials) -> Dispatcher:
+    if not settings.worker_function:
+        raise ConfigError("ECI_REDEPLOY_WORKER_FUNCTION is not set: the webhook cannot hand work to the worker")
+    if settings.worker_service:
+        return Fc2Dispatcher(settings, credentials)
+    return Fc3Dispatcher(settings, credentials)

@@ -1,0 +1,84 @@
+"""The hand-off from the webhook to the worker: neutral events, serialized, with a task id that the
+platform de-duplicates (so a redelivered webhook never runs twice)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from ..core.errors import ImageReferenceError
+from ..core.idempotency import task_id
+from ..core.imageref import ImageRef, validate_digest, validate_tag
+from ..events.model import PushEvent
+
+KIND = "eci-redeploy/work-order"
+
+
+class WorkEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    repository: str
+    tag: str | None = None
+    digest: str | None = None
+    source: str
+    event_id: str
+    time: datetime | None = None
+    registry_host: str | None = None
+    instance_id: str | None = None
+    instance_name: str | None = None
+    region: str | None = None
+    signed: bool = False
+    equivalent: list[str] = Field(default_factory=list)
+    only_rule: str | None = None  # a reconcile's wanted image belongs to one rule's policy
+
+    @field_validator("tag", "digest", "repository")
+    @classmethod
+    def _grammar(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # The webhook only sends what its adapters validated; whoever else can invoke the worker must
+        # not get a tag or digest past the reference grammar to ECI either.
+        if v is None:
+            return v
+        try:
+            if info.field_name == "tag":
+                return validate_tag(v)
+            if info.field_name == "digest":
+                return validate_digest(v)
+            ImageRef.parse(f"example.invalid/{v}")
+        except ImageReferenceError as exc:
+            raise ValueError(str(exc)) from None
+        return v
+
+    @classmethod
+    def of(cls, event: PushEvent) -> WorkEvent:
+        values = {k: getattr(event, k) for k in cls.model_fields if k != "only_rule"}
+        values["equivalent"] = sorted(event.equivalent)
+        return cls(**values, only_rule=event.only_rule)
+
+    def event(self) -> PushEvent:
+        values = self.model_dump()
+        values["equivalent"] = frozenset(values["equivalent"])
+        return PushEvent(**values)
+
+
+class WorkOrder(BaseModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    kind: Literal["eci-redeploy/work-order"] = "eci-redeploy/work-order"
+    task_id: str
+    events: list[WorkEvent] = Field(min_length=1)
+    dry_run: bool = False
+
+    @classmethod
+    def for_events(cls, events: Sequence[PushEvent], *, dry_run: bool = False, salt: str = "") -> WorkOrder:
+        return cls(task_id=task_id(events, salt=salt), events=[WorkEvent.of(e) for e in events], dry_run=dry_run)
+
+    def push_events(self) -> list[PushEvent]:
+        return [e.event() for e in self.events]
+
+
+__all__ = ["KIND", "WorkEvent", "WorkOrder", "is_work_order", "task_id"]
+
+
+def is_work_order(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("kind") == KIND

@@ -1,0 +1,182 @@
+"""The EventBridge function (ACR Enterprise Edition pushes) and the worker the webhook hands off to.
+
+Both are invoked asynchronously: a retryable failure raises so that the platform retries; bad input
+is logged and acknowledged, because a retry cannot fix it.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import EciRedeployError, InputError, RetryLater
+from ..core.log import log_event
+from ..core.settings import Settings
+from ..events.adapters import decode_json, parse_body
+from ..events.triggers import eventbridge_events
+from . import runtime as common
+
+
+def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str, Any]:
+    env = common.environment()
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        raw = eventbridge_events(event)  # its own trigger's events only
+        if b"cr:Artifact:S" in event:  # ScanCompleted / SigningCompleted: evidence for the gates
+            result = _gate_events(raw, settings, env, context)
+            if result is not None:
+                return result
+        parsed = parse_body(raw, source="eventbridge")
+        _log_rejected(parsed, context)
+        rules = common.rules_for(settings.rules_path)
+        if settings.worker_function:  # the worker is the single writer: hand the pushes to it
+            return hand_off(parsed, rules, settings, env, context)
+        return _through_pipeline(parsed, rules, env, context, dry_run=False)
+    except InputError as exc:
+        log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
+        return {"ok": False, "error": exc.one_line()}
+    except RetryLater:
+        raise
+    except EciRedeployError as exc:
+        log_event("failed", function="push", error=exc.one_line(), request_id=common.request_id(context))
+        return {"ok": False, "error": exc.one_line()}
+
+
+def _log_rejected(parsed: Any, context: Any) -> None:
+    """A batch whose other events proceed: the rejected ones are logged (and in the result), never lost."""
+    from ..events.model import RejectedEvent
+
+    rejected = [p.summary() for p in parsed if isinstance(p, RejectedEvent)]
+    if rejected:
+        log_event("input.rejected", function="push", events=rejected, request_id=common.request_id(context))
+
+
+def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
+    from ..execution.handoff import WorkOrder, is_work_order  # only the worker needs the hand-off models
+
+    env = common.environment()
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        raw = decode_json(event, source="work-order")
+        if not is_work_order(raw):
+            raise InputError("not a work order from the webhook function", source="work-order")
+        order = WorkOrder.model_validate(raw)
+        rules = common.rules_for(settings.rules_path)
+        log_event("work.start", task_id=order.task_id, events=len(order.events))
+        result = _through_pipeline(
+            order.push_events(),
+            rules,
+            env,
+            context,
+            dry_run=order.dry_run,
+            gateway=gateway,
+            deadline=_deadline(env),
+            continuation=lambda: _continue(order, settings, env, context),
+        )
+        return {**result, "task_id": order.task_id}
+    except RetryLater:
+        raise
+    except EciRedeployError as exc:
+        log_event("failed", function="worker", error=exc.one_line(), request_id=common.request_id(context))
+        return {"ok": False, "error": exc.one_line()}
+    except ValueError as exc:  # pydantic's ValidationError
+        log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
+        return {"ok": False, "error": "invalid work order"}
+
+
+def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
+    """Scan / signing events release held changes (gates/); None when the payload holds other events too
+    (those go the usual way after the gate events are handled). With a worker function the release is
+    handed to it (the single writer applies it); the hand-off is salted with the events' ids."""
+    from ..gates.handlers import on_gate_events, split
+
+    found, only = split(raw)
+    if not found:
+        return None
+    rules = common.rules_for(settings.rules_path)
+    release_to = None
+    if settings.worker_function:
+        ids = ",".join(sorted(str(e.get("id")) for e in found))
+        release_to = lambda ev: hand_off(ev, rules, settings, env, context, salt="gate:" + ids)  # noqa: E731
+    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context, hand_off=release_to)
+    return result if only else None
+
+
+def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "") -> dict[str, Any]:
+    """Queue the pushes for the worker (FC: an async invocation of a function that runs one at a time)
+    instead of changing ECI here, so that concurrent deliveries cannot race. Decisions are the
+    worker's, against a fresh describe; a failed hand-off raises so that the platform retries."""
+    from ..execution.handoff import WorkOrder
+    from ..pipeline import unwatched
+    from ..planning.decide import push_events
+
+    events = push_events(parsed)
+    nothing = unwatched(parsed, rules, env)
+    if nothing is not None:
+        return {"ok": True, **nothing.to_json()}
+    order = WorkOrder.for_events(events, salt=salt)
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(order)
+    except EciRedeployError as exc:
+        raise RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
+    log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
+    return {"ok": True, "accepted": True, "task_id": done.task_id, "via": done.via}
+
+
+def _deadline(env: Any) -> float | None:
+    """When this invocation's time slice ends (ECI_REDEPLOY_WORKER_SLICE_SECONDS; unset: never)."""
+    from ..core.errors import ConfigError
+
+    raw = env.get("ECI_REDEPLOY_WORKER_SLICE_SECONDS")
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"ECI_REDEPLOY_WORKER_SLICE_SECONDS must be a number of seconds, not {raw!r}") from None
+    return time.monotonic() + max(0.0, seconds)
+
+
+def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any]:
+    """The rest of a rollout whose time slice is spent, as a new async invocation of the worker: it
+    queues behind the work that arrived meanwhile instead of holding the queue, and plans again on a
+    fresh describe (groups already changed are recognised). Its task id derives from this order's, so
+    a retried invocation of this order hands off the same continuation once."""
+    from ..core.idempotency import task_id
+
+    follow_up = order.model_copy(update={"task_id": task_id(order.push_events(), salt=f"after:{order.task_id}")})
+    try:
+        done = common.dispatcher_factory(settings, env, context).dispatch(follow_up)
+    except EciRedeployError as exc:
+        # No way to queue the rest: let the platform's retry (or serve's writer) run the order again.
+        raise RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
+    log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id)
+    return {"task_id": done.task_id, "via": done.via}
+
+
+def _through_pipeline(
+    parsed: Any,
+    rules: Any,
+    env: Any,
+    context: Any,
+    *,
+    dry_run: bool,
+    gateway: Any = None,
+    deadline: float | None = None,
+    continuation: Any = None,
+) -> dict[str, Any]:
+    from ..pipeline import raise_if_retryable, run, unwatched
+
+    nothing = unwatched(parsed, rules, env)  # no rule cares: answered without touching ECI
+    if nothing is not None:
+        return {"ok": True, **nothing.to_json()}
+    gateway = gateway or common.gateway_factory(env, context)
+    report = run(parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline)
+    raise_if_retryable(report)
+    body = {"ok": not report.failed, **report.to_json()}
+    from ..execution.rollout import CONTINUED
+
+    if continuation is not None and any(o.error == CONTINUED for o in report.outcomes):
+        body["continued"] = continuation()
+    return body

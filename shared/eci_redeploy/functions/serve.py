@@ -1,0 +1,158 @@
+"""`eci-redeploy serve`: the webhook function over real HTTP on this machine.
+
+The same handler FC runs receives each request as an FC HTTP-trigger event; the hand-off goes to the
+in-process single writer (execution/writer.py: one thread, a queue, retries with backoff) instead of an async
+invocation of the worker function; ECI is the embedded fake unless --live.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from ..core.errors import ConfigError
+from ..events.adapters import MAX_BODY
+from . import push_worker as events
+from . import webhook
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log(self, type: str, message: str, *args: Any) -> None:  # query strings may carry the token
+        pass
+
+
+def _context(name: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        request_id=str(uuid.uuid4()),
+        function=SimpleNamespace(name=name),
+        region=os.environ.get("FC_REGION", "local"),
+        account_id="local",
+        credentials=None,
+    )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused before it is read past `limit`: by Content-Length up front, and by a
+    counted read for chunked bodies (which have none), so a 50 MB post never sits in memory."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"body of {request.content_length} bytes is over the {limit}-byte limit")
+    stream = request.stream  # werkzeug de-chunks and stops at Content-Length
+    body = bytearray()
+    while True:
+        chunk = stream.read(min(65536, limit + 1 - len(body)))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge(f"body is over the {limit}-byte limit")
+
+
+def fc_event(request: Request, body: bytes | None = None) -> dict[str, Any]:
+    if body is None:
+        body = request.get_data()
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "version": "v1",
+        "rawPath": request.path,
+        "body": text,
+        "isBase64Encoded": encoded,
+        "headers": {k: v for k, v in request.headers.items()},
+        "queryParameters": request.args.to_dict(),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "http": {"method": request.method, "path": request.path, "sourceIp": request.remote_addr or ""},
+        },
+    }
+
+
+def make_app(rules_file: Path, gateway: Any, *, budget: Any = None) -> Any:
+    from ..execution.writer import RetryBudget, Writer
+    from .runtime import rules_for
+
+    dispatcher = Writer(
+        lambda order: events.handle_work(
+            order.model_dump_json().encode(), _context("worker"), default_rules=rules_file, gateway=gateway
+        ),
+        lambda: rules_for(rules_file),
+        budget=budget or RetryBudget.from_env(os.environ),
+    )
+
+    @Request.application  # type: ignore[arg-type]
+    def app(request: Request) -> Response:
+        if request.path == "/healthz":
+            return Response('{"ok": true}', content_type="application/json")
+        try:
+            body = read_body(request, MAX_BODY)
+        except BodyTooLarge as exc:
+            # The rest of the body stays unread: close the connection rather than drain it.
+            reply = json.dumps({"error": str(exc)})
+            return Response(reply, status=413, content_type="application/json", headers={"Connection": "close"})
+        result = webhook.handle(
+            fc_event(request, body),
+            _context("webhook"),
+            default_rules=rules_file,
+            dispatcher=dispatcher,
+            gateway=gateway,
+        )
+        return Response(result["body"], status=result["statusCode"], headers=result.get("headers") or {})
+
+    app.writer = dispatcher  # type: ignore[attr-defined]  # tests and benchmarks drain and stop it
+    return app
+
+
+def serve_forever(
+    host: str,
+    port: int,
+    rules_file: str,
+    *,
+    state_file: str | None = None,
+    live: bool = False,
+    transition_seconds: float = 0.0,
+) -> None:
+    from ..clients.eci_model import load_state
+    from .runtime import rules_for
+
+    if not os.environ.get("ECI_REDEPLOY_WEBHOOK_TOKEN"):
+        raise ConfigError("set ECI_REDEPLOY_WEBHOOK_TOKEN: the webhook refuses every call without it")
+    path = Path(rules_file).resolve()
+    os.environ["ECI_REDEPLOY_RULES"] = str(path)  # --rules wins, as the function's setting would
+    rules = rules_for(path)  # fail now, not on the first push
+    if live:
+        from ..clients.eci import EciGateway
+
+        gateway = EciGateway.from_env()
+        target = gateway.label
+    else:
+        from ..fake.embedded import embedded_server, gateway_for
+
+        fake = embedded_server(load_state(state_file) if state_file else [], transition_seconds=transition_seconds)
+        gateway = gateway_for(fake)
+        target = f"embedded fake ECI at {fake.url}"
+    server = make_server(host, port, make_app(path, gateway), threaded=True, request_handler=_QuietHandler)
+    print(
+        f"serving the webhook on http://{host}:{server.port}/ ({len(rules)} rule(s), {target})",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -1,0 +1,85 @@
+"""The timer function: one reconcile per tick, against the real ECI API and the registries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import EciRedeployError
+from ..core.log import log_event
+from ..core.settings import Settings
+from ..events.adapters import parse_body
+from ..events.model import TimerTick
+from ..events.triggers import timer_event
+from . import runtime as common
+
+
+def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
+    env = common.environment()
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        ticks = [p for p in parse_body(timer_event(event), source="timer") if isinstance(p, TimerTick)]
+        if not ticks:
+            return {"ok": False, "error": "not a timer event"}
+        rules = common.rules_for(settings.rules_path)
+        if settings.worker_function:  # decide here, change nothing: the worker is the single writer
+            return _hand_off(rules, settings, env, context, gateway, ticks[0])
+        result = run_reconcile(rules, env, context, gateway=gateway)
+    except EciRedeployError as exc:
+        log_event("failed", function="timer", error=exc.one_line(), request_id=common.request_id(context))
+        return {"ok": False, "error": exc.one_line()}
+    log_event(
+        "reconcile.done",
+        trigger=ticks[0].trigger_name,
+        changed=len(result.report.outcomes),
+        wanted=result.wanted,
+        registry_requests=result.registry_requests,
+    )
+    return {"ok": not result.report.failed, **result.to_json()}
+
+
+def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
+    """Ask the registries what each rule wants (a dry run against ECI), then hand the rules that have
+    something to change, or a change deferred, to the worker, which decides again on a fresh describe.
+    Held changes whose gates opened are handed over first (gates/); rules with a change the gates hold
+    are handed over too, so that the worker records the hold."""
+    from ..gates.flow import is_held
+    from ..gates.handlers import run_release
+    from .push_worker import hand_off
+
+    # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
+    tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
+    gateway = gateway or common.gateway_factory(env, context)
+    released = run_release(
+        rules, gateway, env, context, hand_off=lambda ev: hand_off(ev, rules, settings, env, context, salt=tick_id)
+    )
+    result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
+    result.released = released
+    plan = result.report.plan
+    pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
+    pending |= {s.rule for s in plan.skipped if s.rule and is_held(s)}
+    events = [e for e in result.events if e.only_rule in pending]
+    body = result.to_json()
+    if events:
+        body["handed_off"] = hand_off(events, rules, settings, env, context, salt=tick_id)
+    log_event("reconcile.decided", trigger=tick.trigger_name, pending=sorted(pending), wanted=result.wanted)
+    return {"ok": True, **body}
+
+
+def run_reconcile(
+    rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False, gate_context: Any = None
+) -> Any:
+    """Release held changes whose gates opened (not in a dry run), then reconcile."""
+    from ..gates.handlers import run_release
+    from ..operations.reconcile import reconcile
+
+    gateway = gateway or common.gateway_factory(env, context)
+    # Held changes whose gates opened go first (gates/); the reconcile then sees them in flight.
+    released = None if dry_run else run_release(rules, gateway, env, context, gate_context=gate_context)
+    clients = common.registry_clients(
+        env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
+    )
+    spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
+    result = reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context)
+    result.released = released
+    return result

@@ -1,0 +1,1 @@
+"""Level-triggered runs an operator schedules or asks for: the reconcile."""

@@ -1,0 +1,242 @@
+"""The scheduled reconcile: level-triggered convergence.
+
+For each rule: ask the registry which image the rule wants now (the highest tag its semver policy
+allows, or an exact / moving tag's current digest, per platform), then plan exactly as a push of that
+image would, for that rule alone. A target already on the wanted digest is left alone, so a
+converged system makes no mutating call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clients.eci import EciGateway
+from ..clients.eci_model import ContainerGroup
+from ..clients.registry_api import RegistryClient, RegistryError, Resolved
+from ..core.errors import EciRedeployError, PlanningError
+from ..core.imageref import ImageRef
+from ..core.log import log_event
+from ..events.model import PushEvent
+from ..execution.apply import Report, observe
+from ..execution.rollout import Clock
+from ..planning.planner import _runs_pushed_repository, plan_event
+from ..planning.pull import registry_info
+from ..planning.registry_kinds import RegistryKind, registry_host
+from ..planning.steps import Plan, Skip
+from ..planning.versionguard import running_tag
+from ..rules.model import Rule, RuleSet
+from ..rules.tagpolicy import parse_version
+
+DEFAULT_PLATFORM = "linux/amd64"
+ClientFor = Callable[[Rule, str], RegistryClient]
+
+
+@dataclass
+class ReconcileResult:
+    report: Report
+    wanted: dict[str, dict[str, str]] = field(default_factory=dict)  # rule -> {tag, digest, image}
+    registry_requests: dict[str, int] = field(default_factory=dict)
+    events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
+    released: Any = None  # the gates' release of held changes before this reconcile (Report or HandedOff)
+
+    def to_json(self) -> dict[str, Any]:
+        body = self.report.to_json()
+        body["wanted"] = self.wanted
+        body["registry_requests"] = self.registry_requests
+        if self.released is not None:
+            body["released"] = self.released.to_json()
+        return body
+
+
+def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
+    """Deterministic offsets inside the tick: the same rule always at the same second, rules spread out."""
+
+    def offset(rule: Rule) -> float:
+        h = int(hashlib.sha256(rule.name.encode()).hexdigest()[:8], 16)
+        return (h / 0xFFFFFFFF) * spread_seconds
+
+    return sorted(((offset(r), r) for r in rules), key=lambda pair: (pair[0], pair[1].name))
+
+
+def wanted_image(
+    rule: Rule, rules: RuleSet, client: RegistryClient, platform: str, running: str | None = None
+) -> Resolved:
+    """`running`: with stay_within, the version the groups being converged run (their line)."""
+    policy = rules.policy(rule)
+    repository = rule.source.repository
+    if policy.kind == "exact":
+        last_error: RegistryError | None = None
+        for tag in policy.pattern:  # the first listed tag that exists
+            try:
+                return client.resolve(repository, tag, platform)
+            except RegistryError as exc:
+                last_error = exc
+        raise last_error or RegistryError("no tag")
+    if not policy.ordered:
+        raise PlanningError(
+            "glob and regex rules without order follow pushes; reconcile converges semver, ordered regex and "
+            "exact rules",
+            rule=rule.name,
+        )
+    best = policy.best(client.list_tags(repository), running)
+    if best is None:
+        within = f" within the line of {running}" if policy.stay_within and running else ""
+        raise PlanningError(f"no tag in {repository} satisfies {policy.pattern!r}{within}", rule=rule.name)
+    return client.resolve(repository, best, platform)
+
+
+def reconcile(
+    rules: RuleSet,
+    gateway: EciGateway,
+    client_for: ClientFor,
+    env: Mapping[str, str],
+    *,
+    spread_seconds: float = 0.0,
+    platform: str = DEFAULT_PLATFORM,
+    sleep: Callable[[float], None] = time.sleep,
+    dry_run: bool = False,
+    clock: Clock | None = None,
+    gate_context: Any = None,
+) -> ReconcileResult:
+    plan = Plan()
+    observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
+    wanted: dict[str, dict[str, str]] = {}
+    events: list[PushEvent] = []
+    clients: dict[str, RegistryClient] = {}
+    started = time.monotonic()
+    for offset, rule in schedule(rules, spread_seconds):
+        delay = offset - (time.monotonic() - started)
+        if delay > 0:
+            sleep(delay)
+        try:
+            groups = _observe_rule(gateway, rule, rules, observe)
+            observed.extend(groups)
+            host = registry_host(rule, groups)
+            if host is None:
+                plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
+                continue
+            client = clients.get(host) or clients.setdefault(host, client_for(rule, host))
+        except (RegistryError, PlanningError) as exc:
+            plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
+            log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
+            continue
+        for running, subset in _lines(rule, rules, groups, host):
+            if running is None and rules.policy(rule).stay_within:
+                names = ", ".join(g.id for g in subset)
+                plan.skipped.append(
+                    Skip(rule.name, f"reconcile: stay_within: the running version of {names} is unknown")
+                )
+                continue
+            _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
+    from ..pipeline import Mode, finish  # gate, apply, report: the tail every entry point shares
+
+    mode: Mode = "dry-run" if dry_run else "apply"
+    report = finish(plan, rules, observed, gateway, env, mode=mode, clock=clock, gate_context=gate_context)
+    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events=events)
+
+
+def _lines(
+    rule: Rule, rules: RuleSet, groups: list[ContainerGroup], host: str
+) -> list[tuple[str | None, list[ContainerGroup]]]:
+    """Groups converged together: all of them, or with stay_within one batch per running version's line
+    (a group on 1.x and one on 2.x want different versions)."""
+    policy = rules.policy(rule)
+    if policy.stay_within is None or rule.target.action == "create":
+        return [(None, groups)]
+    probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe", registry_host=host)
+    lines: dict[str, tuple[str | None, list[ContainerGroup]]] = {}
+    for group in groups:
+        running = running_tag(group, probe, rule, _runs_pushed_repository)
+        version = parse_version(running) if running else None
+        if version is None:
+            lines.setdefault("?", (None, []))[1].append(group)
+            continue
+        line = f"{version.major}" if policy.stay_within == "minor" else f"{version.major}.{version.minor}"
+        lines.setdefault(line, (running, []))[1].append(group)
+    return list(lines.values())
+
+
+def _reconcile_line(
+    plan: Plan,
+    wanted: dict[str, dict[str, str]],
+    events: list[PushEvent],
+    rule: Rule,
+    rules: RuleSet,
+    client: RegistryClient,
+    platform: str,
+    host: str,
+    running: str | None,
+    groups: list[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    try:
+        resolved = wanted_image(rule, rules, client, platform, running)
+    except (RegistryError, PlanningError) as exc:
+        plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
+        log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
+        return
+    event = PushEvent(
+        rule.source.repository,
+        resolved.tag,
+        resolved.digest,
+        "reconcile",
+        f"reconcile:{rule.name}:{resolved.digest}",
+        registry_host=host,
+        signed=True,
+        only_rule=rule.name,
+    )
+    events.append(event)
+    wanted.setdefault(
+        rule.name, {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
+    )
+    try:
+        plan.extend(plan_event(event, rules, groups, env, only=rule.name))
+    except EciRedeployError as exc:
+        plan.skipped.append(Skip(rule.name, exc.one_line()))
+
+
+def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:
+    probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe")
+    single = RuleSet([rule], rules.templates)
+    return list(observe(gateway, [probe], single, check=False))
+
+
+def client_factory(
+    env: Mapping[str, str],
+    *,
+    max_requests: int = 50,
+    acr_token: Any = None,
+    timeout: float = 10.0,
+    max_wait_seconds: float = 30.0,
+) -> ClientFor:
+    """Registry clients configured from each rule's pull settings (scheme, TLS, credentials)."""
+
+    def make(rule: Rule, host: str) -> RegistryClient:
+        pull = rule.pull
+        scheme = "http" if host in pull.plain_http else "https"
+        username = password = None
+        for cred in pull.credentials:
+            if cred.server.lower() == host:
+                username, password = cred.username, env.get(cred.password_env)
+                if password is None:
+                    raise PlanningError(f"${cred.password_env} is not set (password for {host})", rule=rule.name)
+        token_provider = None
+        if username is None and acr_token is not None:
+            info = registry_info(ImageRef(host, rule.source.repository), rule)
+            if info.kind is RegistryKind.ACR_ENTERPRISE and pull.acr:
+                token_provider = lambda: acr_token(pull.acr.instance_id, pull.acr.region or rule.target.region)  # noqa: E731
+        return RegistryClient(
+            host,
+            scheme=scheme,
+            verify=host not in pull.insecure,
+            username=username,
+            password=password,
+            token_provider=token_provider,
+            max_requests=max_requests,
+        )
+
+    return make

@@ -1,0 +1,1 @@
+"""Pure decisions: (events, rules, observed state) -> steps carrying the exact ECI requests."""

@@ -1,0 +1,83 @@
+"""Pushes of one delivery, sorted and coalesced per rule before planning.
+
+A registry batches notifications (Distribution sends envelopes of many events, Harbor several
+resources, Quay several tags): 200 pushes of a watched repository in one delivery must become one
+change per group, to the newest image, not 200 rollouts racing each other. Newest is by the rule's
+own order of tags (`TagPolicy.order_key`, the one ordering every module uses), then by the push's
+event time, then by the registry's own order of sending. Each rule coalesces on its own, because each
+rule has its own order and its own groups: a push may be the newest for one rule and superseded for
+another. Pure: no I/O, nothing but the events and the rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events.model import PushEvent
+from ..rules.model import Rule, RuleSet
+
+
+@dataclass(frozen=True)
+class Superseded:
+    rule: str
+    event: PushEvent
+    by: PushEvent
+    basis: str  # what made `by` newer: "the rule's tag order", "event time" or "delivery order"
+
+    def reason(self) -> str:
+        return f"{self.event.describe()} superseded by {self.by.describe()} in the same delivery ({self.basis})"
+
+
+@dataclass
+class Coalesced:
+    """For each push (by its position among the pushes): the rules to plan it for (None = every rule, as
+    when nothing was coalesced; [] = none: superseded for every rule that would act on it)."""
+
+    only: list[list[str] | None] = field(default_factory=list)
+    superseded: list[Superseded] = field(default_factory=list)
+
+    def superseded_for(self, event: PushEvent) -> list[Superseded]:
+        return [s for s in self.superseded if s.event is event]
+
+
+def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
+    from .planner import skip_reason  # the planner's own test of whether a rule acts on a push
+
+    acting: list[list[Rule]] = [
+        [r for r in rules.for_repository(e.repository) if not skip_reason(r, e, rules)] for e in events
+    ]
+    by_rule: dict[str, list[int]] = {}
+    for i, rules_of_event in enumerate(acting):
+        for rule in rules_of_event:
+            by_rule.setdefault(rule.name, []).append(i)
+    out = Coalesced()
+    lost: dict[int, set[str]] = {}
+    for name, positions in by_rule.items():
+        if len(positions) < 2:
+            continue
+        policy = rules.policy(next(r for r in acting[positions[0]] if r.name == name))
+        winner = positions[0]
+        for i in positions[1:]:
+            if _newer(events[i], i, events[winner], winner, policy) is not None:
+                winner = i
+        for i in positions:
+            if i != winner:
+                basis = _newer(events[winner], winner, events[i], i, policy) or "delivery order"
+                out.superseded.append(Superseded(name, events[i], events[winner], basis))
+                lost.setdefault(i, set()).add(name)
+    for i, rules_of_event in enumerate(acting):
+        gone = lost.get(i)
+        out.only.append(None if not gone else [r.name for r in rules_of_event if r.name not in gone])
+    return out
+
+
+def _newer(a: PushEvent, ia: int, b: PushEvent, ib: int, policy: Any) -> str | None:
+    """Why push `a` (at position ia) is newer than push `b`, or None when it is not."""
+    ka, kb = policy.order_key(a.tag), policy.order_key(b.tag)
+    if ka is not None and kb is not None and ka != kb:
+        return "the rule's tag order" if ka > kb else None
+    if a.time is not None and b.time is not None and a.time != b.time:
+        return "event time" if a.time > b.time else None
+    return "delivery order" if ia > ib else None

@@ -1,0 +1,656 @@
+"""Planning is pure: (push event, rules, observed container groups, environment) -> Plan.
+
+No I/O happens here; every decision is in the returned steps and skip reasons, so a dry run, a
+test and the real apply all see the same thing.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clients.eci_model import ContainerGroup, GroupIndex
+from ..core.errors import ImageReferenceError, PlanningError
+from ..core.idempotency import client_token, transition_token
+from ..core.imageref import ImageRef, running_ref
+from ..events.model import PushEvent
+from ..rules.model import Rule, RuleSet, Selector
+from . import tracking
+from .pull import pull_parameters
+from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
+from .steps import Plan, Skip, Step
+from .versionguard import check as version_check
+
+MUTABLE_STATUSES = frozenset({"Pending", "Running"})
+# A group in one of these is mid-change (ours or someone's): touching it again would race.
+IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
+
+
+def plan_event(
+    event: PushEvent,
+    rules: RuleSet,
+    groups: Iterable[ContainerGroup],
+    env: Mapping[str, str],
+    *,
+    only: str | None = None,
+) -> Plan:
+    """`only`: plan for this rule alone (a reconcile's wanted image belongs to one rule's policy)."""
+    plan = Plan(events=[event])
+    candidates = [r for r in rules.for_repository(event.repository) if only is None or r.name == only]
+    if not candidates:
+        plan.skipped.append(Skip(None, f"no rule watches {event.repository}"))
+        return plan
+    for rule in candidates:
+        reason = skip_reason(rule, event, rules)
+        if reason:
+            plan.skipped.append(Skip(rule.name, reason))
+            continue
+        try:
+            _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env)
+        except ImageReferenceError as exc:
+            raise PlanningError(str(exc), rule=rule.name) from None
+    return plan
+
+
+def skip_reason(rule: Rule, event: PushEvent, rules: RuleSet) -> str | None:
+    """Why a rule watching the pushed repository does not act on this push (None: it does)."""
+    return registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
+
+
+def registry_mismatch(rule: Rule, event: PushEvent) -> str | None:
+    wanted = rule.source.registry
+    if not wanted:
+        return None
+    if wanted.startswith("cri-"):
+        if event.instance_id == wanted:
+            return None
+        if event.instance_id is None and event.source == "acr-webhook":
+            return None  # ACR webhooks do not name the instance: the rule does
+        acr = rule.pull.acr
+        if event.instance_id is None and event.registry_host and acr and acr.instance_id == wanted:
+            info = classify(ImageRef(event.registry_host, event.repository), acr_domains=acr.domains)
+            if info.custom_domain or (info.instance_name and info.instance_name == (acr.instance_name or "").lower()):
+                return None  # a host the rule's ACR settings name as this instance
+        return f"pushed to {event.instance_id or event.registry_host or 'another registry'}, rule watches {wanted}"
+    if event_host_matches(event, wanted):
+        return None
+    return f"pushed to {event.registry_host or event.instance_id or event.region}, rule watches {wanted}"
+
+
+def event_host_matches(event: PushEvent, host: str) -> bool:
+    """Whether an image on `host` is the repository this event's push updated."""
+    if event.registry_host:
+        return same_registry(event.registry_host, host)
+    info = classify(ImageRef(host, event.repository))
+    if event.instance_name:
+        return info.kind is RegistryKind.ACR_ENTERPRISE and info.instance_name == event.instance_name
+    if event.region:
+        acr = info.kind in (RegistryKind.ACR_ENTERPRISE, RegistryKind.ACR_PERSONAL)
+        return acr and info.region == event.region
+    return True
+
+
+def _runs_pushed_repository(ref: ImageRef, event: PushEvent, rule: Rule) -> bool:
+    if ref.repository != event.repository:
+        return False
+    if ref.registry in (rule.pull.acr.domains if rule.pull.acr else ()):
+        return event.instance_id in (None, rule.pull.acr.instance_id if rule.pull.acr else None)
+    return event_host_matches(event, ref.registry)
+
+
+def _new_image(current: ImageRef, event: PushEvent, rule: Rule) -> ImageRef:
+    if rule.pull.digest and event.digest:
+        return current.with_version(tag=None, digest=event.digest)
+    return current.with_version(tag=event.tag, digest=None)
+
+
+def _same_image(running: ImageRef, wanted: ImageRef, equivalent: frozenset[str] = frozenset()) -> bool:
+    if running.name != wanted.name:
+        return False
+    if wanted.digest:
+        return running.digest == wanted.digest or running.digest in equivalent
+    return False  # a tag pushed again may hold new content: never "already running"
+
+
+def _token_basis(image: ImageRef, event: PushEvent) -> str:
+    # Without a digest the image string does not identify the content: the event must.
+    return image.render() if image.digest else f"{image.render()}#{event.event_id}"
+
+
+def _recorded(group: ContainerGroup) -> str:
+    """What the group's tracking tags say it last had applied: part of the state a transition leaves."""
+    done = tracking.applied(group.tag_map)
+    return f"applied={done.digest or ''}@{done.event_time_ms or ''}/{done.rule or ''}"
+
+
+def _pushed(event: PushEvent) -> str:
+    # The push's time goes into the recorded tags, so it belongs to the transition's target too.
+    return f"pushed@{tracking.millis(event.time) or ''}"
+
+
+def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -> list[ContainerGroup]:
+    if isinstance(groups, GroupIndex):  # narrow first, then apply the same checks below
+        if selector.ids is not None:
+            groups = [groups.by_id[i] for i in selector.ids if i in groups.by_id]
+        elif selector.name is not None:
+            groups = groups.named(selector.name)
+        elif selector.tags is not None:
+            groups = groups.with_tags(selector.tags)
+    out = []
+    for g in groups:
+        if g.region and g.region != region:
+            continue
+        if selector.ids is not None and g.id not in selector.ids:
+            continue
+        if selector.name is not None and g.name != selector.name:
+            continue
+        if selector.tags is not None:
+            tags = g.tag_map
+            if any(tags.get(k) != v for k, v in selector.tags.items()):
+                continue
+        out.append(g)
+    return out
+
+
+def _plan_rule(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any] | None,
+    groups: Iterable[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    action = rule.target.action
+    if action == "create":
+        assert template is not None
+        _plan_create(plan, event, rule, template, groups, env)
+        return
+    assert rule.target.container_groups is not None
+    selected = _select(groups, rule.target.container_groups, rule.target.region)
+    if not selected:
+        plan.skipped.append(Skip(rule.name, "no container group matches the rule's container_groups"))
+        return
+    pulls = PullCache()
+    for group in selected:
+        guard = _guard(event, rule, group)
+        if guard is not None:
+            plan.skipped.append(guard)
+            continue
+        if action == "update":
+            _plan_update(plan, event, rule, group, env, pulls)
+        elif action == "restart":
+            _plan_restart(plan, event, rule, group)
+        else:
+            assert template is not None
+            _plan_replace(plan, event, rule, template, group, env)
+
+
+def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
+    """Freeze, in-flight rollouts and event order, before anything else is decided for a group."""
+    tags = group.tag_map
+    if tracking.frozen(tags):
+        return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
+    if group.status in IN_FLIGHT:
+        return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
+    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+    versions = version_check(event, rule, group, _runs_pushed_repository)
+    if versions is not None and versions.skip is not None:
+        return Skip(rule.name, versions.skip, group.id)
+    done = tracking.applied(tags)
+    when = tracking.millis(event.time)
+    newer = versions is not None and versions.newer
+    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+        return Skip(
+            rule.name,
+            f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
+            f"({done.digest}): nothing is downgraded",
+            group.id,
+        )
+    return None
+
+
+def _running_version(ref: ImageRef | None) -> str | None:
+    if ref is None:
+        return None
+    return tracking.version_of(ref.digest, ref.tag)
+
+
+
+def unparsable(image: str | None) -> str | None:
+    """Why a running image fails the reference grammar (None: it parses, or there is none)."""
+    if not image:
+        return None
+    try:
+        ImageRef.parse(image)
+    except ImageReferenceError as exc:
+        return str(exc)
+    return None
+
+
+def _targets(
+    containers: Sequence[tuple[str, str | None]], event: PushEvent, rule: Rule
+) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
+    """(container name, running image) pairs the push applies to, and names the rule asked for but cannot."""
+    wanted = set(rule.target.containers or ())
+    out: list[tuple[str, ImageRef | None]] = []
+    refused: list[str] = []
+    for name, image in containers:
+        ref = running_ref(image) if image else None
+        if image and ref is None:  # unreadable even as a name: cannot be ours to change
+            if name in wanted:
+                refused.append(name)
+            continue
+        runs = ref is not None and _runs_pushed_repository(ref, event, rule)
+        if wanted:
+            if name in wanted:
+                if ref is None or runs:
+                    out.append((name, ref))
+                else:
+                    refused.append(name)
+        elif runs:
+            out.append((name, ref))
+    if not wanted:
+        return out, refused
+    missing = sorted(wanted - {n for n, _ in containers})
+    return out, refused + missing
+
+
+@dataclass(slots=True)
+class _Changes:
+    """What an update changes, by API section (Container / InitContainer): the new entries, the
+    entries that undo them, and the images on both sides."""
+
+    body: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    back: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    old_images: list[ImageRef] = field(default_factory=list)
+    new_images: list[ImageRef] = field(default_factory=list)
+    previous: dict[str, str] = field(default_factory=dict)
+    targets: list[tuple[str, ImageRef | None]] = field(default_factory=list)
+    # Containers whose running image fails the reference grammar, and why: a valid push repairs them.
+    broken: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def repairs(self) -> bool:
+        """The update replaces an invalid reference: going back would send it to ECI again."""
+        return bool(set(self.previous) & set(self.broken))
+
+
+def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str]) -> _Changes:
+    everyone = group.containers + group.init_containers
+    changes = _Changes(broken={c.name: why for c in everyone if (why := unparsable(c.image))})
+    written = {c.name: c.image for c in everyone}
+    for section, containers in (("Container", group.containers), ("InitContainer", group.init_containers)):
+        targets, refused = pulls.targets(tuple((c.name, c.image) for c in containers), event, rule)
+        if refused and section == "Container":
+            notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
+        changes.targets.extend(targets)
+        for name, running in targets:
+            assert running is not None
+            new, same = pulls.new_image(running, event, rule)
+            if same:
+                continue
+            new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
+            if name in changes.broken:
+                notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); replaced")
+            entry: dict[str, Any] = {"Name": name, "Image": new_text}
+            if not new.digest and old_text == new_text:
+                entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
+                notes.append(
+                    f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
+                )
+            changes.body.setdefault(section, []).append(entry)
+            changes.back.setdefault(section, []).append({"Name": name, "Image": old_text})
+            changes.previous[name] = old_text
+            changes.old_images.append(running)
+            changes.new_images.append(new)
+    return changes
+
+
+def _update_tags(
+    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str]
+) -> list[dict[str, str]] | None:
+    tags = tracking.record(
+        group.tag_map,
+        version=tracking.version_of(event.digest if changes.new_images[0].digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=None if changes.repairs else _running_version(changes.old_images[0]),
+        tag=event.tag,
+    )
+    if tags is None:
+        notes.append(
+            f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
+            "event order cannot be recorded on it"
+        )
+    return tags
+
+
+def _plan_update(
+    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
+) -> None:
+    if group.status not in MUTABLE_STATUSES:
+        plan.skipped.append(
+            Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
+        )
+        return
+    notes: list[str] = []
+    changes = _changes(group, event, rule, pulls, notes)
+    if not changes.targets:
+        unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
+        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}{unreadable}", group.id))
+        return
+    for name in sorted(set(changes.broken) - {n for n, _ in changes.targets}):
+        notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); left as it is")
+    if not changes.new_images:
+        already = _new_image(changes.targets[0][1], event, rule)  # type: ignore[arg-type]
+        plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
+        return
+    pull = pulls.get(changes.new_images, rule, event, env)
+    if pull.create_only:
+        notes.append(
+            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
+            "what it was created with (use action: replace to move it)"
+        )
+    basis = [_token_basis(i, event) for i in changes.new_images]
+    before = [*(str(i) for i in changes.old_images), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    tags = _update_tags(group, event, rule, changes, notes)
+    body: dict[str, Any] = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": transition_token(rule.name, "update", group.id, before=before, after=after),
+        "UpdateType": "IncrementalUpdate",
+        **changes.body,
+        **pull.for_update(),
+    }
+    if tags is not None:
+        body["Tag"] = tags
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull)
+    if changes.repairs:
+        # Going back would send the invalid reference to ECI again: a failed repair stays failed.
+        rollback = None
+        notes.append("no rollback: the image it replaces is not a valid reference")
+    plan.steps.append(
+        Step(
+            rule.name,
+            "UpdateContainerGroup",
+            group.id,
+            body,
+            changes.new_images[0].render(),
+            group.id,
+            notes=tuple(notes),
+            rollback=rollback,
+            previous=changes.previous,
+            network=_network(group),
+            event_id=event.event_id,
+        )
+    )
+
+
+class PullCache:
+    """pull_parameters per registry set and container targets per container list, for the many groups
+    of one plan that look alike. Lives for one plan only: it may hold passwords."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], Any] = {}
+        self._targets: dict[tuple[Any, ...], Any] = {}
+        self._images: dict[tuple[Any, ...], Any] = {}
+
+    def new_image(self, running: ImageRef, event: PushEvent, rule: Rule) -> tuple[ImageRef, bool]:
+        """(the image to deploy in place of `running`, whether `running` already is it)."""
+        key = (rule.name, event.event_id, running)
+        if key not in self._images:
+            new = _new_image(running, event, rule)
+            self._images[key] = (new, _same_image(running, new, event.equivalent))
+        return self._images[key]  # type: ignore[no-any-return]
+
+    def targets(
+        self, containers: tuple[tuple[str, str], ...], event: PushEvent, rule: Rule
+    ) -> tuple[list[tuple[str, ImageRef | None]], list[str]]:
+        """_targets, once per distinct container list: the groups of one rollout usually share it."""
+        key = (rule.name, event.event_id, containers)
+        if key not in self._targets:
+            self._targets[key] = _targets(containers, event, rule)
+        return self._targets[key]  # type: ignore[no-any-return]
+
+    def get(self, images: list[ImageRef], rule: Rule, event: PushEvent | None, env: Mapping[str, str]) -> Any:
+        key = (
+            rule.name,
+            tuple((i.registry, i.repository, i.written_domain) for i in images),
+            (event.instance_id, event.instance_name, event.region) if event else None,
+        )
+        if key not in self._entries:
+            self._entries[key] = pull_parameters(images, rule, event, env)
+        return self._entries[key]
+
+
+def _network(group: ContainerGroup) -> dict[str, str]:
+    extra = group.model_extra or {}
+    return {k: str(extra[k]) for k in ("SecurityGroupId", "VSwitchId") if extra.get(k)}
+
+
+def _rollback_body(
+    rule: Rule,
+    group: ContainerGroup,
+    containers: dict[str, list[dict[str, Any]]],
+    before: list[str],
+    after: list[str],
+    pull: Any,
+) -> dict[str, Any]:
+    """UpdateContainerGroup back to the images (and tags) the group had before this change. The old
+    images are on the same registries as the new ones (an update keeps each container's host), so
+    they pull with the same parameters."""
+    body: dict[str, Any] = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": transition_token(rule.name, "rollback", group.id, before=before, after=after),
+        "UpdateType": "IncrementalUpdate",
+        **containers,
+        **pull.for_update(),
+    }
+    if group.tags:
+        body["Tag"] = [{"Key": t.key, "Value": t.value} for t in group.tags]
+    return body
+
+
+def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
+    if group.status not in MUTABLE_STATUSES:
+        plan.skipped.append(
+            Skip(rule.name, f"group is {group.status}; it can be restarted only when Pending or Running", group.id)
+        )
+        return
+    basis = event.digest or f"{event.tag}#{event.event_id}"
+    body = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": client_token(rule.name, "restart", group.id, event.repository, basis),
+    }
+    image = f"{event.repository}:{event.tag}" if event.tag else event.repository
+    plan.steps.append(
+        Step(rule.name, "RestartContainerGroup", group.id, body, image, group.id, event_id=event.event_id)
+    )
+
+
+def _event_image(event: PushEvent, rule: Rule) -> ImageRef:
+    """The pushed image on the host ECI should pull it from, for a template container with no image."""
+    host = event.registry_host
+    if host is None and rule.pull.acr and rule.pull.acr.domains:
+        host = rule.pull.acr.domains[0]
+    if host is None and event.instance_name and event.region:
+        host = enterprise_host(event.instance_name, event.region, vpc=True)
+    if host is None:
+        raise PlanningError(
+            "the template container has no Image and the event does not name the registry: set its Image",
+            rule=rule.name,
+        )
+    return ImageRef.parse(f"{host}/{event.repository}")
+
+
+def _overlay(
+    template: dict[str, Any], event: PushEvent, rule: Rule
+) -> tuple[dict[str, Any], list[ImageRef], list[ImageRef]]:
+    """The template with the pushed image on its target containers: (body, changed images, all images)."""
+    body = copy.deepcopy(template)
+    changed: list[ImageRef] = []
+    every: list[ImageRef] = []
+    for section in ("Container", "InitContainer"):
+        items = body.get(section) or []
+        targets, _ = _targets([(c["Name"], c.get("Image")) for c in items], event, rule)
+        target_names = {name: ref for name, ref in targets}
+        for item in items:
+            if item["Name"] in target_names:
+                base = target_names[item["Name"]] or _event_image(event, rule)
+                new = _new_image(base, event, rule)
+                item["Image"] = new.render()
+                changed.append(new)
+            if item.get("Image"):
+                every.append(ImageRef.parse(item["Image"]))
+    if not changed:
+        raise PlanningError(
+            f"the template has no container running {event.repository}: name one under target.containers",
+            rule=rule.name,
+        )
+    return body, changed, every
+
+
+def _create_body(
+    template: dict[str, Any],
+    event: PushEvent,
+    rule: Rule,
+    env: Mapping[str, str],
+    name: str,
+    tags: list[dict[str, str]],
+) -> tuple[dict[str, Any], list[ImageRef]]:
+    body, changed, every = _overlay(template, event, rule)
+    pull = pull_parameters(every, rule, event, env)
+    body["RegionId"] = rule.target.region
+    body["ContainerGroupName"] = name
+    if tags:
+        body["Tag"] = tags
+    for key, value in pull.for_create().items():
+        if key in ("AcrRegistryInfo", "ImageRegistryCredential"):
+            body[key] = list(body.get(key) or []) + value
+        else:
+            body.setdefault(key, value)
+    return body, changed
+
+
+def _plan_create(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    groups: Iterable[ContainerGroup],
+    env: Mapping[str, str],
+) -> None:
+    name = str(template["ContainerGroupName"])
+    template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
+    tags = tracking.record(
+        template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
+    )
+    if tags is None:
+        raise PlanningError(
+            "the template has more tags than ECI allows with eci-redeploy's tracking tags (20)", rule=rule.name
+        )
+    body, changed = _create_body(template, event, rule, env, name, tags)
+    named = groups.named(name) if isinstance(groups, GroupIndex) else [g for g in groups if g.name == name]
+    existing = [g for g in named if not g.region or g.region == rule.target.region]
+    for group in existing:
+        running = _running_by_name(group)
+        if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
+            plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
+            return
+    body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
+    plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))
+
+
+def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
+    """The group's images by repository; an unreadable one counts as its repository at no known version."""
+    out: dict[str, ImageRef] = {}
+    for c in group.containers + group.init_containers:
+        ref = running_ref(c.image) if c.image else None
+        if ref is not None:
+            out[ref.name] = ref
+    return out
+
+
+def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup) -> list[Any]:
+    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    # The successor keeps the old group's tags so that the rule's selector still finds it.
+    merged = {**group.tag_map, **tags}
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
+    repo_before = [r for r in running_before if r.repository == event.repository]
+    recorded = tracking.record(
+        merged,
+        version=tracking.version_of(event.digest if rule.pull.digest else None, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=_running_version(repo_before[0] if repo_before else None),
+        tag=event.tag,
+    )
+    if recorded is None:
+        raise PlanningError(
+            f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
+        )
+    return recorded
+
+
+def _plan_replace(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    group: ContainerGroup,
+    env: Mapping[str, str],
+) -> None:
+    if group.status in ("Terminating", "Expired"):
+        plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
+        return
+    recorded = _replace_tags(template, event, rule, group)
+    body, changed = _create_body(
+        template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
+    )
+    running = _running_by_name(group)
+    if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
+        plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
+        return
+    basis = [_token_basis(i, event) for i in changed]
+    running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
+    before = [*(str(r) for r in running_before), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
+    body["ClientToken"] = create_token
+    image = changed[0].render()
+    notes = (f"successor of {group.id}",)
+    plan.steps.append(
+        Step(
+            rule.name,
+            "CreateContainerGroup",
+            body["ContainerGroupName"],
+            body,
+            image,
+            notes=notes,
+            event_id=event.event_id,
+        )
+    )
+    delete = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": transition_token(rule.name, "replace-delete", group.id, before=before, after=after),
+    }
+    plan.steps.append(
+        Step(
+            rule.name,
+            "DeleteContainerGroup",
+            group.id,
+            delete,
+            image,
+            group.id,
+            requires=create_token,
+            notes=("deleted only after its successor was created",),
+            event_id=event.event_id,
+        )
+    )

@@ -1,0 +1,94 @@
+"""The plan: what the planner decided, as steps that carry the exact ECI action and parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..clients.eci_wire import flatten
+from ..core.secrets import masked
+from ..events.model import PushEvent
+
+
+@dataclass(slots=True)  # not frozen: a rollout plans thousands; treated as immutable all the same
+class Step:
+    rule: str
+    action: str  # the ECI API action
+    target: str  # container group id, or the name of a group to be created
+    body: dict[str, Any]  # the request in the API's nested structure; secrets wrapped in Secret
+    image: str = ""
+    group_id: str | None = None
+    requires: str | None = None  # ClientToken of an earlier step that must have succeeded
+    notes: tuple[str, ...] = ()
+    rollback: dict[str, Any] | None = None  # the request that puts the group back as it was
+    event_id: str = ""  # the push event this step carries out (audit trail, notifications)
+    network: dict[str, str] = field(default_factory=dict)  # SecurityGroupId / VSwitchId of the group
+    previous: dict[str, str] = field(default_factory=dict)  # container name -> image before the change
+
+    @property
+    def client_token(self) -> str | None:
+        return self.body.get("ClientToken")
+
+    @property
+    def region(self) -> str:
+        return str(self.body["RegionId"])
+
+    def params(self) -> dict[str, Any]:
+        """Flat wire parameters; Secret values still wrapped."""
+        return flatten(self.body)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "rule": self.rule,
+            "action": self.action,
+            "target": self.target,
+            "params": masked(self.params()),
+        }
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+@dataclass(frozen=True)
+class Skip:
+    rule: str | None
+    reason: str
+    target: str | None = None
+    deferred: bool = False  # not now, but later: the platform's retry or the next reconcile brings it back
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}
+        if self.target:
+            out["target"] = self.target
+        if self.deferred:
+            out["deferred"] = True
+        return out
+
+
+@dataclass
+class Plan:
+    steps: list[Step] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    events: list[PushEvent] = field(default_factory=list)
+    # Events of the delivery that are not pushes to plan (ignored, rejected): listed in the output so
+    # that every event read is accounted for.
+    other_events: list[Any] = field(default_factory=list)
+
+    @property
+    def deferred(self) -> list[Skip]:
+        return [s for s in self.skipped if s.deferred]
+
+    def extend(self, other: Plan) -> None:
+        self.steps.extend(other.steps)
+        self.skipped.extend(other.skipped)
+        self.events.extend(other.events)
+        self.other_events.extend(other.other_events)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "actions": [s.to_json() for s in self.steps],
+            "skipped": [s.to_json() for s in self.skipped],
+        }
+        # Always present (docs/cli.md: `plan` always prints an `events` key), empty when nothing was read.
+        out["events"] = [e.summary() for e in self.events] + [e.summary() for e in self.other_events]
+        return out

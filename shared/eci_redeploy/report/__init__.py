@@ -1,0 +1,1 @@
+"""What happened, told once: the audit trail and the notifications."""

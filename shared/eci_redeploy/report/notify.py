@@ -1,0 +1,230 @@
+"""Telling the team: one message per rollout (rule x push) to DingTalk robots (signed), Slack incoming
+webhooks and generic JSON webhooks (HMAC-SHA256), for what deserves one: deployed, rolled back,
+failed, deferred too long, or skipped because of an error. Ordinary skips stay quiet.
+
+A notification that fails is retried briefly and logged; it never fails or delays a deploy much
+(3-second timeout, two attempts). URLs and secrets come from environment variables named in the
+rules and are never printed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..core.log import log_event
+from ..rules.model import Channel, RuleSet
+
+DEFER_ALERT_SECONDS = 600
+
+
+@dataclass
+class Message:
+    rule: str
+    outcome: str  # deployed | rolled-back | failed | deferred | error | held | refused
+    image: str = ""
+    digest: str | None = None
+    groups: list[dict[str, Any]] = field(default_factory=list)
+    event: dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+
+    @property
+    def title(self) -> str:
+        icon = {
+            "deployed": "✅",
+            "rolled-back": "↩️",
+            "failed": "❌",
+            "deferred": "⏳",
+            "error": "⚠️",
+            "held": "⏸️",  # gates/: waiting on a gate
+            "refused": "⛔",  # gates/: a gate said no
+        }[self.outcome]
+        return f"{icon} eci-redeploy {self.rule}: {self.outcome}"
+
+    def text(self) -> str:
+        lines = [f"**{self.title}**", "", f"- image: `{self.image}`"]
+        if self.digest:
+            lines.append(f"- digest: `{self.digest}`")
+        if self.event:
+            lines.append(
+                f"- event: {self.event.get('source')} {self.event.get('id')} "
+                f"({self.event.get('repository')}:{self.event.get('tag')})"
+            )
+        for g in self.groups:
+            extra = f" — {g['error']}" if g.get("error") else ""
+            lines.append(f"- {g['target']}: {g['status']}{extra}")
+        if self.detail:
+            lines.append(f"- {self.detail}")
+        return "\n".join(lines)
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule,
+            "outcome": self.outcome,
+            "image": self.image,
+            "digest": self.digest,
+            "groups": self.groups,
+            "event": self.event,
+            "detail": self.detail,
+            "text": self.text(),
+        }
+
+
+def messages_for(report: Any, now: datetime | None = None) -> list[Message]:
+    """One message per (rule, event) that changed something or failed; deferrals only when old."""
+    now = now or datetime.now(timezone.utc)
+    events = {e.event_id: e for e in report.plan.events}
+    by_key: dict[tuple[str, str], list[Any]] = {}
+    for outcome in report.outcomes:
+        if outcome.status in ("dry-run",):
+            continue
+        by_key.setdefault((outcome.step.rule, outcome.step.event_id), []).append(outcome)
+    out = []
+    for (rule, event_id), outcomes in by_key.items():
+        statuses = {o.status for o in outcomes}
+        kind = (
+            "rolled-back"
+            if "rolled-back" in statuses
+            else "failed"
+            if "failed" in statuses
+            else "deployed"
+            if "applied" in statuses
+            else None
+        )
+        if kind is None:
+            continue
+        event = events.get(event_id)
+        out.append(
+            Message(
+                rule,
+                kind,
+                outcomes[0].step.image,
+                event.digest if event else None,
+                [
+                    {
+                        "target": o.step.target,
+                        "action": o.step.action,
+                        "status": o.status,
+                        **({"error": o.error} if o.error else {}),
+                        **({"request_id": o.request_id} if o.request_id else {}),
+                    }
+                    for o in outcomes
+                ],
+                event.summary() if event else {},
+            )
+        )
+    for skip in report.plan.deferred:
+        event = next(iter(report.plan.events), None)
+        if event and event.time and (now - event.time).total_seconds() > DEFER_ALERT_SECONDS:
+            out.append(
+                Message(
+                    skip.rule or "?",
+                    "deferred",
+                    event.describe(),
+                    event.digest,
+                    [{"target": skip.target, "status": "deferred", "error": skip.reason}],
+                    event.summary(),
+                    f"waiting since {event.time.isoformat()}",
+                )
+            )
+    return out
+
+
+def planning_error_message(rule: str | None, error: str, event: Any = None) -> Message:
+    return Message(
+        rule or "?",
+        "error",
+        event.describe() if event else "",
+        getattr(event, "digest", None),
+        [],
+        event.summary() if event else {},
+        error,
+    )
+
+
+Poster = Callable[[str, bytes, dict[str, str]], int]
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    import requests
+
+    return requests.post(url, data=body, headers=headers, timeout=3).status_code
+
+
+def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int) -> str:
+    """DingTalk custom robot signing: HMAC-SHA256 of "<timestamp>\\n<secret>" keyed by the secret."""
+    to_sign = f"{timestamp_ms}\n{secret}".encode()
+    sign = base64.b64encode(hmac.new(secret.encode(), to_sign, hashlib.sha256).digest()).decode()
+    joiner = "&" if "?" in url else "?"
+    return f"{url}{joiner}timestamp={timestamp_ms}&sign={urllib.parse.quote_plus(sign)}"
+
+
+def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+
+
+def _request(channel: Channel, message: Message, env: Mapping[str, str]) -> tuple[str, bytes, dict[str, str]] | None:
+    def var(name: str | None) -> str | None:
+        return env.get(name) if name else None
+
+    headers = {"Content-Type": "application/json"}
+    if channel.dingtalk:
+        url = var(channel.dingtalk.url_env)
+        if not url:
+            return None
+        secret = var(channel.dingtalk.secret_env)
+        if secret:
+            url = dingtalk_signed_url(url, secret, int(time.time() * 1000))
+        markdown = {"msgtype": "markdown", "markdown": {"title": message.title, "text": message.text()}}
+        return url, json.dumps(markdown, ensure_ascii=False).encode(), headers
+    if channel.slack:
+        url = var(channel.slack.url_env)
+        return (url, json.dumps({"text": message.text()}, ensure_ascii=False).encode(), headers) if url else None
+    assert channel.webhook is not None
+    url = var(channel.webhook.url_env)
+    if not url:
+        return None
+    body = json.dumps(message.payload(), ensure_ascii=False).encode()
+    secret = var(channel.webhook.secret_env)
+    if secret:
+        ts = str(int(time.time()))
+        headers.update(
+            {"X-Eci-Redeploy-Timestamp": ts, "X-Eci-Redeploy-Signature": webhook_signature(secret, ts, body)}
+        )
+    return url, body, headers
+
+
+def send(messages: list[Message], rules: RuleSet, env: Mapping[str, str], *, post: Poster = _post) -> int:
+    """Send each message to its rule's channels; returns how many deliveries succeeded. Never raises."""
+    delivered = 0
+    for message in messages:
+        for channel in rules.channels(message.rule):
+            kind = "dingtalk" if channel.dingtalk else "slack" if channel.slack else "webhook"
+            request = _request(channel, message, env)
+            if request is None:
+                log_event("notify.skipped", channel=kind, rule=message.rule, reason="URL variable not set")
+                continue
+            url, body, headers = request
+            for attempt in (1, 2):
+                try:
+                    status = post(url, body, headers)
+                except Exception as exc:  # a notification must never break a deploy
+                    status, error = 0, type(exc).__name__
+                else:
+                    error = "" if 200 <= status < 300 else f"HTTP {status}"
+                if not error:
+                    delivered += 1
+                    log_event("notify.sent", channel=kind, rule=message.rule, outcome=message.outcome)
+                    break
+                log_event("notify.failed", channel=kind, rule=message.rule, attempt=attempt, error=error)
+                if attempt == 1:
+                    time.sleep(0.2)
+    return delivered
