@@ -2,14 +2,14 @@
 
     parsed events ──► observe (only what matched rules select) ──► [refine: the webhook confirms digests]
         ──► decide (pure: steps with the exact ECI requests) ──► gate (gates/: hold, refuse, record)
-        ──► apply (execution.carry_out: batches, health, rollback; audit) ──► report (notifications)
+        ──► apply (execution.apply.carry_out: batches, health, rollback; audit) ──► report (notifications)
 
 The push and worker functions, `serve`, `invoke` (through the single writer: `run_serialised`) call
 `run`; the webhook's reply and `plan` call `run(..., mode="preview")` (gated, applied nowhere, nobody
 told); the reconcile decides from the registries and enters at `finish` (gate, apply, report). Entry
 points differ only in their adapter and in what they do with the report (reply 202, raise `RetryLater`
 for a platform retry, print JSON, exit 1). Held changes the gates release go through the same
-`execution.carry_out` (gates/ sit below this module).
+`execution.apply.carry_out` (gates/ sit below this module).
 """
 
 from __future__ import annotations
@@ -117,7 +117,7 @@ def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet
 
 def raise_if_retryable(report: Report) -> None:
     """Raise `RetryLater` when a retry can do better: a step failed with an error the ECI client calls
-    worth a retry (gateway.retry_later), or a change was deferred while another is in flight."""
+    worth a retry (clients.eci.retry_later), or a change was deferred while another is in flight."""
     from .clients.eci import retry_later
 
     retryable = [o for o in report.outcomes if o.status == "failed" and o.code and retry_later(o.code)]

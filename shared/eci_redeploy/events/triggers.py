@@ -6,7 +6,7 @@ function, handed an FC HTTP event that wraps an unsigned ACR webhook body, deplo
 Each function therefore checks the outer shape of what it was invoked with before parsing:
 
 - push (EventBridge): a CloudEvent, or an array of them;
-- webhook (HTTP trigger): an FC HTTP event (checked in handlers/webhook.py, which then authenticates);
+- webhook (HTTP trigger): an FC HTTP event (checked in functions/webhook.py, which then authenticates);
 - worker (async, from the webhook): a work order (work.is_work_order);
 - timer (timer trigger): a timer event.
 """

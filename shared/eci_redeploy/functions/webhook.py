@@ -133,7 +133,7 @@ NOT_WEBHOOK_KINDS = {
 
 
 def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, list[Any]]:
-    """Parse first, then authenticate by what the body holds (see webhook_auth.authenticate); an
+    """Parse first, then authenticate by what the body holds (see events/auth.py, authenticate); an
     unreadable body is authenticated before its 400 is given."""
     try:
         body = decode_json(request.body, source="body")

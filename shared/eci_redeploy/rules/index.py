@@ -2,7 +2,7 @@
 rules document already parsed from YAML, each valid only while the files it was built from are
 byte-for-byte unchanged.
 
-Standard library only: both the cold path (`fastpath`) and `rules.load_rules` read it, and neither
+Standard library only: both the cold path (`rules/watched.py`) and `rules.model.load_rules` read it, and neither
 may pay for the other's imports.
 """
 

@@ -2,7 +2,7 @@
 version library (node-semver) or the ECI SDK (together ~0.5 s and ~25 MB before the first byte of
 work).
 
-"Is this repository watched?" is answered from the build-time index (`rules_index`) when it is
+"Is this repository watched?" is answered from the build-time index (`rules/index.py`) when it is
 current, and otherwise from the rules file itself: when the pushed path does not even occur in its
 text, no rule can name it (see `_absent_from`); else a minimal read (PyYAML, then only
 `rules[].source.repository` and `.registry`), cached per file (mtime + size) for the warm instance.
@@ -22,7 +22,7 @@ from typing import Any
 
 from .index import indexed_repositories, write_index
 
-# The build imports write_index from here; its home is rules_index.
+# The build imports write_index from here; its home is rules/index.py.
 __all__ = ["unwatched_reply", "watched_sources", "write_index"]
 
 # What a rule watches, as far as the fast path can tell: (repository, ACR EE instance id or None).
