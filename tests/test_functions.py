@@ -119,9 +119,33 @@ def test_duplicate_webhook_is_dispatched_once(fc):
     apply_now(held[0])
     assert len(fc.mutations()) == 1
     third = json.loads(call_webhook(body, query={"token": TOKEN})["body"])  # a late redelivery
-    assert third["accepted"] is False
+    # The preview says so, but the decision is the single writer's: the same task id, de-duplicated.
     assert any(s["reason"].startswith("already running") for s in third["skipped"])
+    assert third["task_id"] == first["task_id"] and len(held) == 1
     assert len(fc.mutations()) == 1
+
+
+def acr_push(digit: str, pushed_at: str) -> bytes:
+    body = json.loads((EVENTS / "acr-webhook.json").read_text())
+    body["push_data"].update(digest="sha256:" + digit * 64, pushed_at=pushed_at, tag="2.3.1")
+    return json.dumps(body).encode()
+
+
+def test_a_push_back_to_what_runs_while_a_newer_one_waits_in_the_writer_ends_on_it(fc):
+    """A, then B (still waiting in the writer's queue), then A again as the newest push: the webhook's
+    preview sees A running, but only the writer may decide that. Before, it answered 200 "already
+    running" and the groups ended on B (found by an independent load run against serve --live)."""
+    held = []
+    apply_now, fc.dispatcher.work = fc.dispatcher.work, held.append
+    call_webhook(acr_push("a", "2026-11-27 10:20:00"), query={"token": TOKEN})
+    apply_now(held.pop())
+    assert fc.backend.group("eci-api").images() == ["registry-vpc.cn-hangzhou.aliyuncs.com/team/api@sha256:" + "a" * 64]
+    b = json.loads(call_webhook(acr_push("b", "2026-11-27 10:21:00"), query={"token": TOKEN})["body"])
+    again = json.loads(call_webhook(acr_push("a", "2026-11-27 10:22:00"), query={"token": TOKEN})["body"])
+    assert b["accepted"] is True and again["accepted"] is True, again
+    for order in held:  # the writer runs them in arrival order, each against a fresh describe
+        apply_now(order)
+    assert fc.backend.group("eci-api").images() == ["registry-vpc.cn-hangzhou.aliyuncs.com/team/api@sha256:" + "a" * 64]
 
 
 BAD_AUTH = [

@@ -178,16 +178,17 @@ def _plan_and_dispatch(
     # The reply shows what the gates hold (nothing recorded here: the worker records and applies).
     gateway = gateway or common.gateway_factory(env, context)
     report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
-    plan, shown = report.decided or report.plan, report.plan
+    shown = report.plan
     summary = shown.to_json()
     summary["actions"] = [
         {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
     ]
     if report.notes:
         summary["notes"] = report.notes
-    if dry_run or not (plan.steps or plan.deferred):  # deferred: the worker decides when the group is free
+    handed = [] if dry_run else _for_the_writer(events, rules)
+    if not handed:
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
-    order = WorkOrder.for_events(_not_superseded(events, rules))
+    order = WorkOrder.for_events(handed)
     dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
     done = dispatcher.dispatch(order)
     log_event(
@@ -200,15 +201,22 @@ def _plan_and_dispatch(
     return reply(202, {"accepted": True, "task_id": done.task_id, **summary})
 
 
-def _not_superseded(events: list[PushEvent], rules: Any) -> list[PushEvent]:
-    """The worker needs only the pushes some rule still acts on after coalescing (FC caps an async
-    payload at 128 KB; a 256 KiB envelope of pushes must not become a hand-off that cannot be sent)."""
-    if len(events) < 2:
-        return events
-    from ..planning.coalesce import coalesce
+def _for_the_writer(events: list[PushEvent], rules: Any) -> list[PushEvent]:
+    """Every push some rule acts on goes to the single writer, even when the preview found nothing to
+    change: whether a group already runs it, or runs something newer, is decided there against a fresh
+    describe. Deciding it here would race the writer: after A, B (still rolling out), A again, the
+    preview sees A running and a 200 here would leave the groups on B.
 
-    merged = coalesce(events, rules)
-    return [e for e, only in zip(events, merged.only, strict=True) if only != []]
+    Only the pushes a rule still acts on after coalescing are sent (FC caps an async payload at 128 KB;
+    a 256 KiB envelope of pushes must not become a hand-off that cannot be sent)."""
+    from ..planning.coalesce import coalesce
+    from ..planning.planner import skip_reason
+
+    acted_on = [e for e in events if any(skip_reason(r, e, rules) is None for r in rules.for_repository(e.repository))]
+    if len(acted_on) < 2:
+        return acted_on
+    merged = coalesce(acted_on, rules)
+    return [e for e, only in zip(acted_on, merged.only, strict=True) if only != []]
 
 
 def _trust_notes(events: list[PushEvent]) -> list[str]:
