@@ -208,3 +208,19 @@ def test_plan_json_masks_secrets(make_rules, monkeypatch):
     assert "hunter2-secret" not in text
     assert plan.to_json()["actions"][0]["params"]["ImageRegistryCredential.1.Password"] == "******"
     assert "hunter2-secret" not in repr(plan) and "hunter2-secret" not in str(plan.steps[0].params())
+
+
+def test_tag_deploy_redelivered_is_not_applied_twice_but_new_content_under_the_tag_is(make_rules):
+    """pull.digest: false deploys by tag; a redelivery of the same push (same digest) must change nothing
+    (issue 12: "none for a duplicate"), while the tag pushed again with other content still re-pulls.
+    Found by an independent run: three identical invokes made three UpdateContainerGroup calls."""
+    rules = make_rules(rule("web", tags={"semver": ">=1.0.0 <2.0.0"}, pull={"digest": False}))
+    (first,) = plan_event(ee_push("1.4.6", DIGEST_A), rules, [group("eci-1", f"{EE}/team/web:1.4.5")], {}).steps
+    assert first.body["Container"] == [{"Name": "c1", "Image": f"{EE}/team/web:1.4.6"}]
+    recorded = {t["Key"]: t["Value"] for t in first.body["Tag"]}
+    assert recorded["eci-redeploy.digest"] == DIGEST_A  # the content the tag held, though deployed by tag
+    after = group("eci-1", f"{EE}/team/web:1.4.6", tags=recorded)
+    again = plan_event(ee_push("1.4.6", DIGEST_A, event_id="ev-redelivered"), rules, [after], {})
+    assert again.steps == [] and again.skipped[0].reason.startswith("already running")
+    (repush,) = plan_event(ee_push("1.4.6", DIGEST_B, event_id="ev-2"), rules, [after], {}).steps
+    assert repush.body["Container"] == [{"Name": "c1", "Image": f"{EE}/team/web:1.4.6", "ImagePullPolicy": "Always"}]

@@ -114,6 +114,16 @@ def _same_image(running: ImageRef, wanted: ImageRef, equivalent: frozenset[str] 
     return False  # a tag pushed again may hold new content: never "already running"
 
 
+def _same_content(group: ContainerGroup, running: ImageRef, wanted: ImageRef, event: PushEvent) -> bool:
+    """A tag deploy (`pull.digest: false`) of content the group already got: the push names a digest,
+    and that digest is what was recorded when this same tag was last applied. Without it every
+    redelivery of a push would update the group again."""
+    if wanted.digest or running.digest or not event.digest or running.tag != wanted.tag:
+        return False
+    recorded = tracking.applied(group.tag_map).digest
+    return recorded is not None and recorded in {event.digest, *event.equivalent}
+
+
 def _token_basis(image: ImageRef, event: PushEvent) -> str:
     # Without a digest the image string does not identify the content: the event must.
     return image.render() if image.digest else f"{image.render()}#{event.event_id}"
@@ -289,7 +299,7 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
         for name, running in targets:
             assert running is not None
             new, same = pulls.new_image(running, event, rule)
-            if same:
+            if same or _same_content(group, running, new, event):
                 continue
             new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
             if name in changes.broken:
@@ -313,7 +323,7 @@ def _update_tags(
 ) -> list[dict[str, str]] | None:
     tags = tracking.record(
         group.tag_map,
-        version=tracking.version_of(event.digest if changes.new_images[0].digest else None, event.tag),
+        version=tracking.version_of(event.digest, event.tag),
         event_time=event.time,
         rule=rule.name,
         previous=None if changes.repairs else _running_version(changes.old_images[0]),
@@ -585,7 +595,7 @@ def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group:
     repo_before = [r for r in running_before if r.repository == event.repository]
     recorded = tracking.record(
         merged,
-        version=tracking.version_of(event.digest if rule.pull.digest else None, event.tag),
+        version=tracking.version_of(event.digest, event.tag),
         event_time=event.time,
         rule=rule.name,
         previous=_running_version(repo_before[0] if repo_before else None),
@@ -614,7 +624,11 @@ def _plan_replace(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
     running = _running_by_name(group)
-    if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
+    def has(img: ImageRef) -> bool:
+        now = running.get(img.name)
+        return now is not None and (_same_image(now, img, event.equivalent) or _same_content(group, now, img, event))
+
+    if all(has(img) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]
