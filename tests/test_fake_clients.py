@@ -244,6 +244,88 @@ def test_legacy_sdk_malformed_key_is_refused_not_stored(server):
     assert server.backend.groups == {} and server.backend.mutating_calls() == []
 
 
+# ---- numeric parameters (issue 16): InvalidParameter naming the parameter, never a 500 or a default ----
+
+ERROR_SHAPE = {"RequestId", "HostId", "Code", "Message", "Recommend"}
+
+
+@pytest.mark.parametrize("limit", ["abc", "1.5"])
+def test_tea_sdk_non_integer_limit_is_invalid_parameter(server, limit):
+    """The old fake answered Werkzeug's HTML 500 page (int() in models.py); the API answers JSON 400."""
+    from alibabacloud_eci20180808 import models
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    with pytest.raises(ClientException) as info:
+        tea_client(server).describe_container_groups(
+            models.DescribeContainerGroupsRequest(region_id=REGION, limit=limit)
+        )
+    assert (info.value.code, info.value.status_code) == ("InvalidParameter", 400)
+    assert set(info.value.data) >= ERROR_SHAPE and "Limit" in info.value.message
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "Cpu",
+        "Memory",
+        "Container.1.Cpu",
+        "Container.1.Port.1.Port",
+        "InitContainer.1.Memory",
+        "Container.1.LivenessProbe.PeriodSeconds",
+        "ActiveDeadlineSeconds",
+        "EphemeralStorage",
+    ],
+)
+@pytest.mark.parametrize("post", [False, True], ids=["get-query", "post-form"])
+def test_legacy_sdk_non_numeric_create_parameter_is_refused(server, key, post):
+    from aliyunsdkcore.acs_exception.exceptions import ServerException
+    from aliyunsdkeci.request.v20180808 import CreateContainerGroupRequest
+
+    request = CreateContainerGroupRequest.CreateContainerGroupRequest()
+    request.set_ContainerGroupName("typed-web")
+    request.set_Containers([{"Name": "app", "Image": "nginx:1.25"}])
+    if key.startswith("InitContainer."):
+        request.add_query_param("InitContainer.1.Name", "init")
+        request.add_query_param("InitContainer.1.Image", "busybox:1")
+    request.add_query_param(key, "abc")
+    with pytest.raises(ServerException) as info:
+        legacy_call(server, request, post=post)
+    assert (info.value.get_error_code(), info.value.get_http_status()) == ("InvalidParameter", 400)
+    assert key in info.value.message and info.value.get_request_id()
+    assert server.backend.groups == {} and server.backend.mutating_calls() == []
+
+
+def test_tea_sdk_non_numeric_cpu_is_refused_by_create_and_update(server):
+    from alibabacloud_eci20180808 import models
+    from alibabacloud_tea_openapi.exceptions import ClientException
+
+    client = tea_client(server)
+    container = [models.CreateContainerGroupRequestContainer(name="app", image="nginx:1.25")]
+    with pytest.raises(ClientException) as info:
+        client.create_container_group(
+            models.CreateContainerGroupRequest(
+                region_id=REGION, container_group_name="typed-tea", cpu="abc", container=container
+            )
+        )
+    assert (info.value.code, info.value.status_code) == ("InvalidParameter", 400)
+    assert set(info.value.data) >= ERROR_SHAPE and "Cpu" in info.value.message
+    assert server.backend.groups == {}
+    gid = client.create_container_group(
+        models.CreateContainerGroupRequest(
+            region_id=REGION, container_group_name="typed-tea", cpu=2.0, memory=4.0, container=container
+        )
+    ).body.container_group_id
+    with pytest.raises(ClientException) as info:
+        client.update_container_group(
+            models.UpdateContainerGroupRequest(region_id=REGION, container_group_id=gid, cpu="abc")
+        )
+    assert (info.value.code, info.value.status_code) == ("InvalidParameter", 400)
+    assert "Cpu" in info.value.message
+    server.backend.settle()
+    assert server.backend.group(gid).spec["Cpu"] == "2.0"  # the refused update changed nothing
+    assert [c.action for c in server.backend.mutating_calls()] == ["CreateContainerGroup"]
+
+
 def test_legacy_sdk_unknown_key_accepted_unless_strict():
     from aliyunsdkcore.acs_exception.exceptions import ServerException
     from aliyunsdkeci.request.v20180808 import DescribeContainerGroupsRequest

@@ -363,6 +363,33 @@ def test_control_api_refuses_browsers_non_json_and_unknown_keys():
         assert server.backend.faults.throttle_count == 1  # refused bodies changed nothing
 
 
+@pytest.mark.parametrize(
+    ("body", "key", "allowed"),
+    [
+        (b'{"throttle_share": 1e999}', "throttle_share", "0..1"),
+        (b'{"throttle_share": -0.5}', "throttle_share", "0..1"),
+        (b'{"throttle_share": NaN}', "throttle_share", "0..1"),
+        (b'{"server_error_count": -5}', "server_error_count", "0.."),
+        (b'{"throttle_count": -1}', "throttle_count", "0.."),
+        (b'{"delay_seconds": 1e9}', "delay_seconds", "0..60"),
+        (b'{"delay_seconds": Infinity}', "delay_seconds", "0..60"),
+        (b'{"delay_seconds": -1}', "delay_seconds", "0..60"),
+    ],
+)
+def test_control_api_refuses_out_of_range_faults(body, key, allowed):
+    """Issue 16, item 3: these were answered 200 and stored (inf throttles everything, -5 is a no-op
+    that looks configured, 1e9 s hangs every call)."""
+    with FakeEciServer() as server:
+        faults = f"{server.url}/_fake/faults"
+        ok = json.dumps({"throttle_count": 2, "delay_seconds": 0.5}).encode()
+        assert _raw(faults, ok, {"Content-Type": "application/json"})[0] == 200
+        status, answer = _raw(faults, body, {"Content-Type": "application/json"})
+        assert (status, answer["Code"]) == (400, "InvalidParameter")
+        assert key in answer["Message"] and f"allowed: {allowed}" in answer["Message"].replace("an integer ", "")
+        f = server.backend.faults  # a refused body changed nothing
+        assert (f.throttle_share, f.throttle_count, f.server_error_count, f.delay_seconds) == (0.0, 2, 0, 0.5)
+
+
 def test_control_api_masks_registry_passwords():
     from eci_redeploy.clients.eci import Credentials, EciGateway, sdk_client_factory
 

@@ -16,6 +16,7 @@ from .group import Group
 
 
 def _int(value: Any, default: int = 0) -> int:
+    # Request values were type-checked (params.check_numbers): the default stands in for an absent one.
     try:
         return int(value)
     except (TypeError, ValueError):

@@ -23,6 +23,7 @@ from .exceptions import ApiError, incorrect_status, invalid_parameter, throttled
 from .exceptions import check_tags as _check_tags
 from .exceptions import required as _required
 from .group import Group, event, new_request_id, now
+from .params import check_numbers
 
 GROUP_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])$")
 MUTABLE = ("Pending", "Running")
@@ -154,6 +155,7 @@ class FakeEci:
             handler = getattr(self, f"_{action}", None) or gate_handler(self, action)
             if handler is None:
                 raise ApiError(400, "InvalidAction.NotFound", f"Specified api {action} is not found")
+            check_numbers(params)  # the API's type checks, before any handler converts a value
             with self._lock:
                 body = handler(dict(params))
             body["RequestId"] = request_id
@@ -292,7 +294,7 @@ class FakeEci:
 
     def _DescribeContainerGroups(self, params: dict[str, str]) -> dict[str, Any]:
         region = _required(params, "RegionId")
-        limit = int(params.get("Limit") or PAGE_MAX)
+        limit = int(params.get("Limit") or PAGE_MAX)  # an integer: check_numbers ran
         if not 1 <= limit <= PAGE_MAX:
             raise ApiError(400, "InvalidParameter.Limit", f"Limit must be 1..{PAGE_MAX}")
         ids: list[str] | None = None

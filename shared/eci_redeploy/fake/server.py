@@ -4,13 +4,14 @@ Besides the API at `/`, a small control API (moto's `/moto-api` idea) lets anoth
 faults and read what was called: `POST /_fake/faults`, `GET /_fake/calls`, `GET /_fake/groups`.
 It is for local tools only: a request with a browser's `Origin` header is refused (a web page must
 not reconfigure a fake a developer runs), bodies must be `application/json` (a cross-site form
-cannot send that without a preflight), unknown keys are a 400, and recorded registry passwords are
-masked.
+cannot send that without a preflight), unknown keys and out-of-range values (`FAULT_RANGES`) are a
+400, and recorded registry passwords are masked.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import sys
 import threading
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,13 @@ FAULT_KEYS = {
     "actions": (list,),
     "broken_images": (list,),
     "seed": (int,),
+}
+# Allowed ranges (inclusive) of the numeric keys; a value outside is a 400 naming the key.
+FAULT_RANGES: dict[str, tuple[float, float]] = {
+    "throttle_share": (0.0, 1.0),
+    "throttle_count": (0, sys.maxsize),
+    "server_error_count": (0, sys.maxsize),
+    "delay_seconds": (0.0, 60.0),
 }
 MASK = "******"
 
@@ -82,6 +90,17 @@ def _call_view(c: Call) -> dict[str, Any]:
     }
 
 
+def _check_range(key: str, value: Any) -> None:
+    if key not in FAULT_RANGES:
+        return
+    low, high = FAULT_RANGES[key]
+    # json.loads reads 1e999 as inf and accepts NaN / Infinity: none of them is in a range.
+    finite = not isinstance(value, float) or math.isfinite(value)
+    if not (finite and low <= value <= high):
+        allowed = f"{low:g}..{high:g}" if isinstance(low, float) else f"an integer {low}..{high}"
+        raise ValueError(f"{key}: {value!r} is out of range (allowed: {allowed})")
+
+
 def _faults_from(data: Any) -> Faults:
     if not isinstance(data, dict):
         raise ValueError("the body must be a JSON object")
@@ -93,6 +112,7 @@ def _faults_from(data: Any) -> Faults:
             raise ValueError(f"{key}: {value!r} is not a {' or '.join(t.__name__ for t in FAULT_KEYS[key])}")
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ValueError(f"{key}: every item must be a string")
+        _check_range(key, value)
     options: dict[str, Any] = {k: tuple(v) if k == "actions" else v for k, v in data.items()}
     return Faults(**options)
 
