@@ -265,3 +265,31 @@ def test_fixture_rows_accounted_for():
     tested = {(f, i) for f, i, *_ in NODE_SEMVER_INCLUDE_PRERELEASE + NODE_SEMVER_DEFAULT_MODE}
     assert not tested & skipped
     assert tested | skipped == {("include", i) for i in range(126)} | {("exclude", i) for i in range(98)}
+
+
+# The review's cases (a rule `semver: "~1.3", prerelease: true` refused 1.3.0-rc.1), each answer from
+# `satisfies(version, range, {includePrerelease: true})` at the same node-semver commit. A partial's
+# lower bound takes its prereleases (`~1.3` is >=1.3.0-0); a full version's does not (`~1.3.0`,
+# `^1.3.0`, `>=1.3.0` start at 1.3.0) except as a hyphen range's low end (`1.3.0 - 2` is >=1.3.0-0).
+REVIEW_CASES = [
+    ("~1.3", "1.3.0-rc.1", True),
+    ("1.3.x", "1.3.0-rc.1", True),
+    ("1.3", "1.3.0-rc.1", True),
+    ("^1.3", "1.3.0-rc.1", True),
+    (">=1.3", "1.3.0-rc.1", True),
+    (">1.2", "1.3.0-rc.1", True),
+    ("1.3 - 2", "1.3.0-rc.1", True),
+    ("1.3.0 - 2", "1.3.0-rc.1", True),
+    (">=1.3.0", "1.3.0-rc.1", False),
+    ("~1.3.0", "1.3.0-rc.1", False),
+    ("^1.3.0", "1.3.0-rc.1", False),
+    ("1.3.0", "1.3.0-rc.1", False),
+    ("<1.3", "1.3.0-rc.1", False),
+    ("1 - 2.3.4", "2.3.5-rc.1", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "version", "included"), REVIEW_CASES)
+def test_review_cases_with_include_prerelease(pattern, version, included):
+    assert TagPolicy("semver", pattern, prerelease=True).allows(version) is included
+    assert TagPolicy("semver", pattern, prerelease=False).allows(version) is False
