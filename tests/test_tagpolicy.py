@@ -147,36 +147,39 @@ def test_what_is_a_version(tag, version):
 
 
 # --- npm: node-semver README, "Advanced Range Syntax" (Hyphen, X-Ranges, Tilde, Caret) --------------
-# Each sugar next to the primitive comparators the README says it means. Both sides are read by us,
-# so this holds our desugaring to the README's. Probed with every version of PROBES, prereleases on.
+# Each sugar next to the primitive comparators the npm README says it means (its default mode, so
+# probed with releases only), and next to what node-semver desugars it to with includePrerelease, which
+# `prerelease: true` follows (probed with every version of PROBES): `new Range(sugar,
+# {includePrerelease: true}).range` at npm/node-semver 6e05b7637396ac66522cff8731f07cfe0ef49a29
+# (classes/range.js; for `*` it is '', which we write >=0.0.0-0). All sides are read by us.
 
 NPM_README_DESUGAR = [
-    ("1.2.3 - 2.3.4", ">=1.2.3 <=2.3.4"),
-    ("1.2 - 2.3.4", ">=1.2.0 <=2.3.4"),
-    ("1.2.3 - 2.3", ">=1.2.3 <2.4.0-0"),
-    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0"),
-    ("*", ">=0.0.0"),
-    ("1.x", ">=1.0.0 <2.0.0-0"),
-    ("1.2.x", ">=1.2.0 <1.3.0-0"),
-    ("1", ">=1.0.0 <2.0.0-0"),
-    ("1.2", ">=1.2.0 <1.3.0-0"),
-    ("~1.2.3", ">=1.2.3 <1.3.0-0"),
-    ("~1.2", ">=1.2.0 <1.3.0-0"),
-    ("~1", ">=1.0.0 <2.0.0-0"),
-    ("~0.2.3", ">=0.2.3 <0.3.0-0"),
-    ("~0.2", ">=0.2.0 <0.3.0-0"),
-    ("~0", ">=0.0.0 <1.0.0-0"),
-    ("~1.2.3-beta.2", ">=1.2.3-beta.2 <1.3.0-0"),
-    ("^1.2.3", ">=1.2.3 <2.0.0-0"),
-    ("^0.2.3", ">=0.2.3 <0.3.0-0"),
-    ("^0.0.3", ">=0.0.3 <0.0.4-0"),
-    ("^1.2.3-beta.2", ">=1.2.3-beta.2 <2.0.0-0"),
-    ("^0.0.3-beta", ">=0.0.3-beta <0.0.4-0"),
-    ("^1.2.x", ">=1.2.0 <2.0.0-0"),
-    ("^0.0.x", ">=0.0.0 <0.1.0-0"),
-    ("^0.0", ">=0.0.0 <0.1.0-0"),
-    ("^1.x", ">=1.0.0 <2.0.0-0"),
-    ("^0.x", ">=0.0.0 <1.0.0-0"),
+    ("1.2.3 - 2.3.4", ">=1.2.3 <=2.3.4", ">=1.2.3-0 <2.3.5-0"),
+    ("1.2 - 2.3.4", ">=1.2.0 <=2.3.4", ">=1.2.0-0 <2.3.5-0"),
+    ("1.2.3 - 2.3", ">=1.2.3 <2.4.0-0", ">=1.2.3-0 <2.4.0-0"),
+    ("1.2.3 - 2", ">=1.2.3 <3.0.0-0", ">=1.2.3-0 <3.0.0-0"),
+    ("*", ">=0.0.0", ">=0.0.0-0"),
+    ("1.x", ">=1.0.0 <2.0.0-0", ">=1.0.0-0 <2.0.0-0"),
+    ("1.2.x", ">=1.2.0 <1.3.0-0", ">=1.2.0-0 <1.3.0-0"),
+    ("1", ">=1.0.0 <2.0.0-0", ">=1.0.0-0 <2.0.0-0"),
+    ("1.2", ">=1.2.0 <1.3.0-0", ">=1.2.0-0 <1.3.0-0"),
+    ("~1.2.3", ">=1.2.3 <1.3.0-0", ">=1.2.3 <1.3.0-0"),
+    ("~1.2", ">=1.2.0 <1.3.0-0", ">=1.2.0-0 <1.3.0-0"),
+    ("~1", ">=1.0.0 <2.0.0-0", ">=1.0.0-0 <2.0.0-0"),
+    ("~0.2.3", ">=0.2.3 <0.3.0-0", ">=0.2.3 <0.3.0-0"),
+    ("~0.2", ">=0.2.0 <0.3.0-0", ">=0.2.0-0 <0.3.0-0"),
+    ("~0", ">=0.0.0 <1.0.0-0", "<1.0.0-0"),
+    ("~1.2.3-beta.2", ">=1.2.3-beta.2 <1.3.0-0", ">=1.2.3-beta.2 <1.3.0-0"),
+    ("^1.2.3", ">=1.2.3 <2.0.0-0", ">=1.2.3 <2.0.0-0"),
+    ("^0.2.3", ">=0.2.3 <0.3.0-0", ">=0.2.3 <0.3.0-0"),
+    ("^0.0.3", ">=0.0.3 <0.0.4-0", ">=0.0.3 <0.0.4-0"),
+    ("^1.2.3-beta.2", ">=1.2.3-beta.2 <2.0.0-0", ">=1.2.3-beta.2 <2.0.0-0"),
+    ("^0.0.3-beta", ">=0.0.3-beta <0.0.4-0", ">=0.0.3-beta <0.0.4-0"),
+    ("^1.2.x", ">=1.2.0 <2.0.0-0", ">=1.2.0-0 <2.0.0-0"),
+    ("^0.0.x", ">=0.0.0 <0.1.0-0", "<0.1.0-0"),
+    ("^0.0", ">=0.0.0 <0.1.0-0", "<0.1.0-0"),
+    ("^1.x", ">=1.0.0 <2.0.0-0", ">=1.0.0-0 <2.0.0-0"),
+    ("^0.x", ">=0.0.0 <1.0.0-0", "<1.0.0-0"),
 ]
 PROBES = [
     f"{a}.{b}.{c}{pre}"
@@ -187,13 +190,12 @@ PROBES = [
 ]
 
 
-@pytest.mark.parametrize(("sugar", "primitive"), NPM_README_DESUGAR)
-def test_npm_readme_desugaring(sugar, primitive):
-    a, b = parse_range(sugar), parse_range(primitive)
-    # The README: "* := >=0.0.0 (Any non-prerelease version satisfies)": its row says nothing of prereleases.
-    probes = [v for v in PROBES if "-" not in v] if sugar == "*" else PROBES
-    differing = [v for v in probes if a.test(parse_version(v)) != b.test(parse_version(v))]
-    assert differing == []
+@pytest.mark.parametrize(("sugar", "primitive", "include_prerelease"), NPM_README_DESUGAR)
+def test_npm_readme_desugaring(sugar, primitive, include_prerelease):
+    a, b, c = parse_range(sugar), parse_range(primitive), parse_range(include_prerelease)
+    releases = [v for v in PROBES if "-" not in v]
+    assert [v for v in releases if a.test(parse_version(v)) != b.test(parse_version(v))] == []
+    assert [v for v in PROBES if a.test(parse_version(v)) != c.test(parse_version(v))] == []
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,12 @@ users bring from the Go tools built on Masterminds/semver (Keel, Argo CD Image U
 is AND exactly like a space, `!=X` excludes a version (or a whole `!=1.2` / `!=1.x` line). Parsed
 here into comparator sets, because no maintained Python library reads that union of grammars: a
 clause that cannot be read is a `RangeError` naming it, never dropped. Prereleases never match unless
-the rule sets `prerelease: true`; then they match by precedence like any version (node-semver's
-`includePrerelease`: sugar such as `^1.2.3` ends at `<2.0.0-0`, so it never admits 2.0.0-rc.1).
+the rule sets `prerelease: true`; then they match by precedence like any version, with node-semver's
+`includePrerelease` desugaring: sugar such as `^1.2.3` ends at `<2.0.0-0`, so it never admits
+2.0.0-rc.1, and a partial's lower bound takes its own prereleases (`~1.3`, `1.3.x`, `^1.3`, `>=1.3`,
+`1.3 - 2` start at 1.3.0-0; so does a hyphen range's full low end, `1.3.0 - 2`), while a full version
+elsewhere is literal (`~1.3.0`, `^1.3.0`, `>=1.3.0` start at 1.3.0). Ranges are read that way always:
+without `prerelease: true` no prerelease reaches them, and for releases `-0` changes nothing.
 
 Regexes run on RE2 (google-re2): linear time in the tag's length whatever the pattern, so a pushed
 tag cannot stall the function with a pattern like `(a+)+$`. Tags are bounded at 128 characters
@@ -144,7 +148,8 @@ class _Partial:
         return Version(self.major or 0, self.minor or 0, self.patch or 0, self.pre)
 
     def below(self) -> Version:
-        """Below every version the partial covers, its prereleases included: `1.2` -> 1.2.0-0."""
+        """Below every version the partial covers, its prereleases included: `1.2` -> 1.2.0-0. A full
+        version is its own floor (`~1.2.3`, `^1.2.3` start at 1.2.3, not at 1.2.3-0, as in node-semver)."""
         return self.floor() if self.full else Version(self.major or 0, self.minor or 0, 0, "0")
 
     def ceiling(self) -> Version | None:
@@ -208,8 +213,8 @@ def _comparator(token: str) -> list[Check]:
         if p.major is None:
             return []
         if p.minor is None:
-            return _between(p.floor(), True, Version(p.major + 1, 0, 0, "0"), False)
-        return _between(p.floor(), True, Version(p.major, p.minor + 1, 0, "0"), False)
+            return _between(p.below(), True, Version(p.major + 1, 0, 0, "0"), False)
+        return _between(p.below(), True, Version(p.major, p.minor + 1, 0, "0"), False)
     if op == "^":
         if p.major is None:
             return []
@@ -219,12 +224,12 @@ def _comparator(token: str) -> list[Check]:
             high = Version(0, p.minor + 1, 0, "0")
         else:
             high = Version(0, 0, p.patch + 1, "0")
-        return _between(p.floor(), True, high, False)
+        return _between(p.below(), True, high, False)
     if p.full:
         return [_Cmp(op or "=", p.floor())]
-    floor, ceiling = p.floor(), p.ceiling()
-    if op in ("", "="):  # `1.2` = any 1.2.x
-        return _between(floor, True, ceiling, False) if p.major is not None else []
+    ceiling = p.ceiling()
+    if op in ("", "="):  # `1.2` = any 1.2.x, its prereleases included
+        return _between(p.below(), True, ceiling, False) if p.major is not None else []
     if op == "!=":  # `!=1.2` excludes the whole 1.2.x line (Masterminds)
         if p.major is None:
             return [_never]
@@ -233,8 +238,8 @@ def _comparator(token: str) -> list[Check]:
         return [] if op in (">=", "<=") else [_never]
     if op == ">":  # above every 1.2.x
         return _between(ceiling, True, None, False)
-    if op == ">=":
-        return _between(floor, True, None, False)
+    if op == ">=":  # `>=1.2` from 1.2.0-0 on
+        return _between(p.below(), True, None, False)
     if op == "<":
         return _between(None, False, p.below(), False)
     return _between(None, False, ceiling, False)  # <=
@@ -242,7 +247,10 @@ def _comparator(token: str) -> list[Check]:
 
 def _hyphen(low: str, high: str, clause: str) -> list[Check]:
     lo, hi = _partial(low, clause), _partial(high, clause)
-    checks = _between(lo.floor(), True, None, False) if lo.major is not None else []
+    # node-semver's hyphenReplace with includePrerelease: a low end without a prerelease of its own starts
+    # at -0 (`1.2.3 - 2` is >=1.2.3-0), so its prereleases are in; `1.2.3-rc.1 - 2` starts at rc.1.
+    start = lo.floor() if lo.pre is not None else Version(lo.major or 0, lo.minor or 0, lo.patch or 0, "0")
+    checks = _between(start, True, None, False) if lo.major is not None else []
     if hi.major is None:
         return checks
     if hi.full:
