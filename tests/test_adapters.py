@@ -138,3 +138,29 @@ def test_bad_payloads_raise_clear_errors(payload, fragment):
         parse_payload(payload, source="e.json")
     assert fragment in str(info.value)
     assert str(info.value).startswith("e.json: ")  # the file is named
+
+
+def test_github_npm_package_published_is_not_a_container():
+    """octokit/webhooks payload-examples/api.github.com/package/published.npm.payload.json (commit 417035e):
+    package_type "npm" beside ecosystem "docker" and registry.type "npm" (fields as published, the rest
+    trimmed). An npm package is not an image: ignored with that reason, whatever `ecosystem` says."""
+    raw = {
+        "action": "published",
+        "package": {
+            "id": 10696,
+            "name": "hello-world-npm",
+            "ecosystem": "docker",
+            "package_type": "npm",
+            "package_version": {
+                "id": 24147,
+                "version": "1.0.0",
+                "name": "sha256:3da1996a8115d7616457760d9920b815241d0a03b34cf5f04e9a0e9d8de37498",
+                "tag_name": "1.0.0",
+                "source_url": "ghcr.io/Codertocat/hello-world-npm/image-1:v1",
+            },
+            "registry": {"name": "GitHub npm registry", "type": "npm", "url": "https://npm.pkg.github.com/@Codertocat"},
+        },
+        "repository": {"full_name": "Codertocat/hello-world-npm"},
+    }
+    (item,) = parse_payload(json.dumps(raw).encode(), source="fuzz")
+    assert isinstance(item, IgnoredEvent) and item.reason == "package_type npm is not a container"

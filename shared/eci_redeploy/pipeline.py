@@ -123,10 +123,10 @@ def raise_if_retryable(report: Report) -> None:
     retryable = [o for o in report.outcomes if o.status == "failed" and o.code and retry_later(o.code)]
     if retryable:
         codes = ", ".join(sorted({o.code for o in retryable if o.code}))
-        raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes}); retrying")
+        raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes})")
     if report.deferred:
         targets = ", ".join(sorted({s.target or "?" for s in report.plan.deferred}))
-        raise RetryLater(f"deferred while a change is in flight on {targets}; retrying")
+        raise RetryLater(f"deferred while a change is in flight on {targets}")
 
 
 def run_serialised(

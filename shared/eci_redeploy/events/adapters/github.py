@@ -28,9 +28,13 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _container(package: dict[str, Any]) -> bool:
-    kinds = {str(package.get("package_type") or "").lower(), str(package.get("ecosystem") or "").lower()}
-    kinds.add(str(_dict(package.get("registry")).get("type") or "").lower())
-    return bool(kinds & {"container", "docker"})
+    # `package_type` says what was published (GitHub's docs: "container" for ghcr.io images, "docker" for
+    # the old docker.pkg.github.com); octokit's npm example has ecosystem "docker" beside package_type
+    # "npm", so the other fields count only when package_type is absent.
+    kind = str(package.get("package_type") or "").lower()
+    if not kind:
+        kind = str(package.get("ecosystem") or _dict(package.get("registry")).get("type") or "").lower()
+    return kind in {"container", "docker"}
 
 
 def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
