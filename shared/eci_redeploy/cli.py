@@ -84,19 +84,24 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
     _emit(run(parsed, rules, gateway, os.environ, mode="preview", groups=groups).plan.to_json())
 
 
+
+def transition_option(scope: str) -> Any:
+    """--transition-seconds, the same for invoke, serve (the embedded fake) and fake-eci."""
+    return click.option(
+        "--transition-seconds",
+        type=click.FloatRange(min=0),
+        default=0.0,
+        show_default=True,
+        help=f"{scope}seconds a changed group stays Pending / Updating / Restarting",
+    )
+
 @cli.command()
 @click.argument("event_file", metavar="EVENT_FILE")
 @click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
 @click.option("--dry-run", is_flag=True, help="plan against the target and show the plan; apply nothing")
-@click.option(
-    "--transition-seconds",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
-)
+@transition_option("embedded fake: ")
 def invoke(
     event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool, transition_seconds: float
 ) -> None:
@@ -207,13 +212,7 @@ def audit(
 @click.option("--state", "state_file", help="seed with these container groups")
 @click.option("--access-key", "access_keys", multiple=True, metavar="ID:SECRET", help="a key checked on every call")
 @click.option("--strict-credentials", is_flag=True, help="refuse keys other than the default and --access-key ones")
-@click.option(
-    "--transition-seconds",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="seconds a changed group stays Pending / Updating / Restarting",
-)
+@transition_option("")
 def fake_eci(
     host: str,
     port: int,
@@ -247,13 +246,7 @@ def fake_eci(
 @click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
 @click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
 @click.option("--live", is_flag=True, help="apply against the real ECI API instead of the embedded fake")
-@click.option(
-    "--transition-seconds",
-    type=click.FloatRange(min=0),
-    default=0.0,
-    show_default=True,
-    help="embedded fake: seconds a changed group stays Pending / Updating / Restarting",
-)
+@transition_option("embedded fake: ")
 def serve(host: str, port: int, rules_file: str, state_file: str | None, live: bool, transition_seconds: float) -> None:
     """Serve the webhook function over HTTP on this machine (the same handler FC runs)."""
     from .functions.serve import serve_forever
