@@ -28,12 +28,12 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def _container(package: dict[str, Any]) -> bool:
-    # `package_type` says what was published (GitHub's docs: "container" for ghcr.io images, "docker" for
-    # the old docker.pkg.github.com); octokit's npm example has ecosystem "docker" beside package_type
-    # "npm", so the other fields count only when package_type is absent.
-    kind = str(package.get("package_type") or "").lower()
-    if not kind:
-        kind = str(package.get("ecosystem") or _dict(package.get("registry")).get("type") or "").lower()
+    # Which registry took the upload says what was published. octokit's examples (the payloads GitHub's
+    # docs show) carry package_type "npm" and ecosystem "docker" both for a container
+    # (published.docker: registry.type "CONTAINER") and for an npm package (published.npm: registry.type
+    # "npm"); package_type ("container" for ghcr.io images) and then ecosystem count only without it.
+    registry = str(_dict(package.get("registry")).get("type") or "").lower()
+    kind = registry or str(package.get("package_type") or package.get("ecosystem") or "").lower()
     return kind in {"container", "docker"}
 
 
