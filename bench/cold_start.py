@@ -50,6 +50,7 @@ def code_folder(tmp: Path, *, index: bool = True) -> Path:
             document=load_yaml_file(folder / "rules.yaml"),
             templates=loaded.templates,
             template_files={"templates/api.yaml": folder / "templates" / "api.yaml"},
+            validated=loaded.dump(),
         )
     return folder
 

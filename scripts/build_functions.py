@@ -151,6 +151,7 @@ def main() -> int:
             document=document,
             templates=loaded.templates,
             template_files={str(rel): folder / rel for rel in files if rel != Path(rules.name)},
+            validated=loaded.dump(),
         )
         print(f"built {folder}")
     return 0

@@ -237,3 +237,67 @@ def test_an_edited_template_invalidates_the_compiled_rules(rules):
     template = rules.parent / "templates" / "api.yaml"
     template.write_text(template.read_text().replace("LOG_LEVEL", "LOG_LEVEL_X"))
     assert compiled_rules(rules) is None  # the YAML is read again, with the edit
+
+
+def _sealed(rules):
+    from eci_redeploy.core.yamlio import load_yaml_file
+
+    loaded = load_rules(rules)
+    write_index(
+        rules,
+        ["team/web", "team/api"],
+        document=load_yaml_file(rules),
+        templates=loaded.templates,
+        template_files={"templates/api.yaml": rules.parent / "templates" / "api.yaml"},
+        validated=loaded.dump(),
+    )
+    return loaded
+
+
+def test_sealed_rules_are_built_without_validating_and_equal_the_validated(rules, mocker):
+    from eci_redeploy.rules.index import sealed_rules
+    from eci_redeploy.rules.model import RulesFile
+
+    expected = _sealed(rules)
+    assert sealed_rules(rules) is not None
+    validate = mocker.spy(RulesFile, "model_validate")
+    loaded = load_rules(rules)
+    assert validate.call_count == 0
+    assert loaded.rules == expected.rules and repr(loaded.rules) == repr(expected.rules)
+    assert (loaded.notify, loaded.gates, loaded.templates, loaded.path) == (
+        expected.notify,
+        expected.gates,
+        expected.templates,
+        expected.path,
+    )
+    assert [r.model_fields_set for r in loaded] == [r.model_fields_set for r in expected]
+
+
+def test_a_tampered_sealed_index_is_not_trusted(rules, mocker):
+    from eci_redeploy.rules.index import sealed_rules
+    from eci_redeploy.rules.model import RulesFile
+
+    expected = _sealed(rules)
+    index = rules.with_name("rules.index.json")
+    body = json.loads(index.read_text())
+    body["validated"]["rules"][0]["source"]["repository"] = "team/evil"  # the seal no longer matches
+    body["validated"]["rules"][0]["target"]["region"] = "NOT A REGION"
+    index.write_text(json.dumps(body))
+    assert sealed_rules(rules) is None
+    validate = mocker.spy(RulesFile, "model_validate")
+    loaded = load_rules(rules)  # validated again, from the document
+    assert validate.call_count == 1
+    assert [r.source.repository for r in loaded] == [r.source.repository for r in expected]
+
+
+def test_a_stale_sealed_index_is_not_trusted(rules):
+    from eci_redeploy.rules.index import sealed_rules
+
+    _sealed(rules)
+    rules.write_text(rules.read_text().replace("team/web", "team/web2"))
+    assert sealed_rules(rules) is None
+    assert "team/web2" in [r.source.repository for r in load_rules(rules)]
+    _sealed(rules)
+    template = rules.parent / "templates" / "api.yaml"
+    template.write_text(template.read_text().replace("LOG_LEVEL", "LOG_LEVEL_X"))
+    assert sealed_rules(rules) is None  # an edited template: the rules are read and validated again

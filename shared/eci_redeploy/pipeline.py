@@ -101,10 +101,14 @@ def finish(
 ) -> Report:
     """From a decided plan on: gate (held and refused changes leave the plan here), apply, report."""
     from .execution.apply import carry_out
-    from .gates.flow import gate_plan
 
     dry_run = mode != "apply"
-    gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
+    gated = plan
+    # gate_plan returns the plan as it is when nothing is gated: the gates stay unimported then.
+    if plan.steps and any(rules.gates_for(r) is not None for r in rules):
+        from .gates.flow import gate_plan
+
+        gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
     return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline)
 
 

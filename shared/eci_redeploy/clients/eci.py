@@ -241,8 +241,6 @@ class EciGateway:
         return response.body.to_map() if response.body is not None else {}
 
     def _with_retries(self, action: str, region: str, body: Mapping[str, Any], target: str) -> CallResult:
-        import tenacity
-
         attempt = 0
         token = body.get("ClientToken")  # the same on every attempt: the body is never rebuilt
 
@@ -274,15 +272,36 @@ class EciGateway:
             log_event("eci.call", **fields, outcome="ok", request_id=request_id)
             return CallResult(action, request_id, data, attempt)
 
+        started = time.monotonic()
+        try:  # the first attempt without tenacity: most calls need no retry, nor its import
+            return once()
+        except EciApiError as exc:
+            if not exc.retryable or self.retry.max_attempts <= 1:
+                raise
+            first = exc
+        return self._retrying(once, first, time.monotonic() - started)
+
+    def _retrying(self, once: Callable[[], CallResult], first: EciApiError, spent: float) -> CallResult:
+        """The attempts after a first that failed with a retryable error, as one tenacity policy over all
+        of them: the first is replayed as its attempt 1, and its time counts against max_seconds."""
+        import tenacity
+
+        replay = [first]
+
+        def replayed() -> CallResult:
+            if replay:
+                raise replay.pop()
+            return once()
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts)
-            | tenacity.stop_before_delay(self.retry.max_seconds),
+            | tenacity.stop_before_delay(self.retry.max_seconds - spent),
             wait=tenacity.wait_exponential_jitter(multiplier=self.retry.initial, max=self.retry.maximum),
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, EciApiError) and e.retryable),
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(once)
+        return retrying(replayed)
 
 
 def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:

@@ -116,7 +116,7 @@ def carry_out(
 ) -> Report:
     """The pipeline's tail for a gated plan: apply it (or show it), then tell the rules' channels."""
     report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline)
-    if not dry_run:
+    if not dry_run and (rules.notify or any(r.notify for r in rules)):  # no channel: nothing to send
         from ..report.notify import messages_for, send
 
         send(messages_for(report), rules, env)

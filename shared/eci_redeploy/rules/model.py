@@ -363,6 +363,68 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
+    def dump(self) -> dict[str, Any]:
+        """The validated rules as JSON, for the build-time index (`rules.index.write_index`)."""
+        return {
+            "rules": [r.model_dump(mode="json", exclude_unset=True) for r in self.rules],
+            "notify": [c.model_dump(mode="json", exclude_unset=True) for c in self.notify],
+            "gates": None if self.gates is None else self.gates.model_dump(mode="json", exclude_unset=True),
+        }
+
+
+def _built(cls: type[BaseModel], data: Mapping[str, Any]) -> Any:
+    """A model from what `model_dump` made of a validated one, without validating again (pydantic's
+    `model_construct`); nested models are built the same way, model defaults too."""
+    values: dict[str, Any] = {}
+    for name, info in cls.model_fields.items():
+        if name in data:
+            values[name] = _built_value(_resolved(info.annotation, cls), data[name])
+        elif isinstance(info.default_factory, type) and issubclass(info.default_factory, BaseModel):
+            values[name] = _built(info.default_factory, {})
+    built = cls.model_construct(**values)
+    object.__setattr__(built, "__pydantic_fields_set__", set(data))
+    return built
+
+
+def _resolved(annotation: Any, owner: type) -> Any:
+    import sys
+    import typing
+
+    if isinstance(annotation, typing.ForwardRef):
+        return eval(annotation.__forward_arg__, vars(sys.modules[owner.__module__]))
+    return annotation
+
+
+def _built_value(annotation: Any, value: Any) -> Any:
+    import typing
+
+    if value is None:
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _built(annotation, value)
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is list:
+        return [_built_value(args[0], v) for v in value]
+    if isinstance(value, (dict, list)):  # a union: the member that holds this kind of value
+        for arg in args:
+            origin = typing.get_origin(arg) or arg
+            if isinstance(value, list) and origin is list:
+                return _built_value(arg, value)
+            if isinstance(value, dict) and isinstance(origin, type) and issubclass(origin, BaseModel):
+                return _built(origin, value)
+    return value
+
+
+def _from_validated(validated: Mapping[str, Any], templates: dict[str, dict[str, Any]], path: Path) -> RuleSet:
+    gates = validated.get("gates")
+    return RuleSet(
+        [_built(Rule, r) for r in validated["rules"]],
+        templates,
+        path,
+        [_built(Channel, c) for c in validated.get("notify") or []],
+        None if gates is None else _built(Gates, gates),
+    )
+
 
 def json_schema() -> dict[str, Any]:
     schema = RulesFile.model_json_schema()
@@ -475,9 +537,12 @@ def parse_rules(
 
 
 def load_rules(path: str | os.PathLike[str]) -> RuleSet:
-    from .index import compiled_rules
+    from .index import compiled_rules, sealed_rules
 
     p = Path(path)
+    sealed = sealed_rules(p)
+    if sealed is not None:  # validated by the build from these very files: not validated again
+        return _from_validated(sealed[0], sealed[1], p)
     compiled = compiled_rules(p)
     if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
         document, templates = compiled
