@@ -27,9 +27,9 @@ def make_rules(tmp_path: Path) -> Callable[..., RuleSet]:
 def eci(request, mocker):
     """A fake ECI and a gateway on it: in-process (the real SDK, hooked at its transport) or on the wire (real HTTP)."""
     from eci_redeploy.clients.eci import EciGateway, RetryPolicy
-    from eci_redeploy.fake.backend import FakeEci
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.inprocess import inprocess_factory
+    from eci_redeploy.fake.models import FakeEci
     from eci_redeploy.fake.server import FakeEciServer
 
     backend = FakeEci()
@@ -55,8 +55,8 @@ def fc(mocker, monkeypatch):
     """Handlers wired to an in-process fake ECI seeded with tests/data/webhook-state.json."""
     from eci_redeploy.clients.eci import EciGateway, RetryPolicy
     from eci_redeploy.execution.dispatch import InlineDispatcher
-    from eci_redeploy.fake.backend import FakeEci
     from eci_redeploy.fake.inprocess import inprocess_factory
+    from eci_redeploy.fake.models import FakeEci
     from eci_redeploy.functions import push_worker as events
     from eci_redeploy.functions import runtime as common
     from eci_redeploy.functions import webhook

@@ -6,8 +6,8 @@ import sys
 
 from eci_redeploy.clients.eci import EciGateway, RetryPolicy
 from eci_redeploy.events.model import PushEvent
-from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
+from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
 
 from helpers import ROOT, clean_env, described, rule

@@ -15,7 +15,7 @@ from eci_redeploy.gates import store
 from eci_redeploy.gates.acr import parse_gate_event, scan_from, signed_from
 from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate, newer
 from eci_redeploy.gates.handlers import approvers, who_approves
-from eci_redeploy.gates.spec import Gates, ScanGate, WindowGate, parse_duration
+from eci_redeploy.rules.gates import Gates, ScanGate, WindowGate, parse_duration
 
 UTC = timezone.utc
 T = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)  # a Sunday

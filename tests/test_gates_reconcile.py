@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from eci_redeploy.fake.backend import FakeEci
+from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.gates import store
 from eci_redeploy.gates.flow import GateContext
 from eci_redeploy.operations.reconcile import client_factory, reconcile

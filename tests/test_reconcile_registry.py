@@ -12,8 +12,8 @@ import requests
 
 from eci_redeploy.clients.eci import EciGateway, RetryPolicy
 from eci_redeploy.clients.registry_api import RegistryAuthError, RegistryClient
-from eci_redeploy.fake.backend import FakeEci
 from eci_redeploy.fake.inprocess import inprocess_factory
+from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.operations.reconcile import client_factory, reconcile
 from registry_tools import Registry, push, write_layout
 
