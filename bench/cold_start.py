@@ -29,6 +29,7 @@ CALL = (
     "r = index.handler(open({event!r}, 'rb').read(), types.SimpleNamespace(request_id='b', credentials=None));"
     "assert r.get('ok'), r"
 )
+PAUSED_SDK_IMPORT = "import gc; gc.disable(); import alibabacloud_eci20180808.client; gc.freeze(); gc.enable()"
 
 
 def code_folder(tmp: Path, *, index: bool = True) -> Path:
@@ -121,9 +122,10 @@ def matched(tmp: Path, folders: dict[str, Path], repeat: int) -> None:
                 "ALIBABA_CLOUD_ACCESS_KEY_ID": "fake-access-key-id",
                 "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "fake-access-key-secret",
             }
-            floor, applied, rss = [], [], []
+            floor, paused, applied, rss = [], [], [], []
             for i in range(repeat):
                 floor.append(timed_process([PY, "-c", "import alibabacloud_eci20180808.client"], env=live)[0])
+                paused.append(timed_process([PY, "-c", PAUSED_SDK_IMPORT], env=live)[0])
                 event = event_file(tmp, "web", "sha256:" + f"{n * 1000 + i + 1:064x}", f"match-{n}-{i}.json")
                 seconds, peak = timed_process(
                     [PY, "-c", CALL.format(folder=str(folder), shared=shared, event=str(event))], env=live
@@ -140,6 +142,21 @@ def matched(tmp: Path, folders: dict[str, Path], repeat: int) -> None:
                     median_of(floor) * 1000,
                     "<= 150 ms",
                     diff <= 150,
+                )
+            )
+            # The handler imports the SDK with the collector paused (functions/startup.py), which makes
+            # the SDK's own import cheaper too; against an SDK import paused the same way, what is left
+            # is the cost of our code, the rules and the four round trips alone.
+            ours = (median_of(applied) - median_of(paused)) * 1000
+            report(
+                Result(
+                    f"cold start, matched push applied, {label} (over SDK import, collector paused)",
+                    ours,
+                    "ms",
+                    "import ECI SDK, gc paused (ms)",
+                    median_of(paused) * 1000,
+                    "<= 150 ms",
+                    ours <= 150,
                 )
             )
             peak_mb = max(rss) / 1024

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from eci_redeploy.functions.push_worker import handle_work
+from eci_redeploy.functions.entry import work
 
 
 def handler(event, context):
-    return handle_work(event, context, default_rules=Path(__file__).with_name("rules.yaml"))
+    return work(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

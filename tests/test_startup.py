@@ -1,0 +1,155 @@
+"""The cold start imports with the cyclic collector paused (functions/startup.py): the pause must end
+whatever happens, a failed import must not count as warmed, rules that do not load are left for the
+handler to report, and in a fresh interpreter the matched push leaves the collector on, at its
+default thresholds, with the startup heap frozen, while an unwatched one pauses and imports nothing."""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from eci_redeploy.functions import runtime, startup
+from test_cli_invoke import fake_eci_process  # noqa: F401  (a fixture: fake-eci as a process)
+
+from helpers import EVENTS, EXAMPLES, ROOT, clean_env
+
+
+@pytest.fixture
+def module_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(startup, "_warmed", set())
+    yield tmp_path
+    for name in [n for n in sys.modules if n.startswith("warm_probe")]:
+        del sys.modules[name]
+
+
+def test_warm_imports_with_the_collector_paused_and_turns_it_back_on(module_dir):
+    (module_dir / "warm_probe_a.py").write_text("import gc\nPAUSED = not gc.isenabled()\n")
+    frozen = gc.get_freeze_count()
+    assert gc.isenabled()
+    startup.warm("warm_probe_a")
+    assert sys.modules["warm_probe_a"].PAUSED is True
+    assert gc.isenabled()
+    assert gc.get_freeze_count() > frozen  # the module's objects left the collections
+
+
+def test_warm_is_once_per_module(module_dir):
+    (module_dir / "warm_probe_b.py").write_text("")
+    startup.warm("warm_probe_b")
+    del sys.modules["warm_probe_b"]
+    startup.warm("warm_probe_b")
+    assert "warm_probe_b" not in sys.modules  # not imported a second time
+
+
+def test_a_collector_turned_off_by_the_caller_stays_off(module_dir):
+    (module_dir / "warm_probe_c.py").write_text("")
+    gc.disable()
+    try:
+        startup.warm("warm_probe_c")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_a_failed_import_ends_the_pause_and_is_tried_again(module_dir):
+    (module_dir / "warm_probe_d.py").write_text("raise RuntimeError('broken at import')\n")
+    with pytest.raises(RuntimeError, match="broken at import"):
+        startup.warm("warm_probe_d")
+    assert gc.isenabled()
+    assert "warm_probe_d" not in startup._warmed
+    (module_dir / "warm_probe_d.py").write_text("FIXED = True\n")
+    sys.modules.pop("warm_probe_d", None)
+    startup.warm("warm_probe_d")
+    assert sys.modules["warm_probe_d"].FIXED
+
+
+def test_rules_are_loaded_into_the_handlers_cache(module_dir, tmp_path):
+    (module_dir / "warm_probe_e.py").write_text("")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text((EXAMPLES / "rules.yaml").read_text())
+    (tmp_path / "templates").mkdir()
+    for template in (EXAMPLES / "templates").iterdir():
+        (tmp_path / "templates" / template.name).write_text(template.read_text())
+    startup.warm("warm_probe_e", rules=rules)
+    assert str(rules) in runtime._rules_cache
+    assert runtime.rules_for(rules) is runtime._rules_cache[str(rules)][1]
+
+
+def test_rules_that_do_not_load_are_left_for_the_handler(module_dir, tmp_path):
+    (module_dir / "warm_probe_f.py").write_text("")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: [\n")
+    startup.warm("warm_probe_f", rules=rules)  # no exception here: the handler reports it
+    assert gc.isenabled()
+    assert str(rules) not in runtime._rules_cache
+
+
+def test_the_push_function_applies_directly_or_hands_off_and_warms_what_that_needs():
+    assert "alibabacloud_eci20180808.client" in startup.apply_modules({})
+    handing_off = startup.apply_modules({"ECI_REDEPLOY_WORKER_FUNCTION": "eci-redeploy-worker"})
+    assert "alibabacloud_eci20180808.client" not in handing_off  # the worker imports it, not the push function
+
+
+PROBE = textwrap.dedent(
+    """
+    import gc, importlib.util, json, sys
+    sys.path[:0] = [{shared!r}]
+    spec = importlib.util.spec_from_file_location("fc_push", {index!r})
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from types import SimpleNamespace
+    result = module.handler(open({event!r}, "rb").read(), SimpleNamespace(request_id="t", credentials=None))
+    print(json.dumps({{
+        "result": result,
+        "enabled": gc.isenabled(),
+        "threshold": gc.get_threshold(),
+        "frozen": gc.get_freeze_count(),
+        "pydantic": "pydantic" in sys.modules,
+        "sdk": "alibabacloud_eci20180808.client" in sys.modules,
+    }}))
+    """
+)
+
+
+def run_push(event, env):
+    code = PROBE.format(shared=str(ROOT / "shared"), index=str(ROOT / "functions" / "push" / "index.py"), event=event)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_cold_matched_push_applies_and_leaves_the_collector_on(fake_eci_process, tmp_path):  # noqa: F811
+    defaults = subprocess.run(
+        [sys.executable, "-c", "import gc; print(list(gc.get_threshold()))"], capture_output=True, text=True
+    ).stdout
+    env = clean_env(
+        ECI_REDEPLOY_RULES=str(EXAMPLES / "rules.yaml"),
+        ECI_REDEPLOY_ECI_ENDPOINT=fake_eci_process,
+        ALIBABA_CLOUD_ACCESS_KEY_ID="fake-access-key-id",
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET="fake-access-key-secret",
+    )
+    seen = run_push(str(EVENTS / "acr-ee-push.json"), env)
+    assert seen["result"]["ok"] is True, seen["result"]
+    assert [a["status"] for a in seen["result"]["actions"]] == ["applied", "applied"]
+    assert seen["enabled"] is True
+    assert seen["threshold"] == json.loads(defaults)
+    assert seen["frozen"] > 10_000  # the SDK, pydantic and the rules model left the collections
+    assert seen["sdk"] is True
+
+
+def test_a_cold_unwatched_push_pauses_nothing_and_imports_nothing(tmp_path):
+    event = json.loads((EVENTS / "acr-ee-push.json").read_text())
+    event["data"]["RepoName"] = "not-watched"
+    path = tmp_path / "unwatched.json"
+    path.write_text(json.dumps(event))
+    seen = run_push(str(path), clean_env(ECI_REDEPLOY_RULES=str(EXAMPLES / "rules.yaml")))
+    assert seen["result"]["ok"] is True
+    assert seen["result"].get("actions", []) == []
+    assert seen["frozen"] == 0
+    assert seen["enabled"] is True
+    assert seen["pydantic"] is False and seen["sdk"] is False
