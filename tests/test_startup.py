@@ -89,10 +89,14 @@ def test_rules_that_do_not_load_are_left_for_the_handler(module_dir, tmp_path):
     assert str(rules) not in runtime._rules_cache
 
 
-def test_the_push_function_applies_directly_or_hands_off_and_warms_what_that_needs():
-    assert "alibabacloud_eci20180808.client" in startup.apply_modules({})
-    handing_off = startup.apply_modules({"ECI_REDEPLOY_WORKER_FUNCTION": "eci-redeploy-worker"})
-    assert "alibabacloud_eci20180808.client" not in handing_off  # the worker imports it, not the push function
+def test_each_path_warms_the_sdk_it_will_use():
+    assert "alibabacloud_eci20180808.client" in startup.push_modules({})
+    fc3 = startup.push_modules({"ECI_REDEPLOY_WORKER_FUNCTION": "eci-redeploy-worker"})
+    assert "alibabacloud_fc20230330.client" in fc3
+    assert "alibabacloud_eci20180808.client" not in fc3  # the worker imports it, not the push function
+    fc2 = startup.push_modules({"ECI_REDEPLOY_WORKER_FUNCTION": "w", "ECI_REDEPLOY_WORKER_SERVICE": "s"})
+    assert "fc2" in fc2 and "alibabacloud_fc20230330.client" not in fc2
+    assert startup.hand_off_modules({}) == ()
 
 
 PROBE = textwrap.dedent(

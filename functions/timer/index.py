@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from eci_redeploy.functions.timer import handle_tick
+from eci_redeploy.functions.entry import tick
 
 
 def handler(event, context):
-    return handle_tick(event, context, default_rules=Path(__file__).with_name("rules.yaml"))
+    return tick(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from eci_redeploy.functions.webhook import handle
+from eci_redeploy.functions.entry import webhook
 
 
 def handler(event, context):
-    return handle(event, context, default_rules=Path(__file__).with_name("rules.yaml"))
+    return webhook(event, context, default_rules=Path(__file__).with_name("rules.yaml"))

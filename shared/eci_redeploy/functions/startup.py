@@ -20,8 +20,11 @@ from pathlib import Path
 
 _warmed: set[str] = set()
 
-APPLY = ("eci_redeploy.pipeline", "eci_redeploy.clients.eci", "alibabacloud_eci20180808.client")
-HAND_OFF = ("eci_redeploy.pipeline", "eci_redeploy.execution.dispatch")
+# What talking to ECI needs, and what handing work to the worker needs (FC 3.0's SDK, or aliyun-fc2
+# when the worker lives in an FC 2.0 service).
+ECI = ("eci_redeploy.pipeline", "eci_redeploy.clients.eci", "alibabacloud_eci20180808.client")
+FC3 = ("eci_redeploy.execution.dispatch", "alibabacloud_fc20230330.client")
+FC2 = ("eci_redeploy.execution.dispatch", "fc2")
 
 
 def warm(*modules: str, rules: Path | None = None) -> None:
@@ -54,8 +57,14 @@ def _load(rules: Path) -> None:
         rules_for(rules)
 
 
-def apply_modules(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """What a push will import: the ECI SDK when this function applies the change itself, the
-    hand-off (Function Compute's SDK, imported when the order is sent) when a worker applies it."""
+def hand_off_modules(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The hand-off's SDK when a worker function is configured, else nothing."""
     env = os.environ if env is None else env
-    return HAND_OFF if env.get("ECI_REDEPLOY_WORKER_FUNCTION") else APPLY
+    if not env.get("ECI_REDEPLOY_WORKER_FUNCTION"):
+        return ()
+    return FC2 if env.get("ECI_REDEPLOY_WORKER_SERVICE") else FC3
+
+
+def push_modules(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """A push is applied here (the ECI SDK) or handed to the worker (only the hand-off's SDK)."""
+    return hand_off_modules(env) or ECI
