@@ -151,6 +151,13 @@ def matched(tmp: Path, folders: dict[str, Path], repeat: int) -> None:
                     ours <= 150,
                 )
             )
+            report(
+                Result(
+                    f"cold start, matched push applied, {label} (fresh interpreter to handler return)",
+                    median_of(applied) * 1000,
+                    "ms",
+                )
+            )
             peak_mb = max(rss) / 1024
             report(
                 Result(f"peak RSS, matched push applied, {label}", peak_mb, "MB", "", None, "< 100 MB", peak_mb < 100)
