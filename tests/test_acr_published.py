@@ -11,6 +11,9 @@ from typing import Any
 import pytest
 from alibabacloud_cr20181201 import models
 
+from eci_redeploy.gates.acr import AcrEvidence
+from eci_redeploy.gates.decide import ScanResult, Subject
+
 from helpers import ROOT
 
 API = ROOT / "tests" / "payloads" / "acr-api"
@@ -60,3 +63,113 @@ def test_an_event_center_record_says_nothing_about_the_result():
         "CreateTime", "EventChannel", "EventNotifyId", "EventNotifyMethod", "EventType", "InstanceId",
         "Namespace", "RecordId", "RepoName", "RuleId", "RuleName", "Tag", "UpdateTime",
     }  # fmt: skip
+
+
+# ---- the published responses through AcrEvidence and the timer ----
+
+
+class PublishedAcr:
+    """An ACR client (the SDK's method names and response models) that answers the published bodies,
+    `changes` applied on top (a key set to None is left out), and records what it was asked."""
+
+    def __init__(self, **changes: dict[str, Any]) -> None:
+        self.changes = changes
+        self.asked: list[str] = []
+
+    def _answer(self, action: str, file: str) -> Any:
+        self.asked.append(action)
+        body = {**published(file), **self.changes.get(action, {})}
+        body = {k: v for k, v in body.items() if v is not None}
+        response = getattr(models, f"{action}Response")()
+        return response.from_map({"headers": {}, "statusCode": 200, "body": body})
+
+    def get_repository(self, request: Any) -> Any:
+        return self._answer("GetRepository", "GetRepository-doc.json")
+
+    def get_repo_tag_scan_status(self, request: Any) -> Any:
+        return self._answer("GetRepoTagScanStatus", "GetRepoTagScanStatus-doc.json")
+
+    def get_repo_tag_scan_summary(self, request: Any) -> Any:
+        return self._answer("GetRepoTagScanSummary", "GetRepoTagScanSummary-doc.json")
+
+    def list_event_center_record(self, request: Any) -> Any:
+        return self._answer("ListEventCenterRecord", "ListEventCenterRecord-sdk.json")
+
+
+SUBJECT = Subject("team/web", "1.1.0", "sha256:" + "1" * 64, "cri-abc123", "cn-hangzhou")
+
+
+def evidence(client: PublishedAcr) -> AcrEvidence:
+    return AcrEvidence(None, client_factory=lambda region: client)
+
+
+def test_the_published_summary_is_read_field_for_field():
+    client = PublishedAcr()
+    assert evidence(client).scan(None, SUBJECT) == ScanResult(
+        "COMPLETE",
+        {"high": 22, "medium": 81, "low": 89, "unknown": 4},  # no made-up "critical: 0"
+    )
+    assert client.asked == ["GetRepository", "GetRepoTagScanStatus", "GetRepoTagScanSummary"]
+
+
+@pytest.mark.parametrize("status", ["SCANNING", "FAILED", "RETRYING", "PENDING", "", None])
+def test_every_status_but_complete_keeps_the_scan_gate_closed(status):
+    client = PublishedAcr(GetRepoTagScanStatus={"Status": status})
+    found = evidence(client).scan(None, SUBJECT)
+    assert found is not None and not found.complete
+    assert found.status == (status or "UNKNOWN")
+    assert "GetRepoTagScanSummary" not in client.asked
+
+
+@pytest.fixture
+def stage(make_rules):
+    from gates_stage import Stage
+
+    made: list[Any] = []
+
+    def build(gates: dict[str, Any], client: PublishedAcr) -> Any:
+        s = Stage(make_rules, gates)
+        s.lookup = evidence(client)
+        made.append(s)
+        return s
+
+    yield build
+    for s in made:
+        s.close()
+
+
+def test_the_timer_releases_on_the_published_summary(stage):
+    from gates_stage import image
+
+    s = stage({"scan": {"max_severity": "high"}}, PublishedAcr())
+    s.push("1.1.0", 1)
+    s.later(minutes=5).tick()
+    assert set(s.images().values()) == {image(1)}
+
+
+def test_findings_the_summarys_columns_do_not_classify_are_refused_not_passed(stage):
+    from gates_stage import digest
+
+    """TotalSeverity above High + Medium + Low + Unknown: findings of a severity the API has no column
+    for. Read as critical: refused under `high` (reading the columns alone would have deployed it)."""
+    s = stage({"scan": {"max_severity": "high"}}, PublishedAcr(GetRepoTagScanSummary={"TotalSeverity": 200}))
+    s.push("1.1.0", 1)
+    s.later(minutes=5).tick()
+    assert not s.updates()
+    [refused] = s.status()["refused"]
+    assert refused["version"] == digest(1)
+    assert s.hooks.outcomes() == ["held", "refused"]
+    assert (
+        "above high: critical 4 (all: critical 4, high 22, medium 81, low 89, unknown 4)"
+        in s.hooks.bodies[-1]["detail"]
+    )
+
+
+@pytest.mark.parametrize("missing", ["HighSeverity", "LowSeverity", "UnknownSeverity"])
+def test_a_summary_without_one_of_its_columns_keeps_the_change_held(stage, missing):
+    s = stage({"scan": {"max_severity": "high"}}, PublishedAcr(GetRepoTagScanSummary={missing: None}))
+    s.push("1.1.0", 1)
+    s.later(minutes=5).tick()
+    assert not s.updates() and s.status()["refused"] == []
+    [held] = s.status()["held"]
+    assert held["waiting_on"][0]["gate"] == "scan"
