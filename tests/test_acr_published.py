@@ -173,3 +173,10 @@ def test_a_summary_without_one_of_its_columns_keeps_the_change_held(stage, missi
     assert not s.updates() and s.status()["refused"] == []
     [held] = s.status()["held"]
     assert held["waiting_on"][0]["gate"] == "scan"
+
+
+def test_the_api_is_not_asked_for_a_signature_it_cannot_give():
+    client = PublishedAcr()  # its record: a SigningCompleted of the tag, with no result
+    subject = Subject("mychain/ruby-2.4.0", "ruby-2.4.0", None, "cri-gl34plsa****", "cn-hangzhou")
+    assert evidence(client).signed(None, subject) is None
+    assert client.asked == []

@@ -153,14 +153,18 @@ def test_signed_holds_until_signing_completed_and_a_duplicate_changes_nothing(st
     assert len(s.updates()) == 2
 
 
-def test_signed_released_by_the_timer_from_acr_signing_records(stage):
+def test_signing_records_and_result_less_signing_events_do_not_release_a_signed_gate(stage):
+    """SigningCompleted means "signing succeeds or fails" (ACR docs) and its ListEventCenterRecord record
+    has no result field: neither the record (timer) nor an event without a success status is a
+    signature. Both once released the change; a failed signing looks exactly like that."""
     s = stage({"signed": True})
     s.push("1.1.0", 1)
-    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) - 60_000)  # an older signature
+    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) + 60_000)  # newer than the push
     s.later(minutes=5).tick()
-    assert not s.updates()
-    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) + 60_000)
-    s.later(minutes=5).tick()
+    s.event("SigningCompleted", "1.1.0", 1)  # the published data family, no result
+    assert not s.updates() and held_ids(s)
+    assert "ListEventCenterRecord" not in [c.action for c in s.backend.calls]
+    s.event("SigningCompleted", "1.1.0", 1, SigningStatus="SUCCESS")
     assert set(s.images().values()) == {image(1)}
 
 

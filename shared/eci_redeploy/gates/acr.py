@@ -15,9 +15,10 @@ HighSeverity / MediumSeverity / LowSeverity / UnknownSeverity / TotalSeverity, n
 A missing count is "not known", never 0; findings TotalSeverity counts beyond the four columns rank
 as critical.
 
-Signatures: cr20181201 has no per-digest signature query; `ListEventCenterRecord` with EventType
-`cr:Artifact:SigningCompleted` lists the signing events of a repository by tag, so the timer counts a
-tag signed when such a record is at least as recent as the push.
+Signatures: cr20181201 has no signature query, and a `ListEventCenterRecord` record of a
+SigningCompleted carries no result (SDK model), so the API is not evidence of a signature: only a
+SigningCompleted event with an explicit success status opens the `signed` gate (its key is not
+published either: `SigningStatus` / `SignStatus` / `Status`, read case-insensitively).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ GATE_TYPES = (SCAN_TYPE, SIGNING_TYPE)
 ACR_VERSION = "2018-12-01"
 # The RAM actions of the ACR calls below, from each API's "Authorization information" (GetRepoTagScanStatus
 # -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram-policy.json grants exactly these.
-RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount", "cr:ListEventCenterRecord"})
+RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount"})
 _OK = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED", "SIGNED", "TRUE"}
 _FAILED = {"FAILED", "FAIL", "FAILURE", "ERROR", "CANCELED", "CANCELLED", "FALSE"}
 # GetRepoTagScanSummary's count fields (API reference and the SDK's GetRepoTagScanSummaryResponseBody).
@@ -266,27 +267,12 @@ class AcrEvidence:
         return ScanResult("COMPLETE", counts)
 
     def signed(self, rule: Rule, subject: Subject) -> bool | None:
-        if not subject.instance_id or not subject.region or not subject.tag:
-            return None
-        namespace, _, name = subject.repository.partition("/")
-        body = self._call(
-            subject.region,
-            "list_event_center_record",
-            "ListEventCenterRecordRequest",
-            instance_id=subject.instance_id,
-            event_type=SIGNING_TYPE,
-            repo_namespace_name=namespace,
-            repo_name=name,
-            page_no=1,
-            page_size=100,
-        )
-        if body is None:
-            return None
-        since = int(subject.pushed_at.timestamp() * 1000) if subject.pushed_at else 0
-        for record in body.get("Records") or []:
-            if record.get("Tag") == subject.tag and int(record.get("CreateTime") or 0) >= since:
-                return True
+        """Never known from the API: cr20181201 has no signature query, and `ListEventCenterRecord`'s
+        records (CreateTime, EventType, Tag, ...: no result field) cannot tell a signing that succeeded
+        from one that failed, both being `cr:Artifact:SigningCompleted` ("image signing succeeds or
+        fails", ACR docs). Only a SigningCompleted event that says it succeeded opens the gate."""
         return None
+
 
 
 def evidence_from_env(env: Mapping[str, str], context: Any = None) -> AcrEvidence | None:
