@@ -187,6 +187,9 @@ def test_event_payloads_are_read_tolerantly_but_pass_only_on_the_apis_published_
     assert scan_from({"ScanStatus": "FAILED"}) == ScanResult("FAILED")
     assert scan_from({"ScanStatus": "COMPLETE"}) is None  # no counts: the API is asked
     assert signed_from({"SigningStatus": "SUCCESS"}) is True and signed_from({"status": "failed"}) is False
+    # SigningCompleted means "succeeds or fails": finished is not signed.
+    for finished in ("COMPLETE", "COMPLETED", "FINISHED", "TRUE", "DONE"):
+        assert signed_from({"SigningStatus": finished}) is None
     assert signed_from({}) is None
     raw = {
         "source": "acs.cr",

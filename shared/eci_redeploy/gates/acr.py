@@ -42,7 +42,8 @@ ACR_VERSION = "2018-12-01"
 # The RAM actions of the ACR calls below, from each API's "Authorization information" (GetRepoTagScanStatus
 # -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram-policy.json grants exactly these.
 RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount"})
-_OK = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED", "SIGNED", "TRUE"}
+_SCANNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED"}
+_SIGNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "SIGNED"}
 _FAILED = {"FAILED", "FAIL", "FAILURE", "ERROR", "CANCELED", "CANCELLED", "FALSE"}
 # GetRepoTagScanSummary's count fields (API reference and the SDK's GetRepoTagScanSummaryResponseBody).
 # There is no critical column; TotalSeverity is the sum of the four in Alibaba's sample (22+81+89+4=196).
@@ -121,16 +122,18 @@ def scan_from(data: Mapping[str, Any]) -> ScanResult | None:
     status = str(d.get("scanstatus") or d.get("status") or "").upper()
     if status in _FAILED:
         return ScanResult("FAILED")
-    if status not in _OK:
+    if status not in _SCANNED:
         return None
     counts = summary_counts(d)
     return ScanResult("COMPLETE", counts) if counts is not None else None
 
 
 def signed_from(data: Mapping[str, Any]) -> bool | None:
+    """True only for a status that says the signing succeeded: SigningCompleted is sent when it
+    "succeeds or fails", so a status that only says it finished (COMPLETE, FINISHED) is not a signature."""
     d = _lower(data)
     status = str(d.get("signingstatus") or d.get("signstatus") or d.get("status") or "").upper()
-    if status in _OK:
+    if status in _SIGNED:
         return True
     if status in _FAILED:
         return False
