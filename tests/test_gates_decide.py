@@ -168,16 +168,28 @@ def test_approvers_and_their_tokens():
     assert approvers(None) == [] and approvers("alice:") == []
 
 
-def test_event_payloads_are_read_tolerantly():
-    assert scan_from({"ScanStatus": "COMPLETE", "HighSeverity": 1, "LowSeverity": "3"}) == ScanResult(
-        "COMPLETE", {"high": 1, "low": 3}
+def test_event_payloads_are_read_tolerantly_but_pass_only_on_the_apis_published_names():
+    four = {"HighSeverity": 1, "MediumSeverity": 0, "LowSeverity": "3", "UnknownSeverity": 0}
+    assert scan_from({"ScanStatus": "COMPLETE", **four}) == ScanResult(
+        "COMPLETE", {"high": 1, "medium": 0, "low": 3, "unknown": 0}
     )
-    assert scan_from({"scanResult": {"critical": 2, "medium": 0}}) == ScanResult(
-        "COMPLETE", {"critical": 2, "medium": 0}
+    assert scan_from({"scanStatus": "success", "ScanResult": {**four, "TotalSeverity": 6}}) == ScanResult(
+        "COMPLETE",
+        {"high": 1, "medium": 0, "low": 3, "unknown": 0, "critical": 2},  # 2 beyond the columns
     )
+    # Less than that is not a result: the API is asked (None), never "no findings".
+    assert scan_from({"ScanStatus": "COMPLETE", "HighSeverity": 1, "LowSeverity": "3"}) is None
+    assert scan_from(four) is None  # counts without a status
+    assert scan_from({"ScanStatus": "QUEUED", **four}) is None  # a status nobody published
+    assert scan_from({"scanResult": {"critical": 2, "medium": 0}}) is None  # names the API does not use
+    assert scan_from({"ScanStatus": "COMPLETE", **four, "LowSeverity": True}) is None
+    assert scan_from({"ScanStatus": "COMPLETE", **four, "TotalSeverity": -1}) is None
     assert scan_from({"ScanStatus": "FAILED"}) == ScanResult("FAILED")
     assert scan_from({"ScanStatus": "COMPLETE"}) is None  # no counts: the API is asked
     assert signed_from({"SigningStatus": "SUCCESS"}) is True and signed_from({"status": "failed"}) is False
+    # SigningCompleted means "succeeds or fails": finished is not signed.
+    for finished in ("COMPLETE", "COMPLETED", "FINISHED", "TRUE", "DONE"):
+        assert signed_from({"SigningStatus": finished}) is None
     assert signed_from({}) is None
     raw = {
         "source": "acs.cr",

@@ -87,10 +87,22 @@ def test_scan_above_the_threshold_is_refused_reported_with_counts_and_stays_refu
     assert refused["state"] == "refused" and refused["version"] == digest(1)
     message = s.hooks.bodies[-1]
     assert message["outcome"] == "refused"
-    assert "high 3" in message["detail"] and "medium 1" in message["detail"]  # the summary folds critical into high
+    # The summary has no critical column: the finding only TotalSeverity counts is reported at the top.
+    assert "critical 1, high 2, medium 1" in message["detail"]
     s.later(minutes=5).tick()
     s.push("1.1.0", 1)  # the same push again: still refused, not re-announced
     assert not s.updates() and s.hooks.outcomes().count("refused") == 1
+
+
+def test_counts_in_a_scan_event_short_of_the_summarys_four_are_not_a_result(stage):
+    """No ScanCompleted body is published: an event saying "high 0" and nothing else is not taken for
+    a clean scan; the API is asked, and its summary (high 2) refuses the change."""
+    s = stage({"scan": {"max_severity": "medium"}})
+    s.push("1.1.0", 1)
+    s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), high=2)
+    s.event("ScanCompleted", "1.1.0", 1, ScanStatus="COMPLETE", HighSeverity=0)
+    assert not s.updates() and [r["version"] for r in s.status()["refused"]] == [digest(1)]
+    assert "GetRepoTagScanSummary" in [c.action for c in s.backend.calls]
 
 
 def test_scan_failed_keeps_the_change_held(stage):
@@ -141,14 +153,18 @@ def test_signed_holds_until_signing_completed_and_a_duplicate_changes_nothing(st
     assert len(s.updates()) == 2
 
 
-def test_signed_released_by_the_timer_from_acr_signing_records(stage):
+def test_signing_records_and_result_less_signing_events_do_not_release_a_signed_gate(stage):
+    """SigningCompleted means "signing succeeds or fails" (ACR docs) and its ListEventCenterRecord record
+    has no result field: neither the record (timer) nor an event without a success status is a
+    signature. Both once released the change; a failed signing looks exactly like that."""
     s = stage({"signed": True})
     s.push("1.1.0", 1)
-    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) - 60_000)  # an older signature
+    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) + 60_000)  # newer than the push
     s.later(minutes=5).tick()
-    assert not s.updates()
-    s.acr.sign(INSTANCE, REPO, "1.1.0", at_ms=int(T0.timestamp() * 1000) + 60_000)
-    s.later(minutes=5).tick()
+    s.event("SigningCompleted", "1.1.0", 1)  # the published data family, no result
+    assert not s.updates() and held_ids(s)
+    assert "ListEventCenterRecord" not in [c.action for c in s.backend.calls]
+    s.event("SigningCompleted", "1.1.0", 1, SigningStatus="SUCCESS")
     assert set(s.images().values()) == {image(1)}
 
 

@@ -194,8 +194,9 @@ def _scan_summary(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     if scan is None or scan.status != "COMPLETE":
         return {"IsSuccess": False, "Code": "SCAN_NOT_COMPLETE"}
     counts = {f"{s}Severity": scan.counts.get(s, 0) for s in SEVERITIES if s != "Critical"}
-    # The summary has no critical column: ACR folds it into high.
-    counts["HighSeverity"] += scan.counts.get("Critical", 0)
+    # The summary has no critical column (API reference, SDK model), and where ACR counts a finding of
+    # a severity outside its four columns is not published: the fake counts a test's `critical=` in
+    # TotalSeverity only, the case a reader must not take for "no findings".
     return {"IsSuccess": True, "Code": "success", **counts, "TotalSeverity": sum(scan.counts.values())}
 
 

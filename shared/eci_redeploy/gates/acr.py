@@ -6,14 +6,19 @@ fails") and `cr:Artifact:SigningCompleted` ("image signing succeeds or fails"), 
 other ACR event types in Alibaba Cloud's EventBridge docs ("Container Registry events") and in the
 ACR API's EventType values (ListEventCenterRecord). Their `data` carries the family of keys every
 ACR artifact event has (InstanceId, InstanceName, RegionId, RepoNamespaceName, RepoName, RepoId,
-Tag, Digest). NOT CONFIRMED by a published sample: the result keys (scan status, counts by
-severity, signing status). So keys are read case-insensitively, counts are taken when present, and
-otherwise the scan summary is asked from the API for that digest (GetRepoTagScanStatus, then
-GetRepoTagScanSummary: HighSeverity / MediumSeverity / LowSeverity / UnknownSeverity).
+Tag, Digest). NOT PUBLISHED: any ScanCompleted / SigningCompleted body, so the result keys (scan
+status, counts by severity, signing status) are unknown (tests/payloads/SOURCES.md). They are read
+case-insensitively and fail closed: a scan event is a result only with an explicit success status and
+all four of the summary's published counts; otherwise the API is asked for that digest, as published
+(GetRepoTagScanStatus: Status SCANNING | COMPLETE | FAILED | RETRYING; then GetRepoTagScanSummary:
+HighSeverity / MediumSeverity / LowSeverity / UnknownSeverity / TotalSeverity, no critical column).
+A missing count is "not known", never 0; findings TotalSeverity counts beyond the four columns rank
+as critical.
 
-Signatures: cr20181201 has no per-digest signature query; `ListEventCenterRecord` with EventType
-`cr:Artifact:SigningCompleted` lists the signing events of a repository by tag, so the timer counts a
-tag signed when such a record is at least as recent as the push.
+Signatures: cr20181201 has no signature query, and a `ListEventCenterRecord` record of a
+SigningCompleted carries no result (SDK model), so the API is not evidence of a signature: only a
+SigningCompleted event with an explicit success status opens the `signed` gate (its key is not
+published either: `SigningStatus` / `SignStatus` / `Status`, read case-insensitively).
 """
 
 from __future__ import annotations
@@ -36,16 +41,19 @@ GATE_TYPES = (SCAN_TYPE, SIGNING_TYPE)
 ACR_VERSION = "2018-12-01"
 # The RAM actions of the ACR calls below, from each API's "Authorization information" (GetRepoTagScanStatus
 # -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram-policy.json grants exactly these.
-RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount", "cr:ListEventCenterRecord"})
-_OK = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED", "SIGNED", "TRUE"}
+RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount"})
+_SCANNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED"}
+_SIGNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "SIGNED"}
 _FAILED = {"FAILED", "FAIL", "FAILURE", "ERROR", "CANCELED", "CANCELLED", "FALSE"}
-_COUNT_KEYS = {
-    "critical": ("criticalseverity", "critical", "criticalcount"),
-    "high": ("highseverity", "high", "highcount"),
-    "medium": ("mediumseverity", "medium", "mediumcount"),
-    "low": ("lowseverity", "low", "lowcount"),
-    "unknown": ("unknownseverity", "unknown", "unknowncount"),
+# GetRepoTagScanSummary's count fields (API reference and the SDK's GetRepoTagScanSummaryResponseBody).
+# There is no critical column; TotalSeverity is the sum of the four in Alibaba's sample (22+81+89+4=196).
+SUMMARY_COLUMNS = {
+    "high": "HighSeverity",
+    "medium": "MediumSeverity",
+    "low": "LowSeverity",
+    "unknown": "UnknownSeverity",
 }
+SUMMARY_TOTAL = "TotalSeverity"
 
 
 @dataclass(frozen=True)
@@ -77,34 +85,55 @@ def _lower(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _count(value: Any) -> int | None:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
+    if isinstance(value, bool):
         return None
-    return n if n >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def summary_counts(summary: Mapping[str, Any]) -> dict[str, int] | None:
+    """Counts by severity from GetRepoTagScanSummary's fields (names matched case-insensitively), or None
+    when one of the four columns is missing or not a count: then nothing is known, never "no findings".
+    Findings TotalSeverity counts beyond the four columns have no published severity: they are counted
+    as critical, the highest, so that they block every threshold but `critical` (fail closed)."""
+    d = {str(k).lower(): v for k, v in summary.items()}
+    counts: dict[str, int] = {}
+    for severity, name in SUMMARY_COLUMNS.items():
+        n = _count(d.get(name.lower()))
+        if n is None:
+            return None
+        counts[severity] = n
+    if SUMMARY_TOTAL.lower() in d:
+        total = _count(d[SUMMARY_TOTAL.lower()])
+        if total is None:
+            return None
+        if total > sum(counts.values()):
+            counts["critical"] = total - sum(counts.values())
+    return counts
 
 
 def scan_from(data: Mapping[str, Any]) -> ScanResult | None:
+    """What a ScanCompleted event says, when it says enough. No event body is published, so a result is
+    taken only as the API spells it: an explicit success status and all four of GetRepoTagScanSummary's
+    counts (`summary_counts`). Anything less (a status alone, some counts, counts under other names, an
+    unknown status) is None: the API is asked, and until it answers the gate stays closed."""
     d = _lower(data)
     status = str(d.get("scanstatus") or d.get("status") or "").upper()
-    counts: dict[str, int] = {}
-    for severity, keys in _COUNT_KEYS.items():
-        for key in keys:
-            n = _count(d.get(key))
-            if n is not None:
-                counts[severity] = n
-                break
     if status in _FAILED:
         return ScanResult("FAILED")
-    if counts and status in _OK | {""}:
-        return ScanResult("COMPLETE", counts)
-    return None  # the event did not say enough: ask the API
+    if status not in _SCANNED:
+        return None
+    counts = summary_counts(d)
+    return ScanResult("COMPLETE", counts) if counts is not None else None
 
 
 def signed_from(data: Mapping[str, Any]) -> bool | None:
+    """True only for a status that says the signing succeeded: SigningCompleted is sent when it
+    "succeeds or fails", so a status that only says it finished (COMPLETE, FINISHED) is not a signature."""
     d = _lower(data)
     status = str(d.get("signingstatus") or d.get("signstatus") or d.get("status") or "").upper()
-    if status in _OK:
+    if status in _SIGNED:
         return True
     if status in _FAILED:
         return False
@@ -224,39 +253,29 @@ class AcrEvidence:
         digest = subject.digest.removeprefix("sha256:") if subject.digest else None
         common = {"instance_id": subject.instance_id, "repo_id": repo_id, "tag": subject.tag, "digest": digest}
         status = self._call(subject.region, "get_repo_tag_scan_status", "GetRepoTagScanStatusRequest", **common)
-        if not status or str(status.get("Status") or "").upper() != "COMPLETE":
-            return ScanResult(str(status.get("Status") or "UNKNOWN")) if status else None
+        if not status:
+            return None
+        state = str(status.get("Status") or "").upper()  # SCANNING | COMPLETE | FAILED | RETRYING
+        if state != "COMPLETE":
+            return ScanResult(state or "UNKNOWN")  # not complete: the gate stays closed
         summary = self._call(subject.region, "get_repo_tag_scan_summary", "GetRepoTagScanSummaryRequest", **common)
         if not summary:
             return None
-        counts = {
-            s: int(summary.get(f"{s.capitalize()}Severity") or 0)
-            for s in ("critical", "high", "medium", "low", "unknown")
-        }
+        counts = summary_counts(summary)
+        if counts is None:
+            log_event("gates.acr_summary_incomplete", fields=sorted(summary))
+            return None
+        if "critical" in counts:
+            log_event("gates.scan_unclassified", findings=counts["critical"], total=summary.get(SUMMARY_TOTAL))
         return ScanResult("COMPLETE", counts)
 
     def signed(self, rule: Rule, subject: Subject) -> bool | None:
-        if not subject.instance_id or not subject.region or not subject.tag:
-            return None
-        namespace, _, name = subject.repository.partition("/")
-        body = self._call(
-            subject.region,
-            "list_event_center_record",
-            "ListEventCenterRecordRequest",
-            instance_id=subject.instance_id,
-            event_type=SIGNING_TYPE,
-            repo_namespace_name=namespace,
-            repo_name=name,
-            page_no=1,
-            page_size=100,
-        )
-        if body is None:
-            return None
-        since = int(subject.pushed_at.timestamp() * 1000) if subject.pushed_at else 0
-        for record in body.get("Records") or []:
-            if record.get("Tag") == subject.tag and int(record.get("CreateTime") or 0) >= since:
-                return True
+        """Never known from the API: cr20181201 has no signature query, and `ListEventCenterRecord`'s
+        records (CreateTime, EventType, Tag, ...: no result field) cannot tell a signing that succeeded
+        from one that failed, both being `cr:Artifact:SigningCompleted` ("image signing succeeds or
+        fails", ACR docs). Only a SigningCompleted event that says it succeeded opens the gate."""
         return None
+
 
 
 def evidence_from_env(env: Mapping[str, str], context: Any = None) -> AcrEvidence | None:

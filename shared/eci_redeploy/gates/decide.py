@@ -98,7 +98,7 @@ def evaluate(gates: Gates, change: Change, evidence: Evidence, now: datetime) ->
             passed.append("signed")
         else:
             state = "signing failed; sign it again" if evidence.signed is False else "not signed yet"
-            waiting.append(Waiting("signed", f"ACR EE signature ({state}): SigningCompleted event or the ACR API"))
+            waiting.append(Waiting("signed", f"ACR EE signature ({state}): a SigningCompleted saying it succeeded"))
     soak = gates.soak_for
     if soak is not None:
         start = change.pushed_at or change.held_since
