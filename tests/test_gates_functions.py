@@ -630,3 +630,25 @@ def test_the_timers_stale_hold_cleanup_racing_a_newer_push_keeps_the_newer_hold(
         held = store.read({t["Key"]: t["Value"] for t in w.backend.group(gid).spec["Tag"]})
         assert held is not None and held.version == DIGEST2, f"{gid} lost 1.5.0's hold"
     _only_the_writer_wrote(w)
+
+
+def test_a_release_order_whose_hold_is_gone_runs_as_a_push(world):
+    """A release order names holds; when none is left (released, replaced, or dropped up front by a
+    restart whose rollout the order continues in a later time slice) its held pushes go through the
+    pipeline like any push: gated again, here by push time, so the rollout still completes."""
+    from eci_redeploy.execution.handoff import GateWork, WorkOrder
+    from eci_redeploy.gates.flow import replay_event
+    from eci_redeploy.rules.model import load_rules
+
+    w = world({"soak": "15m"})
+    w.push(PUSH)
+    tags = {t["Key"]: t["Value"] for t in w.backend.group("eci-0").spec["Tag"]}
+    held = store.read(tags)
+    rule = load_rules(w.rules_path).rule("web-prod")
+    for gid in ("eci-0", "eci-1"):
+        group = w.backend.groups[gid]
+        group.spec["Tag"] = [t for t in group.spec["Tag"] if t["Key"] not in store.KEYS]
+    w.now += timedelta(minutes=20)
+    order = WorkOrder.for_events([replay_event(rule, held)], gates=GateWork())
+    result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
+    assert result["ok"] and w.images() == {NEW} and len(w.updates()) == 2
