@@ -327,30 +327,47 @@ def test_the_held_notification_carries_the_approve_link(stage):
     assert "al1ce" not in json.dumps(message)  # approver tokens never leave the function
 
 
-def test_with_a_single_writer_releases_are_recorded_and_handed_off_not_applied(stage):
-    """When a worker is the only writer (issue 12), the scan event and the timer record what they
-    learned in the hold and hand the held push over; the worker then decides from the tags alone."""
-    from eci_redeploy.execution.rollout import Clock
-    from eci_redeploy.gates.handlers import run_release
-    from eci_redeploy.pipeline import run
+def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_written(stage):
+    """When a worker is the only writer (issue 12), the scan event and the timer write nothing: they hand
+    the held push over, with the evidence the event brought; the worker records it, and later releases."""
+    from eci_redeploy.execution.handoff import WorkOrder
+    from eci_redeploy.gates.handlers import run_order, run_release
     from gates_stage import artifact_event
 
     s = stage({"scan": {"max_severity": "medium"}, "soak": "15m"})
     s.push("1.1.0", 1)
     s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), low=1)
-    handed: list = []
-    raw = artifact_event("ScanCompleted", INSTANCE, REPO, "1.1.0", digest(1), when=s.now)
-    out = on_gate_events([raw], s.rules, s.gateway, s.env, gate_context=s.context(), hand_off=handed.append)
-    assert out["ok"] and handed == [] and not s.updates()  # the soak still holds it: nothing to hand over
+    handed: list[WorkOrder] = []
+
+    def hand(events, work):
+        handed.append(WorkOrder.for_events(events, gates=work))
+        return {"accepted": True}
+
+    writes = len(s.backend.mutating_calls())
+    raw = artifact_event(
+        "ScanCompleted", INSTANCE, REPO, "1.1.0", digest(1), when=s.now, ScanStatus="COMPLETE", LowSeverity=1
+    )
+    out = on_gate_events([raw], s.rules, s.gateway, s.env, gate_context=s.context(), hand_off=hand)
+    [order] = handed
+    assert out["ok"] and len(s.backend.mutating_calls()) == writes  # nothing written outside the writer
+    [evidence] = order.gates.evidence
+    assert (evidence.image, evidence.scan_status, evidence.counts) == (digest(1), "COMPLETE", {"low": 1})
+    assert s.status()["held"][0]["passed"] == []
+    # The worker: no ACR lookup, the evidence from the order; the soak still holds it.
+    run_order(order, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False))
     [held] = s.status()["held"]
-    assert held["passed"] == ["scan"]  # recorded for the writer, which has no ScanCompleted event
+    assert held["passed"] == ["scan"] and not s.updates()
 
     s.later(minutes=16)
-    result = run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=handed.append)
-    [events] = handed
-    assert [e.only_rule for e in events] == ["web-prod"] and events[0].digest == digest(1)
+    handed.clear()
+    result = run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=hand)
+    [order] = handed
+    assert [e.only_rule for e in order.events] == ["web-prod"] and order.events[0].digest == digest(1)
     assert result.to_json()["actions"] and not s.updates()
     # The worker: no ACR lookup, no event, only the tags and the clock.
-    run(events, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=Clock(sleep=lambda x: None))
+    run_order(order, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False))
     assert set(s.images().values()) == {image(1)} and len(s.updates()) == 2
     assert s.status()["held"] == []
+    handed.clear()
+    assert run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=hand) is None
+    assert handed == []

@@ -335,23 +335,30 @@ def test_timer_function_releases_a_soaked_change_and_clears_a_stale_hold(world):
         assert store.HELD not in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}
 
 
-def test_an_approval_whose_hand_off_fails_is_released_by_the_next_tick(world):
+def test_an_approval_whose_hand_off_fails_is_not_recorded_and_can_be_given_again(world):
+    """The approval is recorded by the single writer: when it cannot be handed over nothing is recorded
+    (503), the next tick releases nothing, and approving again goes through."""
     from eci_redeploy.core.errors import EciRedeployError
     from eci_redeploy.gates.handlers import run_release
     from eci_redeploy.rules.model import load_rules
 
     w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
     w.push(PUSH)
+    working = w.dispatcher
 
     class Down:
         def dispatch(self, order):
             raise EciRedeployError("FC is unreachable")
 
     w.dispatcher = Down()
-    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
-    assert reply["statusCode"] == 202 and "next reconcile" in reply["body"]
-    assert not w.updates()
+    hid = f"web-prod.{DIGEST[7:19]}"
+    reply = w.http("POST", f"/approvals/{hid}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 503 and "approve again" in reply["body"]
+    assert store.APPROVED not in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}
     run_release(load_rules(w.rules_path), w.gateway, {})
+    assert not w.updates() and w.images() == {OLD}
+    w.dispatcher = working
+    assert w.http("POST", f"/approvals/{hid}", headers={"Authorization": "Bearer al1ce-token"})["statusCode"] == 202
     assert w.images() == {NEW} and len(w.updates()) == 2
 
 
@@ -428,3 +435,220 @@ def test_the_push_functions_trigger_check_lets_scan_and_signing_events_through()
     for name in ("acr-ee-scan-completed.json", "acr-ee-signing-completed.json"):
         raw = (EVENTS / name).read_bytes()
         assert eventbridge_events(raw) == json.loads(raw)
+
+
+# ---- the gates' writes under overlapping deliveries (one writer: the worker) ----
+
+DIGEST2 = "sha256:" + "5e" * 32
+NEW2 = f"{HOST}/team/web@{DIGEST2}"
+PUSH2 = {
+    **PUSH,
+    "id": "9a1c6b1f-0000-4f4e-9d1c-2a7c0d6f1a02",
+    "time": "2026-11-27T10:16:30.123+08:00",
+    "data": {**PUSH["data"], "Tag": "1.5.0", "Digest": DIGEST2},
+}
+
+
+class Paused:
+    """A gateway that stops its caller right after its first describe, until the test lets it go on:
+    what a function read is then stale when it acts on it."""
+
+    def __init__(self, inner) -> None:
+        import threading
+
+        self.inner, self.described, self.go = inner, threading.Event(), threading.Event()
+
+    def describe(self, *args, **kwargs):
+        groups = self.inner.describe(*args, **kwargs)
+        if not self.described.is_set():
+            self.described.set()
+            assert self.go.wait(10), "the test never let the paused call go on"
+        return groups
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+class Writes:
+    """A gateway that notes which thread sends each ECI write (a call that is not a Describe/Get/List)."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.threads = inner, []
+
+    def call(self, action, *args, **kwargs):
+        import threading
+
+        if not action.startswith(("Describe", "Get", "List")):
+            self.threads.append((threading.current_thread().name, action))
+        return self.inner.call(action, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def _single_writer(w, monkeypatch, mocker, paused_thread: str):
+    """The deployed shape: ECI_REDEPLOY_WORKER_FUNCTION set, the worker a single writer (one thread, a
+    queue), and the function running in thread `paused_thread` on a gateway that pauses after its describe."""
+    import threading
+
+    from eci_redeploy.execution.writer import Writer
+    from eci_redeploy.rules.model import load_rules
+
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    writer = Writer(w.dispatcher.work, lambda: load_rules(w.rules_path))
+    mocker.patch.object(common, "dispatcher_factory", side_effect=lambda *a: writer)
+    w.dispatcher = writer
+    w.gateway = w.writes = Writes(w.gateway)
+    paused = Paused(w.gateway)
+    mocker.patch.object(
+        common,
+        "gateway_factory",
+        side_effect=lambda env, ctx: paused if threading.current_thread().name == paused_thread else w.gateway,
+    )
+    return writer, paused
+
+
+def _only_the_writer_wrote(w) -> None:
+    outside = [(thread, action) for thread, action in w.writes.threads if thread != "eci-redeploy-writer"]
+    assert w.writes.threads and not outside, f"ECI writes outside the single writer: {outside}"
+
+
+def _overlap(name: str, first, paused: Paused, meanwhile) -> None:
+    """Run `first` in thread `name` until its describe, `meanwhile` to the end, then let `first` finish."""
+    import threading
+
+    thread = threading.Thread(target=first, name=name)
+    thread.start()
+    assert paused.described.wait(10)
+    meanwhile()
+    paused.go.set()
+    thread.join(20)
+    assert not thread.is_alive()
+
+
+def _tick(w) -> dict:
+    from eci_redeploy.functions.timer import handle_tick
+
+    tick = json.dumps({"triggerTime": "2026-11-27T03:40:00Z", "triggerName": "reconcile", "payload": "reconcile"})
+    return handle_tick(tick.encode(), fc_context("timer"), default_rules=w.rules_path, gateway=w.gateway)
+
+
+def test_an_approval_racing_a_newer_push_does_not_approve_the_newer_one(world, monkeypatch, mocker):
+    """Alice approves 1.4.0 while the worker holds 1.5.0, pushed meanwhile: her approval is of 1.4.0
+    and must not let 1.5.0 go without anyone approving it (the approval tag names no version, so one
+    written outside the writer, after the writer replaced the hold, approved 1.5.0)."""
+    w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}}, tags={"glob": "1.*"})
+    writer, paused = _single_writer(w, monkeypatch, mocker, "approval")
+    try:
+        w.push(PUSH)
+        writer.drain()
+        hid = f"web-prod.{DIGEST[7:19]}"
+        replies = []
+
+        def approve():
+            replies.append(w.http("POST", f"/approvals/{hid}", headers={"Authorization": "Bearer al1ce-token"}))
+
+        def newer_push():
+            assert w.push(PUSH2)["accepted"] is True
+            writer.drain()
+
+        _overlap("approval", approve, paused, newer_push)
+        writer.drain()
+        w.now += timedelta(minutes=10)
+        assert _tick(w)["ok"]
+        writer.drain()
+    finally:
+        writer.stop()
+    assert not w.updates() and w.images() == {OLD}, f"{w.images()} went out with nobody's approval"
+    for gid in ("eci-0", "eci-1"):
+        held = store.read({t["Key"]: t["Value"] for t in w.backend.group(gid).spec["Tag"]})
+        assert held is not None and held.version == DIGEST2 and held.approval is None
+    _only_the_writer_wrote(w)
+
+
+def test_a_scan_result_racing_a_newer_push_keeps_the_newer_hold(world, monkeypatch, mocker):
+    """ScanCompleted for 1.4.0 arrives while the worker holds 1.5.0, pushed meanwhile: 1.4.0's hold
+    must stay replaced (the newest push wins). Recorded outside the writer from what it read before,
+    the evidence put 1.4.0's hold back over 1.5.0's, and the worker then deployed 1.4.0."""
+    w = world({"scan": {"max_severity": "medium"}}, tags={"glob": "1.*"})
+    writer, paused = _single_writer(w, monkeypatch, mocker, "scan")
+    try:
+        w.push(PUSH)
+        writer.drain()
+        w.acr.set_scan("cri-abc123", "team/web", "1.4.0", DIGEST, medium=1)
+        scan = json.loads((EVENTS / "acr-ee-scan-completed.json").read_text())
+
+        def newer_push():
+            assert w.push(PUSH2)["accepted"] is True
+            writer.drain()
+
+        _overlap("scan", lambda: w.push(scan), paused, newer_push)
+        writer.drain()
+    finally:
+        writer.stop()
+    assert not w.updates() and w.images() == {OLD}, "1.4.0 went out after 1.5.0 replaced its hold"
+    for gid in ("eci-0", "eci-1"):
+        held = store.read({t["Key"]: t["Value"] for t in w.backend.group(gid).spec["Tag"]})
+        assert held is not None and held.version == DIGEST2 and held.state == "held"
+    _only_the_writer_wrote(w)
+
+
+def test_the_timers_stale_hold_cleanup_racing_a_newer_push_keeps_the_newer_hold(world, monkeypatch, mocker):
+    """eci-1 already runs 1.4.0 (its 1.4.0 hold is stale) when the timer reads the groups; 1.5.0 is
+    pushed and held by the worker before the timer acts. Dropped outside the writer, the stale hold's
+    keys took 1.5.0's hold off eci-1 with them."""
+    w = world({"soak": "15m"}, tags={"glob": "1.*"})
+    writer, paused = _single_writer(w, monkeypatch, mocker, "timer")
+    try:
+        w.push(PUSH)
+        writer.drain()
+        group = w.backend.groups["eci-1"]
+        group.spec["Container"][0]["Image"] = NEW
+        group.spec["Tag"] = [t for t in group.spec["Tag"] if t["Key"] != "eci-redeploy.digest"] + [
+            {"Key": "eci-redeploy.digest", "Value": DIGEST}
+        ]
+        ticked = []
+
+        def tick():
+            from eci_redeploy.functions.timer import handle_tick
+
+            body = {"triggerTime": "2026-11-27T02:20:00Z", "triggerName": "reconcile", "payload": "reconcile"}
+            ticked.append(
+                handle_tick(json.dumps(body).encode(), fc_context("timer"), default_rules=w.rules_path, gateway=paused)
+            )
+
+        def newer_push():
+            assert w.push(PUSH2)["accepted"] is True
+            writer.drain()
+
+        _overlap("timer", tick, paused, newer_push)
+        writer.drain()
+    finally:
+        writer.stop()
+    assert ticked[0]["ok"] and not w.updates()
+    for gid in ("eci-0", "eci-1"):
+        held = store.read({t["Key"]: t["Value"] for t in w.backend.group(gid).spec["Tag"]})
+        assert held is not None and held.version == DIGEST2, f"{gid} lost 1.5.0's hold"
+    _only_the_writer_wrote(w)
+
+
+def test_a_release_order_whose_hold_is_gone_runs_as_a_push(world):
+    """A release order names holds; when none is left (released, replaced, or dropped up front by a
+    restart whose rollout the order continues in a later time slice) its held pushes go through the
+    pipeline like any push: gated again, here by push time, so the rollout still completes."""
+    from eci_redeploy.execution.handoff import GateWork, WorkOrder
+    from eci_redeploy.gates.flow import replay_event
+    from eci_redeploy.rules.model import load_rules
+
+    w = world({"soak": "15m"})
+    w.push(PUSH)
+    tags = {t["Key"]: t["Value"] for t in w.backend.group("eci-0").spec["Tag"]}
+    held = store.read(tags)
+    rule = load_rules(w.rules_path).rule("web-prod")
+    for gid in ("eci-0", "eci-1"):
+        group = w.backend.groups[gid]
+        group.spec["Tag"] = [t for t in group.spec["Tag"] if t["Key"] not in store.KEYS]
+    w.now += timedelta(minutes=20)
+    order = WorkOrder.for_events([replay_event(rule, held)], gates=GateWork())
+    result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
+    assert result["ok"] and w.images() == {NEW} and len(w.updates()) == 2

@@ -161,12 +161,18 @@ def audit_fields(doc: str) -> list[str]:
 
 def test_docs_name_every_audit_field_work_order_field_and_notification_key():
     import eci_redeploy.report.audit
-    from eci_redeploy.execution.handoff import WorkEvent, WorkOrder
+    from eci_redeploy.execution.handoff import GateWork, WorkApproval, WorkEvent, WorkEvidence, WorkOrder
     from eci_redeploy.report.notify import Message
 
     checks = {
         "audit.md": audit_fields(eci_redeploy.report.audit.__doc__ or ""),
-        "work-order.md": [*WorkOrder.model_fields, *WorkEvent.model_fields],
+        "work-order.md": [
+            *WorkOrder.model_fields,
+            *WorkEvent.model_fields,
+            *GateWork.model_fields,
+            *WorkEvidence.model_fields,
+            *WorkApproval.model_fields,
+        ],
         "notifications.md": list(Message("r", "deployed").payload()),
     }
     missing = []

@@ -62,22 +62,56 @@ class WorkEvent(BaseModel):
         return PushEvent(**values)
 
 
+class WorkEvidence(BaseModel):
+    """What a ScanCompleted / SigningCompleted event said about one image, for the writer to record."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    image: str = Field(max_length=200)  # the digest, or ":<tag>" when the event named none
+    scan_status: str | None = Field(default=None, max_length=32)  # COMPLETE | FAILED | SCANNING | RETRYING
+    counts: dict[str, int] = Field(default_factory=dict, max_length=8)  # severity -> count
+    signed: bool | None = None
+
+
+class WorkApproval(BaseModel):
+    """An approver's approval of one held change (`<rule>.<12 hex>`, held since `held_since_ms`)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    id: str = Field(max_length=200)
+    held_since_ms: int
+    approver: str = Field(max_length=64)
+    at: datetime
+
+
+class GateWork(BaseModel):
+    """A release order: the events are held pushes planned again (gates.flow.replay_event); the writer
+    releases each that may go now and records in the hold's tags what this order brings."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    evidence: list[WorkEvidence] = Field(default_factory=list, max_length=100)
+    approval: WorkApproval | None = None
+
+
 class WorkOrder(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     kind: Literal["eci-redeploy/work-order"] = "eci-redeploy/work-order"
     task_id: str
     events: list[WorkEvent] = Field(min_length=1)
     dry_run: bool = False
+    gates: GateWork | None = None  # set: a release of held changes (gates/), not a push
 
     @classmethod
-    def for_events(cls, events: Sequence[PushEvent], *, dry_run: bool = False, salt: str = "") -> WorkOrder:
-        return cls(task_id=task_id(events, salt=salt), events=[WorkEvent.of(e) for e in events], dry_run=dry_run)
+    def for_events(
+        cls, events: Sequence[PushEvent], *, dry_run: bool = False, salt: str = "", gates: GateWork | None = None
+    ) -> WorkOrder:
+        return cls(
+            task_id=task_id(events, salt=salt), events=[WorkEvent.of(e) for e in events], dry_run=dry_run, gates=gates
+        )
 
     def push_events(self) -> list[PushEvent]:
         return [e.event() for e in self.events]
 
 
-__all__ = ["KIND", "WorkEvent", "WorkOrder", "is_work_order", "task_id"]
+__all__ = ["KIND", "GateWork", "WorkApproval", "WorkEvent", "WorkEvidence", "WorkOrder", "is_work_order", "task_id"]
 
 
 def is_work_order(raw: Any) -> bool:

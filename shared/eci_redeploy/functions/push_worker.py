@@ -63,7 +63,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             raise InputError("not a work order from the webhook function", source="work-order")
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
-        log_event("work.start", task_id=order.task_id, events=len(order.events))
+        log_event("work.start", task_id=order.task_id, events=len(order.events), release=order.gates is not None)
         result = _through_pipeline(
             order.push_events(),
             rules,
@@ -73,6 +73,7 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             gateway=gateway,
             deadline=_deadline(env),
             continuation=lambda: _continue(order, settings, env, context),
+            release=order if order.gates is not None else None,
         )
         return {**result, "task_id": order.task_id}
     except RetryLater:
@@ -88,7 +89,8 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
 def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
     """Scan / signing events release held changes (gates/); None when the payload holds other events too
     (those go the usual way after the gate events are handled). With a worker function the release is
-    handed to it (the single writer applies it); the hand-off is salted with the events' ids."""
+    handed to it with the evidence the events bring (the single writer records it and applies what
+    goes: nothing is written here); the hand-off is salted with the events' ids."""
     from ..gates.handlers import on_gate_events, split
 
     found, only = split(raw)
@@ -98,15 +100,18 @@ def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[s
     release_to = None
     if settings.worker_function:
         ids = ",".join(sorted(str(e.get("id")) for e in found))
-        release_to = lambda ev: hand_off(ev, rules, settings, env, context, salt="gate:" + ids)  # noqa: E731
+        release_to = lambda ev, work: hand_off(ev, rules, settings, env, context, salt="gate:" + ids, gates=work)  # noqa: E731
     result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context, hand_off=release_to)
     return result if only else None
 
 
-def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "") -> dict[str, Any]:
+def hand_off(
+    parsed: Any, rules: Any, settings: Settings, env: Any, context: Any, *, salt: str = "", gates: Any = None
+) -> dict[str, Any]:
     """Queue the pushes for the worker (FC: an async invocation of a function that runs one at a time)
     instead of changing ECI here, so that concurrent deliveries cannot race. Decisions are the
-    worker's, against a fresh describe; a failed hand-off raises so that the platform retries."""
+    worker's, against a fresh describe; a failed hand-off raises so that the platform retries.
+    `gates`: the pushes are held changes to release (execution.handoff.GateWork)."""
     from ..execution.handoff import WorkOrder
     from ..pipeline import unwatched
     from ..planning.decide import push_events
@@ -115,7 +120,7 @@ def hand_off(parsed: Any, rules: Any, settings: Settings, env: Any, context: Any
     nothing = unwatched(parsed, rules, env)
     if nothing is not None:
         return {"ok": True, **nothing.to_json()}
-    order = WorkOrder.for_events(events, salt=salt)
+    order = WorkOrder.for_events(events, salt=salt, gates=gates)
     try:
         done = common.dispatcher_factory(settings, env, context).dispatch(order)
     except EciRedeployError as exc:
@@ -165,14 +170,25 @@ def _through_pipeline(
     gateway: Any = None,
     deadline: float | None = None,
     continuation: Any = None,
+    release: Any = None,
 ) -> dict[str, Any]:
+    """The pipeline on the pushes; for a release order (`release`: the WorkOrder) the gates' release of
+    the held changes it names, with the evidence and approval it brings (gates.handlers.run_order).
+    When none of them is held any more (released, replaced, refused, or dropped by a restart whose
+    rollout this order continues) the held pushes go through the pipeline like any push."""
     from ..pipeline import raise_if_retryable, run, unwatched
 
     nothing = unwatched(parsed, rules, env)  # no rule cares: answered without touching ECI
     if nothing is not None:
         return {"ok": True, **nothing.to_json()}
     gateway = gateway or common.gateway_factory(env, context)
-    report = run(parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline)
+    report = None
+    if release is not None:
+        from ..gates.handlers import run_order
+
+        report = run_order(release, rules, gateway, env, context, deadline=deadline)
+    if report is None:
+        report = run(parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline)
     raise_if_retryable(report)
     body = {"ok": not report.failed, **report.to_json()}
     from ..execution.rollout import CONTINUED

@@ -41,8 +41,9 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
 def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
     """Ask the registries what each rule wants (a dry run against ECI), then hand the rules that have
     something to change, or a change deferred, to the worker, which decides again on a fresh describe.
-    Held changes whose gates opened are handed over first (gates/); rules with a change the gates hold
-    are handed over too, so that the worker records the hold."""
+    Held changes whose gates opened, or whose hold the worker would change, are handed over first
+    (gates/: nothing is written here); rules with a change the gates hold are handed over too, so that
+    the worker records the hold."""
     from ..gates.flow import is_held
     from ..gates.handlers import run_release
     from .push_worker import hand_off
@@ -51,7 +52,11 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
     gateway = gateway or common.gateway_factory(env, context)
     released = run_release(
-        rules, gateway, env, context, hand_off=lambda ev: hand_off(ev, rules, settings, env, context, salt=tick_id)
+        rules,
+        gateway,
+        env,
+        context,
+        hand_off=lambda ev, work: hand_off(ev, rules, settings, env, context, salt=tick_id, gates=work),
     )
     result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
     result.released = released

@@ -4,7 +4,9 @@
                 -> apply (only what goes)
     release (timer, ScanCompleted / SigningCompleted, approvals): held changes are planned again as a
     redelivery of their push (same digest, same push time, same ClientTokens), with the evidence
-    that came in, and gated again.
+    that came in, and gated again. With a worker function the entry points write nothing: they hand a
+    release order to the single writer, which runs `release` there (gates.handlers.run_order), since a
+    tag write decided from an earlier describe would overwrite whatever replaced that hold meanwhile.
 
 A release is idempotent: once a held change went out its tags are gone, so a duplicate event finds
 nothing held; a redelivery racing it plans the same steps with the same ClientTokens. A newer push
@@ -56,6 +58,8 @@ class GateContext:
     lookup: EvidenceSource | None = None  # None: evidence only from tags and events
     events: dict[str, Evidence] = field(default_factory=dict)  # digest -> evidence an event brought
     webhook_url: str | None = None  # the webhook function's URL, for approve links
+    # (held change id, held since ms) -> an approval a work order brings: it counts for that hold only
+    approvals: dict[tuple[str, int], Approval] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, lookup: bool = True) -> GateContext:
@@ -137,7 +141,7 @@ def _evidence(
             scan = ScanResult("COMPLETE", {})
         if "signed" in held.passed:
             signed = True
-        approval = held.approval
+        approval = ctx.approvals.get((held.id, held.since_ms)) or held.approval
     brought = ctx.events.get(event.digest or "") or ctx.events.get(f":{event.tag}")
     if brought is not None:
         scan = brought.scan or scan
@@ -161,15 +165,28 @@ def gate_plan(
     *,
     context: GateContext | None = None,
     dry_run: bool = False,
-    record: bool = False,
 ) -> Plan:
-    """The plan with only what may go now; held and refused changes recorded, reported, skipped.
-    `record`: what may go is not applied by the caller but handed to the single writer: its evidence is
-    recorded in the hold (the writer decides again from the tags) and the hold stays until it went."""
+    """The plan with only what may go now; held and refused changes recorded, reported, skipped."""
+    ctx = context or GateContext.from_env(env)
+    gating = _gate(plan, rules, groups, ctx)
+    if gating is None:
+        return plan
+    if not dry_run:
+        failed = _write(gating.writes, gateway)
+        for gid in failed:
+            gating.out.skipped.append(
+                Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
+            )
+        _report(list(gating.transitions.values()), rules, env, ctx)
+    return gating.out
+
+
+def _gate(plan: Plan, rules: RuleSet, groups: Iterable[ContainerGroup], ctx: GateContext) -> _Gating | None:
+    """Every unit of a gated rule decided: the plan out, and the tag writes and reports it takes (not made
+    here). None when nothing in the plan is gated."""
     gated = {r.name: (r, g) for r in rules if (g := rules.gates_for(r)) is not None}
     if not gated or not plan.steps:
-        return plan
-    ctx = context or GateContext.from_env(env)
+        return None
     gating = _Gating(rules, gated, ctx, ctx.now(), {g.id: g for g in groups}, {e.event_id: e for e in plan.events})
     # Everything but the steps carries over (events, other_events: issue 14); what is gated is re-added.
     gating.out = dataclasses.replace(
@@ -179,15 +196,8 @@ def gate_plan(
         if unit[0].rule not in gated or unit[0].event_id not in gating.events:
             gating.out.steps.extend(unit)
         else:
-            gating.unit(unit, record=record)
-    if not dry_run:
-        failed = _write(gating.writes, gateway)
-        for gid in failed:
-            gating.out.skipped.append(
-                Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
-            )
-        _report(list(gating.transitions.values()), rules, env, ctx)
-    return gating.out
+            gating.unit(unit)
+    return gating
 
 
 @dataclass
@@ -270,6 +280,9 @@ class _Gating:
         return decision, since, pushed
 
     def _state(self, u: _Unit, state: str, decision: Decision, since: datetime, pushed: datetime | None) -> store.Held:
+        approval = None
+        if u.same and u.held is not None:  # an approval counts for the hold it was given to only
+            approval = self.ctx.approvals.get((u.held.id, u.held.since_ms)) or u.held.approval
         return store.Held(
             u.name,
             u.version,
@@ -278,29 +291,19 @@ class _Gating:
             store.to_ms(pushed),
             store.to_ms(since),  # type: ignore[arg-type]
             decision.passed,
-            u.held.approval if u.same and u.held is not None else None,
+            approval,
         )
 
-    def unit(self, unit: list[Step], *, record: bool) -> None:
+    def unit(self, unit: list[Step]) -> None:
         u = self._read(unit)
         if self._passed_over(u):
             return
         decision, since, pushed = self._decide(u)
-        if decision.verdict == "go" and record:
-            self._record_go(u, unit, self._state(u, "held", decision, since, pushed))
-        elif decision.verdict == "go":
+        if decision.verdict == "go":
             self._go(u, unit, decision)
         else:
             state = "held" if decision.verdict == "held" else "refused"
             self._hold(u, decision, self._state(u, state, decision, since, pushed))
-
-    def _record_go(self, u: _Unit, unit: list[Step], state: store.Held) -> None:
-        """Handed to the single writer: the hold stays, with the evidence that lets it go."""
-        self.out.steps.extend(unit)
-        if u.group is not None and (u.same or u.held is None):
-            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
-            if state.tags() != current:
-                self.writes.put(u.region, u.group.id, state.tags())
 
     def _go(self, u: _Unit, unit: list[Step], decision: Decision) -> None:
         self.out.steps.extend(_strip(s) for s in unit)
@@ -550,7 +553,7 @@ def is_held(skip: Skip) -> bool:
 
 @dataclass
 class HandedOff:
-    """A release handed to the single writer: which held pushes may go, and the hand-off's answer."""
+    """A release handed to the single writer: the held pushes it releases or records, the hand-off's answer."""
 
     plan: Plan
     events: list[PushEvent]
@@ -566,8 +569,10 @@ class HandedOff:
         return body
 
 
-def _stale_holds(change: HeldChange, stale: _Writes) -> None:
-    """Groups already on the held version, or on something newer pushed since: their hold is dropped."""
+def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
+    """Groups already on the held version, or on something newer pushed since: their hold is dropped.
+    Whether there is any."""
+    found = False
     for group in change.groups:
         done = tracking.applied(group.tag_map)
         newer_applied = (
@@ -578,6 +583,46 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> None:
         if done.digest == change.held.version or newer_applied:
             keys = [k for k in store.KEYS if k in group.tag_map]
             stale.drop(group.region or change.rule.target.region, group.id, keys)
+            found = found or bool(keys)
+    return found
+
+
+@dataclass
+class _Replanned:
+    """Held changes planned again: the plan, the groups it was planned on, the stale holds to drop, and
+    the replayed pushes (by event id) with whether their change has a stale hold."""
+
+    plan: Plan = field(default_factory=Plan)
+    groups: dict[str, ContainerGroup] = field(default_factory=dict)
+    stale: _Writes = field(default_factory=_Writes)
+    events: dict[str, tuple[PushEvent, bool]] = field(default_factory=dict)
+
+
+def _replan(
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    match: Callable[[HeldChange], bool] | None,
+    repositories: frozenset[str] | None,
+) -> _Replanned | None:
+    from ..planning.planner import plan_event
+
+    observed: dict[str, list[ContainerGroup]] = {}
+    changes = [
+        c for c in held_changes(rules, gateway, observed=observed, repositories=repositories) if c.held.state == "held"
+    ]
+    if match is not None:
+        changes = [c for c in changes if match(c)]
+    if not changes:
+        return None
+    out = _Replanned()
+    for change in changes:
+        rule_groups = observed[change.rule.name]
+        out.groups.update({g.id: g for g in rule_groups})
+        event = replay_event(change.rule, change.held)
+        out.events[event.event_id] = (event, _stale_holds(change, out.stale))
+        out.plan.extend(plan_event(event, rules, rule_groups, env, only=change.rule.name))
+    return out
 
 
 def release(
@@ -590,40 +635,62 @@ def release(
     repositories: frozenset[str] | None = None,
     dry_run: bool = False,
     clock: Any = None,
-    hand_off: Callable[[list[PushEvent]], Any] | None = None,
+    deadline: float | None = None,
+    hand_off: Callable[[list[PushEvent], Any], Any] | None = None,
 ) -> Any:
-    """Plan every held change again (those `match` selects) with what is known now; apply what goes, or
-    with `hand_off` record the evidence and hand the pushes that may go to the single writer.
-    Returns the apply Report, or HandedOff (None when nothing is held)."""
+    """Plan every held change again (those `match` selects) with what is known now: drop stale holds,
+    record evidence, hold or refuse, apply what goes. With `hand_off` none of that is done here: the
+    pushes whose release would change anything are handed to the single writer, which does it (with
+    the evidence `context.events` holds). Returns the apply Report, or HandedOff (None: nothing held)."""
     from ..execution.apply import carry_out
-    from ..planning.planner import plan_event
 
     ctx = context or GateContext.from_env(env)
-    observed: dict[str, list[ContainerGroup]] = {}
-    changes = [
-        c for c in held_changes(rules, gateway, observed=observed, repositories=repositories) if c.held.state == "held"
-    ]
-    if match is not None:
-        changes = [c for c in changes if match(c)]
-    if not changes:
+    found = _replan(rules, gateway, env, match, repositories)
+    if found is None:
         return None
-    plan = Plan()
-    groups: dict[str, ContainerGroup] = {}
-    stale = _Writes()
-    for change in changes:
-        rule_groups = observed[change.rule.name]
-        groups.update({g.id: g for g in rule_groups})
-        _stale_holds(change, stale)
-        event = replay_event(change.rule, change.held)
-        plan.extend(plan_event(event, rules, rule_groups, env, only=change.rule.name))
-    if not dry_run:
-        _write(stale, gateway)
-    gated = gate_plan(
-        plan, rules, groups.values(), gateway, env, context=ctx, dry_run=dry_run, record=hand_off is not None
-    )
     if hand_off is not None:
-        going = {s.event_id for s in gated.steps}
-        events = [e for e in gated.events if e.event_id in going]
-        answer = hand_off(events) if events and not dry_run else None
-        return HandedOff(gated, events, answer)
-    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock)
+        return _hand_off(found, rules, ctx, hand_off, dry_run=dry_run)
+    if not dry_run:
+        _write(found.stale, gateway)
+    gated = gate_plan(found.plan, rules, found.groups.values(), gateway, env, context=ctx, dry_run=dry_run)
+    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline)
+
+
+def _hand_off(
+    found: _Replanned, rules: RuleSet, ctx: GateContext, hand_off: Callable[..., Any], *, dry_run: bool
+) -> HandedOff:
+    """Decided here only to know what to hand over (nothing is written here: what was read may be stale
+    by the time a write would land, and the writer decides again on a fresh describe): a change that
+    goes, or whose hold the writer would change (evidence, refusal, a stale hold dropped)."""
+    gating = _gate(found.plan, rules, found.groups.values(), ctx)
+    shown = gating.out if gating is not None else found.plan
+    touched: set[str | None] = {s.group_id for s in shown.steps}
+    if gating is not None:
+        touched.update(gid for ids in [*gating.writes.set.values(), *gating.writes.unset.values()] for gid in ids)
+    wanted = {s.event_id for s in found.plan.steps if s.group_id in touched}
+    events = [e for eid, (e, stale) in found.events.items() if stale or eid in wanted]
+    answer = hand_off(events, _work(ctx.events, events)) if events and not dry_run else None
+    return HandedOff(shown, events, answer)
+
+
+def _work(known: Mapping[str, Evidence], events: list[PushEvent]) -> Any:
+    """What the events said of these pushes' scan and signature, as the work order carries it to the
+    writer (which asks the ACR API itself for what is missing). Only the events': evidence read from a
+    hold's tags is that rule's verdict (a scan passed under its threshold), not the image's counts."""
+    from ..execution.handoff import GateWork, WorkEvidence
+
+    evidence = []
+    for key in sorted({k for e in events for k in (e.digest or "", f":{e.tag}") if k in known}):
+        found = known[key]
+        if found.scan is None and found.signed is None:
+            continue
+        scan = found.scan
+        evidence.append(
+            WorkEvidence(
+                image=key,
+                scan_status=scan.status if scan else None,
+                counts=dict(scan.counts) if scan else {},
+                signed=found.signed,
+            )
+        )
+    return GateWork(evidence=evidence)

@@ -1,5 +1,7 @@
 """The gates' entry points inside the functions: ScanCompleted / SigningCompleted events on the push
-function, `GET /status` and `POST /approvals/<id>` on the webhook function, the timer's release."""
+function, `GET /status` and `POST /approvals/<id>` on the webhook function, the timer's release, and the
+worker's side of a release order (`run_order`: the only place, with a worker function, that writes the
+hold, evidence and approval tags)."""
 
 from __future__ import annotations
 
@@ -11,10 +13,9 @@ from typing import Any
 from ..core.errors import AuthenticationError, EciRedeployError
 from ..core.log import log_event
 from ..rules.model import RuleSet
-from . import store
 from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
 from .decide import Approval, Change, Evidence, evaluate
-from .flow import GateContext, HeldChange, held_changes, release, replay_event, status
+from .flow import GateContext, HeldChange, held_changes, release, replay_event, status, version_for
 
 
 def split(raw: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -189,48 +190,31 @@ def _approve(
     )
     if change.held.state == "refused" or (decision.verdict == "refused" and decision.reason.startswith("approval")):
         return _reply(410, {"error": f"{hid} was refused: {decision.reason or 'refused earlier'}"})
-    try:
-        _record_approval(change, approver, when, gateway)
-    except EciRedeployError as exc:
-        return _reply(503, {"error": f"could not record the approval: {exc.one_line()}"})
-    from ..execution.handoff import WorkOrder
+    from ..execution.handoff import GateWork, WorkApproval, WorkOrder
 
-    order = WorkOrder.for_events([replay_event(rule, change.held)])
+    # Recorded by the single writer, for this hold only: written here, from what was read above, it
+    # could land on a newer push's hold that replaced this one meanwhile, and approve that.
+    approval = WorkApproval(id=hid, held_since_ms=change.held.since_ms, approver=approver[:64], at=when)
+    order = WorkOrder.for_events(
+        [replay_event(rule, change.held)], salt=f"approval:{approver}", gates=GateWork(approval=approval)
+    )
     try:
         done = dispatcher.dispatch(order)
-    except EciRedeployError as exc:  # recorded all the same: the next reconcile releases it
-        return _reply(
-            202,
-            {
-                "approved": hid,
-                "by": approver,
-                "note": f"release not handed off ({exc.one_line()}); the next reconcile releases it",
-            },
-        )
+    except EciRedeployError as exc:  # nothing recorded: the approver asks again
+        return _reply(503, {"error": f"the approval was not recorded ({exc.one_line()}): approve again"})
+    _audit_approval(change, approver)
     return _reply(
         202, {"approved": hid, "by": approver, "task_id": done.task_id, "groups": sorted(g.id for g in change.groups)}
     )
 
 
-def _record_approval(change: HeldChange, approver: str, when: Any, gateway: Any) -> None:
-    """The approval in the tags of the held groups (20 per TagResources call), and its audit line."""
-    approved = change.held.with_(approval=Approval(approver, when))
-    hid = change.held.id
-    body = {
-        "RegionId": change.rule.target.region,
-        "ResourceType": "ContainerGroup",
-        "ResourceId": [g.id for g in change.groups][:20],
-        "Tag": [{"Key": store.APPROVED, "Value": approved.tags()[store.APPROVED]}],
-    }
-    for start in range(0, len(change.groups), 20):
-        body["ResourceId"] = [g.id for g in change.groups][start : start + 20]
-        gateway.call("TagResources", body, target=hid)
+def _audit_approval(change: HeldChange, approver: str) -> None:
     log_event(
         "audit",
         event_id=None,
         event_source="approval",
         rule=change.rule.name,
-        target=hid,
+        target=change.held.id,
         group_id=None,
         action=None,
         outcome="approved",
@@ -262,3 +246,58 @@ def run_release(
     if ctx.lookup is None:
         ctx.lookup = evidence_from_env(env, context)
     return release(rules, gateway, env, context=ctx, dry_run=dry_run, hand_off=hand_off)
+
+
+def run_order(
+    order: Any,
+    rules: RuleSet,
+    gateway: Any,
+    env: Mapping[str, str],
+    context: Any = None,
+    *,
+    deadline: Any = None,
+    gate_context: GateContext | None = None,
+) -> Any:
+    """The worker's side of a release order (`WorkOrder.gates`): the held changes its pushes name are
+    planned again on a fresh describe, with the evidence and the approval it brings, and released,
+    recorded, refused or dropped there (flow.release). Returns the apply Report, or None."""
+    ctx = _order_context(order, env, context, gate_context)
+    events = order.push_events()
+    named = {(r.name, version_for(r, e)) for e in events if e.only_rule and (r := rules.rule(e.only_rule)) is not None}
+    found: list[HeldChange] = []
+
+    def matches(change: HeldChange) -> bool:
+        hit = (change.rule.name, change.held.version) in named
+        found.extend([change] if hit else [])
+        return hit
+
+    report = release(
+        rules,
+        gateway,
+        env,
+        context=ctx,
+        match=matches,
+        repositories=frozenset(e.repository for e in events),
+        dry_run=order.dry_run,
+        deadline=deadline,
+    )
+    approval = order.gates.approval
+    if approval is not None and not any((c.held.id, c.held.since_ms) in ctx.approvals for c in found):
+        log_event("gates.approval_unused", id=approval.id, reason="released, replaced or refused since")
+    return report
+
+
+def _order_context(order: Any, env: Mapping[str, str], context: Any, given: GateContext | None) -> GateContext:
+    """The gates' context in the worker: the ACR API, and the evidence and approval the order brings."""
+    from .decide import ScanResult
+
+    ctx = given or GateContext.from_env(env, lookup=False)
+    if ctx.lookup is None:
+        ctx.lookup = evidence_from_env(env, context)
+    for item in order.gates.evidence:
+        scan = ScanResult(item.scan_status, dict(item.counts)) if item.scan_status else None
+        ctx.events[item.image] = Evidence(scan, item.signed, None)
+    approval = order.gates.approval
+    if approval is not None:
+        ctx.approvals[(approval.id, approval.held_since_ms)] = Approval(approval.approver, approval.at)
+    return ctx

@@ -1,7 +1,8 @@
 """A held change lives in the tags of the container groups it would change, like what was applied
 (planning/tracking.py): no database, it survives restarts, and `DescribeContainerGroups` (which planning does
 anyway) reads it back for free. Written with ECI's TagResources / UntagResources, which change no
-container and are idempotent, so a retried or duplicated write is harmless.
+container and are idempotent, so a retried or duplicated write is harmless; but they are last-writer-
+wins, so with a worker function only the single writer writes them (gates.flow.release, run there).
 
 `eci-redeploy.held`       the held version: the digest, or ":tag" without one
 `eci-redeploy.held-rule`  the rule that holds it
