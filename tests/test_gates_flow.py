@@ -345,13 +345,27 @@ def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_wr
 
     writes = len(s.backend.mutating_calls())
     raw = artifact_event(
-        "ScanCompleted", INSTANCE, REPO, "1.1.0", digest(1), when=s.now, ScanStatus="COMPLETE", LowSeverity=1
+        "ScanCompleted",
+        INSTANCE,
+        REPO,
+        "1.1.0",
+        digest(1),
+        when=s.now,
+        ScanStatus="COMPLETE",
+        HighSeverity=0,
+        MediumSeverity=0,
+        LowSeverity=1,
+        UnknownSeverity=0,  # all four published counts: a partial count is no result (test_acr_published)
     )
     out = on_gate_events([raw], s.rules, s.gateway, s.env, gate_context=s.context(), hand_off=hand)
     [order] = handed
     assert out["ok"] and len(s.backend.mutating_calls()) == writes  # nothing written outside the writer
     [evidence] = order.gates.evidence
-    assert (evidence.image, evidence.scan_status, evidence.counts) == (digest(1), "COMPLETE", {"low": 1})
+    assert (evidence.image, evidence.scan_status, evidence.counts) == (
+        digest(1),
+        "COMPLETE",
+        {"high": 0, "medium": 0, "low": 1, "unknown": 0},
+    )
     assert s.status()["held"][0]["passed"] == []
     # The worker: no ACR lookup, the evidence from the order; the soak still holds it.
     run_order(order, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False))
