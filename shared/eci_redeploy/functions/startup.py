@@ -1,6 +1,6 @@
 """The first matched event of an instance makes ~105,000 objects (the ECI SDK, pydantic, the rules
 model) before it sends its first request. With the cyclic garbage collector at its defaults that
-is ~150 collections, each walking a heap that only grows: 40-60 ms of a ~360 ms cold start spent
+is ~150 collections, each walking a heap that only grows: 50-90 ms of a 355-395 ms cold start spent
 proving that freshly imported modules are alive (bench/cold_start.py, README "Performance").
 
 So the modules a path will need are imported (and the rules loaded: validating them builds pydantic's
