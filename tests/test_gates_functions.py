@@ -652,3 +652,32 @@ def test_a_release_order_whose_hold_is_gone_runs_as_a_push(world):
     order = WorkOrder.for_events([replay_event(rule, held)], gates=GateWork())
     result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
     assert result["ok"] and w.images() == {NEW} and len(w.updates()) == 2
+
+
+def test_an_approval_releases_every_group_of_the_held_change_it_names(world):
+    """A group that joined the rule after the push (a scale-out) is held for the same version from a
+    later time. The approval reply names it among the approved groups, so the worker must release it
+    too: keyed on the group's own `held since`, the approval let the first groups go and left it held
+    waiting for an approval nobody is asked for again."""
+    w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
+    w.push(PUSH)
+    w.now += timedelta(minutes=5)
+    w.backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-2",
+                "ContainerGroupName": "web-2",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": OLD}],
+            }
+        ]
+    )
+    w.push(PUSH)  # redelivered (or the reconcile): eci-2 is held for the same version, 5 minutes later
+    later = store.read({t["Key"]: t["Value"] for t in w.backend.group("eci-2").spec["Tag"]})
+    first = store.read({t["Key"]: t["Value"] for t in w.backend.group("eci-0").spec["Tag"]})
+    assert later is not None and first is not None and later.id == first.id and later.since_ms > first.since_ms
+    reply = w.http("POST", f"/approvals/{first.id}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 202 and json.loads(reply["body"])["groups"] == ["eci-0", "eci-1", "eci-2"]
+    assert w.images() == {NEW} and len(w.updates()) == 3, "an approved group was left held"

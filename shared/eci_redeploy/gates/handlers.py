@@ -268,7 +268,9 @@ def run_order(
 
     def matches(change: HeldChange) -> bool:
         hit = (change.rule.name, change.held.version) in named
-        found.extend([change] if hit else [])
+        if hit:
+            found.append(change)
+            _approval_for_groups(change, ctx)
         return hit
 
     report = release(
@@ -285,6 +287,24 @@ def run_order(
     if approval is not None and not any((c.held.id, c.held.since_ms) in ctx.approvals for c in found):
         log_event("gates.approval_unused", id=approval.id, reason="released, replaced or refused since")
     return report
+
+
+def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
+    """An approval of a held change (its id, and its earliest `held since`: what the webhook read and
+    named the groups of) counts on each of its groups, whose own hold may be younger (a group that joined
+    the rule later is held for the same version from then): each group's hold of that version from
+    before the approval was given."""
+    from . import store
+
+    given = ctx.approvals.get((change.held.id, change.held.since_ms))
+    if given is None:
+        return
+    until = store.to_ms(given.at)
+    for group in change.groups:
+        held = store.read(group.tag_map)
+        if held is not None and held.rule == change.rule.name and held.version == change.held.version:
+            if until is not None and held.since_ms <= until:
+                ctx.approvals.setdefault((held.id, held.since_ms), given)
 
 
 def _order_context(order: Any, env: Mapping[str, str], context: Any, given: GateContext | None) -> GateContext:
