@@ -299,12 +299,12 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
     given = ctx.approvals.get((change.held.id, change.held.since_ms))
     if given is None:
         return
-    until = store.to_ms(given.at)
+    until = store.to_ms(given.at) or 0
     for group in change.groups:
         held = store.read(group.tag_map)
-        if held is not None and held.rule == change.rule.name and held.version == change.held.version:
-            if until is not None and held.since_ms <= until:
-                ctx.approvals.setdefault((held.id, held.since_ms), given)
+        same = held is not None and held.rule == change.rule.name and held.version == change.held.version
+        if held is not None and same and held.since_ms <= until:
+            ctx.approvals.setdefault((held.id, held.since_ms), given)
 
 
 def _order_context(order: Any, env: Mapping[str, str], context: Any, given: GateContext | None) -> GateContext:
