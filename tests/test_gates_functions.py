@@ -681,3 +681,34 @@ def test_an_approval_releases_every_group_of_the_held_change_it_names(world):
     reply = w.http("POST", f"/approvals/{first.id}", headers={"Authorization": "Bearer al1ce-token"})
     assert reply["statusCode"] == 202 and json.loads(reply["body"])["groups"] == ["eci-0", "eci-1", "eci-2"]
     assert w.images() == {NEW} and len(w.updates()) == 3, "an approved group was left held"
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {"image": DIGEST, "scan_status": "COMPLETE", "counts": {"CRITICAL": 9}},  # a key no gate reads
+        {"image": DIGEST, "scan_status": "COMPLETE", "counts": {"Critical": 9, "high": 0}},
+        {"image": DIGEST, "scan_status": "COMPLETE", "counts": {}},  # "no findings" nobody published
+        {"image": DIGEST, "scan_status": "COMPLETE", "counts": {"critical": 0}},  # a partial count
+        {"image": DIGEST, "scan_status": "complete", "counts": {"high": 0, "medium": 0, "low": 0, "unknown": 0}},
+        {"image": DIGEST, "scan_status": "DONE", "counts": {"high": 0, "medium": 0, "low": 0, "unknown": 0}},
+        {"image": DIGEST, "scan_status": "COMPLETE", "counts": {"high": -1, "medium": 0, "low": 0, "unknown": 0}},
+    ],
+)
+def test_a_release_order_with_evidence_the_gates_cannot_read_is_refused(world, evidence):
+    """The worker takes a release order's evidence as it is: counts under a severity no gate reads, or
+    fewer than the four the scan summary publishes, passed a scan gate as "no findings" (the fail-closed
+    reading of ACR's evidence bypassed by the order). Such an order is refused, nothing deploys."""
+    from eci_redeploy.execution.handoff import WorkOrder
+    from eci_redeploy.gates.flow import replay_event
+    from eci_redeploy.rules.model import load_rules
+
+    w = world({"scan": {"max_severity": "medium"}})
+    w.push(PUSH)
+    held = store.read({t["Key"]: t["Value"] for t in w.backend.group("eci-0").spec["Tag"]})
+    rule = load_rules(w.rules_path).rule("web-prod")
+    order = WorkOrder.for_events([replay_event(rule, held)]).model_dump(mode="json")
+    order["gates"] = {"evidence": [evidence]}
+    result = events.handle_work(json.dumps(order).encode(), fc_context("worker"), default_rules=w.rules_path)
+    assert not w.updates() and w.images() == {OLD}, "deployed on evidence no gate can read"
+    assert result == {"ok": False, "error": "invalid work order"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..core.errors import ImageReferenceError
 from ..core.idempotency import task_id
@@ -62,14 +62,29 @@ class WorkEvent(BaseModel):
         return PushEvent(**values)
 
 
+# The severities a scan gate reads (rules.gates.SEVERITIES), and GetRepoTagScanSummary's four published
+# columns (gates.acr.SUMMARY_COLUMNS): a complete scan without all four is no result (acr.summary_counts).
+Severity = Literal["unknown", "low", "medium", "high", "critical"]
+SUMMARY_SEVERITIES = ("high", "medium", "low", "unknown")
+
+
 class WorkEvidence(BaseModel):
-    """What a ScanCompleted / SigningCompleted event said about one image, for the writer to record."""
+    """What a ScanCompleted / SigningCompleted event said about one image, for the writer to record. Taken
+    as the events are read (gates.acr.scan_from): evidence a gate could not read is refused, never taken
+    for "no findings"."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
     image: str = Field(max_length=200)  # the digest, or ":<tag>" when the event named none
-    scan_status: str | None = Field(default=None, max_length=32)  # COMPLETE | FAILED | SCANNING | RETRYING
-    counts: dict[str, int] = Field(default_factory=dict, max_length=8)  # severity -> count
+    scan_status: Literal["COMPLETE", "FAILED", "SCANNING", "RETRYING"] | None = None
+    counts: dict[Severity, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)  # severity -> count
     signed: bool | None = None
+
+    @model_validator(mode="after")
+    def _published_counts(self) -> WorkEvidence:
+        missing = [s for s in SUMMARY_SEVERITIES if s not in self.counts]
+        if self.scan_status == "COMPLETE" and missing:
+            raise ValueError(f"a COMPLETE scan carries the summary's four counts; missing: {', '.join(missing)}")
+        return self
 
 
 class WorkApproval(BaseModel):
