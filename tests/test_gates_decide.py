@@ -200,3 +200,13 @@ def test_event_payloads_are_read_tolerantly_but_pass_only_on_the_apis_published_
     event = parse_gate_event(raw)
     assert event is not None and event.repository == "team/web" and event.digest == "sha256:" + "a" * 64
     assert parse_gate_event({"type": "cr:Artifact:ScanCompleted", "data": {"Tag": "x"}}) is None
+
+
+@pytest.mark.parametrize("count", ["\u00b2", "1\u00b2", "\u0663", "9" * 5000, "\uff11"])
+def test_a_count_that_is_not_plain_digits_is_not_known_rather_than_a_crash(count):
+    """`str.isdigit` is true for superscripts (int() refuses them: ValueError) and for 5,000 digits
+    (int() refuses those too, past Python's limit): a ScanCompleted field like that crashed the push
+    function (retried, then dropped) instead of leaving the scan not known."""
+    four = {"HighSeverity": 0, "MediumSeverity": 0, "LowSeverity": 0, "UnknownSeverity": 0}
+    assert scan_from({"ScanStatus": "COMPLETE", **four, "HighSeverity": count}) is None
+    assert scan_from({"ScanStatus": "COMPLETE", **four, "TotalSeverity": count}) is None

@@ -87,8 +87,9 @@ def _lower(data: Mapping[str, Any]) -> dict[str, Any]:
 def _count(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str):  # ASCII digits only: isdigit() is true for "²", which int() refuses
+        text = value.strip()
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
     return value if isinstance(value, int) and value >= 0 else None
 
 
