@@ -404,9 +404,7 @@ def test_all_five_gates_through_the_functions(world):
     assert json.loads(w.http("GET", "/status", headers=auth)["body"])["held"] == []
 
 
-def test_with_the_single_writer_the_push_function_hands_holds_and_releases_to_the_worker(
-    world, monkeypatch, mocker
-):
+def test_with_the_single_writer_the_push_function_hands_holds_and_releases_to_the_worker(world, monkeypatch, mocker):
     """As deployed (ECI_REDEPLOY_WORKER_FUNCTION): the push is held by the worker, the ScanCompleted
     event (through the push function's trigger check) hands the release to the worker, which applies
     it; the duplicate event finds nothing held and hands nothing over."""
@@ -712,3 +710,46 @@ def test_a_release_order_with_evidence_the_gates_cannot_read_is_refused(world, e
     result = events.handle_work(json.dumps(order).encode(), fc_context("worker"), default_rules=w.rules_path)
     assert not w.updates() and w.images() == {OLD}, "deployed on evidence no gate can read"
     assert result == {"ok": False, "error": "invalid work order"}
+
+
+def test_a_rollout_released_by_its_signature_completes_over_later_time_slices(world, monkeypatch, mocker):
+    """An update with no room for the tracking tags (ECI's 20) cannot drop a hold with its own tag list,
+    nor can a restart: a release drops every group's hold up front. When the worker's time slice ends
+    after the first group, the rest continues in a later slice as the same release order; there no hold
+    is left and the order ran as a plain push, gated again without what it brought: the other group was
+    held anew, waiting for a signature whose one SigningCompleted event was spent (the ACR API cannot
+    tell a signature)."""
+    w = world({"signed": True})
+    for group in w.backend.groups.values():
+        group.spec["Tag"] += [{"Key": f"team-{i}", "Value": "x"} for i in range(13)]
+    doc = yaml.safe_load(w.rules_path.read_text())
+    doc["rules"][0]["rollout"] = {"batch_size": 1, "poll_seconds": 0.01}
+    w.rules_path.write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_SLICE_SECONDS", "0")
+    mocker.patch.object(common, "dispatcher_factory", side_effect=lambda *a: w.dispatcher)
+    w.push(PUSH)
+    assert not w.updates() and store.HELD in {t["Key"] for t in w.backend.group("eci-1").spec["Tag"]}
+    w.push(json.loads((EVENTS / "acr-ee-signing-completed.json").read_text()))
+    held = [gid for gid in ("eci-0", "eci-1") if store.HELD in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}]
+    assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
+
+
+def test_an_approved_rollout_completes_over_later_time_slices_with_one_approval(world, monkeypatch, mocker):
+    """The same with an approval: the later slice replays the approved hold (`held:<rule>:<since>`), so
+    the approval the order carries counts for its groups whose hold was dropped up front; nobody is
+    asked to approve the same change twice."""
+    w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
+    for group in w.backend.groups.values():
+        group.spec["Tag"] += [{"Key": f"team-{i}", "Value": "x"} for i in range(13)]
+    doc = yaml.safe_load(w.rules_path.read_text())
+    doc["rules"][0]["rollout"] = {"batch_size": 1, "poll_seconds": 0.01}
+    w.rules_path.write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_SLICE_SECONDS", "0")
+    mocker.patch.object(common, "dispatcher_factory", side_effect=lambda *a: w.dispatcher)
+    w.push(PUSH)
+    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 202
+    held = [gid for gid in ("eci-0", "eci-1") if store.HELD in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}]
+    assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"

@@ -175,20 +175,25 @@ def _through_pipeline(
     """The pipeline on the pushes; for a release order (`release`: the WorkOrder) the gates' release of
     the held changes it names, with the evidence and approval it brings (gates.handlers.run_order).
     When none of them is held any more (released, replaced, refused, or dropped by a restart whose
-    rollout this order continues) the held pushes go through the pipeline like any push."""
+    rollout this order continues) the held pushes go through the pipeline like any push, gated with
+    the evidence and approval the order brings (flow: an approval counts for the hold it was given to,
+    here the one the pushes replay)."""
     from ..pipeline import raise_if_retryable, run, unwatched
 
     nothing = unwatched(parsed, rules, env)  # no rule cares: answered without touching ECI
     if nothing is not None:
         return {"ok": True, **nothing.to_json()}
     gateway = gateway or common.gateway_factory(env, context)
-    report = None
+    report = gates = None
     if release is not None:
-        from ..gates.handlers import run_order
+        from ..gates.handlers import order_context, run_order
 
-        report = run_order(release, rules, gateway, env, context, deadline=deadline)
-    if report is None:
-        report = run(parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline)
+        gates = order_context(release, env, context)
+        report = run_order(release, rules, gateway, env, context, deadline=deadline, gate_context=gates)
+    if report is None:  # gated with what a release order brings: its holds may be gone, not its evidence
+        report = run(
+            parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline, gate_context=gates
+        )
     raise_if_retryable(report)
     body = {"ok": not report.failed, **report.to_json()}
     from ..execution.rollout import CONTINUED

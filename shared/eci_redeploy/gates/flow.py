@@ -142,6 +142,8 @@ def _evidence(
         if "signed" in held.passed:
             signed = True
         approval = ctx.approvals.get((held.id, held.since_ms)) or held.approval
+    elif held is None:
+        approval = _replayed_approval(ctx, rule.name, version, event)
     brought = ctx.events.get(event.digest or "") or ctx.events.get(f":{event.tag}")
     if brought is not None:
         scan = brought.scan or scan
@@ -154,6 +156,16 @@ def _evidence(
             found = ctx.lookup.signed(rule, subject)
             signed = found if found is not None else signed
     return Evidence(scan, signed, approval)
+
+
+def _replayed_approval(ctx: GateContext, rule: str, version: str, event: PushEvent) -> Approval | None:
+    """For a group with no hold left (a restart released in an earlier time slice dropped them all up
+    front): the approval a release order brought for the very hold this push replays (its event id is
+    `held:<rule>:<held since ms>`, replay_event), same rule, same version."""
+    prefix, _, since = event.event_id.rpartition(":")
+    if event.source != RELEASE_SOURCE or prefix != f"held:{rule}" or not since.isdigit() or not ctx.approvals:
+        return None
+    return ctx.approvals.get((store.approval_id(rule, version), int(since)))
 
 
 def gate_plan(
@@ -283,6 +295,8 @@ class _Gating:
         approval = None
         if u.same and u.held is not None:  # an approval counts for the hold it was given to only
             approval = self.ctx.approvals.get((u.held.id, u.held.since_ms)) or u.held.approval
+        elif u.held is None:
+            approval = _replayed_approval(self.ctx, u.name, u.version, u.event)
         return store.Held(
             u.name,
             u.version,

@@ -261,7 +261,7 @@ def run_order(
     """The worker's side of a release order (`WorkOrder.gates`): the held changes its pushes name are
     planned again on a fresh describe, with the evidence and the approval it brings, and released,
     recorded, refused or dropped there (flow.release). Returns the apply Report, or None."""
-    ctx = _order_context(order, env, context, gate_context)
+    ctx = order_context(order, env, context, gate_context)
     events = order.push_events()
     named = {(r.name, version_for(r, e)) for e in events if e.only_rule and (r := rules.rule(e.only_rule)) is not None}
     found: list[HeldChange] = []
@@ -307,8 +307,11 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
             ctx.approvals.setdefault((held.id, held.since_ms), given)
 
 
-def _order_context(order: Any, env: Mapping[str, str], context: Any, given: GateContext | None) -> GateContext:
-    """The gates' context in the worker: the ACR API, and the evidence and approval the order brings."""
+def order_context(
+    order: Any, env: Mapping[str, str], context: Any = None, given: GateContext | None = None
+) -> GateContext:
+    """The gates' context in the worker (`given`, else a new one): the ACR API, and the evidence and
+    approval the order brings."""
     from .decide import ScanResult
 
     ctx = given or GateContext.from_env(env, lookup=False)
