@@ -210,3 +210,15 @@ def test_a_count_that_is_not_plain_digits_is_not_known_rather_than_a_crash(count
     four = {"HighSeverity": 0, "MediumSeverity": 0, "LowSeverity": 0, "UnknownSeverity": 0}
     assert scan_from({"ScanStatus": "COMPLETE", **four, "HighSeverity": count}) is None
     assert scan_from({"ScanStatus": "COMPLETE", **four, "TotalSeverity": count}) is None
+
+
+@pytest.mark.parametrize("length", [100, 127, 128])
+def test_a_tag_version_round_trips_whole_however_long_its_tag(length):
+    """Without a digest the version is the tag, and the release deploys the held tag: it must come back
+    whole, not as held-info's cut copy (nor, at 128 characters, without the version's ':')."""
+    tag = "1" + "a" * (length - 1)
+    held = store.Held("web-prod", f":{tag}", tag, "held", 1764417600000, 1764417660000, ("scan",))
+    tags = held.tags()
+    assert all(len(v) <= 128 for v in tags.values())
+    back = store.read(tags)
+    assert back is not None and back.version == f":{tag}" and back.tag == tag and back.id == held.id

@@ -385,3 +385,28 @@ def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_wr
     handed.clear()
     assert run_release(s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), hand_off=hand) is None
     assert handed == []
+
+
+def test_a_held_tag_too_long_for_the_hold_tag_is_released_as_pushed_not_cut(stage, make_rules):
+    """Without digests (`pull.digest: false`) the version is the tag, and that is what deploys. The hold
+    keeps the whole version but cuts the tag in `held-info` to fit ECI's 128 characters; the release
+    replayed the cut tag, so it deployed (and named in its work order) an image nobody pushed."""
+    from gates_stage import HOST, INSTANCE, REPO
+
+    from helpers import rule
+
+    s = stage({"soak": "15m"}, tags={"glob": "*"})
+    body = rule(
+        "web-prod",
+        REPO,
+        tags={"glob": "*"},
+        pull={"digest": False, "acr": {"instance_id": INSTANCE, "instance_name": "acme", "region": "cn-hangzhou"}},
+    )
+    body["source"]["registry"] = INSTANCE
+    body["gates"] = {"soak": "15m"}
+    s.rules = make_rules(body)
+    tag = "1.0.0-" + "a" * 100  # a valid tag (at most 128), longer than held-info leaves room for
+    s.push(tag, 1)
+    assert not s.updates() and s.tags()["eci-redeploy.held"] == f":{tag}"
+    s.later(minutes=16).tick()
+    assert set(s.images().values()) == {f"{HOST}/{REPO}:{tag}"}

@@ -10,7 +10,8 @@ wins, so with a worker function only the single writer writes them (gates.flow.r
 `eci-redeploy.approved`   "<approver>;<approved at ms>" once someone approved this held version
 
 One held change per group (a newer push replaces it). Values stay within ECI's 128 characters; a tag
-too long to fit is cut (it is shown, never used to deploy: the version is).
+too long to fit in `held-info` is cut there (shown, never used to deploy: the version is, and a version
+without a digest is read back as the whole tag).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ def read(tags: Mapping[str, str]) -> Held | None:
     version, rule, info = tags.get(HELD), tags.get(HELD_RULE), tags.get(HELD_INFO)
     if not version or not rule or not info:
         return None
+    if not version.startswith(("sha256:", ":")) and len(version) == MAX_VALUE:
+        version = ":" + version  # a 128-character tag's version, its ':' cut to fit
     parts = info.split(";", 4)
     if len(parts) != 5 or parts[0] not in ("held", "refused"):
         return None
@@ -109,7 +112,7 @@ def read(tags: Mapping[str, str]) -> Held | None:
     return Held(
         rule,
         version,
-        tag or (version[1:] if version.startswith(":") else None),
+        version[1:] if version.startswith(":") else (tag or None),  # a tag version: the tag, whole
         state,
         pushed_ms,
         since_ms,
