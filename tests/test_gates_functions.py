@@ -753,3 +753,36 @@ def test_an_approved_rollout_completes_over_later_time_slices_with_one_approval(
     assert reply["statusCode"] == 202
     held = [gid for gid in ("eci-0", "eci-1") if store.HELD in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}]
     assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
+
+
+def test_an_approval_still_counts_when_the_earliest_held_group_is_gone_before_the_worker_runs(world):
+    """The approval is bound to the held change's earliest `held since`; when the groups held that early
+    are gone by the time the worker runs it (scaled in), the change's earliest hold is a later one:
+    the approval, matched on that exact time, changed nothing and the groups left stayed held."""
+    w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
+    w.push(PUSH)
+    w.now += timedelta(minutes=5)
+    w.backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-2",
+                "ContainerGroupName": "web-2",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": OLD}],
+            }
+        ]
+    )
+    w.push(PUSH)
+    run_now = w.dispatcher.work
+
+    def scaled_in_first(order):
+        for gid in ("eci-0", "eci-1"):
+            del w.backend.groups[gid]
+        return run_now(order)
+
+    w.dispatcher.work = scaled_in_first
+    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
+    assert reply["statusCode"] == 202
+    assert w.images() == {NEW} and len(w.updates()) == 1, "the approved group left was not released"

@@ -291,20 +291,19 @@ def run_order(
 
 def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
     """An approval of a held change (its id, and its earliest `held since`: what the webhook read and
-    named the groups of) counts on each of its groups, whose own hold may be younger (a group that joined
-    the rule later is held for the same version from then): each group's hold of that version from
-    before the approval was given."""
+    named the groups of) counts on each of its groups holding that version since then and before the
+    approval was given: a group that joined the rule later is held from then, and the groups held
+    earliest may be gone by the time the worker runs. A hold made after the approval is not approved."""
     from . import store
 
-    given = ctx.approvals.get((change.held.id, change.held.since_ms))
-    if given is None:
-        return
-    until = store.to_ms(given.at) or 0
+    given = [(since, a) for (hid, since), a in list(ctx.approvals.items()) if hid == change.held.id]
     for group in change.groups:
         held = store.read(group.tag_map)
-        same = held is not None and held.rule == change.rule.name and held.version == change.held.version
-        if held is not None and same and held.since_ms <= until:
-            ctx.approvals.setdefault((held.id, held.since_ms), given)
+        if held is None or held.rule != change.rule.name or held.version != change.held.version:
+            continue
+        for since, approval in given:
+            if since <= held.since_ms <= (store.to_ms(approval.at) or 0):
+                ctx.approvals.setdefault((held.id, held.since_ms), approval)
 
 
 def order_context(
