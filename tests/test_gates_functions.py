@@ -786,3 +786,217 @@ def test_an_approval_still_counts_when_the_earliest_held_group_is_gone_before_th
     reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
     assert reply["statusCode"] == 202
     assert w.images() == {NEW} and len(w.updates()) == 1, "the approved group left was not released"
+
+
+# ---- evidence that arrives before its hold (EventBridge does not order events) ----
+
+SIGNING = json.loads((EVENTS / "acr-ee-signing-completed.json").read_text())
+
+
+class Queued:
+    """The worker's async queue, held: orders wait until the test runs them (in any order), de-duplicated
+    by task id like FC's async tasks."""
+
+    def __init__(self, w) -> None:
+        from eci_redeploy.execution.dispatch import Dispatched
+
+        self.w, self.orders, self.seen, self.ran, self._done = w, [], set(), [], Dispatched
+
+    def dispatch(self, order):
+        if order.task_id not in self.seen:
+            self.seen.add(order.task_id)
+            self.orders.append(order)
+        return self._done(order.task_id, "queued")
+
+    def run(self, index: int = 0) -> dict:
+        order = self.orders.pop(index)
+        self.ran.append(order)
+        return events.handle_work(
+            order.model_dump_json().encode(), fc_context("worker"), default_rules=self.w.rules_path
+        )
+
+    def drain(self) -> None:
+        while self.orders:
+            self.run()
+
+
+def _queued(w, monkeypatch, mocker) -> Queued:
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    queue = Queued(w)
+    mocker.patch.object(common, "dispatcher_factory", side_effect=lambda *a: queue)
+    return queue
+
+
+def _tags(w, gid: str = "eci-0") -> dict:
+    return {t["Key"]: t["Value"] for t in w.backend.group(gid).spec["Tag"]}
+
+
+def _held(w, gid: str = "eci-0"):
+    return store.read(_tags(w, gid))
+
+
+@pytest.mark.parametrize("worker_first", ["push", "signature"])
+def test_a_signature_arriving_before_its_hold_is_recorded_releases_the_change_once(
+    world, monkeypatch, mocker, worker_first
+):
+    """SigningCompleted reaches the push function while the PushCompleted it signs is still queued for
+    the worker: nothing is held yet. Dropped there, the one signature ACR sends was lost (the API cannot
+    show one), and the change waited forever. Whichever order the worker then runs them in, the change
+    goes, once."""
+    w = world({"signed": True})
+    queue = _queued(w, monkeypatch, mocker)
+    assert w.push(PUSH)["accepted"] is True and len(queue.orders) == 1  # queued, not yet held
+    out = w.push(SIGNING)
+    assert out["ok"] and not w.updates()
+    assert len(queue.orders) == 2, "the early signature was not handed to the worker"
+    if worker_first == "push":  # the hold is recorded, then the signature's order finds it
+        queue.run(0)
+        assert not w.updates() and _held(w) is not None
+    else:  # the signature is recorded on the rule's groups, then the push finds it
+        queue.run(1)
+        assert not w.updates() and store.signed_in(_tags(w), DIGEST, "team/web")
+    queue.drain()
+    assert w.images() == {NEW} and len(w.updates()) == 2
+    assert w.push(SIGNING)["ok"]  # a duplicate delivery, and the timer after it: nothing more
+    queue.drain()
+    assert _tick(w)["ok"]
+    queue.drain()
+    assert len(w.updates()) == 2 and _held(w) is None
+
+
+def test_an_early_signature_is_seen_by_the_timer_when_the_hold_is_recorded_meanwhile(world, monkeypatch, mocker):
+    """The worker recorded the hold while the signature's release order was still on its way: the next
+    tick finds the recorded signature and hands the release over."""
+    w = world({"signed": True, "soak": "15m"})
+    queue = _queued(w, monkeypatch, mocker)
+    w.push(PUSH)
+    w.push(SIGNING)
+    queue.run(1)  # the signature first: nothing held, recorded on the rule's groups
+    queue.run(0)  # the push: signed, but soaking
+    assert not w.updates() and _held(w) is not None and "signed" in _held(w).passed
+    w.now += timedelta(minutes=20)
+    assert _tick(w)["ok"]
+    queue.drain()
+    assert w.images() == {NEW} and len(w.updates()) == 2
+
+
+def test_an_early_signature_is_recorded_without_a_worker_too(world):
+    """The push function as its own writer (no worker function): the same, inline."""
+    w = world({"signed": True})
+    assert w.push(SIGNING)["ok"] and not w.updates()
+    w.push(PUSH)
+    assert w.images() == {NEW} and len(w.updates()) == 2
+
+
+@pytest.mark.parametrize("status", ["FAILED", None])
+def test_an_early_failed_or_unreadable_signing_releases_nothing(world, monkeypatch, mocker, status):
+    w = world({"signed": True})
+    queue = _queued(w, monkeypatch, mocker)
+    w.push(PUSH)
+    signing = {**SIGNING, "data": {**SIGNING["data"], "SigningStatus": status}}
+    if status is None:
+        del signing["data"]["SigningStatus"]
+    w.push(signing)
+    queue.drain()
+    w.now += timedelta(hours=1)
+    assert _tick(w)["ok"]
+    queue.drain()
+    assert not w.updates() and w.images() == {OLD} and _held(w) is not None
+    assert not [t for t in w.backend.group("eci-0").spec["Tag"] if t["Key"].startswith(store.SIGNED)]
+
+
+def test_an_early_signature_of_another_digest_releases_nothing(world, monkeypatch, mocker):
+    """Bound to the digest: a signature of another image (same tag, same repository) lets nothing go."""
+    w = world({"signed": True})
+    queue = _queued(w, monkeypatch, mocker)
+    w.push(PUSH)
+    w.push({**SIGNING, "data": {**SIGNING["data"], "Digest": DIGEST2}})
+    queue.drain()
+    assert _tick(w)["ok"]
+    queue.drain()
+    assert not w.updates() and w.images() == {OLD} and _held(w).version == DIGEST
+
+
+@pytest.mark.parametrize("value", ["1795745790123;team/other", "soon;team/web", "team/web", "1795745790123;"])
+def test_a_signature_recorded_for_another_repository_or_unreadable_releases_nothing(world, monkeypatch, mocker, value):
+    """A signature is of a digest in one repository: recorded for team/other, it does not sign team/web's;
+    a value that does not read back is no signature (fail closed)."""
+    w = world({"signed": True})
+    queue = _queued(w, monkeypatch, mocker)
+    for group in w.backend.groups.values():
+        group.spec["Tag"] += [{"Key": store.signed_key(DIGEST), "Value": value}]
+    w.push(PUSH)
+    queue.drain()
+    assert not w.updates() and _held(w) is not None
+
+
+def test_early_signatures_are_bounded_on_each_group(world, monkeypatch, mocker):
+    """At most MAX_SIGNED per group, the oldest evicted; never past ECI's 20 tags with room for a hold."""
+    w = world({"signed": True})
+    queue = _queued(w, monkeypatch, mocker)
+    digests = [f"sha256:{n:02x}" + "ab" * 31 for n in range(store.MAX_SIGNED + 2)]
+    for n, d in enumerate(digests):
+        w.now += timedelta(seconds=1)
+        w.push({**SIGNING, "id": f"sig-{n}", "data": {**SIGNING["data"], "Digest": d}})
+        queue.drain()
+    keys = [t["Key"] for t in w.backend.group("eci-0").spec["Tag"] if t["Key"].startswith(store.SIGNED)]
+    assert sorted(keys) == sorted(store.signed_key(d) for d in digests[-store.MAX_SIGNED :])
+    full = w.backend.groups["eci-1"]
+    full.spec["Tag"] = [t for t in full.spec["Tag"] if not t["Key"].startswith(store.SIGNED)]
+    full.spec["Tag"] += [{"Key": f"team-{i}", "Value": "x"} for i in range(20 - len(full.spec["Tag"]) - 4)]
+    w.push(SIGNING)
+    queue.drain()
+    assert len(full.spec["Tag"]) <= 20 - 4 and store.signed_key(DIGEST) not in {t["Key"] for t in full.spec["Tag"]}
+    assert store.signed_key(DIGEST) in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}
+
+
+def test_an_early_scan_result_is_read_again_from_the_acr_api(world, monkeypatch, mocker):
+    """ScanCompleted before the hold is recorded finds nothing held and hands nothing over: the scan is
+    not lost, the ACR API has it. The worker asks it when it holds the push; when ACR answers only later,
+    the timer asks it again and releases."""
+    w = world({"scan": {"max_severity": "medium"}})
+    queue = _queued(w, monkeypatch, mocker)
+    w.push(PUSH)
+    scan = json.loads((EVENTS / "acr-ee-scan-completed.json").read_text())
+    assert w.push(scan)["ok"] and len(queue.orders) == 1  # nothing to record: the API keeps the result
+    queue.drain()  # the API has no result yet: held
+    assert not w.updates() and _held(w) is not None
+    w.acr.set_scan("cri-abc123", "team/web", "1.4.0", DIGEST, medium=1)
+    assert _tick(w)["ok"]
+    queue.drain()
+    assert w.images() == {NEW} and len(w.updates()) == 2
+
+
+def test_a_rollout_released_by_an_early_signature_completes_over_later_time_slices(world, monkeypatch, mocker):
+    """The recorded signature stays on the groups (bounded, evicted by newer ones), so the rest of the
+    rollout, planned again in a later time slice, still finds it and is not held again."""
+    w = world({"signed": True})
+    doc = yaml.safe_load(w.rules_path.read_text())
+    doc["rules"][0]["rollout"] = {"batch_size": 1, "poll_seconds": 0.01}
+    w.rules_path.write_text(yaml.safe_dump(doc))
+    queue = _queued(w, monkeypatch, mocker)
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_SLICE_SECONDS", "0")
+    w.push(PUSH)
+    w.push(SIGNING)
+    queue.run(1)
+    queue.drain()
+    held = [gid for gid in ("eci-0", "eci-1") if _held(w, gid) is not None]
+    assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
+    assert len(queue.ran) > 2  # the rollout did continue in a later slice
+
+
+@pytest.mark.parametrize("signed", [False, None])
+def test_an_evidence_order_without_a_signature_records_nothing_and_is_no_push(world, signed):
+    """Fail closed in the worker too: an evidence order records only a `signed: true` for its event's
+    digest, and is never planned as a push (it would deploy the digest it names)."""
+    from eci_redeploy.events.model import PushEvent
+    from eci_redeploy.execution.handoff import GateWork, WorkEvidence, WorkOrder
+    from eci_redeploy.gates import EVIDENCE_SOURCE
+
+    w = world({"signed": True})
+    event = PushEvent("team/web", "1.4.0", DIGEST, EVIDENCE_SOURCE, "sig-1", signed=True, only_rule="web-prod")
+    evidence = [WorkEvidence(image=DIGEST, signed=signed)] if signed is not None else []
+    order = WorkOrder.for_events([event], gates=GateWork(evidence=evidence))
+    result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
+    assert result["ok"] and not w.updates() and w.images() == {OLD}
+    assert not [k for k in _tags(w) if k.startswith(store.SIGNED)] and _held(w) is None

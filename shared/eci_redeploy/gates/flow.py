@@ -131,7 +131,13 @@ def _strip(step: Step) -> Step:
 
 
 def _evidence(
-    held: store.Held | None, version: str, rule: Rule, event: PushEvent, gates: Any, ctx: GateContext
+    held: store.Held | None,
+    version: str,
+    rule: Rule,
+    event: PushEvent,
+    gates: Any,
+    ctx: GateContext,
+    recorded: bool = False,
 ) -> Evidence:
     scan: ScanResult | None = None
     signed: bool | None = None
@@ -148,6 +154,8 @@ def _evidence(
     if brought is not None:
         scan = brought.scan or scan
         signed = brought.signed if brought.signed is not None else signed
+    if signed is None and recorded:  # a signature that came before the hold (gates.early)
+        signed = True
     if ctx.lookup is not None:
         subject = subject_for(rule, event)
         if gates.scan is not None and (scan is None or not scan.complete):
@@ -286,10 +294,15 @@ class _Gating:
         key = (u.name, u.version, pushed, since, (held.passed, held.approval) if held is not None else None)
         decision = self.decisions.get(key)
         if decision is None:
-            evidence = _evidence(u.held, u.version, u.rule, u.event, u.gates, self.ctx)
+            recorded = bool(u.gates.signed) and u.version == u.event.digest and self._signed(u.event)
+            evidence = _evidence(u.held, u.version, u.rule, u.event, u.gates, self.ctx, recorded)
             change = Change(u.name, u.version, pushed, since)
             decision = self.decisions[key] = evaluate(u.gates, change, evidence, self.now)
         return decision, since, pushed
+
+    def _signed(self, event: PushEvent) -> bool:
+        """Whether a group recorded a signature of exactly this digest in this repository (gates.early)."""
+        return any(store.signed_in(g.tag_map, event.digest, event.repository) for g in self.by_id.values())
 
     def _state(self, u: _Unit, state: str, decision: Decision, since: datetime, pushed: datetime | None) -> store.Held:
         approval = None

@@ -15,6 +15,7 @@ from ..core.log import log_event
 from ..rules.model import RuleSet
 from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
 from .decide import Approval, Change, Evidence, evaluate
+from .early import evidence_events, is_evidence_order, record
 from .flow import GateContext, HeldChange, held_changes, release, replay_event, status, version_for
 
 
@@ -72,15 +73,12 @@ def on_gate_events(
     if not events:
         return {"ok": True, "released": [], "note": "no scan or signing event names an image"}
 
+    matched: set[tuple[str, str]] = set()
+
     def matches(change: HeldChange) -> bool:
-        for e in events:
-            if e.repository != change.rule.source.repository:
-                continue
-            if e.digest and change.held.digest == e.digest:
-                return True
-            if not e.digest and e.tag and change.held.tag == e.tag:
-                return True
-        return False
+        hits = [e for e in events if _names(e, change)]
+        matched.update((e.event_id, change.rule.name) for e in hits)
+        return bool(hits)
 
     report = release(
         rules,
@@ -91,9 +89,34 @@ def on_gate_events(
         repositories=frozenset(e.repository for e in events),
         hand_off=hand_off,
     )
-    if report is None:
-        return {"ok": True, "released": [], "note": "nothing is held for these images"}
-    return {"ok": not report.failed, "released": report.to_json()}
+    out: dict[str, Any] = {"ok": True, "released": []}
+    if report is not None:
+        out = {"ok": not report.failed, "released": report.to_json()}
+    early = [e for e in evidence_events(events, rules) if (e.event_id, e.only_rule) not in matched]
+    if early:  # nothing held for them yet (EventBridge does not order events): kept, not dropped
+        out["early"] = _early(early, rules, gateway, ctx, hand_off)
+    elif report is None:
+        out["note"] = "nothing is held for these images"
+    return out
+
+
+def _names(event: GateEvent, change: HeldChange) -> bool:
+    """Whether a scan / signing event is about this held change (its digest; a tag only without one)."""
+    if event.repository != change.rule.source.repository:
+        return False
+    if event.digest:
+        return change.held.digest == event.digest
+    return bool(event.tag) and change.held.tag == event.tag
+
+
+def _early(events: list[Any], rules: RuleSet, gateway: Any, ctx: GateContext, hand_off: Any) -> Any:
+    """Signatures with nothing held for them yet: handed to the single writer as an evidence order (or
+    recorded here without one), so that the hold, recorded later, finds them."""
+    from .flow import _work
+
+    if hand_off is not None:
+        return hand_off(events, _work(ctx.events, events))
+    return {"recorded_on": record(events, rules, gateway, ctx)}
 
 
 # ---- the webhook function: GET /status, POST /approvals/<id> ----
@@ -262,6 +285,10 @@ def run_order(
     planned again on a fresh describe, with the evidence and the approval it brings, and released,
     recorded, refused or dropped there (flow.release). Returns the apply Report, or None."""
     ctx = order_context(order, env, context, gate_context)
+    if is_evidence_order(order):
+        from . import early
+
+        return early.run(order, rules, gateway, env, ctx, deadline=deadline)
     events = order.push_events()
     named = {(r.name, version_for(r, e)) for e in events if e.only_rule and (r := rules.rule(e.only_rule)) is not None}
     found: list[HeldChange] = []

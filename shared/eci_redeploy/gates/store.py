@@ -8,6 +8,9 @@ wins, so with a worker function only the single writer writes them (gates.flow.r
 `eci-redeploy.held-rule`  the rule that holds it
 `eci-redeploy.held-info`  "<held|refused>;<push time ms or ->;<held since ms>;<gates passed, '+'>;<tag>"
 `eci-redeploy.approved`   "<approver>;<approved at ms>" once someone approved this held version
+`eci-redeploy.signed.<64 hex>`  "<recorded at ms>;<repository>": a successful SigningCompleted for that
+                          digest that came before anything was held for it (EventBridge does not order
+                          events); at most MAX_SIGNED per group, the oldest evicted (`signed_writes`)
 
 One held change per group (a newer push replaces it). Values stay within ECI's 128 characters; a tag
 too long to fit in `held-info` is cut there (shown, never used to deploy: the version is, and a version
@@ -22,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..planning.tracking import MAX_VALUE, PREFIX
+from ..planning.tracking import MAX_TAGS, MAX_VALUE, PREFIX
 from .decide import Approval
 
 HELD = PREFIX + "held"
@@ -30,6 +33,9 @@ HELD_RULE = PREFIX + "held-rule"
 HELD_INFO = PREFIX + "held-info"
 APPROVED = PREFIX + "approved"
 KEYS = (HELD, HELD_RULE, HELD_INFO, APPROVED)
+SIGNED = PREFIX + "signed."
+MAX_SIGNED = 2  # early signatures kept per group (ECI allows 20 tags; room for a hold is kept too)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 _APPROVER = re.compile(r"[^A-Za-z0-9_.@-]")
 
 
@@ -128,3 +134,51 @@ def approval_id(rule: str, version: str) -> str:
     else:
         short = hashlib.sha256(version.encode()).hexdigest()[:12]
     return f"{rule}.{short}"
+
+
+# ---- signatures that came before their hold ----
+
+
+def signed_key(digest: str | None) -> str | None:
+    """The tag key of a recorded signature of `digest` (`sha256:` + 64 lowercase hex), or None."""
+    if not digest or not digest.startswith("sha256:") or not _HEX64.fullmatch(digest[7:]):
+        return None
+    return SIGNED + digest[7:]
+
+
+def signed_in(tags: Mapping[str, str], digest: str | None, repository: str) -> bool:
+    """Whether the tags record a successful signing of exactly this digest in this repository. A value
+    that does not read back is no signature (fail closed)."""
+    key = signed_key(digest)
+    raw = tags.get(key) if key else None
+    if not raw:
+        return False
+    at, sep, repo = raw.partition(";")
+    return bool(sep) and at.isascii() and at.isdigit() and repo == repository
+
+
+def signed_writes(
+    tags: Mapping[str, str], digest: str, repository: str, at_ms: int
+) -> tuple[dict[str, str], list[str]] | None:
+    """(tags to set, keys to drop) to record a signature on a group with these tags: at most MAX_SIGNED
+    signatures, the oldest evicted, and room left under ECI's 20 tags for a hold's keys. ({}, []) when
+    it is there already; None when it cannot be recorded (a digest or repository that does not fit,
+    no room)."""
+    key, value = signed_key(digest), f"{at_ms};{repository}"
+    if key is None or len(value) > MAX_VALUE:
+        return None
+    if signed_in(tags, digest, repository):
+        return {}, []
+    ours = sorted((k for k in tags if k.startswith(SIGNED) and k != key), key=lambda k: _at(tags[k]), reverse=True)
+    others = len([k for k in tags if not k.startswith(SIGNED)]) + len([k for k in KEYS if k not in tags])
+    keep = ours[: MAX_SIGNED - 1]
+    while keep and others + len(keep) + 1 > MAX_TAGS:
+        keep.pop()
+    if others + len(keep) + 1 > MAX_TAGS:
+        return None
+    return {key: value}, [k for k in ours if k not in keep]
+
+
+def _at(value: str) -> int:
+    at = value.partition(";")[0]
+    return int(at) if at.isascii() and at.isdigit() else -1  # unreadable: evicted first
