@@ -86,3 +86,29 @@ def test_failed_step_does_not_stop_the_others(eci, make_rules):
         ("eci-1", "failed", "IncorrectStatus"),
         ("eci-2", "applied", None),
     ]
+
+
+def test_a_restart_is_recorded_in_one_tag_call_and_a_second_run_restarts_nothing(eci, make_rules):
+    """In process and on the wire: the restarted groups share one TagResources call (same tags); then a
+    push without a digest or a time, whose record clears the earlier push's time with an empty value."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from eci_redeploy.planning import tracking
+
+    seed(eci, *((f"eci-{i}", f"web-{i}", f"{EE}/team/web:latest") for i in range(3)))
+    rules = make_rules(rule("web", action="restart", tags={"exact": "latest"}))
+    timed = dataclasses.replace(push("latest")[0], time=datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc))
+    report = run([timed], rules, eci.gateway, {})
+    assert [o.status for o in report.outcomes] == ["applied"] * 3
+    (tagged,) = [c for c in eci.backend.calls if c.action == "TagResources"]
+    assert sorted(v for k, v in tagged.params.items() if k.startswith("ResourceId.")) == ["eci-0", "eci-1", "eci-2"]
+    again = run([timed], rules, eci.gateway, {})
+    assert again.outcomes == [] and len(eci.backend.mutating_calls("RestartContainerGroup")) == 3
+    untimed = dataclasses.replace(push("latest", None)[0], event_id="ev-2")
+    assert [o.status for o in run([untimed], rules, eci.gateway, {}).outcomes] == ["applied"] * 3
+    tags = {t["Key"]: t["Value"] for t in eci.backend.group("eci-0").spec["Tag"]}
+    assert tags["eci-redeploy.digest"] == ":latest" and tags["eci-redeploy.previous"] == DIGEST_A
+    assert tags["eci-redeploy.event-time"] == "" and tracking.applied(tags).event_time_ms is None
+    assert [o.status for o in run([untimed], rules, eci.gateway, {}).outcomes] == []
+    assert [g.restart_count for g in eci.backend.groups.values()] == [2, 2, 2]

@@ -142,6 +142,117 @@ def test_restart(make_rules):
     assert set(step.params()) == {"RegionId", "ContainerGroupId", "ClientToken"}
 
 
+def _restart_rules(make_rules):
+    return make_rules(rule("web", action="restart", tags={"exact": "latest"}))
+
+
+def _at(minute):
+    from datetime import datetime, timezone
+
+    return datetime(2026, 11, 27, 10, minute, tzinfo=timezone.utc)
+
+
+def _restart_push(digest=DIGEST_A, minute=1, event_id="ev-1"):
+    return PushEvent(
+        "team/web",
+        "latest",
+        digest,
+        "acr-eventbridge",
+        event_id,
+        time=_at(minute),
+        instance_id="cri-abc123",
+        instance_name="acme",
+        region="cn-hangzhou",
+    )
+
+
+def _recorded(step):
+    """The group's tags once the worker recorded this restart (TagResources merges)."""
+    return {"app": "web", **step.record}
+
+
+def test_a_restart_carries_the_tracking_tags_the_worker_records(make_rules):
+    (step,) = plan_event(
+        _restart_push(), _restart_rules(make_rules), [group("eci-1", f"{EE}/team/web:latest")], {}
+    ).steps
+    assert step.record == {
+        "eci-redeploy.digest": DIGEST_A,
+        "eci-redeploy.event-time": str(int(_at(1).timestamp() * 1000)),
+        "eci-redeploy.rule": "web",
+        "eci-redeploy.tag": "latest",
+    }
+    assert "Tag" not in step.body  # RestartContainerGroup has no tags of its own
+    assert step.to_json()["records"] == step.record
+
+
+@pytest.mark.parametrize("status", ["Running", "Restarting"])
+def test_a_group_restarted_for_the_push_is_recognised(make_rules, status):
+    """Even while it is still Restarting: done, not deferred."""
+    rules = _restart_rules(make_rules)
+    (step,) = plan_event(_restart_push(), rules, [group("eci-1", f"{EE}/team/web:latest")], {}).steps
+    done = group("eci-1", f"{EE}/team/web:latest", status=status, tags=_recorded(step))
+    for push in (_restart_push(), _restart_push(minute=5, event_id="ev-again")):  # redelivery, same content
+        plan = plan_event(push, rules, [done], {})
+        assert plan.steps == [] and not plan.deferred
+        assert plan.skipped[0].reason == f"already restarted for this push ({DIGEST_A})"
+
+
+def test_a_restart_is_not_recognised_for_another_push(make_rules):
+    rules = _restart_rules(make_rules)
+    (first,) = plan_event(_restart_push(), rules, [group("eci-1", f"{EE}/team/web:latest")], {}).steps
+    done = group("eci-1", f"{EE}/team/web:latest", tags=_recorded(first))
+    (step,) = plan_event(_restart_push(DIGEST_B, minute=2, event_id="ev-2"), rules, [done], {}).steps
+    assert step.action == "RestartContainerGroup" and step.record["eci-redeploy.previous"] == DIGEST_A
+    older = plan_event(_restart_push(DIGEST_B, minute=0, event_id="ev-0"), rules, [done], {})
+    assert older.steps == [] and "nothing is downgraded" in older.skipped[0].reason
+
+
+def test_a_push_without_a_digest_is_recognised_by_its_tag_and_time(make_rules):
+    rules = _restart_rules(make_rules)
+    (first,) = plan_event(_restart_push(None), rules, [group("eci-1", f"{EE}/team/web:latest")], {}).steps
+    done = group("eci-1", f"{EE}/team/web:latest", tags=_recorded(first))
+    assert first.record["eci-redeploy.digest"] == ":latest"
+    assert plan_event(_restart_push(None), rules, [done], {}).skipped[0].reason.startswith("already restarted")
+    (again,) = plan_event(_restart_push(None, minute=2, event_id="ev-2"), rules, [done], {}).steps
+    assert again.action == "RestartContainerGroup"
+
+
+def test_a_reconcile_after_a_restart_restarts_nothing(make_rules):
+    """The timer's wanted image (no push time) is the digest the group was restarted onto."""
+    rules = _restart_rules(make_rules)
+    (first,) = plan_event(_restart_push(), rules, [group("eci-1", f"{EE}/team/web:latest")], {}).steps
+    done = group("eci-1", f"{EE}/team/web:latest", tags=_recorded(first))
+    wanted = PushEvent("team/web", "latest", DIGEST_A, "reconcile", f"reconcile:web:{DIGEST_A}", registry_host=EE)
+    plan = plan_event(wanted, rules, [done], {})
+    assert plan.steps == [] and plan.skipped[0].reason.startswith("already restarted")
+    newer = PushEvent("team/web", "latest", DIGEST_B, "reconcile", f"reconcile:web:{DIGEST_B}", registry_host=EE)
+    (step,) = plan_event(newer, rules, [done], {}).steps
+    # No push time: the earlier push's time is written empty (TagResources cannot drop a key), read as unset.
+    assert step.record["eci-redeploy.event-time"] == "" and step.record["eci-redeploy.digest"] == DIGEST_B
+
+
+def test_restart_tokens_name_the_transition(make_rules):
+    """A -> B -> A: the second restart onto A is a new transition (a replayed token would be a no-op
+    that the worker then records as done); the same transition keeps its token."""
+    rules = _restart_rules(make_rules)
+    fresh = group("eci-1", f"{EE}/team/web:latest")
+    (a1,) = plan_event(_restart_push(), rules, [fresh], {}).steps
+    assert plan_event(_restart_push(), rules, [fresh], {}).steps[0].client_token == a1.client_token
+    on_a = group("eci-1", f"{EE}/team/web:latest", tags=_recorded(a1))
+    (b,) = plan_event(_restart_push(DIGEST_B, minute=2, event_id="ev-2"), rules, [on_a], {}).steps
+    on_b = group("eci-1", f"{EE}/team/web:latest", tags={"app": "web", **b.record})
+    (a2,) = plan_event(_restart_push(DIGEST_A, minute=3, event_id="ev-3"), rules, [on_b], {}).steps
+    assert len({a1.client_token, b.client_token, a2.client_token}) == 3
+
+
+def test_a_group_with_no_room_for_the_record_is_not_restarted(make_rules):
+    """Unrecorded, it could not be recognised: every later time slice or redelivery would restart it."""
+    full = {"app": "web", **{f"k{i}": "v" for i in range(17)}}  # 18 tags: no room for 3 more
+    g = group("eci-1", f"{EE}/team/web:latest", tags=full)
+    plan = plan_event(_restart_push(), _restart_rules(make_rules), [g], {})
+    assert plan.steps == [] and "no room for the tracking tags" in plan.skipped[0].reason
+
+
 TEMPLATE = {
     "ContainerGroupName": "web",
     "SecurityGroupId": "sg-1",

@@ -17,6 +17,7 @@ from ..core.log import log_event
 from ..planning.steps import Plan, Step
 from ..rules.model import Prewarm, Rollout
 from .clock import Clock
+from .records import record_accepted
 
 HEALTHY_END = frozenset({"Succeeded"})  # a job that ran to completion
 # The error of the steps a worker leaves to its continuation when its time slice is spent.
@@ -134,6 +135,7 @@ def _rollout(
             outcomes.extend(Outcome(s, "not-attempted", error=stopped_reason) for unit in batch for s in unit)
             continue
         firsts = [(unit, _call(gateway, unit[0])) for unit in batch]
+        _record(gateway, [outcome for _, outcome in firsts])
         health: dict[str, tuple[str, list[str]]] = {}
         seen: dict[str, dict[str, Any]] = {}
         if settings.wait:
@@ -162,6 +164,18 @@ def _rollout(
         if failures > settings.failure_budget:
             stopped_reason = f"rollout stopped: {failures} group(s) failed (failure budget {settings.failure_budget})"
     return outcomes
+
+
+def _record(gateway: EciGateway, firsts: list[Outcome]) -> None:
+    """Write the tracking tags of the accepted steps that carry them (a restart: execution/records.py).
+    A step whose record could not be written fails with ECI's error: unrecorded, a later plan would not
+    recognise it (a retryable error retries the order, whose same ClientToken ECI answers without a
+    second restart; any other stops the rollout instead of re-sending it in every time slice)."""
+    accepted = {o.group_id: o for o in firsts if o.status == "applied" and o.group_id and o.step.record}
+    for group_id, exc in record_accepted(gateway, [(o.step, gid) for gid, o in accepted.items()]).items():
+        outcome = accepted[group_id]
+        outcome.status, outcome.code = "failed", exc.code
+        outcome.error = f"restarted, but its record (tracking tags) could not be written: {exc.one_line()}"
 
 
 def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rollout) -> list[Outcome]:

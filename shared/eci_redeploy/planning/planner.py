@@ -184,6 +184,11 @@ def _plan_rule(
         return
     pulls = PullCache()
     for group in selected:
+        # A group restarted for this push may still be Restarting: done, not deferred.
+        done = _restarted_for(group, event) if action == "restart" else None
+        if done is not None:
+            plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
+            continue
         guard = _guard(event, rule, group)
         if guard is not None:
             plan.skipped.append(guard)
@@ -466,21 +471,73 @@ def _rollback_body(
 
 
 def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
+    """A restart changes no image, so only the group's tracking tags can say it already got this push
+    (`_restarted_for`, checked in `_plan_rule`): the worker writes them (TagResources, `Step.record`)
+    once ECI accepted the restart."""
     if group.status not in MUTABLE_STATUSES:
         plan.skipped.append(
             Skip(rule.name, f"group is {group.status}; it can be restarted only when Pending or Running", group.id)
         )
         return
+    record = _restart_record(group, event, rule)
+    if not record:  # unrecognisable afterwards: every later time slice or redelivery would restart it again
+        reason = "no room for the tracking tags a restart is recognised by (ECI allows 20 tags): not restarted"
+        plan.skipped.append(Skip(rule.name, reason, group.id))
+        return
     basis = event.digest or f"{event.tag}#{event.event_id}"
+    after = [event.repository, basis, _pushed(event)]
     body = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": client_token(rule.name, "restart", group.id, event.repository, basis),
+        "ClientToken": transition_token(rule.name, "restart", group.id, before=[_recorded(group)], after=after),
     }
     image = f"{event.repository}:{event.tag}" if event.tag else event.repository
     plan.steps.append(
-        Step(rule.name, "RestartContainerGroup", group.id, body, image, group.id, event_id=event.event_id)
+        Step(
+            rule.name,
+            "RestartContainerGroup",
+            group.id,
+            body,
+            image,
+            group.id,
+            event_id=event.event_id,
+            record=record,
+        )
     )
+
+
+def _restarted_for(group: ContainerGroup, event: PushEvent) -> str | None:
+    """The version the group's record says it was restarted onto, when that is this push: the same
+    digest (or one the push names as equivalent), or, for a push without a digest, the same tag pushed
+    at the same time. None: not recorded (or another push)."""
+    done = tracking.applied(group.tag_map)
+    if done.digest is None:
+        return None
+    if event.digest:
+        same = done.digest in {d[-tracking.MAX_VALUE :] for d in (event.digest, *event.equivalent)}
+    else:  # two digest-less pushes of a tag at the same time (or both without one) cannot be told apart
+        version = tracking.version_of(None, event.tag)[-tracking.MAX_VALUE :]
+        same = done.digest == version and done.event_time_ms == tracking.millis(event.time)
+    return done.digest if same else None
+
+
+def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule) -> dict[str, str]:
+    """The tracking tags a restart leaves (empty: no room). TagResources only adds and overwrites, so a
+    key of ours the group has and this record has no value for (no push time: the reconcile) is
+    written empty, which reads as unset (tracking.applied), instead of keeping an earlier push's value."""
+    tags = tracking.record(
+        group.tag_map,
+        version=tracking.version_of(event.digest, event.tag),
+        event_time=event.time,
+        rule=rule.name,
+        previous=tracking.applied(group.tag_map).digest,
+        tag=event.tag,
+    )
+    if tags is None:
+        return {}
+    ours = {t["Key"]: t["Value"] for t in tags if t["Key"] in (*tracking.OURS, tracking.TAG)}
+    stale = {k: "" for k in (*tracking.OURS, tracking.TAG) if k in group.tag_map and k not in ours}
+    return {**stale, **ours}
 
 
 def _event_image(event: PushEvent, rule: Rule) -> ImageRef:

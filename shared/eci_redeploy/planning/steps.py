@@ -24,6 +24,9 @@ class Step:
     event_id: str = ""  # the push event this step carries out (audit trail, notifications)
     network: dict[str, str] = field(default_factory=dict)  # SecurityGroupId / VSwitchId of the group
     previous: dict[str, str] = field(default_factory=dict)  # container name -> image before the change
+    # Tracking tags (planning/tracking.py) the worker writes with TagResources once ECI accepted the
+    # step: a restart's own request carries no tags, an update's does ("Tag" in its body).
+    record: dict[str, str] = field(default_factory=dict)
 
     @property
     def client_token(self) -> str | None:
@@ -46,6 +49,8 @@ class Step:
         }
         if self.notes:
             out["notes"] = list(self.notes)
+        if self.record:
+            out["records"] = dict(self.record)
         return out
 
 
