@@ -1000,3 +1000,17 @@ def test_an_evidence_order_without_a_signature_records_nothing_and_is_no_push(wo
     result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
     assert result["ok"] and not w.updates() and w.images() == {OLD}
     assert not [k for k in _tags(w) if k.startswith(store.SIGNED)] and _held(w) is None
+
+
+def test_an_early_signature_is_not_written_on_a_frozen_group(world):
+    """`eci-redeploy.freeze`: eci-redeploy never touches the group, a signature's tags included."""
+    from eci_redeploy.planning import tracking
+
+    w = world({"signed": True})
+    frozen = w.backend.groups["eci-1"]
+    frozen.spec["Tag"] += [{"Key": tracking.FREEZE, "Value": "true"}]
+    before = list(frozen.spec["Tag"])
+    assert w.push(SIGNING)["ok"]
+    assert store.signed_in(_tags(w, "eci-0"), DIGEST, "team/web")
+    assert frozen.spec["Tag"] == before, "a frozen group was tagged"
+

@@ -64,7 +64,7 @@ def signed_by(ctx: GateContext, event: PushEvent) -> bool:
 def record(
     events: list[PushEvent], rules: RuleSet, gateway: Any, ctx: GateContext, *, dry_run: bool = False
 ) -> list[str]:
-    """Record each event's signature on its rule's groups (not on one already running that digest).
+    """Record each event's signature on its rule's groups (not on a frozen one, nor one already running that digest).
     Returns the groups it was recorded on; a failed write raises RetryLater (the platform retries)."""
     writes, recorded = _Writes(), []
     at = store.to_ms(ctx.now()) or 0
@@ -73,7 +73,8 @@ def record(
         if rule is None or event.digest is None or not signed_by(ctx, event):
             continue
         for group in observe_rule(gateway, rule, rules):
-            if tracking.applied(group.tag_map).digest == event.digest:
+            # frozen: never touched, not even its tags; running the digest: nothing to release
+            if tracking.frozen(group.tag_map) or tracking.applied(group.tag_map).digest == event.digest:
                 continue
             change = store.signed_writes(group.tag_map, event.digest, event.repository, at)
             if change is None:
