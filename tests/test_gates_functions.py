@@ -1000,3 +1000,38 @@ def test_an_evidence_order_without_a_signature_records_nothing_and_is_no_push(wo
     result = events.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=w.rules_path)
     assert result["ok"] and not w.updates() and w.images() == {OLD}
     assert not [k for k in _tags(w) if k.startswith(store.SIGNED)] and _held(w) is None
+
+
+def test_an_early_signature_is_not_written_on_a_frozen_group(world):
+    """`eci-redeploy.freeze`: eci-redeploy never touches the group, a signature's tags included."""
+    from eci_redeploy.planning import tracking
+
+    w = world({"signed": True})
+    frozen = w.backend.groups["eci-1"]
+    frozen.spec["Tag"] += [{"Key": tracking.FREEZE, "Value": "true"}]
+    before = list(frozen.spec["Tag"])
+    assert w.push(SIGNING)["ok"]
+    assert store.signed_in(_tags(w, "eci-0"), DIGEST, "team/web")
+    assert frozen.spec["Tag"] == before, "a frozen group was tagged"
+
+
+
+def test_signatures_of_tags_or_registries_a_rule_does_not_watch_do_not_evict_its_own(world):
+    """A rule is told of a signature only for a push it would act on: signings of 2.x tags (another rule's
+    line) or from another ACR instance are not recorded on ^1 groups, so they cannot evict the signature
+    of the 1.4.0 push still on its way (MAX_SIGNED per group) and leave that push held for good."""
+    w = world({"signed": True}, tags={"semver": "^1.0.0"})
+    DIGEST3 = "sha256:" + "8b" * 32
+    assert w.push(SIGNING)["ok"]  # 1.4.0, before its push: recorded
+    others = [
+        {**SIGNING, "id": "sig-2.0", "data": {**SIGNING["data"], "Tag": "2.0.0", "Digest": DIGEST2}},
+        {**SIGNING, "id": "sig-2.1", "data": {**SIGNING["data"], "Tag": "2.1.0", "Digest": "sha256:" + "7a" * 32}},
+        {**SIGNING, "id": "sig-x", "data": {**SIGNING["data"], "InstanceId": "cri-other", "Digest": DIGEST3}},
+    ]
+    for n, signing in enumerate(others, 1):
+        w.now += timedelta(seconds=n)
+        assert w.push(signing)["ok"]
+    signed = sorted(k for k in _tags(w) if k.startswith(store.SIGNED))
+    assert signed == [store.signed_key(DIGEST)], signed
+    w.push(PUSH)
+    assert w.images() == {NEW} and len(w.updates()) == 2

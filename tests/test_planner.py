@@ -335,3 +335,19 @@ def test_tag_deploy_redelivered_is_not_applied_twice_but_new_content_under_the_t
     assert again.steps == [] and again.skipped[0].reason.startswith("already running")
     (repush,) = plan_event(ee_push("1.4.6", DIGEST_B, event_id="ev-2"), rules, [after], {}).steps
     assert repush.body["Container"] == [{"Name": "c1", "Image": f"{EE}/team/web:1.4.6", "ImagePullPolicy": "Always"}]
+
+
+def test_a_push_without_digest_or_time_is_told_apart_by_its_event_id(make_rules):
+    """A CI call (`generic`: `{"image": "...:latest", "id": "build-42"}`) names neither a digest nor a time.
+    Its redelivery (same id) is recognised; the next build's call (another id) restarts again instead of
+    being skipped for good as 'already restarted for this push'."""
+    rules = _restart_rules(make_rules)
+
+    def ci(event_id):
+        return PushEvent("team/web", "latest", None, "generic", event_id, registry_host=EE)
+
+    (first,) = plan_event(ci("build-42"), rules, [group("eci-1", f"{EE}/team/web:latest")], {}).steps
+    done = group("eci-1", f"{EE}/team/web:latest", tags=_recorded(first))
+    assert plan_event(ci("build-42"), rules, [done], {}).skipped[0].reason.startswith("already restarted")
+    (again,) = plan_event(ci("build-43"), rules, [done], {}).steps
+    assert again.action == "RestartContainerGroup" and again.client_token != first.client_token

@@ -484,3 +484,24 @@ def test_reconcile_with_stay_within_converges_each_group_on_its_own_line(open_re
     again = reconcile(rules, gateway_on(backend), client_factory({}), {})
     assert again.report.outcomes == []  # converged; the digest deploys are known by their tracking tags
     assert sorted(s.reason.split(" ")[0] for s in again.report.plan.skipped) == ["already", "already"]
+
+
+def test_reconcile_after_a_restart_push_of_a_multi_arch_index_restarts_nothing(open_registry, make_rules):
+    """A restart push names the index's digest (ACR's PushCompleted for a multi-arch tag) and the worker
+    records it; the timer resolves the same tag to the platform's manifest. Same content: the groups were
+    restarted onto it already, so no tick restarts them again."""
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    seed(backend, f"{registry.host}/team/web:1.2.0")
+    backend.group("eci-web").spec["Tag"] += [
+        {"Key": "eci-redeploy.digest", "Value": digests["1.2.0"]},
+        {"Key": "eci-redeploy.event-time", "Value": "1795745790123"},
+        {"Key": "eci-redeploy.rule", "Value": "web"},
+        {"Key": "eci-redeploy.tag", "Value": "1.2.0"},
+    ]
+    rule = web_rule(registry.host, {"exact": "1.2.0"})
+    rule["target"]["action"] = "restart"
+    result = reconcile(make_rules(rule), gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["digest"] == digests["1.2.0/amd64"]
+    assert backend.mutating_calls("RestartContainerGroup") == [], result.report.plan.skipped
+    assert result.report.plan.skipped[0].reason.startswith("already restarted")

@@ -169,3 +169,23 @@ def test_a_bad_retry_setting_is_one_clear_error(value):
     with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_RETRIES must be a non-negative number"):
         RetryBudget.from_env({"ECI_REDEPLOY_WORKER_RETRIES": value})
     assert RetryBudget.from_env({}) == RetryBudget()
+
+
+def test_an_evidence_order_is_no_push_it_neither_supersedes_nor_is_superseded(semver_rules):
+    """A signature handed to the writer before its push ran (gates.early: source gate-evidence, no time)
+    is evidence, not a push of the version: the queued push of the same version must not drop it (the
+    push would then be held with its only signature lost: ACR sends it once), and it must not drop a push
+    of an older version either (it deploys nothing itself)."""
+    from eci_redeploy.execution import writer
+    from eci_redeploy.gates import EVIDENCE_SOURCE
+
+    assert writer.EVIDENCE_SOURCE == EVIDENCE_SOURCE
+
+    def signing(tag):
+        return PushEvent(
+            "team/web", tag, "sha256:" + "ab" * 32, EVIDENCE_SOURCE, f"sig-{tag}", signed=True, only_rule="web"
+        )
+
+    assert superseded(signing("1.2.0"), [push("1.2.0", minutes=1)], semver_rules) is None
+    assert superseded(signing("1.2.0"), [push("1.3.0", minutes=1)], semver_rules) is None
+    assert superseded(push("1.1.0", minutes=1), [signing("1.2.0")], semver_rules) is None

@@ -71,6 +71,9 @@ class RetryBudget:
 
 # ---- supersession: which queued pushes a newer one makes pointless ----
 
+# gates.EVIDENCE_SOURCE (execution does not import gates; tests/test_writer.py checks they agree)
+EVIDENCE_SOURCE = "gate-evidence"
+
 Key = tuple[Any, ...]
 
 
@@ -114,11 +117,17 @@ def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:
 
 def superseded(event: PushEvent, others: list[PushEvent], rules: RuleSet) -> PushEvent | None:
     """A queued push that is newer than `event` for every rule `event` would act on, if any (a push
-    that a rule would not act on, such as a prerelease for a stable-only rule, counts for nothing)."""
-    acting = acting_rules(rules, event)
+    that a rule would not act on, such as a prerelease for a stable-only rule, counts for nothing). A
+    signature handed over before its push ran (gates.early) is evidence, not a push: it neither drops
+    nor is dropped (the push of its version would otherwise lose its only signature)."""
+    acting = acting_rules(rules, event) if event.source != EVIDENCE_SOURCE else []
     if not acting:
         return None
-    rivals = [(o, set(acting_rules(rules, o))) for o in others if o is not event and o.repository == event.repository]
+    rivals = [
+        (o, set(acting_rules(rules, o)))
+        for o in others
+        if o is not event and o.repository == event.repository and o.source != EVIDENCE_SOURCE
+    ]
     winner: PushEvent | None = None
     for rule in acting:
         mine = order_key(rules, rule, event)

@@ -26,7 +26,11 @@ from .flow import GateContext, HeldChange, _write, _Writes, observe_rule, releas
 
 
 def evidence_events(events: Iterable[GateEvent], rules: RuleSet) -> list[PushEvent]:
-    """The successful signings of a digest, one per rule with a `signed` gate watching its repository."""
+    """The successful signings of a digest, one per rule with a `signed` gate watching its repository and
+    registry (and its tags, when the signing names one): a signing no push of the rule could match is
+    not recorded on its groups, where it would only evict a signature it needs (store.MAX_SIGNED)."""
+    from ..planning.planner import registry_mismatch
+
     out = []
     for e in events:
         if e.evidence.signed is not True or store.signed_key(e.digest) is None:
@@ -35,19 +39,20 @@ def evidence_events(events: Iterable[GateEvent], rules: RuleSet) -> list[PushEve
             gates = rules.gates_for(rule)
             if gates is None or not gates.signed or rule.source.repository != e.repository:
                 continue
-            out.append(
-                PushEvent(
-                    e.repository,
-                    e.tag,
-                    e.digest,
-                    EVIDENCE_SOURCE,
-                    e.event_id,
-                    instance_id=e.instance_id,
-                    region=e.region,
-                    signed=True,
-                    only_rule=rule.name,
-                )
+            event = PushEvent(
+                e.repository,
+                e.tag,
+                e.digest,
+                EVIDENCE_SOURCE,
+                e.event_id,
+                instance_id=e.instance_id,
+                region=e.region,
+                signed=True,
+                only_rule=rule.name,
             )
+            if registry_mismatch(rule, event) or (e.tag and rules.policy(rule).decide(e.tag)):
+                continue
+            out.append(event)
     return out
 
 
@@ -64,7 +69,7 @@ def signed_by(ctx: GateContext, event: PushEvent) -> bool:
 def record(
     events: list[PushEvent], rules: RuleSet, gateway: Any, ctx: GateContext, *, dry_run: bool = False
 ) -> list[str]:
-    """Record each event's signature on its rule's groups (not on one already running that digest).
+    """Record each event's signature on its rule's groups (not on a frozen one, nor one already running that digest).
     Returns the groups it was recorded on; a failed write raises RetryLater (the platform retries)."""
     writes, recorded = _Writes(), []
     at = store.to_ms(ctx.now()) or 0
@@ -73,7 +78,8 @@ def record(
         if rule is None or event.digest is None or not signed_by(ctx, event):
             continue
         for group in observe_rule(gateway, rule, rules):
-            if tracking.applied(group.tag_map).digest == event.digest:
+            # frozen: never touched, not even its tags; running the digest: nothing to release
+            if tracking.frozen(group.tag_map) or tracking.applied(group.tag_map).digest == event.digest:
                 continue
             change = store.signed_writes(group.tag_map, event.digest, event.repository, at)
             if change is None:

@@ -188,6 +188,8 @@ def _reconcile_line(
         registry_host=host,
         signed=True,
         only_rule=rule.name,
+        # a multi-arch tag: a push names the index, which holds the platform's manifest deployed here
+        equivalent=frozenset(d for d in (resolved.index_digest,) if d and d != resolved.digest),
     )
     events.append(event)
     wanted.setdefault(

@@ -7,6 +7,7 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -515,10 +516,19 @@ def _restarted_for(group: ContainerGroup, event: PushEvent) -> str | None:
         return None
     if event.digest:
         same = done.digest in {d[-tracking.MAX_VALUE :] for d in (event.digest, *event.equivalent)}
-    else:  # two digest-less pushes of a tag at the same time (or both without one) cannot be told apart
-        version = tracking.version_of(None, event.tag)[-tracking.MAX_VALUE :]
-        same = done.digest == version and done.event_time_ms == tracking.millis(event.time)
+    else:  # two digest-less pushes of a tag at the same time cannot be told apart
+        same = done.digest == _restart_version(event) and done.event_time_ms == tracking.millis(event.time)
     return done.digest if same else None
+
+
+def _restart_version(event: PushEvent) -> str:
+    """What a restart records as applied: the digest, else the tag; for a push with neither a digest nor
+    a time (a CI call naming `:latest` and its own id) the tag and a hash of the event id, as nothing
+    else tells its redelivery from the tag's next push (which must restart again)."""
+    version = tracking.version_of(event.digest, event.tag)
+    if not event.digest and tracking.millis(event.time) is None:
+        version += "#" + hashlib.sha256(event.event_id.encode()).hexdigest()[:12]
+    return version[-tracking.MAX_VALUE :]
 
 
 def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule) -> dict[str, str]:
@@ -527,7 +537,7 @@ def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule) -> dict
     written empty, which reads as unset (tracking.applied), instead of keeping an earlier push's value."""
     tags = tracking.record(
         group.tag_map,
-        version=tracking.version_of(event.digest, event.tag),
+        version=_restart_version(event),
         event_time=event.time,
         rule=rule.name,
         previous=tracking.applied(group.tag_map).digest,
