@@ -79,7 +79,7 @@ def record(
             continue
         for group in observe_rule(gateway, rule, rules):
             # frozen: never touched, not even its tags; running the digest: nothing to release
-            if tracking.frozen(group.tag_map) or tracking.applied(group.tag_map).digest == event.digest:
+            if tracking.frozen(group.tag_map) or tracking.applied(group.tag_map, rule.name).digest == event.digest:
                 continue
             change = store.signed_writes(group.tag_map, event.digest, event.repository, at)
             if change is None:

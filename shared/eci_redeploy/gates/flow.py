@@ -601,7 +601,7 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
     Whether there is any."""
     found = False
     for group in change.groups:
-        done = tracking.applied(group.tag_map)
+        done = tracking.applied(group.tag_map, change.rule.name)
         newer_applied = (
             change.held.pushed_ms is not None
             and done.event_time_ms is not None

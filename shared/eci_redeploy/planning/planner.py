@@ -43,13 +43,14 @@ def plan_event(
     if not candidates:
         plan.skipped.append(Skip(None, f"no rule watches {event.repository}"))
         return plan
+    live = frozenset(r.name for r in rules)  # other rules' records on a group are kept for these
     for rule in candidates:
         reason = skip_reason(rule, event, rules)
         if reason:
             plan.skipped.append(Skip(rule.name, reason))
             continue
         try:
-            _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env)
+            _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env, live)
         except ImageReferenceError as exc:
             raise PlanningError(str(exc), rule=rule.name) from None
     return plan
@@ -115,13 +116,13 @@ def _same_image(running: ImageRef, wanted: ImageRef, equivalent: frozenset[str] 
     return False  # a tag pushed again may hold new content: never "already running"
 
 
-def _same_content(group: ContainerGroup, running: ImageRef, wanted: ImageRef, event: PushEvent) -> bool:
+def _same_content(group: ContainerGroup, running: ImageRef, wanted: ImageRef, event: PushEvent, rule: Rule) -> bool:
     """A tag deploy (`pull.digest: false`) of content the group already got: the push names a digest,
     and that digest is what was recorded when this same tag was last applied. Without it every
     redelivery of a push would update the group again."""
     if wanted.digest or running.digest or not event.digest or running.tag != wanted.tag:
         return False
-    recorded = tracking.applied(group.tag_map).digest
+    recorded = tracking.applied(group.tag_map, rule.name).digest
     return recorded is not None and recorded in {event.digest, *event.equivalent}
 
 
@@ -172,6 +173,7 @@ def _plan_rule(
     template: dict[str, Any] | None,
     groups: Iterable[ContainerGroup],
     env: Mapping[str, str],
+    live: frozenset[str],
 ) -> None:
     action = rule.target.action
     if action == "create":
@@ -186,7 +188,7 @@ def _plan_rule(
     pulls = PullCache()
     for group in selected:
         # A group restarted for this push may still be Restarting: done, not deferred.
-        done = _restarted_for(group, event) if action == "restart" else None
+        done = _restarted_for(group, event, rule) if action == "restart" else None
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
             continue
@@ -195,12 +197,12 @@ def _plan_rule(
             plan.skipped.append(guard)
             continue
         if action == "update":
-            _plan_update(plan, event, rule, group, env, pulls)
+            _plan_update(plan, event, rule, group, env, pulls, live)
         elif action == "restart":
-            _plan_restart(plan, event, rule, group)
+            _plan_restart(plan, event, rule, group, live)
         else:
             assert template is not None
-            _plan_replace(plan, event, rule, template, group, env)
+            _plan_replace(plan, event, rule, template, group, env, live)
 
 
 def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
@@ -214,7 +216,7 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
     versions = version_check(event, rule, group, _runs_pushed_repository)
     if versions is not None and versions.skip is not None:
         return Skip(rule.name, versions.skip, group.id)
-    done = tracking.applied(tags)
+    done = tracking.applied(tags, rule.name)  # this rule's record: another rule's push is no reference
     when = tracking.millis(event.time)
     newer = versions is not None and versions.newer
     if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
@@ -305,7 +307,7 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
         for name, running in targets:
             assert running is not None
             new, same = pulls.new_image(running, event, rule)
-            if same or _same_content(group, running, new, event):
+            if same or _same_content(group, running, new, event, rule):
                 continue
             new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
             if name in changes.broken:
@@ -325,7 +327,7 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
 
 
 def _update_tags(
-    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str]
+    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str], live: frozenset[str]
 ) -> list[dict[str, str]] | None:
     tags = tracking.record(
         group.tag_map,
@@ -334,6 +336,7 @@ def _update_tags(
         rule=rule.name,
         previous=None if changes.repairs else _running_version(changes.old_images[0]),
         tag=event.tag,
+        live=live,
     )
     if tags is None:
         notes.append(
@@ -344,7 +347,8 @@ def _update_tags(
 
 
 def _plan_update(
-    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache
+    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache,
+    live: frozenset[str],
 ) -> None:
     if group.status not in MUTABLE_STATUSES:
         plan.skipped.append(
@@ -372,7 +376,7 @@ def _plan_update(
     basis = [_token_basis(i, event) for i in changes.new_images]
     before = [*(str(i) for i in changes.old_images), _recorded(group)]
     after = [*basis, _pushed(event)]
-    tags = _update_tags(group, event, rule, changes, notes)
+    tags = _update_tags(group, event, rule, changes, notes, live)
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
@@ -380,9 +384,8 @@ def _plan_update(
         "UpdateType": "IncrementalUpdate",
         **changes.body,
         **pull.for_update(),
+        **({"Tag": tags} if tags is not None else {}),
     }
-    if tags is not None:
-        body["Tag"] = tags
     rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull)
     if changes.repairs:
         # Going back would send the invalid reference to ECI again: a failed repair stays failed.
@@ -471,7 +474,7 @@ def _rollback_body(
     return body
 
 
-def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
+def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str]) -> None:
     """A restart changes no image, so only the group's tracking tags can say it already got this push
     (`_restarted_for`, checked in `_plan_rule`): the worker writes them (TagResources, `Step.record`)
     once ECI accepted the restart."""
@@ -480,7 +483,7 @@ def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGrou
             Skip(rule.name, f"group is {group.status}; it can be restarted only when Pending or Running", group.id)
         )
         return
-    record = _restart_record(group, event, rule)
+    record = _restart_record(group, event, rule, live)
     if not record:  # unrecognisable afterwards: every later time slice or redelivery would restart it again
         reason = "no room for the tracking tags a restart is recognised by (ECI allows 20 tags): not restarted"
         plan.skipped.append(Skip(rule.name, reason, group.id))
@@ -507,17 +510,17 @@ def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGrou
     )
 
 
-def _restarted_for(group: ContainerGroup, event: PushEvent) -> str | None:
-    """The version the group's record says it was restarted onto, when that is this push: the same
+def _restarted_for(group: ContainerGroup, event: PushEvent, rule: Rule) -> str | None:
+    """The version the rule's record on the group says it was restarted onto, when that is this push: the same
     digest (or one the push names as equivalent), or, for a push without a digest, the same tag pushed
     at the same time. None: not recorded (or another push)."""
-    done = tracking.applied(group.tag_map)
+    done = tracking.applied(group.tag_map, rule.name)
     if done.digest is None:
         return None
     if event.digest:
-        same = done.digest in {d[-tracking.MAX_VALUE :] for d in (event.digest, *event.equivalent)}
+        same = any(done.holds(d) for d in (event.digest, *event.equivalent))
     else:  # two digest-less pushes of a tag at the same time cannot be told apart
-        same = done.digest == _restart_version(event) and done.event_time_ms == tracking.millis(event.time)
+        same = done.holds(_restart_version(event)) and done.event_time_ms == tracking.millis(event.time)
     return done.digest if same else None
 
 
@@ -531,22 +534,26 @@ def _restart_version(event: PushEvent) -> str:
     return version[-tracking.MAX_VALUE :]
 
 
-def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule) -> dict[str, str]:
+def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule, live: frozenset[str]) -> dict[str, str]:
     """The tracking tags a restart leaves (empty: no room). TagResources only adds and overwrites, so a
-    key of ours the group has and this record has no value for (no push time: the reconcile) is
-    written empty, which reads as unset (tracking.applied), instead of keeping an earlier push's value."""
+    key of ours the group has and this record has no value for (no push time: the reconcile; an entry
+    of another rule that moved or was dropped) is written empty, which reads as unset
+    (tracking.applied), instead of keeping an earlier value; such keys still count against ECI's 20."""
     tags = tracking.record(
         group.tag_map,
         version=_restart_version(event),
         event_time=event.time,
         rule=rule.name,
-        previous=tracking.applied(group.tag_map).digest,
+        previous=tracking.applied(group.tag_map, rule.name).digest,
         tag=event.tag,
+        live=live,
     )
     if tags is None:
         return {}
-    ours = {t["Key"]: t["Value"] for t in tags if t["Key"] in (*tracking.OURS, tracking.TAG)}
-    stale = {k: "" for k in (*tracking.OURS, tracking.TAG) if k in group.tag_map and k not in ours}
+    ours = {t["Key"]: t["Value"] for t in tags if tracking.is_tracking(t["Key"])}
+    stale = {k: "" for k in group.tag_map if tracking.is_tracking(k) and k not in ours}
+    if len(set(group.tag_map) | set(ours)) > tracking.MAX_TAGS:
+        return {}
     return {**stale, **ours}
 
 
@@ -654,7 +661,9 @@ def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
     return out
 
 
-def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup) -> list[Any]:
+def _replace_tags(
+    template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str]
+) -> list[Any]:
     tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
     # The successor keeps the old group's tags so that the rule's selector still finds it.
     merged = {**group.tag_map, **tags}
@@ -667,6 +676,7 @@ def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group:
         rule=rule.name,
         previous=_running_version(repo_before[0] if repo_before else None),
         tag=event.tag,
+        live=live,
     )
     if recorded is None:
         raise PlanningError(
@@ -676,24 +686,22 @@ def _replace_tags(template: dict[str, Any], event: PushEvent, rule: Rule, group:
 
 
 def _plan_replace(
-    plan: Plan,
-    event: PushEvent,
-    rule: Rule,
-    template: dict[str, Any],
-    group: ContainerGroup,
-    env: Mapping[str, str],
+    plan: Plan, event: PushEvent, rule: Rule, template: dict[str, Any], group: ContainerGroup,
+    env: Mapping[str, str], live: frozenset[str],
 ) -> None:
     if group.status in ("Terminating", "Expired"):
         plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
         return
-    recorded = _replace_tags(template, event, rule, group)
+    recorded = _replace_tags(template, event, rule, group, live)
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
     running = _running_by_name(group)
     def has(img: ImageRef) -> bool:
         now = running.get(img.name)
-        return now is not None and (_same_image(now, img, event.equivalent) or _same_content(group, now, img, event))
+        if now is None:
+            return False
+        return _same_image(now, img, event.equivalent) or _same_content(group, now, img, event, rule)
 
     if all(has(img) for img in changed):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))

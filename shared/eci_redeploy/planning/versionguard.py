@@ -1,10 +1,11 @@
 """The no-downgrade guard and stay_within: a push is compared with the version a group runs, by the
 rule's own order (`TagPolicy.order_key`), before anything is planned for that group.
 
-What a group runs: the tag recorded in its `eci-redeploy.tag` tracking tag while the record still
-describes the running image (a group deployed as `repo@sha256:...` has no tag of its own), else the
-running image's tag. Every source goes through here: pushes, webhooks, CI calls and the reconcile all
-plan through `planner.plan_event`.
+What a group runs: the tag in the rule's own record on the group (planning/tracking.py: another rule's
+record says nothing about this rule's containers) while that record still describes the running image
+(a group deployed as `repo@sha256:...` has no tag of its own), else the running image's tag. Every
+source goes through here: pushes, webhooks, CI calls and the reconcile all plan through
+`planner.plan_event`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def running_tag(
             continue
         if not runs(ref, event, rule):
             continue
-        tag = tracking.deployed_tag(tags, ref.digest, ref.tag)
+        tag = tracking.deployed_tag(tags, ref.digest, ref.tag, rule.name)
         if tag is None:
             continue
         first = first or tag
