@@ -275,3 +275,23 @@ def test_a_restart_writes_the_moved_entry_and_clears_its_own(make_rules):
     assert step.record["eci-redeploy.applied.side"] == ""  # the five keys hold it now; empty reads as unset
     after = {**tags, **step.record}
     assert tracking.applied(after, "side").digest == DIGEST_D and tracking.applied(after, "app").digest == DIGEST_A
+
+
+def test_a_hand_edited_rule_name_too_long_for_a_key_gets_no_entry():
+    odd = {**LEGACY_APP, "eci-redeploy.rule": "x" * 120}
+    tags = tracking.record(odd, version=DIGEST_C, event_time=T0, rule="side", previous=None)
+    assert all(len(t["Key"]) <= 128 for t in tags) and as_map(tags)["eci-redeploy.rule"] == "side"
+
+
+def test_gates_a_hold_is_not_dropped_as_stale_because_another_rule_applied_a_later_push(make_rules):
+    from eci_redeploy.gates import flow, store
+
+    rules = two_rules(make_rules)
+    held = store.Held("app", DIGEST_C, "3", "held", int(MS0), int(MS0))
+    later_side = {**LEGACY_APP, "eci-redeploy.rule": "side", "eci-redeploy.event-time": str(int(MS0) + 60_000)}
+    writes = flow._Writes()
+    side_group = both({**later_side, **held.tags()})
+    assert flow._stale_holds(flow.HeldChange(held, rules.rule("app"), [side_group]), writes) is False
+    # its own rule's later push does make it stale
+    later_app = {**LEGACY_APP, "eci-redeploy.event-time": str(int(MS0) + 60_000), **held.tags()}
+    assert flow._stale_holds(flow.HeldChange(held, rules.rule("app"), [both(later_app)]), writes) is True

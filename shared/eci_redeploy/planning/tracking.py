@@ -129,7 +129,8 @@ def _others(existing: Mapping[str, str], rule: str, live: Collection[str] | None
     others.pop(rule, None)
     if live is not None:
         others = {r: v for r, v in others.items() if r in live}
-    return {ENTRY + r: v for r, v in sorted(others.items())}
+    # a rule name is at most 63 characters; a hand-edited `eci-redeploy.rule` may not fit a key
+    return {ENTRY + r: v for r, v in sorted(others.items()) if len(ENTRY + r) <= MAX_VALUE and _tag_value_ok(r)}
 
 
 def record(
