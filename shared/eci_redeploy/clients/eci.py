@@ -304,6 +304,26 @@ class EciGateway:
         return retrying(replayed)
 
 
+TAGS_PER_CALL = 20  # ResourceId.N: at most 20 groups per TagResources / UntagResources call
+
+
+def tag_calls(
+    gateway: EciGateway, action: str, region: str, ids: list[str], what: Mapping[str, Any]
+) -> list[tuple[list[str], EciApiError]]:
+    """TagResources (`what`: {"Tag": [...]}) or UntagResources ({"TagKey": [...]}) on container groups,
+    20 groups a call; returns the groups of each call that failed, with its error, for the caller to
+    log and act on (the gates retry, a restart's record fails its step)."""
+    failed: list[tuple[list[str], EciApiError]] = []
+    for start in range(0, len(ids), TAGS_PER_CALL):
+        chunk = ids[start : start + TAGS_PER_CALL]
+        body = {"RegionId": region, "ResourceType": "ContainerGroup", "ResourceId": chunk, **what}
+        try:
+            gateway.call(action, body, target=",".join(chunk))
+        except EciApiError as exc:
+            failed.append((chunk, exc))
+    return failed
+
+
 def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:
     """An SDK exception as one of the project's errors (never the SDK's own types above the gateway)."""
     from Tea.exceptions import TeaException, UnretryableException

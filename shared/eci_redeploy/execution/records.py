@@ -12,14 +12,11 @@ returned: the rollout fails the step (execution/rollout.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
-from ..clients.eci import EciGateway
+from ..clients.eci import EciGateway, tag_calls
 from ..core.errors import EciApiError
 from ..core.log import log_event
 from ..planning.steps import Step
-
-PER_CALL = 20  # ResourceId.N: at most 20 groups per TagResources call
 
 
 def record_accepted(gateway: EciGateway, accepted: Iterable[tuple[Step, str]]) -> dict[str, EciApiError]:
@@ -31,17 +28,8 @@ def record_accepted(gateway: EciGateway, accepted: Iterable[tuple[Step, str]]) -
         if step.record:
             writes.setdefault((step.region, tuple(sorted(step.record.items()))), []).append(group_id)
     for (region, pairs), ids in writes.items():
-        for start in range(0, len(ids), PER_CALL):
-            chunk = ids[start : start + PER_CALL]
-            body: dict[str, Any] = {
-                "RegionId": region,
-                "ResourceType": "ContainerGroup",
-                "ResourceId": chunk,
-                "Tag": [{"Key": k, "Value": v} for k, v in pairs],
-            }
-            try:
-                gateway.call("TagResources", body, target=",".join(chunk))
-            except EciApiError as exc:
-                log_event("restart.record_failed", groups=chunk, code=exc.code, error=exc.one_line())
-                failed.update(dict.fromkeys(chunk, exc))
+        tags = {"Tag": [{"Key": k, "Value": v} for k, v in pairs]}
+        for chunk, exc in tag_calls(gateway, "TagResources", region, ids, tags):
+            log_event("restart.record_failed", groups=chunk, code=exc.code, error=exc.one_line())
+            failed.update(dict.fromkeys(chunk, exc))
     return failed

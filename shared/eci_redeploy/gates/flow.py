@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
+from ..clients.eci import tag_calls
 from ..clients.eci_model import ContainerGroup
-from ..core.errors import EciApiError
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..planning import tracking
@@ -366,31 +366,19 @@ class _Gating:
 
 
 def _write(writes: _Writes, gateway: Any) -> list[str]:
-    """TagResources / UntagResources in chunks of 20 groups; returns the groups whose write failed."""
+    """UntagResources then TagResources, 20 groups a call; returns the groups whose write failed."""
     failed: list[str] = []
-    for (region, keys), ids in writes.unset.items():
-        for start in range(0, len(ids), 20):
-            chunk = ids[start : start + 20]
-            untag = {"RegionId": region, "ResourceType": "ContainerGroup", "ResourceId": chunk, "TagKey": list(keys)}
-            try:
-                gateway.call("UntagResources", untag, target=",".join(chunk))
-            except EciApiError as exc:
-                log_event("gates.write_failed", action="UntagResources", groups=chunk, error=exc.one_line())
-                failed.extend(chunk)
-    for (region, pairs), ids in writes.set.items():
-        for start in range(0, len(ids), 20):
-            chunk = ids[start : start + 20]
-            body: dict[str, Any] = {
-                "RegionId": region,
-                "ResourceType": "ContainerGroup",
-                "ResourceId": chunk,
-                "Tag": [{"Key": k, "Value": v} for k, v in pairs],
-            }
-            try:
-                gateway.call("TagResources", body, target=",".join(chunk))
-            except EciApiError as exc:
-                log_event("gates.write_failed", action="TagResources", groups=chunk, error=exc.one_line())
-                failed.extend(chunk)
+    calls: list[tuple[str, str, list[str], dict[str, Any]]] = [
+        ("UntagResources", region, ids, {"TagKey": list(keys)}) for (region, keys), ids in writes.unset.items()
+    ]
+    calls += [
+        ("TagResources", region, ids, {"Tag": [{"Key": k, "Value": v} for k, v in pairs]})
+        for (region, pairs), ids in writes.set.items()
+    ]
+    for action, region, ids, what in calls:
+        for chunk, exc in tag_calls(gateway, action, region, ids, what):
+            log_event("gates.write_failed", action=action, groups=chunk, error=exc.one_line())
+            failed.extend(chunk)
     return failed
 
 
