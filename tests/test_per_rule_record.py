@@ -295,3 +295,186 @@ def test_gates_a_hold_is_not_dropped_as_stale_because_another_rule_applied_a_lat
     # its own rule's later push does make it stale
     later_app = {**LEGACY_APP, "eci-redeploy.event-time": str(int(MS0) + 60_000), **held.tags()}
     assert flow._stale_holds(flow.HeldChange(held, rules.rule("app"), [both(later_app)]), writes) is True
+
+
+# --- gates: a hold per rule ---------------------------------------------------------------------------
+# Rule `app` soaks 15 minutes, rule `side` waits for an approval. With one hold per group, side's hold
+# replaced app's (app's push dropped), and releasing one cleared the other.
+
+APPROVAL = {"approvers_env": "APPROVERS", "expires": "24h"}
+
+
+def gated_rules(make_rules, app_gates=None, side_gates=None):
+    app = rule("app", "team/app", containers=["c1"], pull={"public": [HOST]})
+    side = rule("side", "team/sidecar", containers=["c2"], pull={"public": [HOST]})
+    app["gates"], side["gates"] = app_gates or {"soak": "15m"}, side_gates or {"approval": APPROVAL}
+    return make_rules(app, side)
+
+
+class GatedWorld:
+    def __init__(self, rules):
+        from eci_redeploy.execution.rollout import Clock
+        from eci_redeploy.gates.flow import GateContext
+
+        self.backend, self.gateway = world()
+        self.rules, self.now, self.approvals = rules, T0, {}
+        self.env = {"APPROVERS": "alice:al1ce-token"}
+        self.clock = Clock(sleep=lambda s: None)
+        self.ctx = GateContext(now=lambda: self.now, approvals=self.approvals)
+
+    def push(self, event):
+        return run([event], self.rules, self.gateway, self.env, gate_context=self.ctx, clock=self.clock)
+
+    def release(self):
+        from eci_redeploy.gates import flow
+
+        return flow.release(self.rules, self.gateway, self.env, context=self.ctx, clock=self.clock)
+
+    def held(self):
+        from eci_redeploy.gates import flow
+
+        return {h["rule"]: h for h in flow.status(self.rules, self.gateway, now=self.now)["held"]}
+
+    def approve(self, rule_name, approver="alice"):
+        from eci_redeploy.gates.decide import Approval
+
+        h = self.held()[rule_name]
+        since = int(datetime.fromisoformat(h["since"]).timestamp() * 1000)
+        self.approvals[(h["id"], since)] = Approval(approver, self.now)
+
+    def updates(self):
+        return self.backend.mutating_calls("UpdateContainerGroup")
+
+    def tags(self):
+        return {t["Key"]: t["Value"] for t in self.backend.group("eci-1").spec.get("Tag") or []}
+
+
+def test_gates_two_rules_hold_independently_and_each_is_released_once(make_rules):
+    w = GatedWorld(gated_rules(make_rules))
+    w.push(push("team/app", "2", DIGEST_C))
+    w.now += timedelta(minutes=1)
+    w.push(push("team/sidecar", "7", DIGEST_D, minutes=1))
+    assert sorted(w.held()) == ["app", "side"]  # side's hold did not replace app's
+    assert w.updates() == []
+    w.approve("app")  # an approval of app's hold is not side's
+    w.now += timedelta(minutes=5)
+    w.release()
+    assert w.updates() == [] and sorted(w.held()) == ["app", "side"]
+    w.now += timedelta(minutes=11)  # app's soak is over
+    w.release()
+    assert images(w.backend) == {"c1": f"{HOST}/team/app@{DIGEST_C}", "c2": f"{HOST}/team/sidecar:1.0.0"}
+    assert sorted(w.held()) == ["side"]  # app's release did not clear side's hold
+    w.release()
+    assert len(w.updates()) == 1
+    w.approve("side")
+    w.release()
+    assert images(w.backend) == {"c1": f"{HOST}/team/app@{DIGEST_C}", "c2": f"{HOST}/team/sidecar@{DIGEST_D}"}
+    w.release()
+    w.push(push("team/sidecar", "7", DIGEST_D, minutes=1))  # redelivered
+    assert len(w.updates()) == 2 and w.held() == {}
+    assert not [k for k in w.tags() if k.startswith("eci-redeploy.held") or k.startswith("eci-redeploy.approved")]
+
+
+def test_gates_the_other_order_side_released_first_keeps_apps_hold(make_rules):
+    w = GatedWorld(gated_rules(make_rules, app_gates={"approval": APPROVAL}, side_gates={"soak": "15m"}))
+    w.push(push("team/app", "2", DIGEST_C))
+    w.push(push("team/sidecar", "7", DIGEST_D))
+    assert sorted(w.held()) == ["app", "side"]
+    w.now += timedelta(minutes=16)
+    w.release()
+    assert images(w.backend)["c2"] == f"{HOST}/team/sidecar@{DIGEST_D}"
+    assert sorted(w.held()) == ["app"] and images(w.backend)["c1"] == f"{HOST}/team/app:1.0.0"
+    w.approve("app")
+    w.release()
+    w.release()
+    assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}" and len(w.updates()) == 2 and w.held() == {}
+
+
+def test_gates_a_new_push_of_one_rule_replaces_only_its_own_hold(make_rules):
+    w = GatedWorld(gated_rules(make_rules, side_gates={"soak": "15m"}))
+    w.push(push("team/app", "2", DIGEST_C))
+    w.push(push("team/sidecar", "7", DIGEST_D))
+    w.now += timedelta(minutes=1)
+    w.push(push("team/app", "3", DIGEST_A, minutes=1))
+    held = w.held()
+    assert held["app"]["version"] == DIGEST_A and held["side"]["version"] == DIGEST_D
+    w.now += timedelta(minutes=15)
+    w.release()  # side soaked (pushed at 0), app's newer push not yet (pushed at 1)
+    assert images(w.backend)["c2"] == f"{HOST}/team/sidecar@{DIGEST_D}" and sorted(w.held()) == ["app"]
+    w.now += timedelta(minutes=1)
+    w.release()
+    assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_A}" and len(w.updates()) == 2
+
+
+def test_gates_one_rule_going_while_the_other_is_held_in_the_same_pass_keeps_the_hold(make_rules):
+    w = GatedWorld(gated_rules(make_rules, side_gates={"soak": "15m"}))
+    w.now += timedelta(minutes=20)  # app's push soaked already, side's is new
+    w.push(push("team/sidecar", "6", DIGEST_B, minutes=19))
+    w.run_both = run(
+        [push("team/app", "2", DIGEST_C), push("team/sidecar", "7", DIGEST_D, minutes=20)],
+        w.rules,
+        w.gateway,
+        w.env,
+        gate_context=w.ctx,
+        clock=w.clock,
+    )
+    assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}"
+    assert w.held()["side"]["version"] == DIGEST_D  # the update's tag list did not undo the new hold
+    w.now += timedelta(minutes=15)
+    w.release()
+    assert images(w.backend)["c2"] == f"{HOST}/team/sidecar@{DIGEST_D}" and len(w.updates()) == 2
+
+
+def _hold(rule_name, version=DIGEST_C, tag="2"):
+    from eci_redeploy.gates import store
+
+    return store.Held(rule_name, version, tag, "held", int(MS0), int(MS0) + 1, ("scan",))
+
+
+def _apply(tags, change):
+    put, gone = change
+    return {**{k: v for k, v in tags.items() if k not in gone}, **put}
+
+
+def test_gates_one_rule_holds_with_the_same_four_keys_as_before_and_old_holds_read_as_their_rules():
+    from eci_redeploy.gates import store
+
+    legacy = _hold("app").tags()  # what earlier versions wrote
+    assert set(legacy) == {store.HELD, store.HELD_RULE, store.HELD_INFO}
+    assert store.writes({"app": "web"}, _hold("app"), {"app", "side"}) == (legacy, [])
+    assert store.read(legacy, "app") == store.read(legacy) == _hold("app") and store.read(legacy, "side") is None
+    assert store.writes(legacy, _hold("app"), {"app"}) == ({}, [])
+
+
+def test_gates_a_second_rules_hold_gets_its_own_keys_within_eci_limits():
+    from eci_redeploy.gates import store
+
+    name = "s" * 63
+    tags = _apply(_hold("app").tags(), store.writes(_hold("app").tags(), _hold(name, ":" + "t" * 127, "t" * 127), None))
+    assert store.read(tags, "app") == _hold("app") and store.read(tags, name).version == ":" + "t" * 127
+    assert all(len(k) <= 128 and len(v) <= 128 for k, v in tags.items())
+    assert not any(v.lower().startswith(("aliyun", "acs:")) or "://" in v for v in tags.values())
+    # the first rule's release leaves the second's hold; its next hold goes into the four keys
+    rest = {k: v for k, v in tags.items() if k not in store.keys_of(tags, "app")}
+    assert store.read(rest, name).version == ":" + "t" * 127 and store.read(rest, "app") is None
+
+
+def test_gates_holds_of_rules_no_longer_in_the_file_are_dropped_on_the_next_write():
+    from eci_redeploy.gates import store
+
+    tags = _apply(_hold("gone").tags(), store.writes(_hold("gone").tags(), _hold("old"), None))
+    put, gone = store.writes(tags, _hold("side", DIGEST_D), {"side"})
+    after = _apply(tags, (put, gone))
+    assert store.holders(after) == {"side"} and after[store.HELD_RULE] == "side"
+
+
+def test_gates_no_room_for_a_hold_is_skipped_with_a_reason_and_keeps_the_other_rules_hold(make_rules):
+    from eci_redeploy.gates import flow, store
+
+    full = {**_hold("app").tags(), **{f"k{i}": "v" for i in range(17)}}
+    assert store.writes(full, _hold("side", DIGEST_D), {"app", "side"}) is None
+    rules = gated_rules(make_rules, side_gates={"soak": "15m"})
+    plan = plan_event(push("team/sidecar", "7", DIGEST_D), rules, [both(full)], {})
+    gating = flow._gate(plan, rules, [both(full)], flow.GateContext(now=lambda: T0))
+    assert gating.out.steps == [] and not gating.writes.set and not gating.writes.unset
+    assert any("no room on eci-1 for the hold" in s.reason for s in gating.out.skipped)

@@ -120,13 +120,19 @@ def _units(steps: Sequence[Step]) -> list[list[Step]]:
 
 
 def _strip(step: Step) -> Step:
-    """The step without our held-change tags: a released change leaves no hold behind."""
+    """The step without its rule's held-change tags: a released change leaves no hold of its rule
+    behind (other rules' holds on the group stay)."""
+
+    def kept(tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        ours = set(store.keys_of({t.get("Key", ""): t.get("Value", "") for t in tags}, step.rule or ""))
+        return [t for t in tags if t.get("Key") not in ours]
+
     body = step.body
     if "Tag" in body:
-        body = {**body, "Tag": [t for t in body["Tag"] if t.get("Key") not in store.KEYS]}
+        body = {**body, "Tag": kept(body["Tag"])}
     rollback = step.rollback
     if rollback and "Tag" in rollback:
-        rollback = {**rollback, "Tag": [t for t in rollback["Tag"] if t.get("Key") not in store.KEYS]}
+        rollback = {**rollback, "Tag": kept(rollback["Tag"])}
     return dataclasses.replace(step, body=body, rollback=rollback)
 
 
@@ -217,7 +223,28 @@ def _gate(plan: Plan, rules: RuleSet, groups: Iterable[ContainerGroup], ctx: Gat
             gating.out.steps.extend(unit)
         else:
             gating.unit(unit)
+    if gating.pending:  # an update's tag list replaces the group's tags: it carries the holds written now
+        gating.out.steps = [_with_holds(s, gating.pending.get(s.group_id or "")) for s in gating.out.steps]
     return gating
+
+
+def _with_holds(step: Step, change: tuple[dict[str, str], set[str]] | None) -> Step:
+    """The step whose tag lists (if any) carry the hold writes `change` (tags set, keys dropped) made on
+    its group in this pass, so the update does not undo another rule's hold recorded meanwhile."""
+    if change is None:
+        return step
+    put, gone = change
+
+    def kept(tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        rest = [t for t in tags if t.get("Key") not in gone and t.get("Key") not in put]
+        return rest + [{"Key": k, "Value": v} for k, v in put.items()]
+
+    body, rollback = step.body, step.rollback
+    if "Tag" in body:
+        body = {**body, "Tag": kept(body["Tag"])}
+    if rollback and "Tag" in rollback:
+        rollback = {**rollback, "Tag": kept(rollback["Tag"])}
+    return dataclasses.replace(step, body=body, rollback=rollback)
 
 
 @dataclass
@@ -255,6 +282,7 @@ class _Gating:
     writes: _Writes = field(default_factory=_Writes)
     transitions: dict[tuple[str, str, str], Transition] = field(default_factory=dict)
     decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
+    pending: dict[str, tuple[dict[str, str], set[str]]] = field(default_factory=dict)  # hold writes by group
 
     def note(self, outcome: str, u: _Unit, version: str, decision: Decision | None) -> None:
         key = (outcome, u.name, version)
@@ -266,9 +294,7 @@ class _Gating:
         rule, gates = self.gated[name]
         event = self.events[unit[0].event_id]
         group = next((self.by_id[s.group_id] for s in unit if s.group_id and s.group_id in self.by_id), None)
-        held = store.read(group.tag_map) if group is not None else None
-        if held is not None and held.rule != name:
-            held = None  # another rule's hold on this group: ours replaces it if it is held or goes
+        held = store.read(group.tag_map, name) if group is not None else None  # its own hold only
         target = group.id if group else unit[0].target
         return _Unit(name, rule, gates, event, version_for(rule, event), group, target, unit[0].region, held)
 
@@ -334,7 +360,7 @@ class _Gating:
 
     def _go(self, u: _Unit, unit: list[Step], decision: Decision) -> None:
         self.out.steps.extend(_strip(s) for s in unit)
-        ours = [k for k in store.KEYS if u.group is not None and k in u.group.tag_map]
+        ours = store.keys_of(u.group.tag_map, u.name) if u.group is not None else []
         if u.group is not None and ours and not any("Tag" in s.body for s in unit):
             # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
             # the change's own tag list drops it, so a change that fails to go keeps its hold.
@@ -353,12 +379,17 @@ class _Gating:
         if u.group is None:
             reason = "a create has no group to record the hold on: the next push or reconcile asks again"
             self.out.skipped.append(Skip(u.name, reason, u.target))
+        elif (change := store.writes(u.group.tag_map, state, {r.name for r in self.rules})) is None:
+            reason = f"no room on {u.group.id} for the hold (ECI allows 20 tags): the next push or reconcile asks again"
+            self.out.skipped.append(Skip(u.name, reason, u.target))
         else:
-            desired = state.tags()
-            current = {k: u.group.tag_map[k] for k in store.KEYS if k in u.group.tag_map}
-            if desired != current:
-                self.writes.put(u.region, u.group.id, desired)
-                self.writes.drop(u.region, u.group.id, [k for k in current if k not in desired])
+            if change[0]:
+                self.writes.put(u.region, u.group.id, change[0])
+            if change[1]:
+                self.writes.drop(u.region, u.group.id, change[1])
+            put, gone = self.pending.setdefault(u.group.id, ({}, set()))
+            put.update(change[0])
+            gone.update(change[1])
         if u.held is not None and not u.same:
             self.note("superseded", u, u.held.version, None)
         if not u.same or (u.held is not None and u.held.state != state.state):
@@ -513,7 +544,7 @@ def held_changes(
             observed[rule.name] = groups
         by_version: dict[str, HeldChange] = {}
         for group in groups:
-            held = store.read(group.tag_map)
+            held = store.read(group.tag_map, rule.name)
             if held is None or held.rule != rule.name:
                 continue
             entry = by_version.setdefault(held.version, HeldChange(held, rule, []))
@@ -596,7 +627,7 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
             and done.event_time_ms > change.held.pushed_ms
         )
         if done.digest == change.held.version or newer_applied:
-            keys = [k for k in store.KEYS if k in group.tag_map]
+            keys = store.keys_of(group.tag_map, change.rule.name)
             stale.drop(group.region or change.rule.target.region, group.id, keys)
             found = found or bool(keys)
     return found

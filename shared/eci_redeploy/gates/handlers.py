@@ -325,7 +325,7 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
 
     given = [(since, a) for (hid, since), a in list(ctx.approvals.items()) if hid == change.held.id]
     for group in change.groups:
-        held = store.read(group.tag_map)
+        held = store.read(group.tag_map, change.rule.name)
         if held is None or held.rule != change.rule.name or held.version != change.held.version:
             continue
         for since, approval in given:

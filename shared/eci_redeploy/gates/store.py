@@ -12,16 +12,31 @@ wins, so with a worker function only the single writer writes them (gates.flow.r
                           digest that came before anything was held for it (EventBridge does not order
                           events); at most MAX_SIGNED per group, the oldest evicted (`signed_writes`)
 
-One held change per group (a newer push replaces it). Values stay within ECI's 128 characters; a tag
-too long to fit in `held-info` is cut there (shown, never used to deploy: the version is, and a version
-without a digest is read back as the whole tag).
+One held change per rule on a group (a newer push of that rule replaces its own hold only). Two rules
+can target one group, each changing its own container (rule A: team/app -> container `app`, rule B:
+team/sidecar -> `sidecar`): each rule's hold, evidence and approval are its own (planning/tracking.py
+keeps its applied record per rule the same way). The four keys above hold one rule's hold (the rule in
+`held-rule`; holds recorded by earlier versions read the same way); while they belong to another rule,
+a rule's hold is kept in
+
+`eci-redeploy.held.<rule>`       its version
+`eci-redeploy.held-info.<rule>`  its held-info
+`eci-redeploy.approved.<rule>`   its approval
+
+(rule names are at most 63 characters, so the keys fit). A group one rule holds carries the four keys
+only, as before. Holds of rules no longer in the rules file are dropped on the next hold written to
+the group; when a hold does not fit under ECI's 20 tags, `writes` returns None and the change is
+skipped with a reason, never recorded over another rule's hold.
+
+Values stay within ECI's 128 characters; a tag too long to fit in `held-info` is cut there (shown,
+never used to deploy: the version is, and a version without a digest is read back as the whole tag).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
@@ -33,6 +48,10 @@ HELD_RULE = PREFIX + "held-rule"
 HELD_INFO = PREFIX + "held-info"
 APPROVED = PREFIX + "approved"
 KEYS = (HELD, HELD_RULE, HELD_INFO, APPROVED)
+HELD_OF = HELD + "."  # + rule: the held version of a rule whose hold is not in the four keys
+INFO_OF = HELD_INFO + "."
+APPROVED_OF = APPROVED + "."
+_OF = {HELD: HELD_OF, HELD_INFO: INFO_OF, APPROVED: APPROVED_OF}
 SIGNED = PREFIX + "signed."
 MAX_SIGNED = 2  # early signatures kept per group (ECI allows 20 tags; room for a hold is kept too)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -91,8 +110,59 @@ class Held:
         return replace(self, **changes)  # type: ignore[arg-type]
 
 
-def read(tags: Mapping[str, str]) -> Held | None:
-    """The held change recorded on a group, or None (also for tags this version cannot read)."""
+def read(tags: Mapping[str, str], rule: str | None = None) -> Held | None:
+    """The held change of `rule` recorded on a group (the four keys while they are its own, else its
+    own keys), or None (also for tags this version cannot read). `rule` None: the four keys."""
+    if rule is None or tags.get(HELD_RULE) == rule:
+        return _read(tags)
+    if not tags.get(HELD_OF + rule):
+        return None
+    own = {base: tags[of + rule] for base, of in _OF.items() if of + rule in tags}
+    return _read({**own, HELD_RULE: rule})
+
+
+def keys_of(tags: Mapping[str, str], rule: str) -> list[str]:
+    """The keys on a group that record `rule`'s hold."""
+    out = [of + rule for of in _OF.values() if of + rule in tags]
+    if tags.get(HELD_RULE) == rule:
+        out += [k for k in KEYS if k in tags]
+    return out
+
+
+def is_hold_key(key: str) -> bool:
+    return key in KEYS or key.startswith((HELD_OF, INFO_OF, APPROVED_OF))
+
+
+def holders(tags: Mapping[str, str]) -> set[str]:
+    """The rules with a hold (readable or not) on a group."""
+    out = {k[len(of) :] for k in tags for of in _OF.values() if k.startswith(of)}
+    return out | ({tags[HELD_RULE]} if tags.get(HELD_RULE) else set())
+
+
+def writes(
+    tags: Mapping[str, str], held: Held, live: Collection[str] | None = None
+) -> tuple[dict[str, str], list[str]] | None:
+    """(tags to set, keys to drop) to record `held` on a group with these tags, leaving other rules'
+    holds alone (those of rules not in `live` are dropped): in the four keys when they are free, its
+    rule's or a dropped rule's, else in the rule's own keys. None when it does not fit ECI's 20 tags."""
+    dead = {r for r in holders(tags) if live is not None and r not in live and r != held.rule}
+    drop = {k for r in dead for k in keys_of(tags, r)}
+    owner = tags.get(HELD_RULE)
+    desired = held.tags()
+    if owner and owner != held.rule and owner not in dead:
+        desired = {_OF[k] + held.rule: v for k, v in desired.items() if k in _OF}
+    if len(max(desired, key=len)) > MAX_VALUE:
+        return None
+    drop |= {k for k in keys_of(tags, held.rule) if k not in desired}
+    if owner in dead or owner == held.rule:
+        drop |= {k for k in KEYS if k in tags and k not in desired}
+    drop -= set(desired)
+    if len((set(tags) - drop) | set(desired)) > MAX_TAGS:
+        return None
+    return {k: v for k, v in desired.items() if tags.get(k) != v}, sorted(drop)
+
+
+def _read(tags: Mapping[str, str]) -> Held | None:
     version, rule, info = tags.get(HELD), tags.get(HELD_RULE), tags.get(HELD_INFO)
     if not version or not rule or not info:
         return None
