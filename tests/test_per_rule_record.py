@@ -478,3 +478,37 @@ def test_gates_no_room_for_a_hold_is_skipped_with_a_reason_and_keeps_the_other_r
     gating = flow._gate(plan, rules, [both(full)], flow.GateContext(now=lambda: T0))
     assert gating.out.steps == [] and not gating.writes.set and not gating.writes.unset
     assert any("no room on eci-1 for the hold" in s.reason for s in gating.out.skipped)
+
+
+def test_gates_an_update_carrying_a_new_hold_of_another_rule_stays_within_eci_tag_limit(make_rules):
+    # 13 tags: app's record (5 keys) and side's new hold (3 keys) fit one at a time, not together. The
+    # update that carried the hold was refused (InvalidParameter.TagCount, not retried): app's push lost.
+    w = GatedWorld(gated_rules(make_rules, side_gates={"soak": "15m"}))
+    w.backend.group("eci-1").spec["Tag"] = [{"Key": "app", "Value": "web"}] + [
+        {"Key": f"k{i}", "Value": "v"} for i in range(12)
+    ]
+    w.now += timedelta(minutes=20)
+    out = run(
+        [push("team/app", "2", DIGEST_C), push("team/sidecar", "7", DIGEST_D, minutes=20)],
+        w.rules,
+        w.gateway,
+        w.env,
+        gate_context=w.ctx,
+        clock=w.clock,
+    )
+    assert [o.status for o in out.outcomes] == ["applied"]
+    assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}"
+    assert w.held()["side"]["version"] == DIGEST_D and len(w.tags()) <= 20
+
+
+def test_sdk_a_renamed_rule_keeps_the_no_downgrade_guard_of_the_record_it_left(make_rules):
+    # The record names the rule's old name: its version still describes what runs (a digest deploy has
+    # no tag of its own), so the renamed rule does not roll 2.0.0 back to 1.0.0 (earlier versions did not).
+    backend, gateway = world()
+    within = {"semver": ">=1.0.0"}
+    old = make_rules(rule("app", "team/app", tags=within, containers=["c1"], pull={"public": [HOST]}))
+    assert [o.status for o in run([push("team/app", "2.0.0", DIGEST_C)], old, gateway, {}).outcomes] == ["applied"]
+    renamed = make_rules(rule("app-web", "team/app", tags=within, containers=["c1"], pull={"public": [HOST]}))
+    late = run([push("team/app", "1.0.0", DIGEST_B, minutes=-5)], renamed, gateway, {})
+    assert late.outcomes == [] and reasons(late.plan) == ["would downgrade 2.0.0 -> 1.0.0"]
+    assert images(backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}"

@@ -240,6 +240,15 @@ def _with_holds(step: Step, change: tuple[dict[str, str], set[str]] | None) -> S
         return rest + [{"Key": k, "Value": v} for k, v in put.items()]
 
     body, rollback = step.body, step.rollback
+    lists = [kept(b["Tag"]) for b in (body, rollback) if b and "Tag" in b]
+    if any(len(tags) > tracking.MAX_TAGS for tags in lists):
+        # The record and the holds fit one at a time, not together (ECI would refuse the update, and
+        # not retryably): it goes without its tag lists, as any change without room for its record,
+        # keeping the holds written before it.
+        note = "no room for the tracking tags next to a hold written now (ECI allows 20): updated without them"
+        body = {k: v for k, v in body.items() if k != "Tag"}
+        rollback = {k: v for k, v in rollback.items() if k != "Tag"} if rollback else rollback
+        return dataclasses.replace(step, body=body, rollback=rollback, notes=(*step.notes, note))
     if "Tag" in body:
         body = {**body, "Tag": kept(body["Tag"])}
     if rollback and "Tag" in rollback:

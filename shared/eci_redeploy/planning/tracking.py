@@ -178,11 +178,12 @@ def deployed_tag(
     tags: Mapping[str, str], running_digest: str | None, running_tag: str | None, rule: str | None = None
 ) -> str | None:
     """The tag a group runs for the rule's repository: the rule's recorded tag while its record still
-    describes what runs (same digest, or same tag for tag deploys), else the running image's tag."""
-    done = applied(tags, rule)
-    if done.tag and done.digest:
-        if running_digest and done.holds(running_digest):
-            return done.tag
-        if not running_digest and running_tag and done.holds(f":{running_tag}"):
-            return done.tag
+    describes what runs (same digest, or same tag for tag deploys), else the last record (the five keys,
+    whatever rule it names: a renamed rule's) while it describes what runs, else the running image's tag."""
+    for done in (applied(tags, rule), applied(tags)):
+        if done.tag and done.digest:
+            if running_digest and done.holds(running_digest):
+                return done.tag
+            if not running_digest and running_tag and done.holds(f":{running_tag}"):
+                return done.tag
     return running_tag
