@@ -7,7 +7,6 @@ from a request that fails any check.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from ..core.errors import AuthenticationError, ConfigError, EciRedeployError, In
 from ..core.log import log_event
 from ..core.settings import Settings
 from ..events.adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, parse_body, rejections
-from ..events.adapters.fc_http import HttpRequest
+from ..events.adapters.fc_http import HttpRequest, reply
 from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
 from ..execution.handoff import WorkOrder
@@ -29,15 +28,6 @@ def client_factory(env: Any, context: Any, **limits: Any) -> Any:
 
 
 GUARD = ReplayGuard()
-
-
-def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
-        "isBase64Encoded": False,
-        "body": json.dumps(body, default=str),
-    }
 
 
 def handle(

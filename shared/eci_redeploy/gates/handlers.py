@@ -6,12 +6,12 @@ hold, evidence and approval tags)."""
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from ..core.errors import AuthenticationError, EciRedeployError
 from ..core.log import log_event
+from ..events.adapters.fc_http import reply
 from ..rules.model import RuleSet
 from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
 from .decide import Approval, Change, Evidence, evaluate
@@ -122,15 +122,6 @@ def _early(events: list[Any], rules: RuleSet, gateway: Any, ctx: GateContext, ha
 # ---- the webhook function: GET /status, POST /approvals/<id> ----
 
 
-def _reply(status_code: int, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "statusCode": status_code,
-        "headers": {"Content-Type": "application/json"},
-        "isBase64Encoded": False,
-        "body": json.dumps(body, default=str),
-    }
-
-
 def _bearer(request: Any) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -177,14 +168,14 @@ def http_route(
     clock = now or ctx.now
     if path == "/status":
         if request.method != "GET":
-            return _reply(405, {"error": "use GET"})
+            return reply(405, {"error": "use GET"})
         try:
             check_token(request, settings.webhook_token)
         except AuthenticationError as exc:
-            return _reply(401, {"error": exc.one_line()})
-        return _reply(200, status(rules, gateway, now=clock()))
+            return reply(401, {"error": exc.one_line()})
+        return reply(200, status(rules, gateway, now=clock()))
     if request.method != "POST":
-        return _reply(405, {"error": "use POST"})
+        return reply(405, {"error": "use POST"})
     return _approve(request, path.removeprefix("/approvals/"), rules, env, gateway, dispatcher, clock)
 
 
@@ -196,23 +187,23 @@ def _approve(
     rule = rules.rule(name) if name and short else None
     gates = rules.gates_for(rule) if rule is not None else None
     if rule is None or gates is None or gates.approval is None:
-        return _reply(404, {"error": f"no rule with an approval gate for {hid!r}"})
+        return reply(404, {"error": f"no rule with an approval gate for {hid!r}"})
     approver = who_approves(_bearer(request), approvers(env.get(gates.approval.approvers_env)))
     if approver is None:
         log_event("approval.rejected", id=hid, status=401)
-        return _reply(401, {"error": f"not an approver of {rule.name} (token in Authorization: Bearer or ?token=)"})
+        return reply(401, {"error": f"not an approver of {rule.name} (token in Authorization: Bearer or ?token=)"})
     try:
         change = next((c for c in held_changes(rules, gateway, only=rule.name) if c.held.id == hid), None)
     except EciRedeployError as exc:
-        return _reply(503, {"error": exc.one_line()})
+        return reply(503, {"error": exc.one_line()})
     if change is None:
-        return _reply(404, {"error": f"nothing held as {hid} (released, replaced by a newer push, or never held)"})
+        return reply(404, {"error": f"nothing held as {hid} (released, replaced by a newer push, or never held)"})
     when = clock()
     decision = evaluate(
         gates, Change(rule.name, change.held.version, change.held.pushed_at, change.held.since), Evidence(), when
     )
     if change.held.state == "refused" or (decision.verdict == "refused" and decision.reason.startswith("approval")):
-        return _reply(410, {"error": f"{hid} was refused: {decision.reason or 'refused earlier'}"})
+        return reply(410, {"error": f"{hid} was refused: {decision.reason or 'refused earlier'}"})
     from ..execution.handoff import GateWork, WorkApproval, WorkOrder
 
     # Recorded by the single writer, for this hold only: written here, from what was read above, it
@@ -224,9 +215,9 @@ def _approve(
     try:
         done = dispatcher.dispatch(order)
     except EciRedeployError as exc:  # nothing recorded: the approver asks again
-        return _reply(503, {"error": f"the approval was not recorded ({exc.one_line()}): approve again"})
+        return reply(503, {"error": f"the approval was not recorded ({exc.one_line()}): approve again"})
     _audit_approval(change, approver)
-    return _reply(
+    return reply(
         202, {"approved": hid, "by": approver, "task_id": done.task_id, "groups": sorted(g.id for g in change.groups)}
     )
 

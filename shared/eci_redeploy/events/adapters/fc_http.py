@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,16 @@ from . import detect
 from .base import WireModel, validate
 
 NAME = "fc-http"
+
+
+def reply(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    """What an HTTP-trigger function returns: a JSON body with its status."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "isBase64Encoded": False,
+        "body": json.dumps(body, default=str),
+    }
 
 
 class HttpContext(WireModel):
