@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from common import ROOT, Result, median_of, report, timed_process
+
+from registry_tools import free_port
 
 from helpers import wait_for_url
 
@@ -68,12 +69,6 @@ def event_file(tmp: Path, repo_name: str, digest: str, name: str) -> Path:
     path = tmp / name
     path.write_text(json.dumps(event))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def unmatched(tmp: Path, folder: Path, label: str, repeat: int) -> None:

@@ -1,12 +1,13 @@
 """`invoke`, `fake-eci` and `invoke --live` as a user runs them: real processes, real HTTP, the real SDK."""
 
 import json
-import socket
 import subprocess
 import sys
 import urllib.request
 
 import pytest
+
+from registry_tools import free_port
 
 from helpers import EVENTS, EXAMPLES, ROOT, clean_env, wait_for_url
 
@@ -85,12 +86,6 @@ def test_live_without_credentials_is_one_clear_line():
     out = cli(*sample("--live"))
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "ALIBABA_CLOUD_ACCESS_KEY_ID" in out.stderr
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

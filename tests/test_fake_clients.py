@@ -408,17 +408,16 @@ def test_node_sdk_full_cycle(server, algorithm):
 
 def test_fake_eci_command_with_access_keys_and_strict_credentials():
     """`eci-redeploy fake-eci --access-key ID:SECRET --strict-credentials` as a user starts it."""
-    import socket
     import sys
 
     from alibabacloud_eci20180808 import models
     from alibabacloud_tea_openapi.exceptions import ClientException
 
+    from registry_tools import free_port
+
     from helpers import clean_env, wait_for_url
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     command = [sys.executable, "-m", "eci_redeploy.cli", "fake-eci", "--port", str(port)]
     proc = subprocess.Popen(
         [*command, "--access-key", "LTAIteam:team-secret", "--strict-credentials"],
