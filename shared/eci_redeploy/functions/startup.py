@@ -1,7 +1,7 @@
 """The first matched event of an instance makes ~105,000 objects (the ECI SDK, pydantic, the rules
 model) before it sends its first request. With the cyclic garbage collector at its defaults that
 is ~150 collections, each walking a heap that only grows: 50-90 ms of a 355-395 ms cold start spent
-proving that freshly imported modules are alive (bench/cold_start.py, README "Performance").
+proving that freshly imported modules are alive (bench/cold_start.py, docs/performance.md).
 
 So the modules a path will need are imported (and the rules loaded: validating them builds pydantic's
 schemas) up front with the collector paused, then frozen (`gc.freeze`: moved to the permanent
