@@ -13,7 +13,7 @@ import pytest
 
 from eci_redeploy.gates import store
 from eci_redeploy.gates.acr import parse_gate_event, scan_from, signed_from
-from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate, newer
+from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate
 from eci_redeploy.gates.handlers import approvers, who_approves
 from eci_redeploy.rules.gates import Gates, ScanGate, WindowGate, parse_duration
 
@@ -132,6 +132,13 @@ def test_soak_counts_from_the_push_else_from_the_hold():
 
 
 def test_newer_by_the_rules_order_else_by_time():
+    # The gates ask the one comparator (planning.newer) as every module does.
+    from eci_redeploy.planning.newer import Seen, compare
+
+    def newer(a_key, a_time, b_key, b_time):
+        verdict = compare(Seen(a_key, store.to_ms(a_time)), Seen(b_key, store.to_ms(b_time)))
+        return None if verdict.order == 0 else verdict.newer
+
     assert newer((1, 2), T, (1, 1), T + timedelta(hours=1)) is True  # a higher version pushed earlier wins
     assert newer(None, T + timedelta(1), None, T) is True
     assert newer(None, T, None, T) is None

@@ -133,19 +133,6 @@ def evaluate(gates: Gates, change: Change, evidence: Evidence, now: datetime) ->
     return Decision("go", (), tuple(passed), "", counts)
 
 
-def newer(a_key: object, a_time: datetime | None, b_key: object, b_time: datetime | None) -> bool | None:
-    """Whether push a is newer than push b: by the rule's tag order when both tags have one
-    (TagPolicy.order_key), else by event time; None when neither tells."""
-    if a_key is not None and b_key is not None and a_key != b_key:
-        try:
-            return bool(a_key > b_key)  # type: ignore[operator]
-        except TypeError:
-            pass
-    if a_time is not None and b_time is not None and a_time != b_time:
-        return a_time > b_time
-    return None
-
-
 @dataclass(frozen=True)
 class Subject:
     """The pushed image a gate asks about, as ACR EE names it."""

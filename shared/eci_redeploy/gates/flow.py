@@ -27,10 +27,11 @@ from ..clients.eci_model import ContainerGroup
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..planning import tracking
+from ..planning.newer import Seen, compare, order_of
 from ..planning.steps import Plan, Skip, Step
 from ..rules.model import Rule, RuleSet
 from . import RELEASE_SOURCE, store
-from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate, newer
+from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate
 
 
 class EvidenceSource(Protocol):
@@ -311,9 +312,8 @@ class _Gating:
         """An older push than the one held, or the same one refused earlier: skipped."""
         held = u.held
         if held is not None and not u.same:
-            policy = self.rules.policy(u.rule)
-            is_newer = newer(policy.order_key(u.event.tag), u.event.time, policy.order_key(held.tag), held.pushed_at)
-            if is_newer is False:
+            policy = order_of(u.rule)
+            if compare(Seen.of(policy, u.event.tag, u.event.time), Seen.of(policy, held.tag, held.pushed_ms)).older:
                 reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
                 self.out.skipped.append(Skip(u.name, reason, u.target))
                 return True
@@ -628,13 +628,11 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
     """Groups already on the held version, or on something newer pushed since: their hold is dropped.
     Whether there is any."""
     found = False
+    order = order_of(change.rule)
+    held = Seen.of(order, change.held.tag, change.held.pushed_ms)
     for group in change.groups:
         done = tracking.applied(group.tag_map, change.rule.name)
-        newer_applied = (
-            change.held.pushed_ms is not None
-            and done.event_time_ms is not None
-            and done.event_time_ms > change.held.pushed_ms
-        )
+        newer_applied = compare(Seen.of(order, done.tag, done.event_time_ms), held).newer
         if done.digest == change.held.version or newer_applied:
             keys = store.keys_of(group.tag_map, change.rule.name)
             stale.drop(group.region or change.rule.target.region, group.id, keys)

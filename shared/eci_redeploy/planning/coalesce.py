@@ -3,10 +3,10 @@
 A registry batches notifications (Distribution sends envelopes of many events, Harbor several
 resources, Quay several tags): 200 pushes of a watched repository in one delivery must become one
 change per group, to the newest image, not 200 rollouts racing each other. Newest is by the rule's
-own order of tags (`TagPolicy.order_key`, the one ordering every module uses), then by the push's
-event time, then by the registry's own order of sending. Each rule coalesces on its own, because each
-rule has its own order and its own groups: a push may be the newest for one rule and superseded for
-another. Pure: no I/O, nothing but the events and the rules.
+own order of tags (`TagPolicy.order_key`), then by the push's event time, then by the registry's own
+order of sending: `planning.newer.compare`, the one comparator every module uses. Each rule
+coalesces on its own, because each rule has its own order and its own groups: a push may be the
+newest for one rule and superseded for another. Pure: no I/O, nothing but the events and the rules.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet
+from .newer import Seen, compare, order_of
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
     for name, positions in by_rule.items():
         if len(positions) < 2:
             continue
-        policy = rules.policy(next(r for r in acting[positions[0]] if r.name == name))
+        policy = order_of(next(r for r in acting[positions[0]] if r.name == name))
         winner = positions[0]
         for i in positions[1:]:
             if _newer(events[i], i, events[winner], winner, policy) is not None:
@@ -74,10 +75,6 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
 
 
 def _newer(a: PushEvent, ia: int, b: PushEvent, ib: int, policy: Any) -> str | None:
-    """Why push `a` (at position ia) is newer than push `b`, or None when it is not."""
-    ka, kb = policy.order_key(a.tag), policy.order_key(b.tag)
-    if ka is not None and kb is not None and ka != kb:
-        return "the rule's tag order" if ka > kb else None
-    if a.time is not None and b.time is not None and a.time != b.time:
-        return "event time" if a.time > b.time else None
-    return "delivery order" if ia > ib else None
+    """Why push `a` (at position ia) is newer than push `b`, or None when it is not (planning.newer)."""
+    verdict = compare(Seen.of(policy, a.tag, a.time, ia), Seen.of(policy, b.tag, b.time, ib))
+    return verdict.basis if verdict.newer else None

@@ -18,7 +18,7 @@ from ..core.idempotency import client_token, transition_token
 from ..core.imageref import ImageRef, running_ref
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
-from . import tracking
+from . import newer, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
 from .steps import Plan, Skip, Step
@@ -212,14 +212,15 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
         return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
     if group.status in IN_FLIGHT:
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
-    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+    # The rule's own order first (no downgrade, stay_within); then planning.newer against the record.
     versions = version_check(event, rule, group, _runs_pushed_repository)
     if versions is not None and versions.skip is not None:
         return Skip(rule.name, versions.skip, group.id)
     done = tracking.applied(tags, rule.name)  # this rule's record: another rule's push is no reference
-    when = tracking.millis(event.time)
-    newer = versions is not None and versions.newer
-    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+    order = newer.order_of(rule) if versions is not None else None  # no order for one of the two: time
+    push = newer.Seen.of(order, event.tag, event.time)
+    applied = newer.Seen.of(order, versions.running if versions else None, done.event_time_ms)
+    if newer.compare(push, applied).older:
         return Skip(
             rule.name,
             f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "

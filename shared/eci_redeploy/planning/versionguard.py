@@ -26,6 +26,7 @@ from . import tracking
 class VersionCheck:
     skip: str | None  # why the group is left as it is (None: go on)
     newer: bool  # the rule's order says the push is newer than what runs: event time is not consulted
+    running: str | None = None  # the tag compared with (planning.newer compares the record with it)
 
 
 def running_tag(
@@ -79,6 +80,6 @@ def check(
         return None  # what runs has no place in the rule's order (latest, a hash): event time decides
     if new_key < old_key:
         if rule.allow_downgrade:
-            return VersionCheck(None, False)  # an explicit rollback; a stale event still loses on time
-        return VersionCheck(f"would downgrade {running} -> {event.tag}", False)
-    return VersionCheck(None, new_key > old_key)
+            return VersionCheck(None, False, running)  # an explicit rollback; a stale event still loses on time
+        return VersionCheck(f"would downgrade {running} -> {event.tag}", False, running)
+    return VersionCheck(None, new_key > old_key, running)

@@ -1,0 +1,70 @@
+"""The product's own clock, and how far ahead of it a payload's time may be (issue 23).
+
+A push time is whatever the sender wrote: a Distribution `"timestamp": "2099-01-01T00:00:00Z"` is as
+easy to send as a real one, and a time in the future wins every "which push is newer" by time, then
+is recorded on the group and makes every genuine push after it look older. So the product's clock
+bounds it where a payload is read (`bound`, called by `events.adapters.parse_body`): a push time later
+than receipt by more than the skew (`ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS`, default 300: registries and
+FC hosts are NTP-synced, and a legitimate push cannot be later than its own notification) is clamped
+to receipt, and said (the event's warning, an audit line with outcome `time-clamped`). A time in the
+past is kept: it cannot win against what came later, only lose. `trusted_ms` is the same bound for
+times read back later (a record written before this bound existed, a hand-edited tag): later than
+now + skew is no evidence of order at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta, timezone
+
+SKEW_ENV = "ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS"
+DEFAULT_SKEW_SECONDS = 300
+MAX_SKEW_SECONDS = 24 * 3600  # a day: anything larger is no bound
+
+
+def _wall() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+CLOCK: Callable[[], datetime] = _wall  # tests may replace it
+
+
+def now() -> datetime:
+    return CLOCK()
+
+
+def skew(env: Mapping[str, str] | None = None) -> timedelta:
+    """The allowed skew from the environment (os.environ by default: the functions read it there)."""
+    from .errors import ConfigError
+
+    raw = (os.environ if env is None else env).get(SKEW_ENV, "").strip()
+    if not raw:
+        return timedelta(seconds=DEFAULT_SKEW_SECONDS)
+    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_SKEW_SECONDS:
+        raise ConfigError(f"{SKEW_ENV} must be a whole number of seconds from 0 to {MAX_SKEW_SECONDS}, not {raw!r}")
+    return timedelta(seconds=int(raw))
+
+
+def bound(time: datetime | None, received: datetime, allowed: timedelta) -> tuple[datetime | None, str | None]:
+    """(the time to use, why it is not the payload's) for a push time read at `received`."""
+    if time is None:
+        return None, None
+    try:
+        ahead = time - received
+    except TypeError:  # a naive time (no adapter makes one): compared as UTC
+        ahead = time.replace(tzinfo=timezone.utc) - received
+    if ahead <= allowed:
+        return time, None
+    return received, (
+        f"push time {time.isoformat()} is later than receipt {received.isoformat()} by more than "
+        f"{int(allowed.total_seconds())} s ({SKEW_ENV}): clamped to receipt"
+    )
+
+
+def trusted_ms(ms: int | None, at: datetime | None = None, allowed: timedelta | None = None) -> int | None:
+    """A time read back (Unix ms), or None when it is later than the clock by more than the skew."""
+    if ms is None:
+        return None
+    ceiling = (at or now()) + (allowed if allowed is not None else skew())
+    return ms if ms <= int(ceiling.timestamp() * 1000) else None
