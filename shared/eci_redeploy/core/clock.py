@@ -3,11 +3,13 @@
 A push time is whatever the sender wrote: a Distribution `"timestamp": "2099-01-01T00:00:00Z"` is as
 easy to send as a real one, and a time in the future wins every "which push is newer" by time, then
 is recorded on the group and makes every genuine push after it look older. So the product's clock
-bounds it where a payload is read (`bound`, called by `events.adapters.parse_body`): a push time later
-than receipt by more than the skew (`ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS`, default 300: registries and
-FC hosts are NTP-synced, and a legitimate push cannot be later than its own notification) is clamped
-to receipt, and said (the event's warning, an audit line with outcome `time-clamped`). A time in the
-past is kept: it cannot win against what came later, only lose. `trusted_ms` is the same bound for
+bounds it where a payload is read (`ahead_of`, called by `events.adapters.parse_body`): a push time
+later than receipt by more than the skew (`ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS`, default 300:
+registries and FC hosts are NTP-synced, and a legitimate push cannot be later than its own
+notification) is refused, that event only (the reply names it, an audit line with outcome
+`refused` says why). Not clamped to receipt: receipt is the latest time a genuine push can have, so a
+clamped forgery would still beat every genuine push of the same delivery. A time in the past is kept:
+it cannot win against what came later, only lose. `trusted_ms` is the same bound for
 times read back later (a record written before this bound existed, a hand-edited tag): later than
 now + skew is no evidence of order at all.
 """
@@ -46,19 +48,17 @@ def skew(env: Mapping[str, str] | None = None) -> timedelta:
     return timedelta(seconds=int(raw))
 
 
-def bound(time: datetime | None, received: datetime, allowed: timedelta) -> tuple[datetime | None, str | None]:
-    """(the time to use, why it is not the payload's) for a push time read at `received`."""
+def ahead_of(time: datetime | None, received: datetime, allowed: timedelta) -> str | None:
+    """Why a push time read at `received` is refused (later than receipt by more than `allowed`), or None."""
     if time is None:
-        return None, None
-    try:
-        ahead = time - received
-    except TypeError:  # a naive time (no adapter makes one): compared as UTC
-        ahead = time.replace(tzinfo=timezone.utc) - received
-    if ahead <= allowed:
-        return time, None
-    return received, (
-        f"push time {time.isoformat()} is later than receipt {received.isoformat()} by more than "
-        f"{int(allowed.total_seconds())} s ({SKEW_ENV}): clamped to receipt"
+        return None
+    if time.tzinfo is None:  # no adapter makes one; compared as UTC rather than failing
+        time = time.replace(tzinfo=timezone.utc)
+    if time - received <= allowed:
+        return None
+    return (
+        f"push time {time.isoformat()} is later than its receipt at {received.isoformat()} by more than "
+        f"{int(allowed.total_seconds())} s ({SKEW_ENV}): refused, nothing is planned for it"
     )
 
 
