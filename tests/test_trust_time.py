@@ -65,9 +65,8 @@ def wire(mocker, monkeypatch, tmp_path):
     from eci_redeploy.execution.dispatch import InlineDispatcher
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.server import FakeEciServer
-    from eci_redeploy.functions import push_worker
+    from eci_redeploy.functions import push_worker, webhook
     from eci_redeploy.functions import runtime as common
-    from eci_redeploy.functions import webhook
 
     for key in [k for k in __import__("os").environ if k.startswith(("ECI_REDEPLOY_", "ALIBABA_CLOUD_"))]:
         monkeypatch.delenv(key)
@@ -90,10 +89,10 @@ def wire(mocker, monkeypatch, tmp_path):
     )
     retry = RetryPolicy(max_attempts=3, initial=0.001, maximum=0.002)
     mocker.patch.object(common, "gateway_factory", side_effect=lambda env, ctx: gateway_for(server, retry=retry))
-    dispatcher = InlineDispatcher(
-        lambda order: push_worker.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=rules),
-        background=False,
-    )
+    def work(order):
+        return push_worker.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=rules)
+
+    dispatcher = InlineDispatcher(work, background=False)
     mocker.patch.object(common, "dispatcher_factory", return_value=dispatcher)
     webhook.GUARD.__init__()
     yield server.backend

@@ -106,15 +106,16 @@ def _in_time(parsed: Parsed, index: int, received: Any, allowed: Any) -> Parsed:
     if why is None:
         return parsed
     line = dict.fromkeys(AUDIT_FIELDS) | {"event_id": parsed.event_id, "event_source": parsed.source}
-    log_event("audit", **line | {"outcome": "refused", "digest_after": parsed.digest, "duration_ms": 0.0, "reason": why})
+    line |= {"outcome": "refused", "digest_after": parsed.digest, "duration_ms": 0.0, "reason": why}
+    log_event("audit", **line)
     return RejectedEvent(parsed.source, index, why)
 
 
 # report.audit's stable fields (events sits below report: the line is built here from the same names)
 AUDIT_FIELDS = (
-    "event_id event_source rule target group_id action outcome image_before image_after digest_before "
-    "digest_after request_id rollback_request_id duration_ms reason"
-).split()
+    *("event_id", "event_source", "rule", "target", "group_id", "action", "outcome", "image_before"),
+    *("image_after", "digest_before", "digest_after", "request_id", "rollback_request_id", "duration_ms", "reason"),
+)
 
 
 def _format_name(raw: Any) -> str:
