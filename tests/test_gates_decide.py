@@ -125,10 +125,12 @@ def test_refusals():
     assert evaluate(approval, Change("r", "v", T, T), approved, T + timedelta(days=3)).verdict == "go"
 
 
-def test_soak_counts_from_the_push_else_from_the_hold():
+def test_soak_counts_from_when_the_change_was_first_held_never_from_the_push_time():
+    # Issue 23 item 2: a payload's push time is the sender's word; the hold's creation is the product's.
     g = gates(soak="15m")
-    assert evaluate(g, Change("r", "v", T - timedelta(minutes=15), T), Evidence(), T).verdict == "go"
+    assert evaluate(g, Change("r", "v", T - timedelta(days=2000), T), Evidence(), T).verdict == "held"
     assert evaluate(g, Change("r", "v", None, T - timedelta(minutes=14)), Evidence(), T).verdict == "held"
+    assert evaluate(g, Change("r", "v", T, T - timedelta(minutes=15)), Evidence(), T).verdict == "go"
 
 
 def test_newer_by_the_rules_order_else_by_time():

@@ -13,6 +13,7 @@ Sources of the shapes used here:
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -173,3 +174,168 @@ def test_1_the_skew_setting_is_checked(wire, monkeypatch):
     status, body = send(distribution(("1.5.0", 5, stamp(datetime.now(timezone.utc)))))
     assert status == 500 and "ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS must be a whole number" in body["error"]
     assert wire.mutating_calls() == []
+
+
+# ---- the gates: a stage with ECI (and ACR) on the wire and a notification endpoint -----------------------
+
+
+@pytest.fixture
+def stage(make_rules):
+    from gates_stage import Stage
+
+    made = []
+
+    def build(gates, **kw):
+        made.append(Stage(make_rules, gates, **kw))
+        return made[-1]
+
+    yield build
+    for s in made:
+        s.close()
+
+
+def held(s, gid: str = "eci-0"):
+    from eci_redeploy.gates import store
+
+    return store.read(s.tags(gid))
+
+
+# ---- 2. the soak gate and the payload's push time ------------------------------------------------------
+
+Y2020 = datetime(2020, 1, 1, tzinfo=timezone.utc)
+
+
+def test_2_a_push_dated_2020_waits_the_whole_soak_from_when_it_was_first_seen(stage):
+    from gates_stage import image
+
+    s = stage({"soak": "2h"})
+    s.push("1.1.0", 1, at=Y2020)
+    assert s.updates() == [] and s.hooks.outcomes() == ["held"]  # held and said so; nothing deployed
+    assert held(s).since_ms == int(s.now.timestamp() * 1000)
+    s.later(hours=1, minutes=59).tick()
+    assert s.updates() == [] and s.hooks.outcomes() == ["held"]
+    s.later(minutes=1).tick()
+    assert set(s.images().values()) == {image(1)}
+
+
+def test_2_re_sending_a_held_push_with_an_old_date_releases_nothing(stage):
+    s = stage({"soak": "2h"})
+    s.push("1.1.0", 1)
+    first = held(s)
+    s.later(minutes=1).push("1.1.0", 1, at=Y2020)  # the same push (same digest), dated 2020
+    assert s.updates() == [] and s.hooks.outcomes() == ["held"]  # no release, no second notification
+    again = held(s)
+    assert (again.since_ms, again.pushed_ms) == (first.since_ms, first.pushed_ms)  # the first record stands
+    assert s.status()["held"][0]["waiting_on"][0]["at"] == (s.now + timedelta(hours=2, minutes=-1)).isoformat()
+
+
+# ---- 3. an approval is bound to the full digest, the rule and the hold's creation -----------------------
+
+
+def acr_push(s, tag: str, digest_: str):
+    """Stage.push with a digest of the test's choosing (ACR EE's PushCompleted, as the stage sends it)."""
+    from eci_redeploy.events.model import PushEvent
+    from eci_redeploy.execution.rollout import Clock
+    from eci_redeploy.pipeline import run
+    from gates_stage import INSTANCE, REPO
+
+    s.events += 1
+    event = PushEvent(
+        REPO, tag, digest_, "acr-eventbridge", f"push-{s.events}", time=s.now, instance_id=INSTANCE,
+        instance_name="acme", region="cn-hangzhou", signed=True,
+    )
+    clock = Clock(sleep=lambda _: None)
+    return run([event], s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=clock)
+
+
+def approve(s, hid: str, token: str = "al1ce-token"):
+    """POST /approvals/<id> as the webhook function routes it, the hand-off to the worker recorded."""
+    from eci_redeploy.gates.handlers import http_route
+
+    class Request:
+        method, path = "POST", f"/approvals/{hid}"
+        headers, query = {"authorization": f"Bearer {token}"}, {}
+
+    class Dispatcher:
+        def __init__(self):
+            self.orders = []
+
+        def dispatch(self, order):
+            from eci_redeploy.execution.dispatch import Dispatched
+
+            self.orders.append(order)
+            return Dispatched(order.task_id, "test")
+
+    dispatcher = Dispatcher()
+    return http_route(Request(), None, s.rules, s.env, s.gateway, dispatcher, now=lambda: s.now), dispatcher.orders
+
+
+def test_3_an_approval_of_what_was_shown_never_deploys_a_digest_sharing_its_first_12_digits(stage, monkeypatch):
+    from eci_redeploy.gates import store
+
+    s = stage({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}}, tags={"glob": "1.*"})
+    shown_digest, twin = "sha256:" + "ab" * 32, "sha256:" + "ab" * 6 + "cd" * 26
+    assert twin[:19] == shown_digest[:19] and twin != shown_digest  # the first 12 hex digits alike
+    acr_push(s, "1.4.0", shown_digest)
+    [shown] = s.hooks.bodies
+    hid = held(s).id
+    assert f"/approvals/{hid}" in shown["detail"] and len(hid.rpartition(".")[2]) == 32  # 128 bits
+    # The attack: the same tag pushed again with the twin digest; then the shown id is approved.
+    acr_push(s.later(minutes=1), "1.4.0", twin)
+    assert held(s).version == twin and held(s).id != hid  # a new hold: a new id, told in a new notification
+    tagged = [c for c in s.backend.calls if c.action == "TagResources"]
+    answer, orders = approve(s, hid)
+    assert answer["statusCode"] == 404, answer
+    assert orders == [] and s.updates() == [] and [c for c in s.backend.calls if c.action == "TagResources"] == tagged
+    assert store.APPROVED not in s.tags()
+    # What the second notification showed is what its id approves.
+    link = re.search(r"POST \S+/approvals/(\S+) ", s.hooks.bodies[-1]["detail"])
+    assert link is not None and link.group(1) == held(s).id
+    answer, orders = approve(s, link.group(1))
+    assert answer["statusCode"] == 202, answer
+    assert [e.digest for o in orders for e in o.push_events()] == [twin]
+
+
+def test_3_an_approval_recorded_for_another_hold_counts_for_nothing():
+    from eci_redeploy.gates import store
+    from eci_redeploy.gates.decide import Approval
+
+    digest_ = "sha256:" + "ab" * 32
+    alice = Approval("alice", datetime(2026, 1, 1, tzinfo=timezone.utc))
+    first = store.Held("web", digest_, "1.4.0", "held", None, 1_000, (), alice)
+    again = first.with_(since_ms=2_000, approval=None)  # the same digest held again later
+    assert first.id != again.id and first.id.startswith("web.")
+    tags = {**again.tags(), store.APPROVED: first.tags()[store.APPROVED]}  # the first hold's approval
+    assert store.read(tags).approval is None
+    assert store.read(first.tags()).approval == first.approval
+    assert store.read({**first.tags(), store.APPROVED: "alice;1700000000000"}).approval is None  # unbound (older)
+    # the id binds the whole digest: any other digest, however close, another id
+    assert store.approval_id("web", digest_, 1_000) != store.approval_id("web", digest_[:-1] + "c", 1_000)
+    assert store.approval_id("web", digest_, 1_000) != store.approval_id("api", digest_, 1_000)
+
+
+# ---- 4. evidence releases only holds on the digest it names -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "result"),
+    [
+        ("SigningCompleted", {"SigningStatus": "SUCCESS"}),
+        ("ScanCompleted", {"ScanStatus": "COMPLETE", "HighSeverity": 0, "MediumSeverity": 0, "LowSeverity": 0,
+                           "UnknownSeverity": 0}),
+    ],
+    ids=["signing", "scan-zero-counts"],
+)
+def test_4_a_tag_only_scan_or_signing_event_releases_no_hold_on_a_digest(stage, kind, result):
+    gate = {"signed": True} if kind == "SigningCompleted" else {"scan": {"max_severity": "medium"}}
+    s = stage(gate)
+    s.push("1.4.0", 0xD)
+    assert held(s).digest == f"sha256:{'d' * 64}"
+    notified = list(s.hooks.bodies)
+    out = s.event(kind, "1.4.0", None, **result)  # names tag 1.4.0 and no digest
+    assert out["ok"] and s.updates() == [] and held(s).version == f"sha256:{'d' * 64}"
+    assert "scan" not in held(s).passed and "signed" not in held(s).passed
+    assert s.hooks.bodies == notified  # nobody told of a release
+    # the same evidence naming the held digest does release it
+    s.event(kind, "1.4.0", 0xD, **result)
+    assert len(s.updates()) == 2

@@ -85,6 +85,7 @@ class Transition:
     decision: Decision | None
     groups: list[str] = field(default_factory=list)
     detail: str = ""
+    id: str = ""  # the hold's id (store.approval_id): what a notification shows and an approval names
 
 
 @dataclass
@@ -157,7 +158,8 @@ def _evidence(
         approval = ctx.approvals.get((held.id, held.since_ms)) or held.approval
     elif held is None:
         approval = _replayed_approval(ctx, rule.name, version, event)
-    brought = ctx.events.get(event.digest or "") or ctx.events.get(f":{event.tag}")
+    # Evidence an event brought counts for the digest it named only (a tag names no content: issue 23).
+    brought = ctx.events.get(event.digest) if event.digest and version == event.digest else None
     if brought is not None:
         scan = brought.scan or scan
         signed = brought.signed if brought.signed is not None else signed
@@ -177,10 +179,19 @@ def _replayed_approval(ctx: GateContext, rule: str, version: str, event: PushEve
     """For a group with no hold left (a restart released in an earlier time slice dropped them all up
     front): the approval a release order brought for the very hold this push replays (its event id is
     `held:<rule>:<held since ms>`, replay_event), same rule, same version."""
-    prefix, _, since = event.event_id.rpartition(":")
-    if event.source != RELEASE_SOURCE or prefix != f"held:{rule}" or not since.isdigit() or not ctx.approvals:
+    since = replayed_since(event, rule)
+    if since is None or not ctx.approvals:
         return None
-    return ctx.approvals.get((store.approval_id(rule, version), int(since)))
+    return ctx.approvals.get((store.approval_id(rule, version, since), since))
+
+
+def replayed_since(event: PushEvent, rule: str) -> int | None:
+    """When the hold a release replays was created (`held:<rule>:<held since ms>`, replay_event): the
+    product's own record of when it first saw the change, carried by its own work order."""
+    prefix, _, since = event.event_id.rpartition(":")
+    if event.source != RELEASE_SOURCE or prefix != f"held:{rule}" or not since.isascii() or not since.isdigit():
+        return None
+    return int(since)
 
 
 def gate_plan(
@@ -294,9 +305,9 @@ class _Gating:
     decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
     pending: dict[str, tuple[dict[str, str], set[str]]] = field(default_factory=dict)  # hold writes by group
 
-    def note(self, outcome: str, u: _Unit, version: str, decision: Decision | None) -> None:
-        key = (outcome, u.name, version)
-        t = self.transitions.setdefault(key, Transition(outcome, u.name, version, u.event, decision))
+    def note(self, outcome: str, u: _Unit, hold: store.Held, decision: Decision | None) -> None:
+        key = (outcome, u.name, hold.id)
+        t = self.transitions.setdefault(key, Transition(outcome, u.name, hold.version, u.event, decision, id=hold.id))
         t.groups.append(u.target)
 
     def _read(self, unit: list[Step]) -> _Unit:
@@ -324,8 +335,11 @@ class _Gating:
 
     def _decide(self, u: _Unit) -> tuple[Decision, datetime, datetime | None]:
         held = u.held if u.same else None
-        since = held.since if held is not None else self.now
-        pushed = u.event.time or (held.pushed_at if held is not None else None)
+        replayed = replayed_since(u.event, u.name) if u.held is None else None  # its hold dropped up front
+        since = held.since if held is not None else (store.from_ms(replayed) if replayed is not None else None)
+        since = min(since, self.now) if since is not None else self.now
+        # The hold's record is what the product saw first; a re-sent push's own date changes nothing.
+        pushed = held.pushed_at if held is not None and held.pushed_at is not None else u.event.time
         key = (u.name, u.version, pushed, since, (held.passed, held.approval) if held is not None else None)
         decision = self.decisions.get(key)
         if decision is None:
@@ -374,10 +388,10 @@ class _Gating:
             # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
             # the change's own tag list drops it, so a change that fails to go keeps its hold.
             self.writes.drop(u.region, u.group.id, ours)
-        if u.same:
-            self.note("released", u, u.version, decision)
+        if u.same and u.held is not None:
+            self.note("released", u, u.held, decision)
         elif u.held is not None:
-            self.note("superseded", u, u.held.version, None)
+            self.note("superseded", u, u.held, None)
 
     def _hold(self, u: _Unit, decision: Decision, state: store.Held) -> None:
         if decision.verdict == "held":
@@ -400,9 +414,9 @@ class _Gating:
             put.update(change[0])
             gone.update(change[1])
         if u.held is not None and not u.same:
-            self.note("superseded", u, u.held.version, None)
+            self.note("superseded", u, u.held, None)
         if not u.same or (u.held is not None and u.held.state != state.state):
-            self.note(state.state, u, u.version, decision)
+            self.note(state.state, u, state, decision)
 
 
 def _write(writes: _Writes, gateway: Any) -> list[str]:
@@ -435,7 +449,7 @@ def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str
         )
         if t.outcome == "superseded":
             reason = "replaced by a newer push"
-        hid = store.approval_id(t.rule, t.version)
+        hid = t.id
         for gid in t.groups:
             log_event(
                 "audit",
