@@ -28,15 +28,15 @@ from helpers import group, rule
 HOST = "reg.example.com"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 FAR = datetime(2099, 1, 1, tzinfo=timezone.utc)  # a recorded time no clock has reached: never evidence
-RULES = {
-    "semver": parse_rules({"version": 1, "rules": [rule("web", tags={"semver": ">=1.0.0"}, pull={"public": [HOST]})]}),
-    "glob": parse_rules({"version": 1, "rules": [rule("web", tags={"glob": "*"}, pull={"public": [HOST]})]}),
-    "rollback": parse_rules(
-        {
-            "version": 1,
-            "rules": [{**rule("web", tags={"semver": ">=1.0.0"}, pull={"public": [HOST]}), "allow_downgrade": True}],
-        }
-    ),
+RULES_RAW = {
+    "semver": rule("web", tags={"semver": ">=0.1.0"}, pull={"public": [HOST]}),
+    "glob": rule("web", tags={"glob": "*"}, pull={"public": [HOST]}),
+    "rollback": {**rule("web", tags={"semver": ">=0.1.0"}, pull={"public": [HOST]}), "allow_downgrade": True},
+}
+RULES = {kind: parse_rules({"version": 1, "rules": [body]}) for kind, body in RULES_RAW.items()}
+# the same rules with a gate: the gates' own check of a push against the change they hold
+GATED_RULES = {
+    kind: parse_rules({"version": 1, "rules": [{**body, "gates": {"soak": "15m"}}]}) for kind, body in RULES_RAW.items()
 }
 TAGS = st.sampled_from(["1.0.0", "1.2.0", "1.10.0", "2.0.0"])  # each rule acts on all of them
 TIMES = st.one_of(st.none(), st.just(FAR), st.integers(0, 3).map(lambda m: T0 + timedelta(minutes=m)))
@@ -61,6 +61,20 @@ def applied(event: PushEvent, name: str = "g"):
 
 def deploys(event: PushEvent, over: PushEvent, rules) -> bool:
     return bool(plan_event(event, rules, [applied(over)], {}).steps)
+
+
+def passed_over_by_the_gates(event: PushEvent, held: PushEvent, kind: str) -> bool:
+    """Whether the gates skip `event` as older than the change held for `held` (gates.flow, dry run)."""
+    from eci_redeploy.gates import store
+    from eci_redeploy.gates.flow import GateContext, gate_plan
+
+    rules = GATED_RULES[kind]
+    hold = store.Held("web", held.digest, held.tag, "held", tracking.millis(held.time), tracking.millis(T0), ())
+    g = group("g", f"{HOST}/team/web:0.9.0", tags={"app": "web", **hold.tags()})
+    plan = plan_event(event, rules, [g], {})
+    ctx = GateContext(now=lambda: T0 + timedelta(minutes=1))
+    out = gate_plan(plan, rules, [g], None, {}, context=ctx, dry_run=True)
+    return any("older than the held change" in s.reason for s in out.skipped)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
@@ -88,6 +102,8 @@ def test_every_caller_agrees_with_the_one_comparator(kind, tag_a, time_a, tag_b,
         assert deploys(b, a, rules)
     if plain.order == 0 and tag_a == tag_b:
         assert deploys(b, a, rules)  # cannot tell them apart: the later delivery is not skipped as older
+    # the gates, holding a: they pass b over as older exactly when the comparator says b is older
+    assert passed_over_by_the_gates(b, a, kind) == plain.older
 
 
 def test_a_time_from_2099_is_no_evidence_in_any_caller():
@@ -96,3 +112,10 @@ def test_a_time_from_2099_is_no_evidence_in_any_caller():
     assert compare(seen(rules, genuine), seen(rules, poisoned)).order == 0
     assert superseded(genuine, [poisoned], rules) is None
     assert deploys(genuine, poisoned, rules)  # the record of 2099 no longer blocks a genuine push
+
+
+def test_the_gates_check_is_exercised_both_ways():
+    older, newer = push(1, "1.0.0", T0), push(2, "1.2.0", T0 - timedelta(minutes=1))
+    assert passed_over_by_the_gates(older, newer, "semver")  # a lower version than the one held
+    assert not passed_over_by_the_gates(newer, older, "semver")
+    assert not passed_over_by_the_gates(older, newer, "rollback")  # later by time: it replaces the hold
