@@ -332,8 +332,10 @@ def test_4_a_tag_only_scan_or_signing_event_releases_no_hold_on_a_digest(stage, 
     s.push("1.4.0", 0xD)
     assert held(s).digest == f"sha256:{'d' * 64}"
     notified = list(s.hooks.bodies)
+    calls = len(s.backend.calls)
     out = s.event(kind, "1.4.0", None, **result)  # names tag 1.4.0 and no digest
-    assert out["ok"] and s.updates() == [] and held(s).version == f"sha256:{'d' * 64}"
+    assert out["ok"] and "by its digest" in out["note"] and len(s.backend.calls) == calls  # not even a describe
+    assert s.updates() == [] and held(s).version == f"sha256:{'d' * 64}"
     assert "scan" not in held(s).passed and "signed" not in held(s).passed
     assert s.hooks.bodies == notified  # nobody told of a release
     # the same evidence naming the held digest does release it

@@ -35,10 +35,10 @@ def _collect(raw_events: list[dict[str, Any]], ctx: GateContext) -> list[GateEve
         if event is None:
             log_event("gates.event_ignored", id=raw.get("id"), type=raw.get("type"), reason="names no repository")
             continue
-        events.append(event)
-        if not event.digest:
+        if not event.digest:  # about no hold: nothing is asked, nothing released (issue 23)
             log_event("gates.event_ignored", id=event.event_id, type=raw.get("type"), reason="names no digest")
             continue
+        events.append(event)
         key = event.digest
         before = ctx.events.get(key, Evidence())
         ctx.events[key] = Evidence(
@@ -74,7 +74,7 @@ def on_gate_events(
         ctx.lookup = evidence_from_env(env, context)
     events = _collect(raw_events, ctx)
     if not events:
-        return {"ok": True, "released": [], "note": "no scan or signing event names an image"}
+        return {"ok": True, "released": [], "note": "no scan or signing event names an image by its digest"}
 
     matched: set[tuple[str, str]] = set()
 
