@@ -17,6 +17,7 @@ now + skew is no evidence of order at all.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, timezone
 
@@ -36,16 +37,25 @@ def now() -> datetime:
     return CLOCK()
 
 
+_SKEWS: dict[str, timedelta] = {}  # by the variable's text: read per comparison, parsed once
+
+
 def skew(env: Mapping[str, str] | None = None) -> timedelta:
     """The allowed skew from the environment (os.environ by default: the functions read it there)."""
-    from .errors import ConfigError
-
     raw = (os.environ if env is None else env).get(SKEW_ENV, "").strip()
+    found = _SKEWS.get(raw)
+    if found is not None:
+        return found
     if not raw:
-        return timedelta(seconds=DEFAULT_SKEW_SECONDS)
-    if not raw.isascii() or not raw.isdigit() or int(raw) > MAX_SKEW_SECONDS:
+        found = timedelta(seconds=DEFAULT_SKEW_SECONDS)
+    elif raw.isascii() and raw.isdigit() and int(raw) <= MAX_SKEW_SECONDS:
+        found = timedelta(seconds=int(raw))
+    else:
+        from .errors import ConfigError
+
         raise ConfigError(f"{SKEW_ENV} must be a whole number of seconds from 0 to {MAX_SKEW_SECONDS}, not {raw!r}")
-    return timedelta(seconds=int(raw))
+    _SKEWS[raw] = found
+    return found
 
 
 def ahead_of(time: datetime | None, received: datetime, allowed: timedelta) -> str | None:
@@ -66,5 +76,9 @@ def trusted_ms(ms: int | None, at: datetime | None = None, allowed: timedelta | 
     """A time read back (Unix ms), or None when it is later than the clock by more than the skew."""
     if ms is None:
         return None
-    ceiling = (at or now()) + (allowed if allowed is not None else skew())
-    return ms if ms <= int(ceiling.timestamp() * 1000) else None
+    if at is None and CLOCK is _wall:
+        now_ms = time.time() * 1000  # the wall clock without building a datetime: asked per comparison
+    else:
+        now_ms = (at or now()).timestamp() * 1000
+    ceiling = now_ms + (allowed if allowed is not None else skew()).total_seconds() * 1000
+    return ms if ms <= ceiling else None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet
@@ -59,13 +58,14 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
         if len(positions) < 2:
             continue
         policy = order_of(next(r for r in acting[positions[0]] if r.name == name))
+        seen = {i: Seen.of(policy, events[i].tag, events[i].time, i) for i in positions}  # once per push
         winner = positions[0]
         for i in positions[1:]:
-            if _newer(events[i], i, events[winner], winner, policy) is not None:
+            if compare(seen[i], seen[winner]).newer:
                 winner = i
         for i in positions:
             if i != winner:
-                basis = _newer(events[winner], winner, events[i], i, policy) or "delivery order"
+                basis = compare(seen[winner], seen[i]).basis or "delivery order"
                 out.superseded.append(Superseded(name, events[i], events[winner], basis))
                 lost.setdefault(i, set()).add(name)
     for i, rules_of_event in enumerate(acting):
@@ -73,8 +73,3 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
         out.only.append(None if not gone else [r.name for r in rules_of_event if r.name not in gone])
     return out
 
-
-def _newer(a: PushEvent, ia: int, b: PushEvent, ib: int, policy: Any) -> str | None:
-    """Why push `a` (at position ia) is newer than push `b`, or None when it is not (planning.newer)."""
-    verdict = compare(Seen.of(policy, a.tag, a.time, ia), Seen.of(policy, b.tag, b.time, ib))
-    return verdict.basis if verdict.newer else None

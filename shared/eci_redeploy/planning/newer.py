@@ -73,16 +73,19 @@ class Verdict:
         return self.order < 0
 
 
+_VERDICTS = {(o, b): Verdict(o, b) for o in (1, -1) for b in (TAG_ORDER, EVENT_TIME, DELIVERY_ORDER)}
+_UNKNOWN = Verdict(0)
+
+
 def compare(a: Seen, b: Seen) -> Verdict:
     """Whether push `a` is newer than push `b`, and what says so."""
     if a.key is not None and b.key is not None and a.key != b.key:
         try:
-            return Verdict(1 if a.key > b.key else -1, TAG_ORDER)
+            return _VERDICTS[1 if a.key > b.key else -1, TAG_ORDER]
         except TypeError:  # keys of two policies (a rule edited between a hold and now): not comparable
             pass
     if a.ms is not None and b.ms is not None and a.ms != b.ms:
-        return Verdict(1 if a.ms > b.ms else -1, EVENT_TIME)
+        return _VERDICTS[1 if a.ms > b.ms else -1, EVENT_TIME]
     if a.received is not None and b.received is not None and a.received != b.received:
-        return Verdict(1 if a.received > b.received else -1, DELIVERY_ORDER)
-    return Verdict(0)
-
+        return _VERDICTS[1 if a.received > b.received else -1, DELIVERY_ORDER]
+    return _UNKNOWN
