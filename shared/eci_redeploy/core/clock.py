@@ -76,9 +76,8 @@ def trusted_ms(ms: int | None, at: datetime | None = None, allowed: timedelta | 
     """A time read back (Unix ms), or None when it is later than the clock by more than the skew."""
     if ms is None:
         return None
-    if at is None and CLOCK is _wall:
-        now_ms = time.time() * 1000  # the wall clock without building a datetime: asked per comparison
-    else:
-        now_ms = (at or now()).timestamp() * 1000
+    # the wall clock without building a datetime: asked once per push compared
+    wall = at is None and CLOCK is _wall
+    now_ms = time.time() * 1000 if wall else (at or now()).timestamp() * 1000
     ceiling = now_ms + (allowed if allowed is not None else skew()).total_seconds() * 1000
     return ms if ms <= ceiling else None
