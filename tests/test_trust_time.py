@@ -176,6 +176,23 @@ def test_1_the_skew_setting_is_checked(wire, monkeypatch):
     assert wire.mutating_calls() == []
 
 
+def test_1_the_bound_is_receipt_plus_the_skew_exactly():
+    from eci_redeploy.core import clock
+    from eci_redeploy.core.errors import ConfigError
+
+    received, skew = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc), timedelta(minutes=5)
+    assert clock.ahead_of(received + skew, received, skew) is None  # at the bound: accepted
+    assert clock.ahead_of(received - timedelta(days=3650), received, skew) is None  # the past is never refused
+    assert "refused" in (clock.ahead_of(received + skew + timedelta(milliseconds=1), received, skew) or "")
+    assert clock.skew({}) == skew and clock.skew({clock.SKEW_ENV: "0"}) == timedelta(0)
+    for bad in ("-1", "1.5", "86401", "\uff13\uff10\uff10")  # the last: fullwidth digits:
+        with pytest.raises(ConfigError, match=clock.SKEW_ENV):
+            clock.skew({clock.SKEW_ENV: bad})
+    ms = int(received.timestamp() * 1000)
+    assert clock.trusted_ms(ms + 300_000, received) == ms + 300_000
+    assert clock.trusted_ms(ms + 300_001, received) is None  # read back later than now + skew: no evidence
+
+
 # ---- the gates: a stage with ECI (and ACR) on the wire and a notification endpoint -----------------------
 
 
