@@ -185,7 +185,7 @@ def test_1_the_bound_is_receipt_plus_the_skew_exactly():
     assert clock.ahead_of(received - timedelta(days=3650), received, skew) is None  # the past is never refused
     assert "refused" in (clock.ahead_of(received + skew + timedelta(milliseconds=1), received, skew) or "")
     assert clock.skew({}) == skew and clock.skew({clock.SKEW_ENV: "0"}) == timedelta(0)
-    for bad in ("-1", "1.5", "86401", "\uff13\uff10\uff10")  # the last: fullwidth digits:
+    for bad in ("-1", "1.5", "86401", "\uff13\uff10\uff10"):  # the last: 300 in fullwidth digits
         with pytest.raises(ConfigError, match=clock.SKEW_ENV):
             clock.skew({clock.SKEW_ENV: bad})
     ms = int(received.timestamp() * 1000)
