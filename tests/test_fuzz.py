@@ -400,3 +400,19 @@ def test_the_webhook_never_changes_ECI_for_a_push_dated_past_its_receipt(fc, val
     when = parse_time(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
     if when is not None and when > datetime.now(timezone.utc) + timedelta(minutes=5):
         assert fc.backend.mutating_calls() == [], value
+
+
+@TIME_FUZZ
+@given(instants, st.integers(min_value=0, max_value=7 * 24 * 60))
+def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
+    """Issue 23 item 2: whatever push time a payload claims, a soak ends exactly its length after the
+    product first saw the change (the hold's creation)."""
+    from eci_redeploy.gates.decide import Change, Evidence, evaluate
+    from eci_redeploy.rules.gates import Gates
+
+    gates = Gates.model_validate({"soak": "2h"})
+    seen = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    now = seen + timedelta(minutes=minutes)
+    change = Change("r", "sha256:" + "a" * 64, pushed.replace(tzinfo=timezone.utc), seen)
+    decision = evaluate(gates, change, Evidence(), now)
+    assert decision.verdict == ("go" if minutes >= 120 else "held")
