@@ -12,7 +12,7 @@ disagreed, a writer could drop a push the planner would have deployed. The rule,
    gets "cannot tell", and then nothing is dropped or skipped for being older.
 
 Time is the time the product trusts (core/clock.py): a payload's push time was already bounded by
-the clock at receipt (later than receipt by more than the skew: clamped to receipt); a time read back
+the clock at receipt (later than receipt by more than the skew: the push is refused); a time read back
 that is still later than now + skew (a record written before that bound, a hand-edited tag) is no
 evidence and counts as unknown, so a push dated 2099 can never win on time nor block what follows.
 """
