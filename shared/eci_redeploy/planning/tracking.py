@@ -164,6 +164,12 @@ def record(
     return [{"Key": k, "Value": v} for k, v in {**tags, **others, **ours}.items()]
 
 
+def records_tag(tags: list[dict[str, str]] | None) -> bool:
+    """Whether a tag list `record` made keeps the pushed tag (`eci-redeploy.tag`): without it, and
+    without a tag in the image, the next push could not know the version the group runs."""
+    return tags is not None and any(t["Key"] == TAG for t in tags)
+
+
 def version_of(digest: str | None, tag: str | None) -> str:
     return digest or f":{tag}"
 
