@@ -358,6 +358,8 @@ def _update_tags(
             f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
             "event order cannot be recorded on it"
         )
+    if not tracking.records_tag(tags):
+        _show_tag(changes, event, notes)  # the version the guard needs goes in the image instead
     return tags
 
 
@@ -369,7 +371,7 @@ def _show_tag(changes: _Changes, event: PushEvent, notes: list[str]) -> None:
     if not event.tag:
         return
     entries = [e for section in ("Container", "InitContainer") for e in changes.body.get(section, [])]
-    for i, (entry, image) in enumerate(zip(entries, changes.new_images)):
+    for i, (entry, image) in enumerate(zip(entries, changes.new_images, strict=True)):
         if image.digest and not image.tag:
             shown = image.with_version(tag=event.tag, digest=image.digest)
             entry["Image"] = shown.render()
@@ -408,8 +410,6 @@ def _plan_update(
             "what it was created with (use action: replace to move it)"
         )
     tags = _update_tags(group, event, rule, changes, notes, live)
-    if not tracking.records_tag(tags):
-        _show_tag(changes, event, notes)
     basis = [_token_basis(i, event) for i in changes.new_images]
     before = [*(str(i) for i in changes.old_images), _recorded(group)]
     after = [*basis, _pushed(event)]

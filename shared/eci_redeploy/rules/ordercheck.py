@@ -20,24 +20,22 @@ _DIGITS = set(range(ord("0"), ord("9") + 1))
 
 def _can_be_digit(items: Any) -> bool:
     """Whether a parsed (sub)pattern can match a digit somewhere."""
-    for op, arg in items:
-        name = str(op)
-        if name == "LITERAL" and arg in _DIGITS:
-            return True
-        if name == "ANY":
-            return True
-        if name in ("IN", "NOT_LITERAL"):
-            if name == "NOT_LITERAL" or any(_in_digit(o, a) for o, a in arg):
-                return True
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            if _can_be_digit(arg[2]):
-                return True
-        elif name == "SUBPATTERN":
-            if _can_be_digit(arg[-1]):
-                return True
-        elif name == "BRANCH":
-            if any(_can_be_digit(branch) for branch in arg[1]):
-                return True
+    return any(_item_can_be_digit(str(op), arg) for op, arg in items)
+
+
+def _item_can_be_digit(name: str, arg: Any) -> bool:
+    if name == "LITERAL":
+        return arg in _DIGITS
+    if name in ("ANY", "NOT_LITERAL"):
+        return True
+    if name == "IN":
+        return any(_in_digit(o, a) for o, a in arg)
+    if name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+        return _can_be_digit(arg[2])
+    if name == "SUBPATTERN":
+        return _can_be_digit(arg[-1])
+    if name == "BRANCH":
+        return any(_can_be_digit(branch) for branch in arg[1])
     return False
 
 

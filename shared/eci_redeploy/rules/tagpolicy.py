@@ -18,11 +18,18 @@ slip. Prereleases follow npm's rule (node-semver classes/range.js testSet): a pr
 comparator set only when one of the set's comparators names a prerelease of the same
 MAJOR.MINOR.PATCH (`^1.2.3-alpha` takes 1.2.3-beta, never 1.3.0-rc.1: whoever writes a prerelease in
 a range means that version's prereleases). With `prerelease: true` every prerelease matches by
-precedence like any version, with node-semver's `includePrerelease` desugaring: sugar such as `^1.2.3` ends at `<2.0.0-0`, so it never admits
+precedence like any version, with node-semver's `includePrerelease` desugaring: sugar such as
+`^1.2.3` ends at `<2.0.0-0`, so it never admits
 2.0.0-rc.1, and a partial's lower bound takes its own prereleases (`~1.3`, `1.3.x`, `^1.3`, `>=1.3`,
 `1.3 - 2` start at 1.3.0-0; so does a hyphen range's full low end, `1.3.0 - 2`), while a full version
 elsewhere is literal (`~1.3.0`, `^1.3.0`, `>=1.3.0` start at 1.3.0). Ranges are read that way always:
-without `prerelease: true` no prerelease reaches them, and for releases `-0` changes nothing.
+without `prerelease: true` only a prerelease the range names opens its version's prereleases (a `-0`
+the desugaring adds names nothing), and for releases `-0` changes nothing.
+
+Why npm's rule rather than "a range naming a prerelease is an error without `prerelease: true`": the
+user who writes `^1.2.3-alpha` means that version's prereleases (npm and Masterminds both take them),
+and npm's tuple rule keeps the rest of the range stable-only, so no rule silently widens to every
+prerelease of later versions.
 
 Regexes run on RE2 (google-re2): linear time in the tag's length whatever the pattern, so a pushed
 tag cannot stall the function with a pattern like `(a+)+$`. Tags are bounded at 128 characters
@@ -147,9 +154,9 @@ class _Outside:
 
 
 class _NotPrerelease:
-    """`!=4.1-alpha` as Masterminds/semver v3 reads it (constraints.go constraintNotEqual, a patch-dirty
-    constraint): no 4.1.x whose prerelease is `alpha` (4.1.0-alpha, 4.1.1-alpha); 4.1.1-beta and 4.1.1
-    pass. `!=4-alpha` is 4.0.x-alpha there too."""
+    """`!=4.1-alpha` as Masterminds/semver v3 reads it (constraints.go constraintNotEqual on a constraint
+    whose patch is missing, "patchDirty"; constraints_test.go: `!=4.1-alpha` refuses 4.1.0-alpha and
+    4.1.1-alpha, takes 4.1.0): no 4.1.x whose prerelease is `alpha`; 4.1.1-beta and 4.1.1 pass."""
 
     __slots__ = ("major", "minor", "pre")
 
@@ -166,11 +173,12 @@ def _never(version: Key) -> bool:
 
 
 class _Partial:
-    __slots__ = ("major", "minor", "patch", "patch_wild", "pre")
+    __slots__ = ("major", "minor", "minor_wild", "patch", "patch_wild", "pre")
 
     def __init__(self, major: int | None, minor: int | None, patch: int | None, pre: str | None) -> None:
         self.major, self.minor, self.patch, self.pre = major, minor, patch, pre
-        self.patch_wild = False  # `1.2-rc.1`: a prerelease on a partial (filled with 0 above)
+        # `1.2-rc.1` / `1-rc.1`: a prerelease on a partial, its missing parts filled with 0 (see _partial)
+        self.minor_wild = self.patch_wild = False
 
     def floor(self) -> Version:
         """The lower bound npm's README writes for the partial: `1.2` -> 1.2.0, `1.2.3-rc.1` -> itself."""
@@ -222,7 +230,7 @@ def _partial(text: str, clause: str) -> _Partial:
         # `>=1.2-rc.1` is >=1.2.0-rc.1 (Masterminds fills the missing parts with 0); `!=1.2-rc.1` is
         # read in `_comparator` (Masterminds keeps its patch a wildcard there).
         partial = _Partial(numbers[0], numbers[1] or 0, numbers[2] or 0, pre)
-        partial.patch_wild = numbers[2] is None
+        partial.minor_wild, partial.patch_wild = numbers[1] is None, numbers[2] is None
         return partial
     return _Partial(numbers[0], numbers[1], numbers[2], pre)
 
@@ -263,6 +271,9 @@ def _comparator(token: str) -> list[Check]:
         else:
             high = Version(0, 0, p.patch + 1, "0")
         return _between(p.below(), True, high, False, named)
+    if op == "!=" and p.pre is not None and p.minor_wild:  # `!=4-alpha`: Masterminds' minorDirty, all of 4.x
+        assert p.major is not None
+        return [_Outside(Version(p.major, 0, 0, "0"), Version(p.major + 1, 0, 0, "0"))]
     if op == "!=" and p.pre is not None and p.patch_wild:
         assert p.major is not None and p.minor is not None
         return [_NotPrerelease(p.major, p.minor, p.pre)]
@@ -295,7 +306,7 @@ def _hyphen(low: str, high: str, clause: str) -> list[Check]:
     if hi.major is None:
         return checks
     if hi.full:
-        return checks + [_Cmp("<=", hi.floor(), hi.pre is not None)]
+        return [*checks, _Cmp("<=", hi.floor(), hi.pre is not None)]
     return checks + _between(None, False, hi.ceiling(), False)
 
 
@@ -465,7 +476,8 @@ class TagPolicy:
                 return f"tag {tag} does not match {shape}"
             if order is not None and _key(order, m) is None:
                 groups = ", ".join(repr(k) for k in order.keys)
-                return f"tag {tag}: its {groups} group{'s are' if len(order.keys) > 1 else ' is'} not a number, so it has no order"
+                are = "groups are" if len(order.keys) > 1 else "group is"
+                return f"tag {tag}: its {groups} {are} not a number, so it has no order"
             return None
         if tag in self.pattern:
             return None
@@ -475,6 +487,9 @@ class TagPolicy:
         assert isinstance(self.pattern, str)
         version = parse_version(tag)
         if version is None:
+            m = _VERSION.fullmatch(tag)
+            if m is not None and any(int(n) > MAX_SAFE for n in m["core"].split(".")):
+                return f"tag {tag} is not a version: a number beyond 2^53-1 (npm's limit)"
             return f"tag {tag} is not a version (MAJOR.MINOR[.PATCH][-prerelease][+build])"
         key, rng = precedence(version), parse_range(self.pattern)
         if rng.test(key, include_prerelease=self.prerelease):
@@ -491,7 +506,8 @@ class TagPolicy:
         text = "exact " + " or ".join(self.pattern) if self.kind == "exact" else f"{self.kind} {self.pattern!r}"
         extra = []
         if self.kind == "semver":
-            extra.append("all prereleases by precedence" if self.prerelease else "prereleases only where the range names one")
+            named = "prereleases only where the range names one"
+            extra.append("all prereleases by precedence" if self.prerelease else named)
         if self.updates:
             extra.append(UPDATES[self.updates])
         if self.kind in ("regex", "calver"):
@@ -499,7 +515,8 @@ class TagPolicy:
             if order is not None:
                 keys = ", ".join(order.keys)
                 how = "as numbers" if order.by == "numerical" else "as text"
-                extra.append(f"ordered by {keys} in turn, {how}" if len(order.keys) > 1 else f"ordered by {keys}, {how}")
+                turn = " in turn" if len(order.keys) > 1 else ""
+                extra.append(f"ordered by {keys}{turn}, {how}")
         if self.ignore:
             extra.append("ignoring " + ", ".join(self.ignore))
         if self.ordered:
