@@ -151,6 +151,14 @@ def test_alphabetical_on_varying_width_digits_is_warned_not_promised():
     assert fixed.warnings() == []
 
 
+def test_a_semver_range_written_for_dates_is_warned():
+    # the issue: `semver: '>=2024.1.0'` validated, then skipped every push as "not a version"
+    (warning,) = TagPolicy("semver", ">=2024.1.0").warnings()
+    assert "date tags such as 2024.07.10 are not versions" in warning and "use calver" in warning
+    assert TagPolicy("semver", "2024.07.10").decide("2024.07.10") is not None  # leading zero: not a version
+    assert TagPolicy("semver", ">=1.2.0 <2.0.0").warnings() == []
+
+
 def run_cli(*args):
     return subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *args],

@@ -529,12 +529,22 @@ class TagPolicy:
         return f"{text} ({'; '.join(extra)})"
 
     def warnings(self) -> list[str]:
-        """What `validate` warns about: an order that would rank some tags wrongly."""
+        """What `validate` warns about: an order that would rank some tags wrongly, or a range that
+        looks written for tags it never takes."""
         if self.kind == "regex" and self.order is not None and self.order.by == "alphabetical":
             from .ordercheck import alphabetical_pitfalls
 
             assert isinstance(self.pattern, str)
             return alphabetical_pitfalls(self.pattern, self.order.keys)
+        if self.kind == "semver":
+            assert isinstance(self.pattern, str)
+            years = sorted({c.bound[0] for checks in parse_range(self.pattern).sets for c in checks
+                            if isinstance(c, _Cmp) and 1970 <= c.bound[0] <= 9999})
+            if years:
+                return [
+                    f"the range names {years[0]} as a major version: date tags such as {years[0]}.07.10 are not "
+                    f"versions (a leading zero) and would all be skipped; for calendar versions use calver"
+                ]
         return []
 
     def allows(self, tag: str | None) -> bool:
