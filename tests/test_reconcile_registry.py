@@ -486,6 +486,38 @@ def test_reconcile_with_updates_converges_each_group_on_its_own_line(open_regist
     assert sorted(s.reason.split(" ")[0] for s in again.report.plan.skipped) == ["already", "already"]
 
 
+def test_reconcile_judges_the_targeted_container_alone(open_registry, make_rules):
+    """Issue 28: with `containers: [sidecar]`, an untargeted `app` container of the same repository on
+    2.0.0 says nothing about the sidecar's line (before, the group's line was its highest container's:
+    the sidecar on 1.0.0 was moved to 2.0.0)."""
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-web",
+                "ContainerGroupName": "eci-web",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [
+                    {"Name": "app", "Image": f"{registry.host}/team/web:2.0.0"},
+                    {"Name": "sidecar", "Image": f"{registry.host}/team/web:1.0.0"},
+                ],
+            }
+        ]
+    )
+    doc = web_rule(registry.host, {"semver": "*", "updates": "minor"})
+    doc["target"]["containers"] = ["sidecar"]
+    result = reconcile(make_rules(doc), gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["tag"] == "1.2.0"
+    images = {c["Name"]: c["Image"] for c in backend.group("eci-web").spec["Container"]}
+    assert images == {
+        "app": f"{registry.host}/team/web:2.0.0",
+        "sidecar": f"{registry.host}/team/web@{digests['1.2.0/amd64']}",
+    }
+
+
 def test_reconcile_after_a_restart_push_of_a_multi_arch_index_restarts_nothing(open_registry, make_rules):
     """A restart push names the index's digest (ACR's PushCompleted for a multi-arch tag) and the worker
     records it; the timer resolves the same tag to the platform's manifest. Same content: the groups were
