@@ -417,9 +417,16 @@ class RuleSet:
         }
 
 
+class _NotThisModel(Exception):
+    """A sealed index holding a key this version's model does not have (built by another version, e.g.
+    one that read `stay_within`): it must be validated again, never built with the key dropped."""
+
+
 def _built(cls: type[BaseModel], data: Mapping[str, Any]) -> Any:
     """A model from what `model_dump` made of a validated one, without validating again (pydantic's
     `model_construct`); nested models are built the same way, model defaults too."""
+    if not set(data) <= set(cls.model_fields):
+        raise _NotThisModel(sorted(set(data) - set(cls.model_fields)))
     values: dict[str, Any] = {}
     for name, info in cls.model_fields.items():
         if name in data:
@@ -610,7 +617,10 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     p = Path(path)
     sealed = sealed_rules(p)
     if sealed is not None:  # validated by the build from these very files: not validated again
-        return _from_validated(sealed[0], sealed[1], p)
+        try:
+            return _from_validated(sealed[0], sealed[1], p)
+        except _NotThisModel:
+            pass  # sealed by another version of the model: validated again below
     compiled = compiled_rules(p)
     if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
         document, templates = compiled
