@@ -4,7 +4,10 @@
   0D, MAJOR, MINOR, MICRO, MODIFIER), run on the schemes calver.org's case studies name (Ubuntu
   YY.0M.MICRO with its versions 4.10 and 16.04, Twisted YY.MINOR.MICRO, youtube_dl YYYY.0M.0D, pytz
   YYYY.MM, Teradata YY.MM.MINOR.MICRO with 15.10, PyCharm YYYY.MINOR.MICRO, OpenSCAD YYYY.0M,
-  fusefs-ntfs YYYY.MM.DD_MICRO, certifi YYYY.MM.DD) and the issue's shapes;
+  fusefs-ntfs YYYY.MM.DD_MICRO, certifi YYYY.MM.DD; calver.org's text at mahmoud/calver
+  entries/overview.md and calver.org itself) and the issue's shapes. The versions are calver.org's
+  where it names some (Ubuntu 4.10 and 16.04, Teradata 15.10); the others are dates written in each
+  scheme, ordered by the calendar;
 - `order: {by: numerical, keys: [...]}` (named groups compared in turn);
 - `validate` warns when `alphabetical` ranks digit runs of varying width by text;
 - the issue's date tags (2024.06.1, 2024.07.2, 2024.07.10) through `plan`, `invoke` and the reconcile
