@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from eci_redeploy.events.model import PushEvent
 from eci_redeploy.execution.writer import superseded
-from eci_redeploy.planning import tracking
+from eci_redeploy.planning import newer, tracking
 from eci_redeploy.planning.coalesce import coalesce
-from eci_redeploy.planning.newer import DELIVERY_ORDER, Seen, compare, order_of
+from eci_redeploy.planning.newer import DELIVERY_ORDER, Seen, compare
 from eci_redeploy.planning.planner import plan_event
 from eci_redeploy.rules.model import parse_rules
 
@@ -32,6 +32,8 @@ RULES_RAW = {
     "semver": rule("web", tags={"semver": ">=0.1.0"}, pull={"public": [HOST]}),
     "glob": rule("web", tags={"glob": "*"}, pull={"public": [HOST]}),
     "rollback": {**rule("web", tags={"semver": ">=0.1.0"}, pull={"public": [HOST]}), "allow_downgrade": True},
+    # `updates: minor`: 1.x and 2.x are other lines (other groups), so neither is newer than the other
+    "minor": rule("web", tags={"semver": ">=0.1.0", "updates": "minor"}, pull={"public": [HOST]}),
 }
 RULES = {kind: parse_rules({"version": 1, "rules": [body]}) for kind, body in RULES_RAW.items()}
 # the same rules with a gate: the gates' own check of a push against the change they hold
@@ -47,7 +49,7 @@ def push(n: int, tag: str, when: datetime | None) -> PushEvent:
 
 
 def seen(rules, event: PushEvent, received: int | None = None) -> Seen:
-    return Seen.of(order_of(rules.rules[0]), event.tag, event.time, received)
+    return newer.seen(rules.rules[0], event.tag, event.time, received)
 
 
 def applied(event: PushEvent, name: str = "g"):
@@ -70,7 +72,8 @@ def passed_over_by_the_gates(event: PushEvent, held: PushEvent, kind: str) -> bo
 
     rules = GATED_RULES[kind]
     hold = store.Held("web", held.digest, held.tag, "held", tracking.millis(held.time), tracking.millis(T0), ())
-    g = group("g", f"{HOST}/team/web:0.9.0", tags={"app": "web", **hold.tags()})
+    running = f"{event.tag.split('.')[0]}.0.0"  # on the push's own line: the guards let it reach the gates
+    g = group("g", f"{HOST}/team/web:{running}", tags={"app": "web", **hold.tags()})
     plan = plan_event(event, rules, [g], {})
     ctx = GateContext(now=lambda: T0 + timedelta(minutes=1))
     out = gate_plan(plan, rules, [g], None, {}, context=ctx, dry_run=True)
@@ -85,9 +88,13 @@ def test_every_caller_agrees_with_the_one_comparator(kind, tag_a, time_a, tag_b,
     # coalescing: of one delivery [a, b], b wins exactly when the comparator says so (delivery order
     # breaking a tie), and names the same basis
     verdict = compare(seen(rules, b, 1), seen(rules, a, 0))
-    assert verdict.order != 0  # the delivery order always tells
     lost = [(s.event, s.basis) for s in coalesce([a, b], rules).superseded]
-    assert lost == [(a, verdict.basis)] if verdict.newer else [(b, compare(seen(rules, a, 0), seen(rules, b, 1)).basis)]
+    if seen(rules, a).line != seen(rules, b).line:  # other `updates` lines: other groups, both kept
+        assert verdict.order == 0 and lost == []
+    else:
+        assert verdict.order != 0  # the delivery order always tells
+        back = compare(seen(rules, a, 0), seen(rules, b, 1))
+        assert lost == ([(a, verdict.basis)] if verdict.newer else [(b, back.basis)])
     # the writer, which knows no receipt order: drops a for b exactly when b is newer without it
     plain = compare(seen(rules, b), seen(rules, a))
     assert (superseded(a, [b], rules) is b) == plain.newer

@@ -30,7 +30,7 @@ from typing import Any
 from ..core.idempotency import SeenTasks
 from ..core.log import log_event
 from ..events.model import EVIDENCE_SOURCE, PushEvent
-from ..planning.newer import Seen, compare, order_of
+from ..planning.newer import compare, seen
 from ..rules.model import RuleSet
 from .handoff import WorkEvent, WorkOrder
 
@@ -74,9 +74,10 @@ class RetryBudget:
 
 def newer(rules: RuleSet, rule_name: str, a: PushEvent, b: PushEvent) -> bool:
     """Whether push `a` is strictly newer than `b` under one rule: planning.newer.compare, without a
-    receipt order (two pushes it cannot tell apart both run; the planner decides between them)."""
-    policy = order_of(next((r for r in rules if r.name == rule_name), None))
-    return compare(Seen.of(policy, a.tag, a.time), Seen.of(policy, b.tag, b.time)).newer
+    receipt order (two pushes it cannot tell apart both run; the planner decides between them). With
+    `updates`, pushes on different lines are for different groups and never supersede each other."""
+    rule = next((r for r in rules if r.name == rule_name), None)
+    return compare(seen(rule, a.tag, a.time), seen(rule, b.tag, b.time)).newer
 
 
 def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:

@@ -27,7 +27,7 @@ from ..clients.eci_model import ContainerGroup
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..planning import tracking
-from ..planning.newer import Seen, compare, order_of
+from ..planning.newer import compare, seen
 from ..planning.steps import Plan, Skip, Step
 from ..rules.model import Rule, RuleSet
 from . import RELEASE_SOURCE, store
@@ -322,12 +322,11 @@ class _Gating:
     def _passed_over(self, u: _Unit) -> bool:
         """An older push than the one held, or the same one refused earlier: skipped."""
         held = u.held
-        if held is not None and not u.same:
-            policy = order_of(u.rule)
-            if compare(Seen.of(policy, u.event.tag, u.event.time), Seen.of(policy, held.tag, held.pushed_ms)).older:
-                reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
-                self.out.skipped.append(Skip(u.name, reason, u.target))
-                return True
+        push = seen(u.rule, u.event.tag, u.event.time)
+        if held is not None and not u.same and compare(push, seen(u.rule, held.tag, held.pushed_ms)).older:
+            reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
+            self.out.skipped.append(Skip(u.name, reason, u.target))
+            return True
         if u.same and held is not None and held.state == "refused":
             self.out.skipped.append(Skip(u.name, f"refused earlier ({held.id}): push a new image", u.target))
             return True
@@ -642,11 +641,10 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
     """Groups already on the held version, or on something newer pushed since: their hold is dropped.
     Whether there is any."""
     found = False
-    order = order_of(change.rule)
-    held = Seen.of(order, change.held.tag, change.held.pushed_ms)
+    held = seen(change.rule, change.held.tag, change.held.pushed_ms)
     for group in change.groups:
         done = tracking.applied(group.tag_map, change.rule.name)
-        newer_applied = compare(Seen.of(order, done.tag, done.event_time_ms), held).newer
+        newer_applied = compare(seen(change.rule, done.tag, done.event_time_ms), held).newer
         if done.digest == change.held.version or newer_applied:
             keys = store.keys_of(group.tag_map, change.rule.name)
             stale.drop(group.region or change.rule.target.region, group.id, keys)

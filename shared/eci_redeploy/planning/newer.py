@@ -5,6 +5,8 @@ Coalescing one delivery (`planning.coalesce`), the single writer dropping supers
 what a group's record says was applied (`planning.planner`) all call `compare`. When two of them
 disagreed, a writer could drop a push the planner would have deployed. The rule, in turn:
 
+0. with `updates`, pushes on different lines (`TagPolicy.line`: 1.x and 2.x under `updates: minor`)
+   are for different groups: neither is newer, whatever follows;
 1. the rule's own order of tags (`TagPolicy.order_key`), when it orders both tags and they differ;
 2. then the push time, when both are known and differ;
 3. then a stable tie-break: the order the product received them in, when the caller knows it (the
@@ -19,7 +21,7 @@ evidence and counts as unknown, so a push dated 2099 can never win on time nor b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -30,6 +32,13 @@ Basis = Literal["the rule's tag order", "event time", "delivery order"]
 TAG_ORDER: Final = "the rule's tag order"
 EVENT_TIME: Final = "event time"
 DELIVERY_ORDER: Final = "delivery order"
+
+
+def seen(rule: Any, tag: str | None, time: datetime | int | None, received: int | None = None) -> Seen:
+    """A push of `rule` as `compare` sees it: its line and its place in the rule's order (order_of)."""
+    policy = rule.source.tags.policy() if rule is not None else None
+    line = policy.line(tag) if policy is not None else None
+    return replace(Seen.of(order_of(rule), tag, time, received), line=line)
 
 
 def order_of(rule: Any) -> Any | None:
@@ -48,6 +57,7 @@ class Seen:
     key: Any | None  # TagPolicy.order_key of its tag: None when the rule has no order for it
     ms: int | None  # its push time, Unix milliseconds, as trusted (None: unknown)
     received: int | None = None  # receipt order where the caller knows it (None: unknown)
+    line: Any | None = None  # TagPolicy.line with `updates` (None: one line)
 
     @classmethod
     def of(
@@ -79,6 +89,8 @@ _UNKNOWN = Verdict(0)
 
 def compare(a: Seen, b: Seen) -> Verdict:
     """Whether push `a` is newer than push `b`, and what says so."""
+    if a.line is not None and b.line is not None and a.line != b.line:
+        return _UNKNOWN  # other lines (`updates`): other groups, neither supersedes the other
     if a.key is not None and b.key is not None and a.key != b.key:
         try:
             return _VERDICTS[1 if a.key > b.key else -1, TAG_ORDER]
