@@ -179,3 +179,23 @@ def test_the_group_reads_the_same_whether_tag_n_replaces_or_merges(eci, make_rul
     done = tracking.applied(tags, "web")
     assert (done.digest, done.event_time_ms, tags["team"], tags["acs:tag:createdby"]) == (
         DIGEST_B, None, "payments", SYSTEM["acs:tag:createdby"])
+
+
+@pytest.mark.parametrize("semantics", ["replace", "merge"])
+def test_a_released_hold_is_gone_whether_tag_n_replaces_or_merges(make_rules, monkeypatch, semantics):
+    """The release's update carries the group's tags without the rule's hold: left out, a merging
+    Tag.N would keep the hold; written empty, it reads as no hold both ways (store.read)."""
+    from gates_stage import INSTANCE, REPO, Stage, digest, image
+
+    if semantics == "merge":
+        monkeypatch.setattr(fake_models, "replaced_tags", _merging)
+    s = Stage(make_rules, {"scan": {"max_severity": "medium"}})
+    try:
+        s.push("1.1.0", 1)
+        assert store.read(s.tags()) is not None
+        s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), medium=3, low=7)
+        s.later(minutes=4)
+        assert s.event("ScanCompleted", "1.1.0", 1)["ok"] and set(s.images().values()) == {image(1)}
+        assert store.read(s.tags()) is None and s.status()["held"] == []
+    finally:
+        s.close()
