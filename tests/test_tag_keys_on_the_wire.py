@@ -199,3 +199,17 @@ def test_a_released_hold_is_gone_whether_tag_n_replaces_or_merges(make_rules, mo
         assert store.read(s.tags()) is None and s.status()["held"] == []
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("key", ["k" * 65, "acs:tag:createdby"])
+@pytest.mark.parametrize("action", ["create", "replace"])
+def test_a_template_tag_ecis_refuses_is_a_planning_error_naming_it(make_rules, key, action):
+    """One clear error before anything is sent, not a CreateContainerGroup refused by ECI."""
+    from eci_redeploy.core.errors import PlanningError
+    from helpers import group
+
+    template = {"ContainerGroupName": "web", "Container": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
+                "Tag": [{"Key": "app", "Value": "web"}, {"Key": key, "Value": "x"}]}
+    rules = make_rules(_rule("web", action=action, template="t.yaml"), templates={"t.yaml": template})
+    with pytest.raises(PlanningError, match=key[:20]):
+        plan_event(_push(), rules, [group("eci-1", f"{HOST}/team/web:1")], {})

@@ -128,7 +128,10 @@ def _tag_resources(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     if not new:
         raise ApiError(400, "MissingParameter.Tag", "The input parameter Tag is not supplied.")
     groups = _resources(backend, body)
-    check_tags(new)  # what is sent; the tags a group has already (system tags too) are not re-checked
+    # What is sent: keys up to 128 characters on TagResources (its API reference,
+    # https://www.alibabacloud.com/help/en/eci/developer-reference/api-eci-2018-08-08-tagresources);
+    # the tags a group has already (system tags too) are not checked again.
+    check_tags(new)
     for group in groups:  # validate every group first: all or nothing, like the API
         merged = {t.get("Key"): t.get("Value", "") for t in group.spec.get("Tag") or []}
         merged.update({t.get("Key"): t.get("Value", "") for t in new})

@@ -647,6 +647,19 @@ def _create_body(
     return body, changed
 
 
+def _template_tags(template: dict[str, Any], rule: Rule) -> dict[str, str]:
+    """The template's tags; one ECI refuses in CreateContainerGroup is a planning error naming it."""
+    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    for key in tags:
+        if tracking.is_system(key) or len(key) > tracking.MAX_KEY:
+            raise PlanningError(
+                f"the template's tag {key!r} cannot be sent to ECI (keys are at most {tracking.MAX_KEY} "
+                "characters and cannot start with acs: or aliyun)",
+                rule=rule.name,
+            )
+    return tags
+
+
 def _plan_create(
     plan: Plan,
     event: PushEvent,
@@ -656,14 +669,7 @@ def _plan_create(
     env: Mapping[str, str],
 ) -> None:
     name = str(template["ContainerGroupName"])
-    template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
-    for key in template_tags:
-        if tracking.is_system(key) or len(key) > tracking.MAX_KEY:
-            raise PlanningError(
-                f"the template's tag {key!r} cannot be sent to ECI (keys are at most {tracking.MAX_KEY} "
-                "characters and cannot start with acs: or aliyun)",
-                rule=rule.name,
-            )
+    template_tags = _template_tags(template, rule)
     version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
     tags = tracking.record(
         template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
@@ -698,7 +704,7 @@ def _replace_tags(
     template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str],
     notes: list[str],
 ) -> list[Any]:
-    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    tags = _template_tags(template, rule)
     # The successor keeps the old group's tags so that the rule's selector still finds it; not its
     # system tags (ECI adds those to the successor itself and refuses them in a request).
     merged = {**group.tag_map, **tags}
