@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from eci_redeploy.core.errors import EciApiError
+from eci_redeploy.core.errors import EciApiError, PlanningError
 from eci_redeploy.events.model import PushEvent
 from eci_redeploy.execution.apply import apply_plan
 from eci_redeploy.fake import models as fake_models
@@ -24,7 +24,7 @@ from eci_redeploy.gates.decide import Approval
 from eci_redeploy.planning import tracking
 from eci_redeploy.planning.planner import plan_event
 
-from helpers import DIGEST_A, DIGEST_B, rule
+from helpers import DIGEST_A, DIGEST_B, group, rule
 
 REGION = "cn-hangzhou"
 HOST = "reg.example.com"
@@ -205,9 +205,6 @@ def test_a_released_hold_is_gone_whether_tag_n_replaces_or_merges(make_rules, mo
 @pytest.mark.parametrize("action", ["create", "replace"])
 def test_a_template_tag_ecis_refuses_is_a_planning_error_naming_it(make_rules, key, action):
     """One clear error before anything is sent, not a CreateContainerGroup refused by ECI."""
-    from eci_redeploy.core.errors import PlanningError
-    from helpers import group
-
     template = {"ContainerGroupName": "web", "Container": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
                 "Tag": [{"Key": "app", "Value": "web"}, {"Key": key, "Value": "x"}]}
     rules = make_rules(_rule("web", action=action, template="t.yaml"), templates={"t.yaml": template})
