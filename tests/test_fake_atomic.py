@@ -153,8 +153,9 @@ def test_other_refused_mutations_change_nothing(eci, defect, tag_defect):
         "restart failed group": ("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": failed}),
         "restart missing": ("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": "eci-missing"}),
         "delete missing": ("DeleteContainerGroup", {"RegionId": REGION, "ContainerGroupId": "eci-missing"}),
-        # 2 tags on the groups + 19: past ECI's 20 on every group, so nothing is tagged on any
-        "tag past 20": ("TagResources", {**tag_body, "Tag": [{"Key": f"n{i}", "Value": "v"} for i in range(19)]}),
+        # the groups' own tag + 20: past ECI's 20 on every group (their system tag is not counted), so
+        # nothing is tagged on any
+        "tag past 20": ("TagResources", {**tag_body, "Tag": [{"Key": f"n{i}", "Value": "v"} for i in range(20)]}),
         "tag bad key": ("TagResources", {**tag_body, "Tag": [{"Key": "ok", "Value": "v"}, TAG_DEFECTS[tag_defect]]}),
         "tag missing group": ("TagResources", {**tag_body, "ResourceId": [running, "eci-missing"],
                                                "Tag": [{"Key": "ok", "Value": "v"}]}),
