@@ -172,3 +172,21 @@ def test_the_fake_receives_every_planned_parameter(eci, steps, monkeypatch):
     for action, body in spy.sent:
         if not action.startswith("Describe"):
             assert revealed(flatten(body)) == sdk_query(action, body), action
+
+
+def test_a_parameter_the_sdk_would_drop_is_refused_not_sent(eci):
+    """A body with a field the SDK's request model lacks (a template's misspelt or newer field, or
+    UpdateContainerGroup's AcrRegistryInfo.N.ArnService) is refused by the gateway, naming it: the
+    SDK's from_map would drop it silently while `plan` printed it."""
+    from eci_redeploy.core.errors import EciApiError
+
+    body = {"RegionId": "cn-hangzhou", "ContainerGroupName": "web", "Container": [{"Name": "app", "Image": "nginx"}],
+            "RestartPolcy": "Never"}
+    with pytest.raises(EciApiError) as err:
+        eci.gateway.call("CreateContainerGroup", body)
+    assert err.value.code == "ParameterNotSent" and "RestartPolcy" in str(err.value)
+    update = {"RegionId": "cn-hangzhou", "ContainerGroupId": "eci-x",
+              "AcrRegistryInfo": [{"InstanceId": "cri-1", "ArnService": "acs:ram::1:role/r"}]}
+    with pytest.raises(EciApiError, match="AcrRegistryInfo.1.ArnService"):
+        eci.gateway.call("UpdateContainerGroup", update)
+    assert eci.backend.calls == []  # nothing reached the fake
