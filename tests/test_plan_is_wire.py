@@ -187,6 +187,6 @@ def test_a_parameter_the_sdk_would_drop_is_refused_not_sent(eci):
     assert err.value.code == "ParameterNotSent" and "RestartPolcy" in str(err.value)
     update = {"RegionId": "cn-hangzhou", "ContainerGroupId": "eci-x",
               "AcrRegistryInfo": [{"InstanceId": "cri-1", "ArnService": "acs:ram::1:role/r"}]}
-    with pytest.raises(EciApiError, match="AcrRegistryInfo.1.ArnService"):
+    with pytest.raises(EciApiError, match=r"AcrRegistryInfo\.1\.ArnService"):
         eci.gateway.call("UpdateContainerGroup", update)
     assert eci.backend.calls == []  # nothing reached the fake
