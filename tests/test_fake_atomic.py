@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eci_redeploy.core.errors import EciApiError
+from eci_redeploy.fake.exceptions import ApiError
 
 REGION = "cn-hangzhou"
 _ids = itertools.count(1)
@@ -126,7 +127,8 @@ def test_every_tag_refusal_leaves_the_update_unapplied(eci, tag_defect):
     assert _world(eci.backend) == before
 
 
-CREATE_DEFECTS = ("tag", "bad name", "no container", "imageless container", "bad cpu", "throttled")
+CREATE_DEFECTS = ("tag", "bad name", "no name", "no region", "no container", "imageless container", "bad cpu",
+                  "throttled", "token reused")
 
 
 @pytest.mark.parametrize("defect", CREATE_DEFECTS)
@@ -147,13 +149,22 @@ def test_a_refused_create_changes_nothing(eci, defect, tag_defect):
         body["Container"].append({"Name": "side"})
     elif defect == "bad cpu":
         body["Cpu"] = "two"
+    elif defect == "no name":
+        del body["ContainerGroupName"]
+    elif defect == "no region":
+        body["RegionId"] = ""
+    elif defect == "token reused":
+        body["ClientToken"] = f"atomic-create-{body['ContainerGroupName']}"
+        eci.gateway.call("CreateContainerGroup", dict(body, Tag=[]))
+        eci.backend.settle()
     before = _world(eci.backend)
     _call(eci, "CreateContainerGroup", body, fault=defect if defect == "throttled" else None)
     assert _world(eci.backend) == before, defect
 
 
-OTHER = ("restart failed group", "restart missing", "delete missing", "tag past 20", "tag bad key",
-         "tag missing group", "untag missing group", "cache without network", "cache without image")
+OTHER = ("restart failed group", "restart missing", "restart token reused", "delete missing", "tag past 20",
+         "tag bad key", "tag missing group", "tag nothing", "tag wrong type", "untag missing group",
+         "cache without network", "cache without image", "unknown action")
 
 
 @pytest.mark.parametrize("defect", OTHER)
@@ -176,12 +187,27 @@ def test_other_refused_mutations_change_nothing(eci, defect, tag_defect):
                                                "Tag": [{"Key": "ok", "Value": "v"}]}),
         "untag missing group": ("UntagResources", {**tag_body, "ResourceId": [running, "eci-missing"],
                                                    "TagKey": ["team"]}),
+        "tag nothing": ("TagResources", tag_body),
+        "tag wrong type": ("TagResources", {**tag_body, "ResourceType": "imagecache",
+                                            "Tag": [{"Key": "ok", "Value": "v"}]}),
+        # the same ClientToken as an earlier restart, another group: IdempotentParameterMismatch
+        "restart token reused": ("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": failed,
+                                                           "ClientToken": f"atomic-restart-{running}"}),
         "cache without network": ("CreateImageCache", {"RegionId": REGION, "ImageCacheName": "c",
                                                        "Image": ["reg.example.com/team/app:2"]}),
         "cache without image": ("CreateImageCache", {"RegionId": REGION, "ImageCacheName": "c",
                                                      "SecurityGroupId": "sg-1", "VSwitchId": "vsw-1"}),
     }
-    action, body = calls[defect]
+    if defect == "restart token reused":
+        eci.gateway.call("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": running,
+                                                   "ClientToken": f"atomic-restart-{running}"})
+        eci.backend.settle()
     before = _world(eci.backend)
+    if defect == "unknown action":  # InvalidAction.NotFound: no SDK method names it, so the fake's entry point
+        with pytest.raises(ApiError):
+            eci.backend.handle("ResizeContainerGroup", {"RegionId": REGION, "ContainerGroupId": running})
+        assert _world(eci.backend) == before
+        return
+    action, body = calls[defect]
     _call(eci, action, body)
     assert _world(eci.backend) == before, defect
