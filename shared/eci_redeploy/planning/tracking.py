@@ -267,7 +267,7 @@ class RequestTags:
 
 
 def for_request(
-    tags: list[dict[str, str]], existing: Mapping[str, str] = {}, clear: Collection[str] = ()
+    tags: list[dict[str, str]], existing: Mapping[str, str] | None = None, clear: Collection[str] = ()
 ) -> RequestTags:
     """`tags` (a group's list, with what is being recorded) as UpdateContainerGroup or a successor's
     CreateContainerGroup may carry it: never a system tag (ECI adds and keeps those; a request naming
@@ -276,6 +276,7 @@ def for_request(
     the record no longer sets) written empty, which reads as unset (`applied`), while ECI's 20 tags
     leave room: whether Tag.N replaces the group's tags or merges into them (no public document says),
     the group then reads the same (docs/fake.md, "What the fake models")."""
+    existing = existing or {}
     out: dict[str, str] = {}
     left_out: dict[str, str] = {}
     system = 0
