@@ -190,3 +190,16 @@ def test_a_parameter_the_sdk_would_drop_is_refused_not_sent(eci):
     with pytest.raises(EciApiError, match=r"AcrRegistryInfo\.1\.ArnService"):
         eci.gateway.call("UpdateContainerGroup", update)
     assert eci.backend.calls == []  # nothing reached the fake
+
+
+def test_the_image_cache_for_an_update_pulls_as_a_create_would(eci, steps, monkeypatch):
+    """CreateImageCache takes the cross-account AcrRegistryInfo (CreateImageCacheRequestAcrRegistryInfo
+    has ArnService / ArnUser) that the update it pre-warms for cannot carry: the cache gets them."""
+    spy = _Spy(monkeypatch)
+    update = next(s for s in steps if s.action == "UpdateContainerGroup" and s.rule == "upd")
+    settings = Prewarm(timeout_seconds=1, poll_seconds=1, security_group_id="sg-1", vswitch_id="vsw-1")
+    warm(update, eci.gateway, settings, Clock(sleep=lambda s: None, now=lambda: 0.0))
+    (body,) = [b for a, b in spy.sent if a == "CreateImageCache"]
+    (acr,) = body["AcrRegistryInfo"]
+    assert (acr["ArnService"], acr["ArnUser"]) == (CROSS["arn_service"], CROSS["arn_user"])
+    assert revealed(flatten(body)) == sdk_query("CreateImageCache", body)

@@ -380,11 +380,7 @@ def _plan_update(
         plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
         return
     pull = pulls.get(changes.new_images, rule, event, env)
-    if pull.create_only:
-        notes.append(
-            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup (left off): the "
-            "group keeps what it was created with (use action: replace to move it)"
-        )
+    notes.extend(_create_only_notes(pull))
     basis = [_token_basis(i, event) for i in changes.new_images]
     before = [*(str(i) for i in changes.old_images), _recorded(group)]
     after = [*basis, _pushed(event)]
@@ -415,6 +411,7 @@ def _plan_update(
             rollback=rollback,
             previous=changes.previous,
             network=_network(group),
+            cache_pull=_cache_pull(pull),
             event_id=event.event_id,
         )
     )
@@ -485,6 +482,23 @@ def _rollback_body(
     if tags:
         body["Tag"] = tags
     return body
+
+
+def _create_only_notes(pull: Any) -> list[str]:
+    if not pull.create_only:
+        return []
+    return [
+        f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup (left off): the "
+        "group keeps what it was created with (use action: replace to move it)"
+    ]
+
+
+def _cache_pull(pull: Any) -> dict[str, Any]:
+    """What an image cache for an update's image needs beyond what the update carries (None of it when
+    the update carries it all)."""
+    keys = ("AcrRegistryInfo", "ImageRegistryCredential", "PlainHttpRegistry", "InsecureRegistry")
+    wanted = {k: v for k, v in pull.for_create().items() if k in keys}
+    return wanted if wanted != {k: v for k, v in pull.for_update().items() if k in keys} else {}
 
 
 def request_tags(tags: list[dict[str, str]], before: Mapping[str, str], notes: list[str]) -> list[dict[str, str]]:
