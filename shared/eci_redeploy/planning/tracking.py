@@ -107,7 +107,7 @@ def scoped(tags: Mapping[str, str], base: str, rule: str) -> str | None:
 def is_system(key: str) -> bool:
     """A tag users cannot set (`acs:tag:createdby`, `acs:autoscaling:...`, `aliyun...`): ECI refuses
     it in a request (CreateContainerGroupRequestTag: keys cannot start with acs: or aliyun)."""
-    return key.lower().startswith(SYSTEM_PREFIXES)
+    return key[:1] in "aA" and key.lower().startswith(SYSTEM_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -279,23 +279,20 @@ def for_request(
     existing = existing or {}
     out: dict[str, str] = {}
     left_out: dict[str, str] = {}
-    system = 0
+    system = {k for k in existing if is_system(k)}
     for tag in tags:
         key, value = tag["Key"], tag.get("Value", "")
         if is_system(key):
-            system += 1
-            continue
-        new = legacy_key(key)
-        if new is not None:
-            out.setdefault(new, value)
-        elif len(key) > MAX_KEY:
-            left_out[key] = f"longer than {MAX_KEY} characters, which ECI refuses in a request"
-        else:
+            system.add(key)
+        elif len(key) <= MAX_KEY:
             out[key] = value
-    system += sum(1 for k in existing if is_system(k) and k not in {t["Key"] for t in tags})
+        elif (new := legacy_key(key)) is not None:
+            out.setdefault(new, value)
+        else:
+            left_out[key] = f"longer than {MAX_KEY} characters, which ECI refuses in a request"
     for key in sorted(clear):
         if key not in out and is_tracking(key) and len(key) <= MAX_KEY and existing.get(key):
-            if len(out) + system >= MAX_TAGS:
+            if len(out) + len(system) >= MAX_TAGS:
                 break
             out[key] = ""
     return RequestTags([{"Key": k, "Value": v} for k, v in out.items()], left_out)
