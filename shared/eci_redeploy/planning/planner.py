@@ -411,7 +411,7 @@ def _plan_update(
             rollback=rollback,
             previous=changes.previous,
             network=_network(group),
-            cache_pull=_cache_pull(pull),
+            cache_pull=pull.for_cache(),
             event_id=event.event_id,
         )
     )
@@ -491,14 +491,6 @@ def _create_only_notes(pull: Any) -> list[str]:
         f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup (left off): the "
         "group keeps what it was created with (use action: replace to move it)"
     ]
-
-
-def _cache_pull(pull: Any) -> dict[str, Any]:
-    """What an image cache for an update's image needs beyond what the update carries (None of it when
-    the update carries it all)."""
-    keys = ("AcrRegistryInfo", "ImageRegistryCredential", "PlainHttpRegistry", "InsecureRegistry")
-    wanted = {k: v for k, v in pull.for_create().items() if k in keys}
-    return wanted if wanted != {k: v for k, v in pull.for_update().items() if k in keys} else {}
 
 
 def request_tags(tags: list[dict[str, str]], before: Mapping[str, str], notes: list[str]) -> list[dict[str, str]]:

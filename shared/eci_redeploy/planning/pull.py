@@ -30,6 +30,7 @@ class PullParameters:
     eip: bool = False
     image_cache: bool = False
     _update: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def for_update(self) -> dict[str, Any]:
         # UpdateContainerGroup has no PlainHttpRegistry / InsecureRegistry / EIP / image-cache
@@ -47,6 +48,15 @@ class PullParameters:
             out["ImageRegistryCredential"] = self.credentials
         self._update = out
         return out
+
+    def for_cache(self) -> dict[str, Any]:
+        """What CreateImageCache needs for these images beyond what an update carries (it takes what
+        CreateContainerGroup takes); empty when the update carries it all. Read-only, shared."""
+        if self._cache is None:
+            keys = ("AcrRegistryInfo", "ImageRegistryCredential", "PlainHttpRegistry", "InsecureRegistry")
+            wanted = {k: v for k, v in self.for_create().items() if k in keys}
+            self._cache = wanted if wanted != {k: v for k, v in self.for_update().items() if k in keys} else {}
+        return self._cache
 
     def for_create(self) -> dict[str, Any]:
         # CreateContainerGroupRequestAcrRegistryInfo has ArnService / ArnUser: every entry goes.
