@@ -235,7 +235,9 @@ class EciGateway:
         from alibabacloud_tea_util import models as util_models
 
         request_name, method_name = _REQUESTS[action]
-        request = getattr(models, request_name)().from_map(revealed(dict(body)))
+        plain = revealed(dict(body))
+        request = getattr(models, request_name)().from_map(plain)
+        _refuse_unsent(action, request_name, plain, request)
         runtime = util_models.RuntimeOptions(autoretry=False, connect_timeout=5000, read_timeout=15000)
         response = getattr(self._client(region), method_name)(request, runtime)
         return response.body.to_map() if response.body is not None else {}
@@ -324,9 +326,32 @@ def tag_calls(
     return failed
 
 
+UNSENT = "ParameterNotSent"
+
+
+def _refuse_unsent(action: str, request_name: str, body: Mapping[str, Any], request: Any) -> None:
+    """What `plan` and the dry run print (the body, flattened) is what goes on the wire: a parameter the
+    SDK's request model has no field for is dropped by its `from_map` (UpdateContainerGroup's
+    AcrRegistryInfo has no ArnService; a template's misspelt or newer field), so such a request is
+    refused here, naming them, rather than sent without them."""
+    from alibabacloud_openapi_util.client import Client as OpenApiUtil
+
+    from .eci_wire import flatten
+
+    unsent = sorted(set(flatten(body)) - set(OpenApiUtil.query(request.to_map())))
+    if unsent:
+        shown = ", ".join(unsent[:5]) + (f" and {len(unsent) - 5} more" if len(unsent) > 5 else "")
+        raise EciApiError(
+            UNSENT, f"alibabacloud-eci20180808's {request_name} has no field for {shown}: not sent", action=action
+        )
+
+
 def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:
     """An SDK exception as one of the project's errors (never the SDK's own types above the gateway)."""
     from Tea.exceptions import TeaException, UnretryableException
+
+    if isinstance(exc, EciApiError):  # refused before it was sent (_refuse_unsent)
+        return exc
 
     if isinstance(exc, (UnretryableException, OSError, TimeoutError)):
         inner = getattr(exc, "inner_exception", None) or exc

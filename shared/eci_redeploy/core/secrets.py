@@ -35,6 +35,14 @@ class Secret:
     def __reduce__(self) -> Any:  # pickling would copy the value somewhere we cannot mask it
         raise TypeError("Secret values are not picklable")
 
+    # Immutable: a copy is the same object (copy.deepcopy of a request body, as the image-cache
+    # pre-warm makes of a step's pull parameters, would otherwise fall back to __reduce__ and fail).
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
 
 # Keys whose value is a credential whatever wrapped it (a template's ImageRegistryCredential Password,
 # `ImageRegistryCredential.1.Password` once flattened): masked even when it is a plain string, so a

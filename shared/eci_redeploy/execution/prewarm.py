@@ -80,7 +80,8 @@ def warm(step: Step, gateway: EciGateway, settings: Prewarm, clock: Clock) -> Ca
             "SecurityGroupId": security,
             "VSwitchId": vswitch.split(",")[0],
             "ClientToken": client_token("prewarm", region, image),
-            **{k: copy.deepcopy(step.body[k]) for k in PULL_KEYS if k in step.body},
+            # an update cannot carry every pull parameter a cache needs: the plan kept them aside
+            **{k: copy.deepcopy(v) for k, v in (step.cache_pull or step.body).items() if k in PULL_KEYS},
         }
         if settings.retention_days:
             body["RetentionDays"] = settings.retention_days

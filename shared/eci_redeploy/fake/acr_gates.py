@@ -128,15 +128,24 @@ def _tag_resources(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:
     if not new:
         raise ApiError(400, "MissingParameter.Tag", "The input parameter Tag is not supplied.")
     groups = _resources(backend, body)
+    # What is sent: keys up to 128 characters on TagResources (its API reference,
+    # https://www.alibabacloud.com/help/en/eci/developer-reference/api-eci-2018-08-08-tagresources);
+    # the tags a group has already (system tags too) are not checked again.
+    check_tags(new)
     for group in groups:  # validate every group first: all or nothing, like the API
         merged = {t.get("Key"): t.get("Value", "") for t in group.spec.get("Tag") or []}
         merged.update({t.get("Key"): t.get("Value", "") for t in new})
-        check_tags([{"Key": k, "Value": v} for k, v in merged.items()])
+        # ECI's 20 tags are the user's: system tags (acs: / aliyun, set by Alibaba Cloud) are not counted
+        check_tags([{"Key": k, "Value": v} for k, v in merged.items() if not _system(k)])
     for group in groups:
         merged = {t.get("Key"): t.get("Value", "") for t in group.spec.get("Tag") or []}
         merged.update({t.get("Key"): t.get("Value", "") for t in new})
         group.spec["Tag"] = [{"Key": k, "Value": v} for k, v in merged.items()]
     return {}
+
+
+def _system(key: str) -> bool:
+    return str(key).lower().startswith(("acs:", "aliyun"))
 
 
 def _untag_resources(backend: FakeEci, params: dict[str, str]) -> dict[str, Any]:

@@ -105,13 +105,20 @@ def required(params: Mapping[str, Any], key: str) -> str:
     return value
 
 
-def check_tags(tags: list[Any]) -> None:
+def check_tags(tags: list[Any], *, max_key: int = 128) -> None:
+    """Tag.N as ECI checks it: at most 20; keys 1..max_key characters (64 on CreateContainerGroup /
+    UpdateContainerGroup, 128 on TagResources: their API references), values at most 128; no key
+    starting with acs: or aliyun, no value starting with acs:, neither containing http:// or https://
+    (the ECI tags guide). The error names the key."""
     if len(tags) > 20:
         raise ApiError(400, "InvalidParameter.TagCount", "at most 20 tags")
     for tag in tags:
         key, value = str(tag.get("Key") or ""), str(tag.get("Value") or "")
-        if not key or len(key) > 128 or len(value) > 128:
-            raise ApiError(400, "InvalidParameter.Tag", "tag keys are 1-128 characters, values at most 128")
-        for text in (key, value):
-            if text.startswith(("acs:", "aliyun")) or "http://" in text or "https://" in text:
-                raise ApiError(400, "InvalidParameter.Tag", f"tag {text!r} uses a reserved prefix or a URL")
+        if not key or len(key) > max_key:
+            raise ApiError(400, "InvalidParameter.Tag", f"tag key {key!r} must be 1-{max_key} characters")
+        if len(value) > 128:
+            raise ApiError(400, "InvalidParameter.Tag", f"the value of tag {key!r} is longer than 128 characters")
+        if key.lower().startswith(("acs:", "aliyun")) or value.lower().startswith("acs:"):
+            raise ApiError(400, "InvalidParameter.Tag", f"tag {key!r} uses a reserved prefix (acs: / aliyun)")
+        if any(u in text for text in (key, value) for u in ("http://", "https://")):
+            raise ApiError(400, "InvalidParameter.Tag", f"tag {key!r} contains a URL")

@@ -35,6 +35,11 @@ MUTATING = (
     "CreateImageCache",
 )
 PAGE_MAX = 20
+# CreateContainerGroup's Tag.N.Key: "up to 64 characters" (CreateContainerGroupRequestTag in
+# alibabacloud-eci20180808; the ECI tags guide, https://www.alibabacloud.com/help/en/eci/user-guide/
+# use-tags-to-manage-elastic-container-instances). UpdateContainerGroup's Tag documents no limit of
+# its own: it is held to the same (TagResources documents 128: fake/acr_gates.py).
+REQUEST_KEY = 64
 
 
 @dataclass
@@ -224,7 +229,7 @@ class FakeEci:
         for c in containers + list(body.get("InitContainer") or []):
             if not isinstance(c, dict) or not c.get("Name") or not c.get("Image"):
                 raise ApiError(400, "InvalidParameter.Container", "every container needs a Name and an Image")
-        _check_tags(body.get("Tag") or [])
+        _check_tags(body.get("Tag") or [], max_key=REQUEST_KEY)
 
         def create() -> dict[str, Any]:
             gid = self._new_id("eci")
@@ -240,33 +245,29 @@ class FakeEci:
         group = self._existing(body)
 
         def update() -> dict[str, Any]:
-            if group.status not in MUTABLE:
-                raise incorrect_status(group.status)
+            # ECI checks the whole request before it changes anything: a refused update leaves the
+            # group as it was (UpdateContainerGroup answers an error and the group stays Running).
+            _check_update(group, body)
             incremental = body.get("UpdateType") == "IncrementalUpdate"
             for section in ("Container", "InitContainer"):
                 if section not in body:
                     continue
                 existing = {c["Name"]: c for c in group.spec.get(section) or []}
                 for change in body[section]:
-                    name = change.get("Name")
-                    if not name:
-                        raise ApiError(400, "InvalidParameter.Container", "Container.N.Name is required")
-                    if name in existing:
-                        existing[name].update(change)
-                    elif incremental:
-                        raise ApiError(400, "InvalidParameter.Container", f"container {name} does not exist")
+                    if change["Name"] in existing:
+                        existing[change["Name"]].update(change)
                     else:
-                        existing[name] = dict(change)
+                        existing[change["Name"]] = dict(change)
                 if incremental:
                     group.spec[section] = list(existing.values())
                 else:
                     names = {c.get("Name") for c in body[section]}
                     group.spec[section] = [c for n, c in existing.items() if n in names]
-            for key in ("Tag", "AcrRegistryInfo", "ImageRegistryCredential", "Cpu", "Memory", "RestartPolicy"):
+            for key in ("AcrRegistryInfo", "ImageRegistryCredential", "Cpu", "Memory", "RestartPolicy"):
                 if key in body:
-                    if key == "Tag":
-                        _check_tags(body["Tag"])
                     group.spec[key] = body[key]
+            if "Tag" in body:
+                group.spec["Tag"] = replaced_tags(group.spec.get("Tag") or [], body["Tag"])
             self._start(group, "Updating", self.update_seconds, "Updated")
             return {}
 
@@ -453,6 +454,33 @@ class FakeEci:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-fake{next(self._ids):016x}"
+
+
+def _check_update(group: Group, body: Mapping[str, Any]) -> None:
+    """Every refusal an UpdateContainerGroup can meet, before anything changes."""
+    if group.status not in MUTABLE:
+        raise incorrect_status(group.status)
+    incremental = body.get("UpdateType") == "IncrementalUpdate"
+    for section in ("Container", "InitContainer"):
+        names = {c["Name"] for c in group.spec.get(section) or []}
+        for change in body.get(section) or []:
+            name = change.get("Name") if isinstance(change, dict) else None
+            if not name:
+                raise ApiError(400, "InvalidParameter.Container", f"{section}.N.Name is required")
+            if incremental and name not in names:
+                raise ApiError(400, "InvalidParameter.Container", f"container {name} does not exist")
+    if "Tag" in body:
+        _check_tags(body["Tag"], max_key=REQUEST_KEY)
+
+
+def replaced_tags(have: list[dict[str, Any]], sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """UpdateContainerGroup's Tag.N: the list sent replaces the group's tags, its system tags
+    (`acs:` / `aliyun`, which no request can set or remove) kept. No public document says whether it
+    replaces or merges; replacing is the more likely reading (the SDK's UpdateType: a list parameter
+    is given in full; terraform-provider-alicloud resends a group's whole tag map on a change), and
+    the product's requests read the same either way (docs/fake.md, "What the fake models")."""
+    system = [t for t in have if str(t.get("Key", "")).lower().startswith(("acs:", "aliyun"))]
+    return system + [dict(t) for t in sent]
 
 
 def _page_token(offset: int) -> str:

@@ -126,8 +126,10 @@ def _strip(step: Step) -> Step:
     behind (other rules' holds on the group stay)."""
 
     def kept(tags: list[dict[str, str]]) -> list[dict[str, str]]:
+        # Written empty (reads as no hold: store.read) rather than left out: whether Tag.N replaces the
+        # group's tags or merges into them (undocumented), the hold is gone either way.
         ours = set(store.keys_of({t.get("Key", ""): t.get("Value", "") for t in tags}, step.rule or ""))
-        return [t for t in tags if t.get("Key") not in ours]
+        return [{**t, "Value": ""} if t.get("Key") in ours else t for t in tags]
 
     body = step.body
     if "Tag" in body:
@@ -248,7 +250,8 @@ def _with_holds(step: Step, change: tuple[dict[str, str], set[str]] | None) -> S
     put, gone = change
 
     def kept(tags: list[dict[str, str]]) -> list[dict[str, str]]:
-        rest = [t for t in tags if t.get("Key") not in gone and t.get("Key") not in put]
+        # a key dropped meanwhile is written empty, so a merging Tag.N cannot bring it back either
+        rest = [{**t, "Value": ""} if t.get("Key") in gone else t for t in tags if t.get("Key") not in put]
         return rest + [{"Key": k, "Value": v} for k, v in put.items()]
 
     body, rollback = step.body, step.rollback

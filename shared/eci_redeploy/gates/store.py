@@ -9,9 +9,11 @@ wins, so with a worker function only the single writer writes them (gates.flow.r
 `eci-redeploy.held-info`  "<held|refused>;<push time ms or ->;<held since ms>;<gates passed, '+'>;<tag>"
 `eci-redeploy.approved`   "<approver>;<approved at ms>;<32 hex of the hold's id>" once someone approved
                           this hold (an approval naming another id counts for nothing)
-`eci-redeploy.signed.<64 hex>`  "<recorded at ms>;<repository>": a successful SigningCompleted for that
-                          digest that came before anything was held for it (EventBridge does not order
-                          events); at most MAX_SIGNED per group, the oldest evicted (`signed_writes`)
+`eci-redeploy.signed.<44 hex>`  "<recorded at ms>;<repository>": a successful SigningCompleted for the
+                          digest whose first 44 hex digits (176 bits) these are, that came before
+                          anything was held for it (EventBridge does not order events); at most
+                          MAX_SIGNED per group, the oldest evicted (`signed_writes`). Earlier versions
+                          wrote all 64 digits (an 84-character key): still read, never written.
 
 One held change per rule on a group (a newer push of that rule replaces its own hold only). Two rules
 can target one group, each changing its own container (rule A: team/app -> container `app`, rule B:
@@ -20,11 +22,13 @@ keeps its applied record per rule the same way). The four keys above hold one ru
 `held-rule`; holds recorded by earlier versions read the same way); while they belong to another rule,
 a rule's hold is kept in
 
-`eci-redeploy.held.<rule>`       its version
-`eci-redeploy.held-info.<rule>`  its held-info
-`eci-redeploy.approved.<rule>`   its approval
+`eci-redeploy.held.<rule part>`       its version
+`eci-redeploy.held-info.<rule part>`  its held-info
+`eci-redeploy.approved.<rule part>`   its approval
 
-(rule names are at most 63 characters, so the keys fit). A group one rule holds carries the four keys
+(the rule part is planning/tracking.py's `rule_key`: the rule's name while the key fits 64 characters,
+else its first characters and a hash of it; keys an earlier version wrote with the whole name past 64
+characters are still read, and dropped on the rule's next hold). A group one rule holds carries the four keys
 only, as before. Holds of rules no longer in the rules file are dropped on the next hold written to
 the group; when a hold does not fit under ECI's 20 tags, `writes` returns None and the change is
 skipped with a reason, never recorded over another rule's hold.
@@ -41,7 +45,18 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..planning.tracking import MAX_TAGS, MAX_VALUE, PREFIX
+from ..planning.tracking import (
+    APPROVED_OF,
+    HELD_OF,
+    INFO_OF,
+    MAX_TAGS,
+    MAX_VALUE,
+    PREFIX,
+    SIGNED,
+    SIGNED_HEX,
+    rule_key,
+    scoped,
+)
 from .decide import Approval
 
 HELD = PREFIX + "held"
@@ -49,11 +64,9 @@ HELD_RULE = PREFIX + "held-rule"
 HELD_INFO = PREFIX + "held-info"
 APPROVED = PREFIX + "approved"
 KEYS = (HELD, HELD_RULE, HELD_INFO, APPROVED)
-HELD_OF = HELD + "."  # + rule: the held version of a rule whose hold is not in the four keys
-INFO_OF = HELD_INFO + "."
-APPROVED_OF = APPROVED + "."
+# HELD_OF / INFO_OF / APPROVED_OF + rule part: a rule's hold when it is not in the four keys
 _OF = {HELD: HELD_OF, HELD_INFO: INFO_OF, APPROVED: APPROVED_OF}
-SIGNED = PREFIX + "signed."
+_SCOPED = tuple(_OF.values())
 MAX_SIGNED = 2  # early signatures kept per group (ECI allows 20 tags; room for a hold is kept too)
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _APPROVER = re.compile(r"[^A-Za-z0-9_.@-]")
@@ -116,26 +129,27 @@ def read(tags: Mapping[str, str], rule: str | None = None) -> Held | None:
     own keys), or None (also for tags this version cannot read). `rule` None: the four keys."""
     if rule is None or tags.get(HELD_RULE) == rule:
         return _read(tags)
-    if not tags.get(HELD_OF + rule):
+    if not scoped(tags, HELD_OF, rule):
         return None
-    own = {base: tags[of + rule] for base, of in _OF.items() if of + rule in tags}
+    own = {base: value for base, of in _OF.items() if (value := scoped(tags, of, rule)) is not None}
     return _read({**own, HELD_RULE: rule})
 
 
 def keys_of(tags: Mapping[str, str], rule: str) -> list[str]:
     """The keys on a group that record `rule`'s hold."""
-    out = [of + rule for of in _OF.values() if of + rule in tags]
+    out = list(dict.fromkeys(k for of in _SCOPED for k in (rule_key(of, rule), of + rule) if k in tags))
     if tags.get(HELD_RULE) == rule:
         out += [k for k in KEYS if k in tags]
     return out
 
 
 def is_hold_key(key: str) -> bool:
-    return key in KEYS or key.startswith((HELD_OF, INFO_OF, APPROVED_OF))
+    return key in KEYS or key.startswith(_SCOPED)
 
 
 def holders(tags: Mapping[str, str]) -> set[str]:
-    """The rules with a hold (readable or not) on a group."""
+    """The rules with a hold (readable or not) on a group: their names, or for a name too long for a
+    key, its key part."""
     out = {k[len(of) :] for k in tags for of in _OF.values() if k.startswith(of)}
     return out | ({tags[HELD_RULE]} if tags.get(HELD_RULE) else set())
 
@@ -146,16 +160,21 @@ def writes(
     """(tags to set, keys to drop) to record `held` on a group with these tags, leaving other rules'
     holds alone (those of rules not in `live` are dropped): in the four keys when they are free, its
     rule's or a dropped rule's, else in the rule's own keys. None when it does not fit ECI's 20 tags."""
-    dead = {r for r in holders(tags) if live is not None and r not in live and r != held.rule}
-    drop = {k for r in dead for k in keys_of(tags, r)}
     owner = tags.get(HELD_RULE)
+    owner_dead = bool(owner) and live is not None and owner not in live and owner != held.rule
+    drop: set[str] = set()
+    if live is not None:  # the per-rule keys of rules not in `live`
+        alive = {k for r in {*live, held.rule} for k in keys_of(tags, r)}
+        drop = {k for k in tags if k.startswith(_SCOPED) and k not in alive}
+    if owner_dead:
+        drop |= {k for k in KEYS if k in tags}
     desired = held.tags()
-    if owner and owner != held.rule and owner not in dead:
-        desired = {_OF[k] + held.rule: v for k, v in desired.items() if k in _OF}
+    if owner and owner != held.rule and not owner_dead:
+        desired = {rule_key(_OF[k], held.rule): v for k, v in desired.items() if k in _OF}
     if len(max(desired, key=len)) > MAX_VALUE:
         return None
     drop |= {k for k in keys_of(tags, held.rule) if k not in desired}
-    if owner in dead or owner == held.rule:
+    if owner_dead or owner == held.rule:
         drop |= {k for k in KEYS if k in tags and k not in desired}
     drop -= set(desired)
     if len((set(tags) - drop) | set(desired)) > MAX_TAGS:
@@ -216,17 +235,18 @@ def approval_id(rule: str, version: str, since_ms: int) -> str:
 
 
 def signed_key(digest: str | None) -> str | None:
-    """The tag key of a recorded signature of `digest` (`sha256:` + 64 lowercase hex), or None."""
+    """The tag key of a recorded signature of `digest` (`sha256:` + 64 lowercase hex), or None: its
+    first SIGNED_HEX hex digits, so that the key fits ECI's 64 characters."""
     if not digest or not digest.startswith("sha256:") or not _HEX64.fullmatch(digest[7:]):
         return None
-    return SIGNED + digest[7:]
+    return SIGNED + digest[7 : 7 + SIGNED_HEX]
 
 
 def signed_in(tags: Mapping[str, str], digest: str | None, repository: str) -> bool:
     """Whether the tags record a successful signing of exactly this digest in this repository. A value
     that does not read back is no signature (fail closed)."""
     key = signed_key(digest)
-    raw = tags.get(key) if key else None
+    raw = (tags.get(key) or tags.get(SIGNED + digest[7:])) if key and digest else None  # now, or as written before
     if not raw:
         return False
     at, sep, repo = raw.partition(";")

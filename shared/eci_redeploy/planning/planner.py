@@ -367,6 +367,18 @@ def _update_tags(
     return tags
 
 
+def _tags_both_ways(
+    group: ContainerGroup, event: PushEvent, rule: Rule, changes: _Changes, notes: list[str], live: frozenset[str]
+) -> tuple[list[dict[str, str]] | None, list[dict[str, str]]]:
+    """(the update's Tag list, None without room for the record; the rollback's: back to the tags the
+    group had, the keys the update added written empty)."""
+    recorded = _update_tags(group, event, rule, changes, notes, live)
+    tags = None if recorded is None else request_tags(recorded, group.tag_map, notes)
+    updated = {**group.tag_map, **{t["Key"]: t["Value"] for t in tags or []}}
+    back = request_tags([{"Key": t.key, "Value": t.value} for t in group.tags], updated, [])
+    return tags, back
+
+
 def _show_tag(changes: _Changes, event: PushEvent, notes: list[str]) -> None:
     """The group has no room to record the pushed tag (ECI's 20 tags): deploy `repo:tag@digest`, so that
     the running image itself tells the next decision its version (the no-downgrade guard and `updates`
@@ -408,12 +420,8 @@ def _plan_update(
         plan.skipped.append(Skip(rule.name, f"already running {already}", group.id))
         return
     pull = pulls.get(changes.new_images, rule, event, env)
-    if pull.create_only:
-        notes.append(
-            f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
-            "what it was created with (use action: replace to move it)"
-        )
-    tags = _update_tags(group, event, rule, changes, notes, live)
+    notes.extend(_create_only_notes(pull))
+    tags, back = _tags_both_ways(group, event, rule, changes, notes, live)  # first: it may show the tag
     basis = [_token_basis(i, event) for i in changes.new_images]
     before = [*(str(i) for i in changes.old_images), _recorded(group)]
     after = [*basis, _pushed(event)]
@@ -426,7 +434,7 @@ def _plan_update(
         **pull.for_update(),
         **({"Tag": tags} if tags is not None else {}),
     }
-    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull)
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull, back)
     if changes.repairs:
         # Going back would send the invalid reference to ECI again: a failed repair stays failed.
         rollback = None
@@ -443,6 +451,7 @@ def _plan_update(
             rollback=rollback,
             previous=changes.previous,
             network=_network(group),
+            cache_pull=pull.for_cache(),
             event_id=event.event_id,
         )
     )
@@ -497,6 +506,7 @@ def _rollback_body(
     before: list[str],
     after: list[str],
     pull: Any,
+    tags: list[dict[str, str]],
 ) -> dict[str, Any]:
     """UpdateContainerGroup back to the images (and tags) the group had before this change. The old
     images are on the same registries as the new ones (an update keeps each container's host), so
@@ -509,9 +519,28 @@ def _rollback_body(
         **containers,
         **pull.for_update(),
     }
-    if group.tags:
-        body["Tag"] = [{"Key": t.key, "Value": t.value} for t in group.tags]
+    if tags:
+        body["Tag"] = tags
     return body
+
+
+def _create_only_notes(pull: Any) -> list[str]:
+    if not pull.create_only:
+        return []
+    return [
+        f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup (left off): the "
+        "group keeps what it was created with (use action: replace to move it)"
+    ]
+
+
+def request_tags(tags: list[dict[str, str]], before: Mapping[str, str], notes: list[str]) -> list[dict[str, str]]:
+    """`tags` as a request may carry them (tracking.for_request): our keys the group has and `tags`
+    no longer sets are written empty; what cannot be sent is said in the step's notes."""
+    keys = {t["Key"] for t in tags}
+    sent = tracking.for_request(tags, before, [k for k in before if tracking.is_tracking(k) and k not in keys])
+    for key, why in sent.left_out.items():
+        notes.append(f"tag {key} is not sent ({why}): ECI keeps it if Tag.N merges, drops it if Tag.N replaces")
+    return sent.tags
 
 
 def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str]) -> None:
@@ -591,7 +620,10 @@ def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule, live: f
     if tags is None:
         return {}
     ours = {t["Key"]: t["Value"] for t in tags if tracking.is_tracking(t["Key"])}
-    stale = {k: "" for k in group.tag_map if tracking.is_tracking(k) and k not in ours}
+    # An earlier version's over-long key is never written again (its current key is, and wins).
+    stale = {
+        k: "" for k in group.tag_map if tracking.is_tracking(k) and k not in ours and len(k) <= tracking.MAX_KEY
+    }
     if len(set(group.tag_map) | set(ours)) > tracking.MAX_TAGS:
         return {}
     return {**stale, **ours}
@@ -661,6 +693,19 @@ def _create_body(
     return body, changed
 
 
+def _template_tags(template: dict[str, Any], rule: Rule) -> dict[str, str]:
+    """The template's tags; one ECI refuses in CreateContainerGroup is a planning error naming it."""
+    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    for key in tags:
+        if tracking.is_system(key) or len(key) > tracking.MAX_KEY:
+            raise PlanningError(
+                f"the template's tag {key!r} cannot be sent to ECI (keys are at most {tracking.MAX_KEY} "
+                "characters and cannot start with acs: or aliyun)",
+                rule=rule.name,
+            )
+    return tags
+
+
 def _plan_create(
     plan: Plan,
     event: PushEvent,
@@ -670,7 +715,7 @@ def _plan_create(
     env: Mapping[str, str],
 ) -> None:
     name = str(template["ContainerGroupName"])
-    template_tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
+    template_tags = _template_tags(template, rule)
     version = tracking.version_of(event.digest if rule.pull.digest else None, event.tag)
     tags = tracking.record(
         template_tags, version=version, event_time=event.time, rule=rule.name, previous=None, tag=event.tag
@@ -702,10 +747,12 @@ def _running_by_name(group: ContainerGroup) -> dict[str, ImageRef]:
 
 
 def _replace_tags(
-    template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str]
+    template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str],
+    notes: list[str],
 ) -> list[Any]:
-    tags = {t["Key"]: t["Value"] for t in template.get("Tag") or []}
-    # The successor keeps the old group's tags so that the rule's selector still finds it.
+    tags = _template_tags(template, rule)
+    # The successor keeps the old group's tags so that the rule's selector still finds it; not its
+    # system tags (ECI adds those to the successor itself and refuses them in a request).
     merged = {**group.tag_map, **tags}
     running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
     repo_before = [r for r in running_before if r.repository == event.repository]
@@ -722,7 +769,7 @@ def _replace_tags(
         raise PlanningError(
             f"group {group.id} and the template have too many tags to add tracking tags (20)", rule=rule.name
         )
-    return recorded
+    return request_tags(recorded, {}, notes)
 
 
 def _plan_replace(
@@ -732,7 +779,8 @@ def _plan_replace(
     if group.status in ("Terminating", "Expired"):
         plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))
         return
-    recorded = _replace_tags(template, event, rule, group, live)
+    notes = [f"successor of {group.id}"]
+    recorded = _replace_tags(template, event, rule, group, live, notes)
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
@@ -753,7 +801,6 @@ def _plan_replace(
     create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
     body["ClientToken"] = create_token
     image = changed[0].render()
-    notes = (f"successor of {group.id}",)
     plan.steps.append(
         Step(
             rule.name,
@@ -761,7 +808,7 @@ def _plan_replace(
             body["ContainerGroupName"],
             body,
             image,
-            notes=notes,
+            notes=tuple(notes),
             event_id=event.event_id,
         )
     )

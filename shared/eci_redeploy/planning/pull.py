@@ -30,22 +30,38 @@ class PullParameters:
     eip: bool = False
     image_cache: bool = False
     _update: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    _cache: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def for_update(self) -> dict[str, Any]:
         # UpdateContainerGroup has no PlainHttpRegistry / InsecureRegistry / EIP / image-cache
-        # parameters: a group keeps what it was created with. Read-only: shared by every step of a plan.
+        # parameters, and its AcrRegistryInfo no ArnService / ArnUser (the SDK's
+        # UpdateContainerGroupRequestAcrRegistryInfo: Domain, InstanceId, InstanceName, RegionId; its
+        # from_map drops the rest): a group keeps what it was created with, so a cross-account entry
+        # is left off whole rather than sent as a same-account one. Read-only: shared by a plan's steps.
         if self._update is not None:
             return self._update
         out: dict[str, Any] = {}
-        if self.acr:
-            out["AcrRegistryInfo"] = self.acr
+        acr = [e for e in self.acr if not self._cross_account(e)]
+        if acr:
+            out["AcrRegistryInfo"] = acr
         if self.credentials:
             out["ImageRegistryCredential"] = self.credentials
         self._update = out
         return out
 
+    def for_cache(self) -> dict[str, Any]:
+        """What CreateImageCache needs for these images beyond what an update carries (it takes what
+        CreateContainerGroup takes); empty when the update carries it all. Read-only, shared."""
+        if self._cache is None:
+            keys = ("AcrRegistryInfo", "ImageRegistryCredential", "PlainHttpRegistry", "InsecureRegistry")
+            wanted = {k: v for k, v in self.for_create().items() if k in keys}
+            self._cache = wanted if wanted != {k: v for k, v in self.for_update().items() if k in keys} else {}
+        return self._cache
+
     def for_create(self) -> dict[str, Any]:
-        out = dict(self.for_update())
+        # CreateContainerGroupRequestAcrRegistryInfo has ArnService / ArnUser: every entry goes.
+        out: dict[str, Any] = {"AcrRegistryInfo": self.acr} if self.acr else {}
+        out.update((k, v) for k, v in self.for_update().items() if k != "AcrRegistryInfo")
         if self.plain_http:
             out["PlainHttpRegistry"] = ",".join(self.plain_http)
         if self.insecure:
@@ -56,12 +72,22 @@ class PullParameters:
             out["AutoMatchImageCache"] = True
         return out
 
+    @staticmethod
+    def _cross_account(entry: dict[str, Any]) -> bool:
+        return bool(entry.get("ArnService") or entry.get("ArnUser"))
+
     @property
     def create_only(self) -> list[str]:
         """Settings an update cannot carry (worth a note on an update step)."""
-        return [
+        out = [
             k for k, hosts in (("PlainHttpRegistry", self.plain_http), ("InsecureRegistry", self.insecure)) if hosts
         ]
+        out += [
+            f"the cross-account AcrRegistryInfo of {e['InstanceId']} (ArnService / ArnUser)"
+            for e in self.acr
+            if self._cross_account(e)
+        ]
+        return out
 
 
 def registry_info(ref: ImageRef, rule: Rule) -> RegistryInfo:

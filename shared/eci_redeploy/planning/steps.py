@@ -27,6 +27,10 @@ class Step:
     # Tracking tags (planning/tracking.py) the worker writes with TagResources once ECI accepted the
     # step: a restart's own request carries no tags, an update's does ("Tag" in its body).
     record: dict[str, str] = field(default_factory=dict)
+    # The pull parameters an image cache for this step's image needs (CreateImageCache takes what
+    # CreateContainerGroup takes: cross-account AcrRegistryInfo, PlainHttpRegistry, ...), where the
+    # step's own request cannot carry them (an update); empty: take them from the body.
+    cache_pull: dict[str, Any] = field(default_factory=dict)
 
     @property
     def client_token(self) -> str | None:
