@@ -18,11 +18,117 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True, defer_build=True)
 
 
+# A container as DescribeContainerGroups returns it: every field of the SDK's
+# `DescribeContainerGroupsResponseBodyContainerGroupsContainers` / `...InitContainers` (alibabacloud-eci20180808;
+# tests/test_eci_spec.py holds the aliases equal to the models' wire names), each optional so that a
+# state file written by hand may give only Name and Image, and a dump gives back only what was read.
+
+
+class ObservedFieldRef(_Open):
+    field_path: str | None = Field(None, alias="FieldPath")
+
+
+class ObservedValueFrom(_Open):
+    field_ref: ObservedFieldRef | None = Field(None, alias="FieldRef")
+
+
+class ObservedEnvironmentVar(_Open):
+    key: str = Field("", alias="Key")
+    value: str | None = Field(None, alias="Value")
+    value_from: ObservedValueFrom | None = Field(None, alias="ValueFrom")
+
+    @property
+    def field_path(self) -> str:
+        ref = self.value_from.field_ref if self.value_from else None
+        return (ref.field_path if ref else None) or ""
+
+
+class ObservedHttpGet(_Open):
+    path: str | None = Field(None, alias="Path")
+    port: int | None = Field(None, alias="Port")
+    scheme: str | None = Field(None, alias="Scheme")
+
+
+class ObservedTcpSocket(_Open):
+    host: str | None = Field(None, alias="Host")
+    port: int | None = Field(None, alias="Port")
+
+
+class ObservedProbe(_Open):
+    execs: list[str] | None = Field(None, alias="Execs")
+    http_get: ObservedHttpGet | None = Field(None, alias="HttpGet")
+    tcp_socket: ObservedTcpSocket | None = Field(None, alias="TcpSocket")
+    initial_delay_seconds: int | None = Field(None, alias="InitialDelaySeconds")
+    period_seconds: int | None = Field(None, alias="PeriodSeconds")
+    timeout_seconds: int | None = Field(None, alias="TimeoutSeconds")
+    success_threshold: int | None = Field(None, alias="SuccessThreshold")
+    failure_threshold: int | None = Field(None, alias="FailureThreshold")
+
+
+class ObservedPort(_Open):
+    port: int | None = Field(None, alias="Port")
+    protocol: str | None = Field(None, alias="Protocol")
+
+
+class ObservedCapability(_Open):
+    adds: list[str] | None = Field(None, alias="Adds")
+
+
+class ObservedSecurityContext(_Open):
+    capability: ObservedCapability | None = Field(None, alias="Capability")
+    read_only_root_filesystem: bool | None = Field(None, alias="ReadOnlyRootFilesystem")
+    run_as_user: int | None = Field(None, alias="RunAsUser")
+
+
+class ObservedVolumeMount(_Open):
+    name: str | None = Field(None, alias="Name")
+    mount_path: str | None = Field(None, alias="MountPath")
+    read_only: bool | None = Field(None, alias="ReadOnly")
+    mount_propagation: str | None = Field(None, alias="MountPropagation")
+    sub_path: str | None = Field(None, alias="SubPath")
+
+
+class ObservedState(_Open):
+    state: str | None = Field(None, alias="State")
+    detail_status: str | None = Field(None, alias="DetailStatus")
+    reason: str | None = Field(None, alias="Reason")
+    message: str | None = Field(None, alias="Message")
+    exit_code: int | None = Field(None, alias="ExitCode")
+    signal: int | None = Field(None, alias="Signal")
+    start_time: str | None = Field(None, alias="StartTime")
+    finish_time: str | None = Field(None, alias="FinishTime")
+
+
 class ObservedContainer(_Open):
     name: str = Field(alias="Name")
     image: str = Field(alias="Image")
-    ready: bool | None = Field(None, alias="Ready")
     image_pull_policy: str | None = Field(None, alias="ImagePullPolicy")
+    # The model names the startup command `Commands` on a container and `Command` on an init container.
+    commands: list[str] | None = Field(None, alias="Commands")
+    command: list[str] | None = Field(None, alias="Command")
+    args: list[str] | None = Field(None, alias="Args")
+    working_dir: str | None = Field(None, alias="WorkingDir")
+    cpu: float | None = Field(None, alias="Cpu")
+    memory: float | None = Field(None, alias="Memory")
+    gpu: int | None = Field(None, alias="Gpu")
+    environment_vars: list[ObservedEnvironmentVar] | None = Field(None, alias="EnvironmentVars")
+    ports: list[ObservedPort] | None = Field(None, alias="Ports")
+    volume_mounts: list[ObservedVolumeMount] | None = Field(None, alias="VolumeMounts")
+    liveness_probe: ObservedProbe | None = Field(None, alias="LivenessProbe")
+    readiness_probe: ObservedProbe | None = Field(None, alias="ReadinessProbe")
+    security_context: ObservedSecurityContext | None = Field(None, alias="SecurityContext")
+    stdin: bool | None = Field(None, alias="Stdin")
+    stdin_once: bool | None = Field(None, alias="StdinOnce")
+    tty: bool | None = Field(None, alias="Tty")
+    # What the container is doing, not what it was given: never sent back to ECI.
+    ready: bool | None = Field(None, alias="Ready")
+    restart_count: int | None = Field(None, alias="RestartCount")
+    current_state: ObservedState | None = Field(None, alias="CurrentState")
+    previous_state: ObservedState | None = Field(None, alias="PreviousState")
+
+    @property
+    def startup_command(self) -> list[str]:
+        return list(self.commands or self.command or [])
 
 
 class ObservedTag(_Open):
@@ -35,6 +141,8 @@ class ContainerGroup(_Open):
     name: str = Field("", alias="ContainerGroupName")
     status: str = Field("Running", alias="Status")
     region: str | None = Field(None, alias="RegionId")
+    # Always / Never / OnFailure; None when a state file does not say (CreateContainerGroup defaults to Always).
+    restart_policy: str | None = Field(None, alias="RestartPolicy")
     tags: list[ObservedTag] = Field(default_factory=list, alias="Tags")
     containers: list[ObservedContainer] = Field(default_factory=list, alias="Containers")
     init_containers: list[ObservedContainer] = Field(default_factory=list, alias="InitContainers")

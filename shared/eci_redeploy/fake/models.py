@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clients.eci_model import ObservedContainer
+from ..clients.eci_spec import container_spec
 from ..clients.eci_wire import unflatten
 from .acr_gates import handler_for as gate_handler
 from .describe import describe_group
@@ -109,10 +111,10 @@ class FakeEci:
                 gid = raw.get("ContainerGroupId") or self._new_id("eci")
                 spec = {
                     "ContainerGroupName": raw.get("ContainerGroupName", gid),
-                    "Container": [{"Name": c["Name"], "Image": c["Image"]} for c in raw.get("Containers") or []],
-                    "InitContainer": [
-                        {"Name": c["Name"], "Image": c["Image"]} for c in raw.get("InitContainers") or []
-                    ],
+                    # Every field the describe shows, back in the create request's form, so that a state
+                    # file round-trips (describe_group(seed(x)) shows x's commands, env, probes, ...).
+                    "Container": [_spec(c, init=False) for c in raw.get("Containers") or []],
+                    "InitContainer": [_spec(c, init=True) for c in raw.get("InitContainers") or []],
                     "Tag": [{"Key": t["Key"], "Value": t.get("Value", "")} for t in raw.get("Tags") or []],
                 }
                 for key in ("Cpu", "Memory", "SecurityGroupId", "VSwitchId", "ZoneId", "InstanceType", "RestartPolicy"):
@@ -453,6 +455,10 @@ class FakeEci:
 
     def _new_id(self, prefix: str) -> str:
         return f"{prefix}-fake{next(self._ids):016x}"
+
+
+def _spec(described: Mapping[str, Any], *, init: bool) -> dict[str, Any]:
+    return container_spec(ObservedContainer.model_validate(described), init=init)
 
 
 def _page_token(offset: int) -> str:

@@ -1,0 +1,131 @@
+"""A described container back in the request form: what UpdateContainerGroup (and CreateContainerGroup)
+take for it, from what DescribeContainerGroups says it has.
+
+The names follow the SDK's request models (`UpdateContainerGroupRequestContainer` /
+`...InitContainer` in alibabacloud-eci20180808, whose `to_map` keys are the wire names): `Args` becomes
+`Arg`, `Commands` `Command`, `EnvironmentVars` `EnvironmentVar` (`ValueFrom.FieldRef` becomes `FieldRef`),
+`Ports` `Port`, `VolumeMounts` `VolumeMount`, a probe's `Execs` `Exec.Command`, a capability's `Adds`
+`Add`. Left out, because the request models have no such field: a probe's `TcpSocket.Host`; an init
+container's probes (neither side has them). Status fields (`Ready`, `RestartCount`, the states) are
+never sent.
+
+A described value that reads as unset (an empty string or list, a zero count, `false`) is left out
+rather than sent: the describe cannot tell "set to 0" from "not set", and sending `RunAsUser=0` to a
+container whose image runs as another user would change it. Lifecycle hooks (`Lifecycle*Handler*`) are
+in the request models but not in the describe, so a container's hooks can never be read back and
+are never sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .eci_model import ObservedContainer, ObservedProbe
+
+# Keys of the request form a full container spec may hold (tests/test_eci_spec.py checks each against the
+# SDK's UpdateContainerGroupRequestContainer and ...InitContainer).
+CONTAINER_KEYS = (
+    "Name", "Image", "ImagePullPolicy", "Command", "Arg", "WorkingDir", "Cpu", "Memory", "Gpu",
+    "EnvironmentVar", "Port", "VolumeMount", "LivenessProbe", "ReadinessProbe", "SecurityContext",
+    "Stdin", "StdinOnce", "Tty",
+)  # fmt: skip
+
+
+def _set(out: dict[str, Any], key: str, value: Any) -> None:
+    if value not in (None, "", [], {}, 0, 0.0, False):
+        out[key] = value
+
+
+def probe_spec(probe: ObservedProbe | None) -> dict[str, Any] | None:
+    """A probe in the request form, or None when the describe shows no check to run (ECI answers an
+    empty probe object with zeros and defaults for a container that has none)."""
+    if probe is None:
+        return None
+    out: dict[str, Any] = {}
+    if probe.execs:
+        out["Exec"] = {"Command": list(probe.execs)}
+    http = probe.http_get
+    if http is not None and (http.port or http.path):
+        get: dict[str, Any] = {}
+        _set(get, "Path", http.path)
+        _set(get, "Port", http.port)
+        _set(get, "Scheme", http.scheme)
+        out["HttpGet"] = get
+    if probe.tcp_socket is not None and probe.tcp_socket.port:
+        out["TcpSocket"] = {"Port": probe.tcp_socket.port}
+    if not out:
+        return None
+    for key, value in (
+        ("InitialDelaySeconds", probe.initial_delay_seconds),
+        ("PeriodSeconds", probe.period_seconds),
+        ("TimeoutSeconds", probe.timeout_seconds),
+        ("SuccessThreshold", probe.success_threshold),
+        ("FailureThreshold", probe.failure_threshold),
+    ):
+        _set(out, key, value)
+    return out
+
+
+def _environment(c: ObservedContainer, value: Callable[[str], Any]) -> list[dict[str, Any]]:
+    out = []
+    for env in c.environment_vars or []:
+        if env.field_path:
+            entry: dict[str, Any] = {"Key": env.key, "FieldRef": {"FieldPath": env.field_path}}
+            if env.value:
+                entry["Value"] = value(env.value)
+        else:  # an empty value is a value (`A=`): kept
+            entry = {"Key": env.key, "Value": value(env.value or "")}
+        out.append(entry)
+    return out
+
+
+def _mounts(c: ObservedContainer) -> list[dict[str, Any]]:
+    out = []
+    for m in c.volume_mounts or []:
+        entry: dict[str, Any] = {}
+        for key, v in (
+            ("Name", m.name),
+            ("MountPath", m.mount_path),
+            ("ReadOnly", m.read_only),
+            ("MountPropagation", m.mount_propagation),
+            ("SubPath", m.sub_path),
+        ):
+            _set(entry, key, v)
+        out.append(entry)
+    return out
+
+
+def _security(c: ObservedContainer) -> dict[str, Any]:
+    sc = c.security_context
+    if sc is None:
+        return {}
+    out: dict[str, Any] = {}
+    if sc.capability is not None and sc.capability.adds:
+        out["Capability"] = {"Add": list(sc.capability.adds)}
+    _set(out, "ReadOnlyRootFilesystem", sc.read_only_root_filesystem)
+    _set(out, "RunAsUser", sc.run_as_user)
+    return out
+
+
+def container_spec(c: ObservedContainer, *, init: bool, env_value: Callable[[str], Any] = str) -> dict[str, Any]:
+    """The container's full spec in the request form (API names, nested). `env_value` wraps each
+    environment variable's value (the planner passes `Secret`: values may be credentials)."""
+    out: dict[str, Any] = {"Name": c.name, "Image": c.image}
+    _set(out, "ImagePullPolicy", c.image_pull_policy)
+    _set(out, "Command", c.startup_command)
+    _set(out, "Arg", list(c.args or []))
+    _set(out, "WorkingDir", c.working_dir)
+    _set(out, "Cpu", c.cpu)
+    _set(out, "Memory", c.memory)
+    _set(out, "Gpu", c.gpu)
+    _set(out, "EnvironmentVar", _environment(c, env_value))
+    _set(out, "Port", [{"Port": p.port, **({"Protocol": p.protocol} if p.protocol else {})} for p in c.ports or [] if p.port])
+    _set(out, "VolumeMount", _mounts(c))
+    if not init:
+        _set(out, "LivenessProbe", probe_spec(c.liveness_probe))
+        _set(out, "ReadinessProbe", probe_spec(c.readiness_probe))
+    _set(out, "SecurityContext", _security(c))
+    for key, flag in (("Stdin", c.stdin), ("StdinOnce", c.stdin_once), ("Tty", c.tty)):
+        _set(out, key, flag)
+    return out
