@@ -8,7 +8,13 @@ import copy
 from typing import Any
 
 HOST = "reg.example.com"
-PROBE = {"InitialDelaySeconds": 5, "PeriodSeconds": 7, "TimeoutSeconds": 2, "SuccessThreshold": 1, "FailureThreshold": 4}
+PROBE = {
+    "InitialDelaySeconds": 5,
+    "PeriodSeconds": 7,
+    "TimeoutSeconds": 2,
+    "SuccessThreshold": 1,
+    "FailureThreshold": 4,
+}
 
 APP: dict[str, Any] = {
     "Name": "app",

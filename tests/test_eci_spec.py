@@ -20,7 +20,6 @@ from eci_redeploy.clients.eci_spec import CONTAINER_KEYS, container_spec
 from eci_redeploy.clients.eci_wire import flatten
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer, seeded_backend
-
 from full_spec import APP, INIT, SIDECAR, create_body
 from test_fake_fidelity import _is_model, model_fields
 
@@ -62,7 +61,8 @@ def test_the_observed_container_has_every_field_of_the_sdk_describe_model(sdk_mo
 
 def test_the_group_reads_its_restart_policy():
     assert "RestartPolicy" in model_fields(m.DescribeContainerGroupsResponseBodyContainerGroups)
-    assert ContainerGroup.model_validate({"ContainerGroupId": "eci-1", "RestartPolicy": "Never"}).restart_policy == "Never"
+    group = ContainerGroup.model_validate({"ContainerGroupId": "eci-1", "RestartPolicy": "Never"})
+    assert group.restart_policy == "Never"
 
 
 @pytest.mark.parametrize(

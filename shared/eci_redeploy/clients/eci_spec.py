@@ -120,7 +120,8 @@ def container_spec(c: ObservedContainer, *, init: bool, env_value: Callable[[str
     _set(out, "Memory", c.memory)
     _set(out, "Gpu", c.gpu)
     _set(out, "EnvironmentVar", _environment(c, env_value))
-    _set(out, "Port", [{"Port": p.port, **({"Protocol": p.protocol} if p.protocol else {})} for p in c.ports or [] if p.port])
+    ports = [{"Port": p.port, **({"Protocol": p.protocol} if p.protocol else {})} for p in c.ports or [] if p.port]
+    _set(out, "Port", ports)
     _set(out, "VolumeMount", _mounts(c))
     if not init:
         _set(out, "LivenessProbe", probe_spec(c.liveness_probe))
