@@ -90,6 +90,14 @@ class FakeEci:
         self.startup_seconds = startup_seconds
         self.update_seconds = update_seconds
         self.cache_seconds = 0.0
+        # How IncrementalUpdate applies a named container (no public document says): "merge" field by
+        # field (what the product assumes by default), or "replace" its spec with the one sent (terraform's
+        # reading: it resends every container in full). docs/fake.md, "Assumptions no public document settles".
+        self.container_update = "merge"
+        # "Updating an ECI instance with a RestartPolicy of Never may cause containers to fail"
+        # (https://www.alibabacloud.com/help/en/eci/developer-reference/api-eci-2018-08-08-updatecontainergroup):
+        # True makes that "may" happen, so an update or restart of such a group ends Failed.
+        self.never_policy_fails = False
         self.clock = clock
         self.sleep = sleep
         self.faults = Faults()
@@ -253,8 +261,12 @@ class FakeEci:
                     name = change.get("Name")
                     if not name:
                         raise ApiError(400, "InvalidParameter.Container", "Container.N.Name is required")
-                    if name in existing:
+                    if name in existing and incremental and self.container_update == "merge":
                         existing[name].update(change)
+                    elif name in existing:
+                        # RenewUpdate: "for a parameter of the struct type, you must specify all the members"
+                        # (UpdateType, UpdateContainerGroupRequest in alibabacloud-eci20180808): replaced.
+                        existing[name] = dict(change)
                     elif incremental:
                         raise ApiError(400, "InvalidParameter.Container", f"container {name} does not exist")
                     else:
@@ -424,6 +436,9 @@ class FakeEci:
         # Ready; with Never / OnFailure it fails.
         gives_up = group.spec.get("RestartPolicy") in ("Never", "OnFailure")
         group.next_status = ("Failed" if gives_up else "Pending") if broken else "Running"
+        changed_in_place = status in ("Updating", "Restarting")
+        if changed_in_place and self.never_policy_fails and group.spec.get("RestartPolicy") == "Never":
+            group.next_status = "Failed"
         group.transition_at = self.clock() + seconds
         group.record("Normal", reason, f"{reason} container group {group.id}")
         if broken:
