@@ -16,7 +16,7 @@ from alibabacloud_openapi_util.client import Client as OpenApiUtil
 from pydantic import BaseModel
 
 from eci_redeploy.clients.eci_model import ContainerGroup, ObservedContainer, dump_groups, load_state
-from eci_redeploy.clients.eci_spec import CONTAINER_KEYS, container_spec
+from eci_redeploy.clients.eci_spec import CONTAINER_KEYS, container_spec, field_path
 from eci_redeploy.clients.eci_wire import flatten
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer, seeded_backend
@@ -34,17 +34,24 @@ def _unwrap(annotation):
     return annotation
 
 
-def missing_aliases(sdk_model, ours: type[BaseModel], path: str) -> list[str]:
-    """Wire names of the SDK model (recursively) that our pydantic model has no field for."""
-    aliases = {info.alias: info.annotation for info in ours.model_fields.values()}
+def _names(ours) -> dict[str, typing.Any]:
+    """{wire name: annotation} of a pydantic model (its aliases) or a TypedDict (its keys)."""
+    if isinstance(ours, type) and issubclass(ours, BaseModel):
+        return {info.alias: info.annotation for info in ours.model_fields.values()}
+    return typing.get_type_hints(ours)
+
+
+def missing_aliases(sdk_model, ours, path: str) -> list[str]:
+    """Wire names of the SDK model (recursively) that our model has no field for."""
+    names = _names(ours)
     out = []
     for wire, (_, annotation) in model_fields(sdk_model).items():
-        if wire not in aliases:
+        if wire not in names:
             out.append(f"{path}.{wire}")
             continue
         inner = _unwrap(annotation)
         if _is_model(inner):
-            out.extend(missing_aliases(inner, _unwrap(aliases[wire]), f"{path}.{wire}"))
+            out.extend(missing_aliases(inner, _unwrap(names[wire]), f"{path}.{wire}"))
     return out
 
 
@@ -97,7 +104,7 @@ def test_a_created_group_reads_back_as_the_request_that_created_it(eci):
     assert [container_spec(c, init=False) for c in group.containers] == [APP, SIDECAR]
     assert [container_spec(c, init=True) for c in group.init_containers] == [INIT]
     app = group.containers[0]
-    assert app.environment_vars[2].field_path == "status.podIP" and app.readiness_probe.http_get.port == 8080
+    assert field_path(app.environment_vars[2]) == "status.podIP" and app.readiness_probe["HttpGet"]["Port"] == 8080
     assert group.restart_policy == "Always"
 
 

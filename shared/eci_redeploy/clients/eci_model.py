@@ -8,7 +8,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, with_config
+from typing_extensions import TypedDict
 
 from ..core.errors import InputError
 
@@ -20,83 +21,92 @@ class _Open(BaseModel):
 
 # A container as DescribeContainerGroups returns it: every field of the SDK's
 # `DescribeContainerGroupsResponseBodyContainerGroupsContainers` / `...InitContainers` (alibabacloud-eci20180808;
-# tests/test_eci_spec.py holds the aliases equal to the models' wire names), each optional so that a
-# state file written by hand may give only Name and Image, and a dump gives back only what was read.
+# tests/test_eci_spec.py holds the names equal to the models' wire names), each optional so that a state
+# file written by hand may give only Name and Image, and a dump gives back only what was read. The nested
+# parts are typed dicts under the API's own names: validated like models, but plain dicts once read (a
+# described fleet is thousands of them: model instances cost ~3x as much to build and to collect).
+_OPEN_DICT = with_config(ConfigDict(extra="allow"))
 
 
-class ObservedFieldRef(_Open):
-    field_path: str | None = Field(None, alias="FieldPath")
+@_OPEN_DICT
+class FieldRef(TypedDict, total=False):
+    FieldPath: str
 
 
-class ObservedValueFrom(_Open):
-    field_ref: ObservedFieldRef | None = Field(None, alias="FieldRef")
+@_OPEN_DICT
+class ValueFrom(TypedDict, total=False):
+    FieldRef: FieldRef
 
 
-class ObservedEnvironmentVar(_Open):
-    key: str = Field("", alias="Key")
-    value: str | None = Field(None, alias="Value")
-    value_from: ObservedValueFrom | None = Field(None, alias="ValueFrom")
-
-    @property
-    def field_path(self) -> str:
-        ref = self.value_from.field_ref if self.value_from else None
-        return (ref.field_path if ref else None) or ""
+@_OPEN_DICT
+class EnvironmentVar(TypedDict, total=False):
+    Key: str
+    Value: str
+    ValueFrom: ValueFrom
 
 
-class ObservedHttpGet(_Open):
-    path: str | None = Field(None, alias="Path")
-    port: int | None = Field(None, alias="Port")
-    scheme: str | None = Field(None, alias="Scheme")
+@_OPEN_DICT
+class HttpGet(TypedDict, total=False):
+    Path: str
+    Port: int
+    Scheme: str
 
 
-class ObservedTcpSocket(_Open):
-    host: str | None = Field(None, alias="Host")
-    port: int | None = Field(None, alias="Port")
+@_OPEN_DICT
+class TcpSocket(TypedDict, total=False):
+    Host: str
+    Port: int
 
 
-class ObservedProbe(_Open):
-    execs: list[str] | None = Field(None, alias="Execs")
-    http_get: ObservedHttpGet | None = Field(None, alias="HttpGet")
-    tcp_socket: ObservedTcpSocket | None = Field(None, alias="TcpSocket")
-    initial_delay_seconds: int | None = Field(None, alias="InitialDelaySeconds")
-    period_seconds: int | None = Field(None, alias="PeriodSeconds")
-    timeout_seconds: int | None = Field(None, alias="TimeoutSeconds")
-    success_threshold: int | None = Field(None, alias="SuccessThreshold")
-    failure_threshold: int | None = Field(None, alias="FailureThreshold")
+@_OPEN_DICT
+class Probe(TypedDict, total=False):
+    Execs: list[str]
+    HttpGet: HttpGet
+    TcpSocket: TcpSocket
+    InitialDelaySeconds: int
+    PeriodSeconds: int
+    TimeoutSeconds: int
+    SuccessThreshold: int
+    FailureThreshold: int
 
 
-class ObservedPort(_Open):
-    port: int | None = Field(None, alias="Port")
-    protocol: str | None = Field(None, alias="Protocol")
+@_OPEN_DICT
+class Port(TypedDict, total=False):
+    Port: int
+    Protocol: str
 
 
-class ObservedCapability(_Open):
-    adds: list[str] | None = Field(None, alias="Adds")
+@_OPEN_DICT
+class Capability(TypedDict, total=False):
+    Adds: list[str]
 
 
-class ObservedSecurityContext(_Open):
-    capability: ObservedCapability | None = Field(None, alias="Capability")
-    read_only_root_filesystem: bool | None = Field(None, alias="ReadOnlyRootFilesystem")
-    run_as_user: int | None = Field(None, alias="RunAsUser")
+@_OPEN_DICT
+class SecurityContext(TypedDict, total=False):
+    Capability: Capability
+    ReadOnlyRootFilesystem: bool
+    RunAsUser: int
 
 
-class ObservedVolumeMount(_Open):
-    name: str | None = Field(None, alias="Name")
-    mount_path: str | None = Field(None, alias="MountPath")
-    read_only: bool | None = Field(None, alias="ReadOnly")
-    mount_propagation: str | None = Field(None, alias="MountPropagation")
-    sub_path: str | None = Field(None, alias="SubPath")
+@_OPEN_DICT
+class VolumeMount(TypedDict, total=False):
+    Name: str
+    MountPath: str
+    ReadOnly: bool
+    MountPropagation: str
+    SubPath: str
 
 
-class ObservedState(_Open):
-    state: str | None = Field(None, alias="State")
-    detail_status: str | None = Field(None, alias="DetailStatus")
-    reason: str | None = Field(None, alias="Reason")
-    message: str | None = Field(None, alias="Message")
-    exit_code: int | None = Field(None, alias="ExitCode")
-    signal: int | None = Field(None, alias="Signal")
-    start_time: str | None = Field(None, alias="StartTime")
-    finish_time: str | None = Field(None, alias="FinishTime")
+@_OPEN_DICT
+class ContainerState(TypedDict, total=False):
+    State: str
+    DetailStatus: str
+    Reason: str
+    Message: str
+    ExitCode: int
+    Signal: int
+    StartTime: str
+    FinishTime: str
 
 
 class ObservedContainer(_Open):
@@ -111,20 +121,20 @@ class ObservedContainer(_Open):
     cpu: float | None = Field(None, alias="Cpu")
     memory: float | None = Field(None, alias="Memory")
     gpu: int | None = Field(None, alias="Gpu")
-    environment_vars: list[ObservedEnvironmentVar] | None = Field(None, alias="EnvironmentVars")
-    ports: list[ObservedPort] | None = Field(None, alias="Ports")
-    volume_mounts: list[ObservedVolumeMount] | None = Field(None, alias="VolumeMounts")
-    liveness_probe: ObservedProbe | None = Field(None, alias="LivenessProbe")
-    readiness_probe: ObservedProbe | None = Field(None, alias="ReadinessProbe")
-    security_context: ObservedSecurityContext | None = Field(None, alias="SecurityContext")
+    environment_vars: list[EnvironmentVar] | None = Field(None, alias="EnvironmentVars")
+    ports: list[Port] | None = Field(None, alias="Ports")
+    volume_mounts: list[VolumeMount] | None = Field(None, alias="VolumeMounts")
+    liveness_probe: Probe | None = Field(None, alias="LivenessProbe")
+    readiness_probe: Probe | None = Field(None, alias="ReadinessProbe")
+    security_context: SecurityContext | None = Field(None, alias="SecurityContext")
     stdin: bool | None = Field(None, alias="Stdin")
     stdin_once: bool | None = Field(None, alias="StdinOnce")
     tty: bool | None = Field(None, alias="Tty")
     # What the container is doing, not what it was given: never sent back to ECI.
     ready: bool | None = Field(None, alias="Ready")
     restart_count: int | None = Field(None, alias="RestartCount")
-    current_state: ObservedState | None = Field(None, alias="CurrentState")
-    previous_state: ObservedState | None = Field(None, alias="PreviousState")
+    current_state: ContainerState | None = Field(None, alias="CurrentState")
+    previous_state: ContainerState | None = Field(None, alias="PreviousState")
 
     @property
     def startup_command(self) -> list[str]:

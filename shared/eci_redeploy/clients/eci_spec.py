@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .eci_model import ObservedContainer, ObservedProbe
+from .eci_model import EnvironmentVar, ObservedContainer, Probe
 
 # Keys of the request form a full container spec may hold (tests/test_eci_spec.py checks each against the
 # SDK's UpdateContainerGroupRequestContainer and ...InitContainer).
@@ -30,6 +30,8 @@ CONTAINER_KEYS = (
     "EnvironmentVar", "Port", "VolumeMount", "LivenessProbe", "ReadinessProbe", "SecurityContext",
     "Stdin", "StdinOnce", "Tty",
 )  # fmt: skip
+_PROBE_NUMBERS = ("InitialDelaySeconds", "PeriodSeconds", "TimeoutSeconds", "SuccessThreshold", "FailureThreshold")
+_MOUNT_KEYS = ("Name", "MountPath", "ReadOnly", "MountPropagation", "SubPath")
 
 
 def _set(out: dict[str, Any], key: str, value: Any) -> None:
@@ -37,74 +39,67 @@ def _set(out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = value
 
 
-def probe_spec(probe: ObservedProbe | None) -> dict[str, Any] | None:
-    """A probe in the request form, or None when the describe shows no check to run (ECI answers an
-    empty probe object with zeros and defaults for a container that has none)."""
-    if probe is None:
+def field_path(env: EnvironmentVar) -> str:
+    """The `ValueFrom.FieldRef.FieldPath` of a described environment variable ("" when it has a value)."""
+    return env.get("ValueFrom", {}).get("FieldRef", {}).get("FieldPath") or ""
+
+
+def probe_spec(probe: Probe | None) -> dict[str, Any] | None:
+    """A probe in the request form, or None when the describe shows no check to run (the describe
+    answers a probe object with zeros and defaults for a container that has none)."""
+    if not probe:
         return None
     out: dict[str, Any] = {}
-    if probe.execs:
-        out["Exec"] = {"Command": list(probe.execs)}
-    http = probe.http_get
-    if http is not None and (http.port or http.path):
+    if probe.get("Execs"):
+        out["Exec"] = {"Command": list(probe["Execs"])}
+    http = probe.get("HttpGet") or {}
+    if http.get("Port") or http.get("Path"):
         get: dict[str, Any] = {}
-        _set(get, "Path", http.path)
-        _set(get, "Port", http.port)
-        _set(get, "Scheme", http.scheme)
+        for key in ("Path", "Port", "Scheme"):
+            _set(get, key, http.get(key))
         out["HttpGet"] = get
-    if probe.tcp_socket is not None and probe.tcp_socket.port:
-        out["TcpSocket"] = {"Port": probe.tcp_socket.port}
+    tcp = probe.get("TcpSocket") or {}
+    if tcp.get("Port"):
+        out["TcpSocket"] = {"Port": tcp["Port"]}  # no Host: the request models have none
     if not out:
         return None
-    for key, value in (
-        ("InitialDelaySeconds", probe.initial_delay_seconds),
-        ("PeriodSeconds", probe.period_seconds),
-        ("TimeoutSeconds", probe.timeout_seconds),
-        ("SuccessThreshold", probe.success_threshold),
-        ("FailureThreshold", probe.failure_threshold),
-    ):
-        _set(out, key, value)
+    for key in _PROBE_NUMBERS:
+        _set(out, key, probe.get(key))
     return out
 
 
 def _environment(c: ObservedContainer, value: Callable[[str], Any]) -> list[dict[str, Any]]:
     out = []
     for env in c.environment_vars or []:
-        if env.field_path:
-            entry: dict[str, Any] = {"Key": env.key, "FieldRef": {"FieldPath": env.field_path}}
-            if env.value:
-                entry["Value"] = value(env.value)
+        path = field_path(env)
+        if path:
+            entry: dict[str, Any] = {"Key": env.get("Key", ""), "FieldRef": {"FieldPath": path}}
+            if env.get("Value"):
+                entry["Value"] = value(env["Value"])
         else:  # an empty value is a value (`A=`): kept
-            entry = {"Key": env.key, "Value": value(env.value or "")}
+            entry = {"Key": env.get("Key", ""), "Value": value(env.get("Value") or "")}
         out.append(entry)
     return out
 
 
 def _mounts(c: ObservedContainer) -> list[dict[str, Any]]:
     out = []
-    for m in c.volume_mounts or []:
+    for mount in c.volume_mounts or []:
         entry: dict[str, Any] = {}
-        for key, v in (
-            ("Name", m.name),
-            ("MountPath", m.mount_path),
-            ("ReadOnly", m.read_only),
-            ("MountPropagation", m.mount_propagation),
-            ("SubPath", m.sub_path),
-        ):
-            _set(entry, key, v)
+        for key in _MOUNT_KEYS:
+            _set(entry, key, mount.get(key))
         out.append(entry)
     return out
 
 
 def _security(c: ObservedContainer) -> dict[str, Any]:
-    sc = c.security_context
-    if sc is None:
-        return {}
+    sc = c.security_context or {}
     out: dict[str, Any] = {}
-    if sc.capability is not None and sc.capability.adds:
-        out["Capability"] = {"Add": list(sc.capability.adds)}
-    _set(out, "ReadOnlyRootFilesystem", sc.read_only_root_filesystem)
-    _set(out, "RunAsUser", sc.run_as_user)
+    adds = (sc.get("Capability") or {}).get("Adds")
+    if adds:
+        out["Capability"] = {"Add": list(adds)}
+    _set(out, "ReadOnlyRootFilesystem", sc.get("ReadOnlyRootFilesystem"))
+    _set(out, "RunAsUser", sc.get("RunAsUser"))
     return out
 
 
@@ -120,7 +115,8 @@ def container_spec(c: ObservedContainer, *, init: bool, env_value: Callable[[str
     _set(out, "Memory", c.memory)
     _set(out, "Gpu", c.gpu)
     _set(out, "EnvironmentVar", _environment(c, env_value))
-    ports = [{"Port": p.port, **({"Protocol": p.protocol} if p.protocol else {})} for p in c.ports or [] if p.port]
+    ports = [{"Port": p["Port"], **({"Protocol": p["Protocol"]} if p.get("Protocol") else {})}
+             for p in c.ports or [] if p.get("Port")]  # fmt: skip
     _set(out, "Port", ports)
     _set(out, "VolumeMount", _mounts(c))
     if not init:

@@ -365,7 +365,6 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
         if refused and section == "Container":
             notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
         changes.targets.extend(targets)
-        observed = {c.name: c for c in containers}
         for name, running in targets:
             assert running is not None
             new, same = pulls.new_image(running, event, rule)
@@ -374,7 +373,8 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
             old_text = written[name] if name in changes.broken else str(running)
             if name in changes.broken:
                 notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); replaced")
-            entry, back = _entries(observed[name], section, new, old_text, rule, notes)
+            observed = next(c for c in containers if c.name == name)
+            entry, back = _entries(observed, section, new, old_text, rule, notes)
             changes.body.setdefault(section, []).append(entry)
             changes.back.setdefault(section, []).append(back)
             changes.previous[name] = old_text
