@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+import urllib.request
 
 import pytest
 from alibabacloud_eci20180808 import models as m
@@ -21,7 +22,7 @@ from eci_redeploy.clients.eci_wire import flatten
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer, seeded_backend
 from full_spec import APP, INIT, SIDECAR, create_body
-from test_fake_fidelity import _is_model, model_fields
+from test_fake_fidelity import _is_model, check_shape, model_fields
 
 STATUS_ONLY = {"Ready", "RestartCount", "CurrentState", "PreviousState"}
 
@@ -116,6 +117,11 @@ def test_a_state_file_round_trips_every_container_field(eci, tmp_path):
     state.write_text(json.dumps(dump_groups([group])))
     with FakeEciServer(seeded_backend(dump_groups(load_state(state))["ContainerGroups"])) as server:
         (again,) = gateway_for(server).describe("cn-hangzhou", ids=[group.id])
+        with urllib.request.urlopen(f"{server.url}/_fake/groups", timeout=10) as answer:
+            (raw,) = json.loads(answer.read())["ContainerGroups"]  # the JSON before the SDK reads it
+    problems: list[str] = []
+    check_shape(raw, m.DescribeContainerGroupsResponseBodyContainerGroups, "group", problems)
+    assert problems == []
 
     def spec(g):
         return [c.model_dump(by_alias=True, exclude=STATUS_ONLY) for c in g.containers + g.init_containers]
