@@ -209,3 +209,16 @@ def test_validate_refuses_an_update_section_that_does_not_fit(make_rules, action
     with pytest.raises(RulesError) as info:
         make_rules(body, templates={"t.yaml": {"ContainerGroupName": "web", "Container": [copy.deepcopy(APP)]}})
     assert message in str(info.value)
+
+
+def test_validate_reads_the_update_section_back(tmp_path):
+    from click.testing import CliRunner
+
+    from eci_redeploy.cli import cli
+
+    body = {**rule("web"), "update": {"containers": "full", "restart_policy_never": "in-place"}}
+    path = tmp_path / "rules.yaml"
+    path.write_text(__import__("yaml").safe_dump({"version": 1, "rules": [body]}))
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "changed containers resent in full; RestartPolicy Never groups changed in place" in result.output

@@ -43,7 +43,18 @@ def validate(rules_file: str) -> None:
     rules = load_rules(rules_file)
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
     for rule in rules:  # what each rule deploys, read back from the parsed policy
-        click.echo(f"  {rule.name}: {rule.source.repository} {rules.policy(rule).describe(rule.allow_downgrade)}")
+        policy = rules.policy(rule).describe(rule.allow_downgrade)
+        click.echo(f"  {rule.name}: {rule.source.repository} {policy}{_update_summary(rule)}")
+
+
+def _update_summary(rule: Any) -> str:
+    """The rule's `update` section when it is not the default, as `validate` reads it back."""
+    said = []
+    if rule.update.containers == "full":
+        said.append("changed containers resent in full")
+    if rule.update.restart_policy_never == "in-place":
+        said.append("RestartPolicy Never groups changed in place")
+    return f"; {'; '.join(said)}" if said else ""
 
 
 @cli.command()
