@@ -32,6 +32,14 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
 
+    # Immutable, like a str: a copy is the same object, so that copying a request body (the image
+    # cache's pull parameters, execution/prewarm.py) keeps its secrets wrapped instead of failing.
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self
+
     def __reduce__(self) -> Any:  # pickling would copy the value somewhere we cannot mask it
         raise TypeError("Secret values are not picklable")
 
