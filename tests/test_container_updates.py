@@ -104,6 +104,7 @@ def test_the_plan_of_a_full_resend_masks_environment_values(eci, make_rules):
     assert params["Container.1.ReadinessProbe.HttpGet.Path"] == "/healthz"
     assert params["Container.1.SecurityContext.RunAsUser"] == "1000"
     assert "s3cret-value" not in repr(report.to_json())
+    assert any("update.containers: full" in n and "lifecycle hooks" in n for n in step.notes)
     assert [c.action for c in eci.backend.mutating_calls()] == ["CreateContainerGroup"]
 
 

@@ -331,6 +331,12 @@ class _Changes:
         return bool(set(self.previous) & set(self.broken))
 
 
+FULL_NOTE = (
+    "update.containers: full: each changed container is sent as DescribeContainerGroups shows it (lifecycle "
+    "hooks, which it does not show, are not sent)"
+)
+
+
 def _entries(
     observed: ObservedContainer, section: str, new: ImageRef, old_text: str, rule: Rule, notes: list[str]
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -342,6 +348,8 @@ def _entries(
         back = container_spec(observed, init=section == "InitContainer", env_value=Secret)
         back["Image"] = old_text
         entry = {**back, "Image": new_text}
+        if FULL_NOTE not in notes:
+            notes.append(FULL_NOTE)
     else:
         entry, back = {"Name": observed.name, "Image": new_text}, {"Name": observed.name, "Image": old_text}
     if not new.digest and old_text == new_text:
