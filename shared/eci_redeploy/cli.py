@@ -43,8 +43,11 @@ def validate(rules_file: str) -> None:
     rules = load_rules(rules_file)
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
     for rule in rules:  # what each rule deploys, read back from the parsed policy
-        policy = rules.policy(rule).describe(rule.allow_downgrade)
-        click.echo(f"  {rule.name}: {rule.source.repository} {policy}{_update_summary(rule)}")
+        policy = rules.policy(rule)
+        said = policy.describe(rule.allow_downgrade) + _update_summary(rule)
+        click.echo(f"  {rule.name}: {rule.source.repository} {said}")
+        for warning in policy.warnings():
+            click.echo(f"    warning: {warning}")
 
 
 def _update_summary(rule: Any) -> str:
