@@ -15,6 +15,7 @@ import economy
 import gates
 import latency
 import load
+import observe
 import tagpolicy
 import throughput
 from common import table
@@ -34,6 +35,7 @@ def main() -> int:
     gates.run()
     latency.run(3 if quick else 9)
     load.run()
+    observe.run()
     tagpolicy.run()
     print()
     print(table())

@@ -620,7 +620,7 @@ def test_9_a_typo_reports_the_cause_with_the_closest_key(tmp_path):
         (
             lambda d: d["rules"][0].update(zzz=1),
             "rules[0] (r): unknown key 'zzz' (valid keys: allow_downgrade, gates, name, notify, pull, rollout, source, "
-            "target)",
+            "target, update)",
         ),
         (
             lambda d: (d["rules"][0].update(pulll={}), d["rules"][0]["source"].update(tagz=1)),

@@ -132,3 +132,28 @@ def test_updates_warm_the_cache_but_cannot_name_it(world, make_rules):
     (update,) = backend.mutating_calls("UpdateContainerGroup")
     assert "ImageSnapshotId" not in update.params
     assert any("cannot name a cache" in n for n in report.outcomes[0].step.notes)
+
+
+def test_a_cache_for_a_registry_with_credentials_is_built_with_them(world, make_rules):
+    """The image cache pulls as the group will: the rule's ImageRegistryCredential (its password a
+    Secret until the SDK sends it) goes into CreateImageCache too."""
+    backend, gateway, clock = world
+    rules = make_rules(
+        {
+            **rule(
+                "web",
+                action="create",
+                template="t.yaml",
+                pull={
+                    "credentials": [{"server": HOST, "username": "ci", "password_env": "REG_PW"}],
+                    "prewarm": {"timeout_seconds": 60, "poll_seconds": 5},
+                },
+            ),
+            "rollout": {"poll_seconds": 1},
+        },
+        templates={"t.yaml": TEMPLATE},
+    )
+    report = run(push(), rules, gateway, {"REG_PW": "pw-123"}, clock=clock)
+    (cache_call,) = backend.mutating_calls("CreateImageCache")
+    assert cache_call.params["ImageRegistryCredential.1.Password"] == "pw-123"
+    assert report.outcomes[0].status == "applied"

@@ -44,9 +44,20 @@ def validate(rules_file: str) -> None:
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
     for rule in rules:  # what each rule deploys, read back from the parsed policy
         policy = rules.policy(rule)
-        click.echo(f"  {rule.name}: {rule.source.repository} {policy.describe(rule.allow_downgrade)}")
+        said = policy.describe(rule.allow_downgrade) + _update_summary(rule)
+        click.echo(f"  {rule.name}: {rule.source.repository} {said}")
         for warning in policy.warnings():
             click.echo(f"    warning: {warning}")
+
+
+def _update_summary(rule: Any) -> str:
+    """The rule's `update` section when it is not the default, as `validate` reads it back."""
+    said = []
+    if rule.update.containers == "full":
+        said.append("changed containers resent in full")
+    if rule.update.restart_policy_never == "in-place":
+        said.append("RestartPolicy Never groups changed in place")
+    return f"; {'; '.join(said)}" if said else ""
 
 
 @cli.command()

@@ -32,16 +32,16 @@ class Secret:
     def __hash__(self) -> int:
         return hash(("Secret", self._value))
 
-    def __reduce__(self) -> Any:  # pickling would copy the value somewhere we cannot mask it
-        raise TypeError("Secret values are not picklable")
-
-    # Immutable: a copy is the same object (copy.deepcopy of a request body, as the image-cache
-    # pre-warm makes of a step's pull parameters, would otherwise fall back to __reduce__ and fail).
+    # Immutable, like a str: a copy is the same object, so that copying a request body (the image
+    # cache's pull parameters, execution/prewarm.py) keeps its secrets wrapped instead of failing.
     def __copy__(self) -> Secret:
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
         return self
+
+    def __reduce__(self) -> Any:  # pickling would copy the value somewhere we cannot mask it
+        raise TypeError("Secret values are not picklable")
 
 
 # Keys whose value is a credential whatever wrapped it (a template's ImageRegistryCredential Password,

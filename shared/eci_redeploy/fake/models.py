@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..clients.eci_model import ObservedContainer
+from ..clients.eci_spec import container_spec
 from ..clients.eci_wire import unflatten
 from .acr_gates import handler_for as gate_handler
 from .describe import describe_group
@@ -93,6 +95,14 @@ class FakeEci:
         self.startup_seconds = startup_seconds
         self.update_seconds = update_seconds
         self.cache_seconds = 0.0
+        # How IncrementalUpdate applies a named container (no public document says): "merge" field by
+        # field (what the product assumes by default), or "replace" its spec with the one sent (terraform's
+        # reading: it resends every container in full). docs/fake.md, "Assumptions no public document settles".
+        self.container_update = "merge"
+        # "Updating an ECI instance with a RestartPolicy of Never may cause containers to fail"
+        # (https://www.alibabacloud.com/help/en/eci/developer-reference/api-eci-2018-08-08-updatecontainergroup):
+        # True makes that "may" happen, so an update or restart of such a group ends Failed.
+        self.never_policy_fails = False
         self.clock = clock
         self.sleep = sleep
         self.faults = Faults()
@@ -114,10 +124,10 @@ class FakeEci:
                 gid = raw.get("ContainerGroupId") or self._new_id("eci")
                 spec = {
                     "ContainerGroupName": raw.get("ContainerGroupName", gid),
-                    "Container": [{"Name": c["Name"], "Image": c["Image"]} for c in raw.get("Containers") or []],
-                    "InitContainer": [
-                        {"Name": c["Name"], "Image": c["Image"]} for c in raw.get("InitContainers") or []
-                    ],
+                    # Every field the describe shows, back in the create request's form, so that a state
+                    # file round-trips (describe_group(seed(x)) shows x's commands, env, probes, ...).
+                    "Container": [_spec(c, init=False) for c in raw.get("Containers") or []],
+                    "InitContainer": [_spec(c, init=True) for c in raw.get("InitContainers") or []],
                     "Tag": [{"Key": t["Key"], "Value": t.get("Value", "")} for t in raw.get("Tags") or []],
                 }
                 for key in ("Cpu", "Memory", "SecurityGroupId", "VSwitchId", "ZoneId", "InstanceType", "RestartPolicy"):
@@ -254,8 +264,13 @@ class FakeEci:
                     continue
                 existing = {c["Name"]: c for c in group.spec.get(section) or []}
                 for change in body[section]:
-                    if change["Name"] in existing:
-                        existing[change["Name"]].update(change)
+                    name = change["Name"]
+                    if name in existing and incremental and self.container_update == "merge":
+                        existing[name].update(change)
+                    elif name in existing:
+                        # RenewUpdate: "for a parameter of the struct type, you must specify all the members"
+                        # (UpdateType, UpdateContainerGroupRequest in alibabacloud-eci20180808): replaced.
+                        existing[name] = dict(change)
                     else:
                         existing[change["Name"]] = dict(change)
                 if incremental:
@@ -423,6 +438,9 @@ class FakeEci:
         # Ready; with Never / OnFailure it fails.
         gives_up = group.spec.get("RestartPolicy") in ("Never", "OnFailure")
         group.next_status = ("Failed" if gives_up else "Pending") if broken else "Running"
+        changed_in_place = status in ("Updating", "Restarting")
+        if changed_in_place and self.never_policy_fails and group.spec.get("RestartPolicy") == "Never":
+            group.next_status = "Failed"
         group.transition_at = self.clock() + seconds
         group.record("Normal", reason, f"{reason} container group {group.id}")
         if broken:
@@ -481,6 +499,10 @@ def replaced_tags(have: list[dict[str, Any]], sent: list[dict[str, Any]]) -> lis
     the product's requests read the same either way (docs/fake.md, "What the fake models")."""
     system = [t for t in have if str(t.get("Key", "")).lower().startswith(("acs:", "aliyun"))]
     return system + [dict(t) for t in sent]
+
+
+def _spec(described: Mapping[str, Any], *, init: bool) -> dict[str, Any]:
+    return container_spec(ObservedContainer.model_validate(described), init=init)
 
 
 def _page_token(offset: int) -> str:

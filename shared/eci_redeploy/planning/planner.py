@@ -12,10 +12,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..clients.eci_model import ContainerGroup, GroupIndex
+from ..clients.eci_model import ContainerGroup, GroupIndex, ObservedContainer
+from ..clients.eci_spec import container_spec
 from ..core.errors import ImageReferenceError, PlanningError
 from ..core.idempotency import client_token, transition_token
 from ..core.imageref import ImageRef, running_ref
+from ..core.secrets import Secret
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
 from . import newer, tracking
@@ -196,6 +198,8 @@ def _plan_rule(
         if guard is None and held and action != "update":  # a restart or a replace moves every container
             why = "; ".join(f"{n}: {r}" for n, r in sorted(held.items()))
             guard = Skip(rule.name, f"{why} ({action} moves the whole group)", group.id)
+        if guard is None and action != "replace":
+            guard = _never_restarts(rule, group)
         if guard is not None:
             plan.skipped.append(guard)
             continue
@@ -241,6 +245,40 @@ def _event_order(event: PushEvent, rule: Rule, group: ContainerGroup, by_order: 
             group.id,
         )
     return None
+
+
+# https://www.alibabacloud.com/help/en/eci/developer-reference/api-eci-2018-08-08-updatecontainergroup:
+# "Updating an ECI instance with a RestartPolicy of Never may cause containers to fail"; only Pending or
+# Running groups can be updated or restarted (ibid., and RestartContainerGroup's page), so a group left
+# Failed cannot be rolled back either.
+NEVER_RESTARTS = (
+    "RestartPolicy is Never: ECI documents that updating such a group may leave its containers failed, and a "
+    "Failed group can be neither updated nor rolled back"
+)
+
+
+def _never_restarts(rule: Rule, group: ContainerGroup) -> Skip | None:
+    """A group that never restarts its containers is changed in place only when the rule says so."""
+    if group.restart_policy != "Never" or rule.update.restart_policy_never == "in-place":
+        return None
+    reason = (
+        f"{NEVER_RESTARTS}: not {'restarted' if rule.target.action == 'restart' else 'updated'} in place; use "
+        "action: replace (a new group from a template), or update: {restart_policy_never: in-place} to change it "
+        "anyway"
+    )
+    return Skip(rule.name, reason, group.id)
+
+
+def _never_note(rule: Rule, group: ContainerGroup) -> tuple[str, ...]:
+    if group.restart_policy != "Never":
+        return ()
+    return (f"{NEVER_RESTARTS}; changed in place as update.restart_policy_never: in-place asks",)
+
+
+def _verb(action: str, rule: Rule) -> str:
+    """A ClientToken's action word: a full resend is another request than an incremental one, so a rule
+    switched between the two never reuses a token for a different body (IdempotentParameterMismatch)."""
+    return f"{action}-full" if rule.update.containers == "full" else action
 
 
 def _running_version(ref: ImageRef | None) -> str | None:
@@ -309,6 +347,39 @@ class _Changes:
         return bool(set(self.previous) & set(self.broken))
 
 
+FULL_NOTE = (
+    "update.containers: full: each changed container is sent as DescribeContainerGroups shows it (lifecycle "
+    "hooks, which it does not show, are not sent)"
+)
+
+
+def _entries(
+    observed: ObservedContainer, section: str, new: ImageRef, old_text: str, rule: Rule, notes: list[str]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the container's entry in the update, the entry that puts it back as observed). `update.containers:
+    full` sends the whole described spec both ways; incremental sends what changes, and the rollback
+    puts back every field the change touched, ImagePullPolicy included."""
+    new_text = str(new)
+    if rule.update.containers == "full":
+        back = container_spec(observed, init=section == "InitContainer", env_value=Secret)
+        back["Image"] = old_text
+        entry = {**back, "Image": new_text}
+        if FULL_NOTE not in notes:
+            notes.append(FULL_NOTE)
+    else:
+        entry, back = {"Name": observed.name, "Image": new_text}, {"Name": observed.name, "Image": old_text}
+    if not new.digest and old_text == new_text:
+        entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
+        notes.append(
+            f"{observed.name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
+        )
+        if observed.image_pull_policy:
+            back["ImagePullPolicy"] = observed.image_pull_policy
+        else:
+            notes.append(f"{observed.name}: its ImagePullPolicy was not observed: a rollback leaves it Always")
+    return entry, back
+
+
 def _changes(
     group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str], held: Mapping[str, str]
 ) -> _Changes:
@@ -328,17 +399,13 @@ def _changes(
             new, same = pulls.new_image(running, event, rule)
             if same or _same_content(group, running, new, event, rule):
                 continue
-            new_text, old_text = str(new), (written[name] if name in changes.broken else str(running))
+            old_text = written[name] if name in changes.broken else str(running)
             if name in changes.broken:
                 notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); replaced")
-            entry: dict[str, Any] = {"Name": name, "Image": new_text}
-            if not new.digest and old_text == new_text:
-                entry["ImagePullPolicy"] = "Always"  # same tag again: make ECI pull it
-                notes.append(
-                    f"{name}: tag {new.tag} pushed again without a digest; pulling with ImagePullPolicy=Always"
-                )
+            observed = next(c for c in containers if c.name == name)
+            entry, back = _entries(observed, section, new, old_text, rule, notes)
             changes.body.setdefault(section, []).append(entry)
-            changes.back.setdefault(section, []).append({"Name": name, "Image": old_text})
+            changes.back.setdefault(section, []).append(back)
             changes.previous[name] = old_text
             changes.old_images.append(running)
             changes.new_images.append(new)
@@ -407,7 +474,7 @@ def _plan_update(
             Skip(rule.name, f"group is {group.status}; it can be updated only when Pending or Running", group.id)
         )
         return
-    notes: list[str] = []
+    notes: list[str] = list(_never_note(rule, group))
     changes = _changes(group, event, rule, pulls, notes, held)
     if not changes.targets:
         unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
@@ -428,7 +495,7 @@ def _plan_update(
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, "update", group.id, before=before, after=after),
+        "ClientToken": transition_token(rule.name, _verb("update", rule), group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
         **changes.body,
         **pull.for_update(),
@@ -514,7 +581,7 @@ def _rollback_body(
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, "rollback", group.id, before=before, after=after),
+        "ClientToken": transition_token(rule.name, _verb("rollback", rule), group.id, before=before, after=after),
         "UpdateType": "IncrementalUpdate",
         **containers,
         **pull.for_update(),
@@ -575,6 +642,7 @@ def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGrou
             group.id,
             event_id=event.event_id,
             record=record,
+            notes=_never_note(rule, group),
         )
     )
 

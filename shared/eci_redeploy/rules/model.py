@@ -330,6 +330,24 @@ class Rollout(_Strict):
     rollback: bool = Field(True, description="put a failed group back on the image it ran before")
 
 
+class Update(_Strict):
+    """How an in-place change (action update, or restart) is sent to ECI."""
+
+    containers: Literal["incremental", "full"] = Field(
+        "incremental",
+        description="incremental: UpdateContainerGroup carries each changed container's name and new image "
+        "(and ImagePullPolicy for a tag pushed again); full: each changed container's whole spec as "
+        "DescribeContainerGroups shows it (commands, args, env, ports, mounts, probes, resources, security "
+        "context), for when IncrementalUpdate replaces a named container's spec instead of merging it",
+    )
+    restart_policy_never: Literal["skip", "in-place"] = Field(
+        "skip",
+        description="a group whose RestartPolicy is Never: skip (ECI documents that updating it may leave its "
+        "containers failed, and a Failed group can be neither updated nor rolled back; use action: replace) or "
+        "in-place (update or restart it anyway)",
+    )
+
+
 class Rule(_Strict):
     name: str = Field(pattern=RULE_NAME, max_length=63)
     allow_downgrade: bool = Field(
@@ -341,12 +359,28 @@ class Rule(_Strict):
     target: Target
     pull: Pull = Field(default_factory=Pull)
     rollout: Rollout = Field(default_factory=Rollout)
+    update: Update = Field(
+        default_factory=Update,
+        description="how an update or restart is sent: update: {containers: full} resends each changed "
+        "container's full spec (default: incremental)",
+    )
     notify: list[Channel] | None = Field(
         None, description="where to report this rule's rollouts (default: the file's notify)"
     )
     gates: Gates | None = Field(
         None, description="what a push must pass before it is deployed (default: the file's gates; {} for none)"
     )
+
+    @model_validator(mode="after")
+    def _update_fits_action(self) -> Rule:
+        action = self.target.action
+        if self.update.containers == "full" and action != "update":
+            raise ValueError(f"update.containers: full goes with action: update (this rule's action is {action})")
+        if self.update.restart_policy_never != "skip" and action not in ("update", "restart"):
+            raise ValueError(
+                f"update.restart_policy_never goes with action: update or restart (this rule's action is {action})"
+            )
+        return self
 
 
 class RulesFile(_Strict):
