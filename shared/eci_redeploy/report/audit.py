@@ -72,6 +72,29 @@ def lines_for(report: Any) -> list[dict[str, Any]]:
     return out
 
 
+def refused(event: Any, rule: str | None, reason: str) -> None:
+    """A push refused before planning (a digest its registry did not confirm): no step, no group, and
+    still one audit line, so that a forged claim is on the trail beside the changes."""
+    log_event(
+        "audit",
+        event_id=event.event_id,
+        event_source=event.source,
+        rule=rule,
+        target=None,
+        group_id=None,
+        action=None,
+        outcome="refused",
+        image_before=None,
+        image_after=None,
+        digest_before=None,
+        digest_after=event.digest,
+        request_id=None,
+        rollback_request_id=None,
+        duration_ms=0.0,
+        reason=reason,
+    )
+
+
 def emit(report: Any) -> None:
     for line in lines_for(report):
         log_event("audit", **line)
