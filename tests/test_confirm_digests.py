@@ -213,3 +213,31 @@ def test_30_3_a_push_naming_a_host_no_rule_or_group_names_is_not_asked_there(web
     assert status == 200, body
     assert "a registry no rule or group names; not confirmed, not deployed" in body["skipped"][0]["reason"]
     assert fc.mutations() == [] and fc.dispatcher.seen == set()
+
+
+def test_30_3_a_registry_refusing_the_rules_credentials_deploys_nothing_and_is_not_retried(
+    fc, tmp_path, monkeypatch
+):
+    import subprocess
+
+    htpasswd = tmp_path / "htpasswd"
+    subprocess.run(["htpasswd", "-Bbc", str(htpasswd), "ci", "right-password"], check=True, capture_output=True)
+    with Registry(tmp_path / "reg", htpasswd=htpasswd) as reg:
+        digest = write_layout(tmp_path / "img", "1.4.0", "web 1.4.0")
+        push(tmp_path / "img", "1.4.0", f"{reg.host}/team/web:1.4.0", creds="ci:right-password")
+        path = web_rules(tmp_path, reg.host)
+        rules = json.loads(path.read_text())
+        rules["rules"][0]["pull"]["credentials"] = [{"server": reg.host, "username": "ci", "password_env": "REG_PW"}]
+        path.write_text(json.dumps(rules))
+        monkeypatch.setenv("REG_PW", "wrong-password")
+        monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")
+        monkeypatch.setenv("ECI_REDEPLOY_RULES", str(path))
+        fc.backend.seed(
+            [{"ContainerGroupId": "eci-web", "ContainerGroupName": "web", "RegionId": "cn-hangzhou",
+              "Status": "Running", "Containers": [{"Name": "web", "Image": f"{reg.host}/team/web:1.3.0"}]}]
+        )
+        status, body = deliver(distribution(reg.host, digest))
+    assert status == 200, body  # a redelivery cannot fix the credentials
+    assert "refused the credentials" in body["skipped"][0]["reason"]
+    assert "wrong-password" not in json.dumps(body)
+    assert fc.mutations() == [] and fc.dispatcher.seen == set()

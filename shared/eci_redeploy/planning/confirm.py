@@ -8,9 +8,9 @@ tag's manifest, on a registry host the rules or the observed groups name (never 
 - no digest was claimed: the registry's is filled in;
 - the tag points elsewhere, or does not exist: the push is dropped (a forged or stale claim must not
   roll a group back or trigger a failed pull), with the reason in the report and the audit;
-- the registry cannot be reached, or no registry is known to ask: the push is dropped too, and marked
-  `retry` (the webhook answers 503 so that the sender delivers it again; the reconcile deploys what
-  the tag really is once the registry answers). Deploying an unconfirmed claim would let anyone with
+- the registry cannot be reached: the push is dropped too, and marked `retry` (the webhook answers 503
+  so that the sender delivers it again; the reconcile deploys what the tag really is once the registry
+  answers); it refuses the rule's credentials, or no registry is known to ask: dropped, not retried. Deploying an unconfirmed claim would let anyone with
   the token roll production back whenever the registry is slow or down.
 
 Platform-signed events (EventBridge, `signed`) and pushes without a tag are not asked.
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
-from ..clients.registry_api import RegistryClient, RegistryError, RegistryNotFound
+from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound
 from ..core.errors import ImageReferenceError
 from ..core.imageref import ImageRef, running_ref
 from ..events.model import PushEvent
@@ -90,6 +90,9 @@ def _confirm_one(
     except RegistryNotFound:
         missing = f"{host}/{event.repository}:{event.tag} does not exist in the registry"
         out.drop(event, Skip(rule.name, f"{missing}: the push ({event.source}) is ignored"))
+        return
+    except RegistryAuthError as exc:  # a redelivery cannot fix the credentials: said, not retried
+        out.drop(event, Skip(rule.name, f"{claim}: {host} refused the credentials ({exc.one_line()}); not deployed"))
         return
     except RegistryError as exc:
         reason = f"{claim}: {host} could not confirm it ({exc.one_line()}); not deployed, retry later"
