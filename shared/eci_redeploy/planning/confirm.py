@@ -10,8 +10,9 @@ tag's manifest, on a registry host the rules or the observed groups name (never 
   roll a group back or trigger a failed pull), with the reason in the report and the audit;
 - the registry cannot be reached: the push is dropped too, and marked `retry` (the webhook answers 503
   so that the sender delivers it again; the reconcile deploys what the tag really is once the registry
-  answers); it refuses the rule's credentials, or no registry is known to ask: dropped, not retried. Deploying an unconfirmed claim would let anyone with
-  the token roll production back whenever the registry is slow or down.
+  answers); it refuses the rule's credentials, or no registry is known to ask: dropped, not retried.
+  Deploying an unconfirmed claim would let anyone with the token roll production back whenever the
+  registry is slow or down.
 
 Platform-signed events (EventBridge, `signed`) and pushes without a tag are not asked.
 """
