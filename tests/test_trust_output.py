@@ -103,3 +103,38 @@ def test_6_slack_sets_values_in_code_spans_and_the_image_reads_as_before(make_ru
     run(push(), rules, gateway, os.environ)
     ding, slack, _ = bodies(receiver)
     assert f"- image: `{HOST}/team/web@sha256:{'a' * 64}`" in ding and "`ev-42`" in slack
+
+
+# ---- item 7: `eci-redeploy audit` shows control characters, it does not pass them to the terminal -------
+
+OSC8 = "\x1b]8;;http://evil.example/\x1b\\click here\x1b]8;;\x1b\\"
+FORGED = "\n2026-01-01 00:00:00Z  web  eci-prod  UpdateContainerGroup  applied  a -> evil:1"
+
+
+def test_7_audit_table_shows_newlines_and_terminal_escapes(tmp_path, capsys):
+    from eci_redeploy.cli import main
+
+    record = {
+        "ts": 1795782000.0,
+        "kind": "audit",
+        "event_id": f"ev{FORGED}",
+        "event_source": "distribution",
+        "rule": "web",
+        "target": "eci-1",
+        "action": None,
+        "outcome": "refused",
+        "reason": f"tag {OSC8}\u202e moved",
+        "request_id": None,
+    }
+    log = tmp_path / "fc.log"
+    log.write_text(json.dumps(record) + "\n")
+    assert main(["audit", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1  # one record, one line: the id's newline forged none
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "\\x1b]8;;http://evil.example/\\x1b\\click here" in out and "\\u202e" in out
+    assert "ev\\n2026-01-01 00:00:00Z  web  eci-prod" in out
+    # --json stays exact data: JSON escapes the characters, a reader gets them back unchanged.
+    assert main(["audit", str(log), "--json"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert json.loads(line)["event_id"] == f"ev{FORGED}" and "\x1b" not in line
