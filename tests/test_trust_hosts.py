@@ -267,3 +267,27 @@ def test_5_a_distribution_request_host_outside_rfc_1123_is_rejected(fc, host, li
     assert response["statusCode"] == 400, response
     assert "request.host" in response["body"] and "host[:port]" in response["body"]
     assert listener.accepted == 0 and fc.backend.calls == [] and fc.dispatcher.seen == set()
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [
+        (lambda r: r["target"].update(region="cn-hangzhou\n"), "target.region"),
+        (lambda r: r["pull"]["acr"].update(region="x@127.0.0.1:1/#"), "pull.acr.region"),
+        (lambda r: r["pull"]["acr"].update(instance_name="acme.127.0.0.1:1/#"), "pull.acr.instance_name"),
+        (lambda r: r["pull"]["acr"].update(domains=["evil@127.0.0.1:1"]), "pull.acr.domains"),
+        (lambda r: r["source"].update(registry="cri-x@127.0.0.1:1"), "source.registry"),
+        (lambda r: r["pull"].update(plain_http=["h:99999"]), "pull.plain_http"),
+        (lambda r: r["pull"].update(credentials=[{"server": "r.io\n", "username": "u", "password_env": "P"}]),
+         "pull.credentials"),
+    ],
+)
+def test_5_the_rules_file_holds_its_hosts_to_the_same_grammar(edit, field):
+    # Settings are trusted, but they also become host names: one grammar for both, named at validate.
+    from eci_redeploy.core.errors import RulesError
+    from eci_redeploy.rules.model import parse_rules
+
+    body = yaml.safe_load(gated_rules_text())
+    edit(body)
+    with pytest.raises(RulesError, match=field.replace(".", r"\.")):
+        parse_rules({"version": 1, "rules": [body]}, source="rules.yaml")
