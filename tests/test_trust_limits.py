@@ -23,8 +23,8 @@ from helpers import ROOT
 HEADER, BODY, MAX = 0.5, 0.5, 4
 
 
-@pytest.fixture
-def server(monkeypatch):
+@contextlib.contextmanager
+def running(monkeypatch, *, header=HEADER, body=BODY, most=MAX):
     """serve's HTTP server with the webhook app on the embedded fake, limits small enough for a test."""
     from eci_redeploy.fake.embedded import embedded_server, gateway_for
     from eci_redeploy.functions.serve import http_server, make_app
@@ -34,7 +34,7 @@ def server(monkeypatch):
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(rules))
     fake = embedded_server([])
     app = make_app(rules, gateway_for(fake))
-    http = http_server("127.0.0.1", 0, app, header_timeout=HEADER, body_timeout=BODY, max_connections=MAX)
+    http = http_server("127.0.0.1", 0, app, header_timeout=header, body_timeout=body, max_connections=most)
     thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
@@ -44,6 +44,12 @@ def server(monkeypatch):
         http.server_close()
         app.writer.stop()
         thread.join(5)
+
+
+@pytest.fixture
+def server(monkeypatch):
+    with running(monkeypatch) as http:
+        yield http
 
 
 def connect(server) -> socket.socket:
@@ -92,8 +98,10 @@ def _closed(sock: socket.socket) -> bool:
         sock.settimeout(5)
 
 
-def test_7_a_promised_body_never_sent_gets_408_and_the_connection_closes(server):
-    with connect(server) as sock:
+def test_7_a_promised_body_never_sent_gets_408_and_the_connection_closes(monkeypatch):
+    # The body has its own deadline, counted from the headers: with a header deadline of 60 s, a body
+    # deadline of 0.5 s still answers long before the client's own 5 s timeout (which would raise).
+    with running(monkeypatch, header=60.0) as server, connect(server) as sock:
         sock.sendall(b"POST /?token=" + TOKEN.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
         reply = answer(sock)  # returns once the server closes: before the client's own 5 s timeout
     assert reply.startswith(b"HTTP/1.1 408"), reply[:80]

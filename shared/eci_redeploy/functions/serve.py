@@ -68,6 +68,14 @@ class _BoundedDrain:
         self._arm()
         return self._raw.readline(size)  # type: ignore[no-any-return]
 
+    def readinto(self, buffer: Any) -> int:  # werkzeug's LimitedStream reads the body with it
+        if self.refused:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        self._arm()
+        return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+
     def read(self, size: int = -1) -> bytes:
         self._arm()
         if not self.refused:
