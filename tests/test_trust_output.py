@@ -138,3 +138,19 @@ def test_7_audit_table_shows_newlines_and_terminal_escapes(tmp_path, capsys):
     assert main(["audit", str(log), "--json"]) == 0
     (line,) = capsys.readouterr().out.splitlines()
     assert json.loads(line)["event_id"] == f"ev{FORGED}" and "\x1b" not in line
+
+
+def test_7_json_logs_and_cli_json_escape_what_json_leaves_raw(capsys):
+    # JSON escapes C0 (ESC included) itself; with ensure_ascii=False it leaves the C1 controls (0x9b is
+    # CSI, a terminal sequence start), bidi overrides and line separators raw. The logs and the CLI's
+    # JSON escape those too; the parsed value is unchanged.
+    from eci_redeploy.core.log import log_event
+    from eci_redeploy.core.secrets import dumps_masked
+
+    value = "tag\x9b31m red \u202e\u2028 版本"
+    log_event("audit", reason=value)
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if '"kind": "audit"' in x]
+    assert json.loads(line)["reason"] == value and "\\u009b" in line
+    assert not any(ch in line for ch in "\x9b\u202e\u2028") and "版本" in line
+    printed = dumps_masked({"id": value}, ensure_ascii=False)
+    assert json.loads(printed) == {"id": value} and "\x9b" not in printed

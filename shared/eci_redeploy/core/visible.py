@@ -31,3 +31,15 @@ def visible(text: object) -> str:
     if not _SUSPECT.search(s):
         return s
     return "".join(_escape(ch) for ch in s)
+
+
+# What JSON (with ensure_ascii=False) leaves raw but a terminal or a log viewer obeys: DEL, the C1
+# controls (0x9b is CSI, which starts sequences as ESC [ does), bidi overrides and isolates,
+# zero-width characters, the line and paragraph separators. JSON escapes C0 itself.
+_JSON_RAW = re.compile("[\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+
+
+def json_safe(dumped: str) -> str:
+    """A JSON text with those characters as `\\uXXXX` escapes: the same value once parsed, nothing for a
+    terminal to act on (they can only occur inside strings, where the escape is valid)."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
