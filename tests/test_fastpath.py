@@ -14,7 +14,9 @@ import pytest
 import yaml
 
 from eci_redeploy.core import yamlio
+from eci_redeploy.core.errors import EventError
 from eci_redeploy.events.adapters import parse_payload
+from eci_redeploy.events.model import PushEvent
 from eci_redeploy.planning.planner import registry_mismatch
 from eci_redeploy.rules.index import compiled_rules, write_index
 from eci_redeploy.rules.model import load_rules
@@ -159,9 +161,13 @@ def test_unwatched_only_when_the_full_path_matches_no_rule(tmp_path, registry):
     for batch in [[p] for p in PUSHES] + [list(pair) for pair in itertools.combinations(PUSHES[:4], 2)]:
         payload = json.dumps([_acr_push(*p) for p in batch])
         fast = unwatched_reply(payload, tmp_path / "rules.yaml")
-        events = parse_payload(payload.encode(), source="eventbridge")
+        try:
+            events = parse_payload(payload.encode(), source="eventbridge")
+        except EventError:
+            events = []  # every push refused (an InstanceId `CRI-ABC123` fails the cri-[a-z0-9]+ grammar)
+        pushes = [e for e in events if isinstance(e, PushEvent)]
         matched = [
-            r.name for e in events for r in rules.for_repository(e.repository) if registry_mismatch(r, e) is None
+            r.name for e in pushes for r in rules.for_repository(e.repository) if registry_mismatch(r, e) is None
         ]
         if fast is not None:
             answered += 1

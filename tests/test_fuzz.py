@@ -416,3 +416,89 @@ def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
     change = Change("r", "sha256:" + "a" * 64, pushed.replace(tzinfo=timezone.utc), seen)
     decision = evaluate(gates, change, Evidence(), now)
     assert decision.verdict == ("go" if minutes >= 120 else "held")
+
+
+# ---- issue 23 item 5: region and host fields (tests/test_trust_hosts.py has each reported attack) -------
+# Whatever a payload puts in a field that becomes part of a host name, either the adapter refuses it
+# (naming the field) or the host the product would connect to is exactly the one the grammar implies:
+# `cr.<region>.aliyuncs.com` with no userinfo, port, path or fragment smuggled in, a registry host
+# that is the whole authority of its URL. Modest by default: 200 examples per property.
+
+HOSTS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+_HOST_CHARS = st.sampled_from([*"abcz09-.:@/#?%[]\\ _", "\n", "\x00", "\u3002", "\uff0e", "é"])
+PLACE_ATTACKS = [
+    "x@127.0.0.1:1/#", "127.0.0.1:1/#", "cn-hangzhou.evil.example#", "cn-hangzhou\n", "cn-hangzhou/..",
+    "evil.example@127.0.0.1", "[::1]:1", "a" * 64, "cn-hangzhou:443", "%2e%2e", "cn\u3002hangzhou",
+]
+place_text = st.one_of(
+    st.sampled_from(PLACE_ATTACKS),
+    st.text(_HOST_CHARS, min_size=1, max_size=40),
+    st.sampled_from(["cn-hangzhou", "ap-southeast-1", "cn-shanghai-finance-1"]),
+)
+# (sample, where the field sits): every payload field that names a region, an instance or a host.
+PLACES = [
+    ("acr-webhook.json", ("repository", "region")),
+    ("acr-ee-push.json", ("data", "RegionId")),
+    ("acr-ee-push.json", ("aliyunregionid",)),
+    ("acr-ee-push.json", ("data", "InstanceId")),
+    ("acr-ee-push.json", ("data", "InstanceName")),
+    ("distribution-push.json", ("events", 1, "request", "host")),
+]
+
+
+def _put(sample, path, value):
+    target = sample
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return sample
+
+
+def _connects_to_what_it_says(event):
+    from urllib.parse import urlsplit
+
+    from eci_redeploy.core.hosts import api_host
+    from eci_redeploy.planning.registry_kinds import enterprise_host
+
+    if event.region is not None:
+        url = urlsplit(f"https://{api_host('cr', event.region)}/")
+        assert url.hostname == f"cr.{event.region}.aliyuncs.com" and url.port is None and not url.username
+    if event.instance_name is not None and event.region is not None:
+        host = enterprise_host(event.instance_name, event.region)
+        assert urlsplit(f"https://{host}/").hostname == host
+    if event.instance_id is not None:
+        assert event.instance_id.startswith("cri-") and event.instance_id[4:].isalnum()
+    if event.registry_host is not None:
+        url = urlsplit(f"https://{event.registry_host}/v2/")
+        assert url.netloc == event.registry_host and url.path == "/v2/" and not url.username
+
+
+@HOSTS
+@given(st.sampled_from(PLACES), place_text)
+def test_host_forming_fields_are_refused_or_name_exactly_their_host(place, value):
+    name, path = place
+    sample = _put(json.loads((EVENTS / name).read_text()), path, value)
+    try:
+        result = parse_payload(json.dumps(sample).encode(), source="fuzz")
+    except EventError as exc:
+        assert str(exc).startswith("fuzz")
+        return
+    for item in result:
+        if isinstance(item, PushEvent):
+            _connects_to_what_it_says(item)
+
+
+@HOSTS
+@given(st.sampled_from(["region", "instance_id", "instance_name", "registry_host"]), place_text)
+def test_a_work_order_holds_its_host_fields_to_the_same_grammar(field, value):
+    from pydantic import ValidationError
+
+    from eci_redeploy.execution.handoff import WorkOrder
+
+    event = {"repository": "team/api", "tag": "2.3.1", "source": "acr-webhook", "event_id": "e1", field: value}
+    try:
+        order = WorkOrder.model_validate({"kind": "eci-redeploy/work-order", "task_id": "er-x", "events": [event]})
+    except ValidationError:
+        return
+    for item in order.push_events():
+        _connects_to_what_it_says(item)

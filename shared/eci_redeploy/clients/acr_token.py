@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.errors import EciRedeployError
+from ..core.hosts import api_host, check_instance_id
 from .eci import Credentials, open_api_config, parse_endpoint
 
 
@@ -28,9 +29,10 @@ def acr_token_provider(credentials: Credentials, endpoint: str | None = None) ->
         from alibabacloud_tea_openapi.client import Client
         from alibabacloud_tea_util import models as util_models
 
+        check_instance_id(instance_id)
         host, protocol = parse_endpoint(endpoint, region)
         if not endpoint:
-            host = f"cr.{region}.aliyuncs.com"
+            host = api_host("cr", region)
         client = Client(open_api_config(credentials, region, host, protocol))
         params = open_api_models.Params(
             action="GetAuthorizationToken",

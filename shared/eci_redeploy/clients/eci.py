@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.errors import ConfigError, EciApiError, EciAuthError, IdempotencyConflict, RetryableEciError
+from ..core.hosts import api_host
 from ..core.log import log_event
 from ..core.secrets import redact_endpoint, revealed
 from .eci_model import ContainerGroup, parse_groups
@@ -110,7 +111,7 @@ class Credentials:
 def parse_endpoint(value: str | None, region: str) -> tuple[str, str]:
     """(host[:port], protocol) from ECI_REDEPLOY_ECI_ENDPOINT, or the region's public endpoint."""
     if not value:
-        return f"eci.{region}.aliyuncs.com", "https"
+        return api_host("eci", region), "https"
     value = value.strip().rstrip("/")
     if "@" in value.rpartition("://")[2].split("/", 1)[0]:
         raise ConfigError(

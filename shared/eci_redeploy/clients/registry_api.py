@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from ..core.errors import EciRedeployError
+from ..core.hosts import host_problem
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -66,6 +67,12 @@ class RegistryClient:
     requests_made: int = 0
     _session: Any = field(default=None, repr=False)
     _tokens: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Built from rules, groups or a push: a host outside RFC 1123 (`a@127.0.0.1:1/#`) is never asked.
+        why = host_problem(self.host)
+        if why:
+            raise RegistryError(f"registry host refused: {why}")
 
     @property
     def base(self) -> str:

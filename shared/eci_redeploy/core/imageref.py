@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .errors import ImageReferenceError
+from .hosts import host_problem, instance_id_problem, instance_name_problem, region_problem
 
 DOCKER_HUB = "docker.io"
 _DOCKER_HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com"}
@@ -169,8 +170,24 @@ def check_event_fields(
         registered = _REGISTERED_DIGESTS.get(value.partition(":")[0]) if isinstance(value, str) else None
         if registered is None or not registered.fullmatch(value):
             return "digest", _why(validate_digest, value)
-    if host is not None and not (isinstance(host, str) and _DOMAIN.fullmatch(host)):
+    if host is not None and not (isinstance(host, str) and _DOMAIN.fullmatch(host) and not host_problem(host)):
         return "registry", f"{host!r} is not a valid registry host"
+    return None
+
+
+def check_event_places(
+    instance_id: str | None, instance_name: str | None, region: str | None
+) -> tuple[str, str] | None:
+    """(field, why) for the first of a push's other host-forming fields that fails its grammar
+    (core/hosts.py): each may end up in a host name (the ACR API's, a registry's default domain)."""
+    for field_name, value, problem in (
+        ("instance_id", instance_id, instance_id_problem),
+        ("instance_name", instance_name, instance_name_problem),
+        ("region", region, region_problem),
+    ):
+        why = problem(value) if value is not None else None
+        if why:
+            return field_name, why
     return None
 
 

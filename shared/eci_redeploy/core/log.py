@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from .secrets import masked
+from .visible import json_safe
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -37,7 +38,7 @@ if not _logger.handlers:
 
 def log_event(kind: str, **fields: Any) -> None:
     record = {"ts": round(time.time(), 3), "kind": kind, **masked(fields)}
-    _logger.info(json.dumps(record, default=str, ensure_ascii=False))
+    _logger.info(json_safe(json.dumps(record, default=str, ensure_ascii=False)))
 
 
 def set_level(level: int) -> None:

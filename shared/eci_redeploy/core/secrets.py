@@ -94,4 +94,6 @@ def revealed(value: Any) -> Any:
 
 
 def dumps_masked(value: Any, **kwargs: Any) -> str:
-    return json.dumps(masked(value), default=str, **kwargs)
+    from .visible import json_safe  # the CLI prints it: nothing a terminal would act on
+
+    return json_safe(json.dumps(masked(value), default=str, **kwargs))

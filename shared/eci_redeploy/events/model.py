@@ -36,9 +36,11 @@ class PushEvent:
         # a payload carried, an event that reaches the planner holds only what the OCI reference
         # grammar accepts (a namespace "team\n" or a tag "1.0\n" would otherwise flow into reports
         # and image references).
-        from ..core.imageref import check_event_fields
+        from ..core.imageref import check_event_fields, check_event_places
 
-        problem = check_event_fields(self.repository, self.tag, self.digest, self.registry_host, self.equivalent)
+        problem = check_event_fields(
+            self.repository, self.tag, self.digest, self.registry_host, self.equivalent
+        ) or check_event_places(self.instance_id, self.instance_name, self.region)
         if problem:
             from ..core.errors import EventError
 

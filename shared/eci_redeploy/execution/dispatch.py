@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..clients.eci import Credentials
 from ..core.errors import ConfigError, EciRedeployError
+from ..core.hosts import region_problem
 from ..core.idempotency import SeenTasks
 from ..core.log import log_event
 from ..core.settings import Settings
@@ -40,6 +41,10 @@ def _fc_endpoint(settings: Settings) -> str:
         return settings.fc_endpoint
     if not settings.account_id or not settings.region:
         raise ConfigError("cannot address the worker: FC_ACCOUNT_ID / FC_REGION unset and no ECI_REDEPLOY_FC_ENDPOINT")
+    if not settings.account_id.isascii() or not settings.account_id.isdigit():
+        raise ConfigError(f"FC_ACCOUNT_ID {settings.account_id!r} is not an account id (digits)")
+    if region_problem(settings.region):
+        raise ConfigError(f"FC_REGION: {region_problem(settings.region)}")
     return f"https://{settings.account_id}.{settings.region}-internal.fc.aliyuncs.com"
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..core.errors import ImageReferenceError
+from ..core.hosts import host_problem, instance_id_problem, instance_name_problem, region_problem
 from ..core.idempotency import task_id
 from ..core.imageref import ImageRef, validate_digest, validate_tag
 from ..events.model import PushEvent
@@ -48,6 +49,22 @@ class WorkEvent(BaseModel):
             ImageRef.parse(f"example.invalid/{v}")
         except ImageReferenceError as exc:
             raise ValueError(str(exc)) from None
+        return v
+
+    @field_validator("region", "instance_id", "instance_name", "registry_host")
+    @classmethod
+    def _place(cls, v: str | None, info: ValidationInfo) -> str | None:
+        # Each becomes part of a host the worker connects to (the ACR API in `region`, a registry):
+        # checked again here, whoever invoked the worker (core/hosts.py).
+        problem = {
+            "region": region_problem,
+            "instance_id": instance_id_problem,
+            "instance_name": instance_name_problem,
+            "registry_host": host_problem,
+        }[str(info.field_name)]
+        why = problem(v) if v is not None else None
+        if why:
+            raise ValueError(why)
         return v
 
     @classmethod

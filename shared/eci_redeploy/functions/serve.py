@@ -11,12 +11,15 @@ import base64
 import json
 import os
 import sys
+import threading
+import time
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.exceptions import ClientDisconnected
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from ..core.errors import ConfigError
@@ -27,6 +30,15 @@ from . import webhook
 # What werkzeug may still read of a refused body after the 413 has been written (see _BoundedDrain).
 DRAIN_LIMIT = 1 << 20
 _REFUSED = "eci_redeploy.refuse_body"
+# Slow clients (docs/security.md, "Limits"): the request line and headers must arrive within
+# HEADER_TIMEOUT seconds of the connection, the whole body within BODY_TIMEOUT of the headers (a 256 KiB
+# body at 10 KiB/s), and at most MAX_CONNECTIONS connections are served at once; one more is answered
+# 503 and closed without a thread. Deadlines, not idle timeouts: a byte every few seconds does not
+# keep a connection open.
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 30.0
+MAX_CONNECTIONS = 64
+_BUSY = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 class _BoundedDrain:
@@ -36,12 +48,36 @@ class _BoundedDrain:
     app refuses a body, reads come in 64 KiB pieces and stop after DRAIN_LIMIT (the client may then
     see a reset, as it would past werkzeug's own bound). Until then every read goes through unchanged."""
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, connection: Any = None, deadline: float | None = None) -> None:
         self._raw = raw
+        self._connection = connection
+        self.deadline = deadline  # time.monotonic() by which the current phase must be read
         self.refused = False
         self._drained = 0
 
+    def _arm(self) -> None:
+        """Each socket read may wait only until the phase's deadline (TimeoutError past it)."""
+        if self.deadline is None or self._connection is None:
+            return
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("client too slow")
+        self._connection.settimeout(left)
+
+    def readline(self, size: int = -1) -> bytes:
+        self._arm()
+        return self._raw.readline(size)  # type: ignore[no-any-return]
+
+    def readinto(self, buffer: Any) -> int:  # werkzeug's LimitedStream reads the body with it
+        if self.refused:
+            data = self.read(len(buffer))
+            buffer[: len(data)] = data
+            return len(data)
+        self._arm()
+        return self._raw.readinto(buffer)  # type: ignore[no-any-return]
+
     def read(self, size: int = -1) -> bytes:
+        self._arm()
         if not self.refused:
             return self._raw.read(size)  # type: ignore[no-any-return]
         if self._drained >= DRAIN_LIMIT:
@@ -55,17 +91,66 @@ class _BoundedDrain:
 
 
 class _QuietHandler(WSGIRequestHandler):
+    header_timeout = HEADER_TIMEOUT
+    body_timeout = BODY_TIMEOUT
+
     def setup(self) -> None:
         super().setup()
-        self.rfile = _BoundedDrain(self.rfile)  # type: ignore[assignment]
+        deadline = time.monotonic() + self.header_timeout  # the request line and headers
+        self.rfile = _BoundedDrain(self.rfile, self.connection, deadline)  # type: ignore[assignment]
 
     def make_environ(self) -> Any:
-        environ = super().make_environ()
+        environ = super().make_environ()  # the headers are read: the body's deadline starts now
+        self.rfile.deadline = time.monotonic() + self.body_timeout  # type: ignore[attr-defined]
         environ[_REFUSED] = self.rfile
         return environ
 
     def log(self, type: str, message: str, *args: Any) -> None:  # query strings may carry the token
         pass
+
+
+class BoundedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server with a bound on open connections: past `max_connections`, a new one
+    gets 503 at once and is closed, so slow clients cannot pile up threads."""
+
+    def __init__(self, *args: Any, max_connections: int = MAX_CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)  # type: ignore[misc]
+        finally:
+            self._slots.release()
+
+
+def http_server(
+    host: str,
+    port: int,
+    app: Any,
+    *,
+    header_timeout: float = HEADER_TIMEOUT,
+    body_timeout: float = BODY_TIMEOUT,
+    max_connections: int = MAX_CONNECTIONS,
+) -> BoundedServer:
+    """The HTTP server `serve` runs (tests start it with smaller limits)."""
+    handler = type("Handler", (_QuietHandler,), {"header_timeout": header_timeout, "body_timeout": body_timeout})
+    return BoundedServer(host, port, app, handler=handler, max_connections=max_connections)
 
 
 def _context(name: str) -> SimpleNamespace:
@@ -137,6 +222,11 @@ def make_app(rules_file: Path, gateway: Any, *, budget: Any = None) -> Any:
             return Response('{"ok": true}', content_type="application/json")
         try:
             body = read_body(request, MAX_BODY)
+        except (TimeoutError, ClientDisconnected):
+            # The body's deadline passed (_BoundedDrain raises TimeoutError, which werkzeug's stream
+            # reports as a disconnect), or the client went away: nothing of it is used.
+            reply = json.dumps({"error": "the body did not arrive in time (docs/security.md, Limits)"})
+            return Response(reply, status=408, content_type="application/json", headers={"Connection": "close"})
         except BodyTooLarge as exc:
             # The rest of the body stays unread: close the connection after a bounded drain.
             drain = request.environ.get(_REFUSED)
@@ -185,7 +275,7 @@ def serve_forever(
         fake = embedded_server(load_state(state_file) if state_file else [], transition_seconds=transition_seconds)
         gateway = gateway_for(fake)
         target = f"embedded fake ECI at {fake.url}"
-    server = make_server(host, port, make_app(path, gateway), threaded=True, request_handler=_QuietHandler)
+    server = http_server(host, port, make_app(path, gateway))
     print(
         f"serving the webhook on http://{host}:{server.port}/ ({len(rules)} rule(s), {target})",
         file=sys.stderr,

@@ -19,6 +19,7 @@ from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
 from ..execution.handoff import WorkOrder
 from ..planning.confirm import UNSIGNED_SOURCES, confirm
+from ..report import audit
 from . import runtime as common
 
 
@@ -154,6 +155,7 @@ def _plan_and_dispatch(
     if nothing is not None:
         return reply(done_status, {"accepted": False, **nothing.to_json()})
     events = push_events(parsed)
+    retry: list[str] = []  # pushes dropped because their registry could not confirm them (planning/confirm.py)
 
     def refine(parsed: list[Any], groups: list[Any]) -> tuple[list[Any], list[Any], list[str]]:
         nonlocal events
@@ -162,6 +164,9 @@ def _plan_and_dispatch(
         limits = {"max_requests": 6, "timeout": 3.0, "max_wait_seconds": 2.0}
         confirmation = confirm(events, rules, groups, client_factory(env, context, **limits))
         events = confirmation.events
+        retry.extend(confirmation.retry)
+        for event, skip in confirmation.refused:
+            audit.refused(event, skip.rule, skip.reason)
         parsed = [p for p in parsed if not isinstance(p, PushEvent)] + list(events)
         return parsed, confirmation.dropped, confirmation.notes
 
@@ -176,6 +181,9 @@ def _plan_and_dispatch(
     if report.notes:
         summary["notes"] = report.notes
     handed = [] if dry_run else _for_the_writer(events, rules)
+    # A push its registry could not confirm is not deployed: 503 asks the sender to deliver it again
+    # (the confirmed pushes beside it are handed on; a redelivery of them changes nothing).
+    done_status = 503 if retry and not dry_run else done_status
     if not handed:
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
     order = WorkOrder.for_events(handed)
@@ -188,7 +196,7 @@ def _plan_and_dispatch(
         request_id=done.request_id,
         events=[e.summary() for e in events],
     )
-    return reply(202, {"accepted": True, "task_id": done.task_id, **summary})
+    return reply(503 if retry else 202, {"accepted": True, "task_id": done.task_id, **summary})
 
 
 def _for_the_writer(events: list[PushEvent], rules: Any) -> list[PushEvent]:
@@ -210,8 +218,11 @@ def _for_the_writer(events: list[PushEvent], rules: Any) -> list[PushEvent]:
 
 
 def _trust_notes(events: list[PushEvent]) -> list[str]:
+    """With ECI_REDEPLOY_CONFIRM_DIGESTS=0 the token is trusted with digests: every push says so."""
     return [
-        f"{e.describe()}: {e.source} payloads are unsigned; the digest was not confirmed with the registry"
+        f"{e.describe()}: "
+        + (f"{e.source} payloads are unsigned; " if e.source in UNSIGNED_SOURCES else "")
+        + "the digest was not confirmed with the registry"
         for e in events
-        if e.source in UNSIGNED_SOURCES and not e.signed
+        if not e.signed
     ]

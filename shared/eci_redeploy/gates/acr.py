@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ..core.errors import ImageReferenceError
+from ..core.hosts import api_host, check_region, instance_id_problem, region_problem
 from ..core.imageref import ImageRef, validate_digest, validate_tag
 from ..core.log import log_event
 from ..rules.model import Rule
@@ -167,6 +168,11 @@ def parse_gate_event(raw: Mapping[str, Any]) -> GateEvent | None:
         return None
     if not digest and not tag:
         return None
+    instance, region = d.get("instanceid"), d.get("regionid") or raw.get("aliyunregionid")
+    if instance is not None and instance_id_problem(instance):
+        return None  # the ACR API would be asked about it: only an id of the documented grammar
+    if region is not None and region_problem(region):
+        return None  # and in that region's endpoint
     kind = "scan" if raw.get("type") == SCAN_TYPE else "signed"
     evidence = Evidence(scan=scan_from(data)) if kind == "scan" else Evidence(signed=signed_from(data))
     return GateEvent(
@@ -175,10 +181,8 @@ def parse_gate_event(raw: Mapping[str, Any]) -> GateEvent | None:
         f"{namespace}/{name}".lower(),
         tag,
         digest,
-        d.get("instanceid") if isinstance(d.get("instanceid"), str) else None,
-        (d.get("regionid") or raw.get("aliyunregionid"))
-        if isinstance(d.get("regionid") or raw.get("aliyunregionid"), str)
-        else None,
+        instance,
+        region,
         evidence,
     )
 
@@ -196,6 +200,7 @@ class AcrEvidence:
 
     def _client(self, region: str) -> Any:
         if region not in self._clients:
+            check_region(region)  # a subject's region may come from a payload: never a host of its choosing
             if self._factory is not None:
                 self._clients[region] = self._factory(region)
             else:
@@ -205,7 +210,7 @@ class AcrEvidence:
 
                 host, protocol = parse_endpoint(self._endpoint, region)
                 if not self._endpoint:
-                    host = f"cr.{region}.aliyuncs.com"
+                    host = api_host("cr", region)
                 self._clients[region] = Client(open_api_config(self._credentials, region, host, protocol))
         return self._clients[region]
 

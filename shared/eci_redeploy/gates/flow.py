@@ -473,10 +473,9 @@ def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str
                 gate=waiting[0].gate if waiting else None,
             )
         if t.outcome in ("held", "refused"):
-            detail = reason
+            detail, link = reason, None
             if t.outcome == "held" and any(w.gate == "approval" for w in waiting):
                 link = f"{ctx.webhook_url}/approvals/{hid}" if ctx.webhook_url else f"/approvals/{hid}"
-                detail += f"\n- approve: POST {link} with an approver's token (Authorization: Bearer …)"
             if t.decision and t.decision.counts:
                 detail += "\n- scan: " + ScanResult("COMPLETE", t.decision.counts).summary()
             messages.append(
@@ -488,6 +487,7 @@ def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str
                     [{"target": g, "status": t.outcome} for g in t.groups],
                     t.event.summary(),
                     f"{hid}: {detail}",
+                    link=link,  # rendered by report/notify.py, the one link a message carries
                 )
             )
     if messages:

@@ -185,7 +185,12 @@ def http_route(
 def _approve(
     request: Any, hid: str, rules: RuleSet, env: Mapping[str, str], gateway: Any, dispatcher: Any, clock: Any
 ) -> dict[str, Any]:
-    """POST /approvals/<id>: record the approval in the held groups' tags, hand the release to the worker."""
+    """POST /approvals/<id>: record the approval in the held groups' tags, hand the release to the worker.
+    The caller must be an approver of some rule before anything is looked up: an anonymous caller gets
+    the same 401 for every id, so it learns no rule names and no held changes."""
+    if who_approves(_bearer(request), _all_approvers(rules, env)) is None:
+        log_event("approval.rejected", status=401)
+        return reply(401, {"error": "not an approver (token in Authorization: Bearer or ?token=)"})
     name, _, short = hid.rpartition(".")
     rule = rules.rule(name) if name and short else None
     gates = rules.gates_for(rule) if rule is not None else None
@@ -236,6 +241,16 @@ def _held_as(hid: str, changes: list[HeldChange]) -> HeldChange | None:
             if held is not None and held.id == hid and held.version == change.held.version:
                 return HeldChange(held, change.rule, change.groups)
     return None
+
+
+def _all_approvers(rules: RuleSet, env: Mapping[str, str]) -> list[tuple[str, str]]:
+    """Every rule's approvers: whom the route authenticates before it looks up the id's rule."""
+    out: list[tuple[str, str]] = []
+    for rule in rules:
+        gates = rules.gates_for(rule)
+        if gates is not None and gates.approval is not None:
+            out += approvers(env.get(gates.approval.approvers_env))
+    return out
 
 
 def _audit_approval(change: HeldChange, approver: str) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.hosts import check_instance_name, check_region
 from ..core.imageref import DOCKER_HUB, ImageRef, running_ref
 
 if TYPE_CHECKING:  # annotations only: classifying a host needs neither pydantic nor the rules model
@@ -79,7 +80,10 @@ def classify(
 
 
 def enterprise_host(instance_name: str, region: str, *, vpc: bool = True) -> str:
-    """The default domain of an ACR EE instance; the VPC one needs neither EIP nor NAT."""
+    """The default domain of an ACR EE instance; the VPC one needs neither EIP nor NAT. Both parts are
+    checked here, whoever gave them (an event's instance name and region come from a payload)."""
+    check_instance_name(instance_name)
+    check_region(region)
     return f"{instance_name}-registry{'-vpc' if vpc else ''}.{region}.cr.aliyuncs.com"
 
 

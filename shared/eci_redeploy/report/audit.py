@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.log import log_event
+from ..core.visible import visible
 
 
 def _digest(image: str | None) -> str | None:
@@ -72,6 +73,29 @@ def lines_for(report: Any) -> list[dict[str, Any]]:
     return out
 
 
+def refused(event: Any, rule: str | None, reason: str) -> None:
+    """A push refused before planning (a digest its registry did not confirm): no step, no group, and
+    still one audit line, so that a forged claim is on the trail beside the changes."""
+    log_event(
+        "audit",
+        event_id=event.event_id,
+        event_source=event.source,
+        rule=rule,
+        target=None,
+        group_id=None,
+        action=None,
+        outcome="refused",
+        image_before=None,
+        image_after=None,
+        digest_before=None,
+        digest_after=event.digest,
+        request_id=None,
+        rollback_request_id=None,
+        duration_ms=0.0,
+        reason=reason,
+    )
+
+
 def emit(report: Any) -> None:
     for line in lines_for(report):
         log_event("audit", **line)
@@ -106,7 +130,7 @@ def select(
             continue
         if rule and r.get("rule") != rule:
             continue
-        if since and datetime.fromtimestamp(float(r.get("ts") or 0), tz=timezone.utc) < since:
+        if since and datetime.fromtimestamp(_seconds(r.get("ts")), tz=timezone.utc) < since:
             continue
         if changes_only and r.get("outcome") in ("skipped",):
             continue
@@ -115,12 +139,23 @@ def select(
 
 
 def render(records: list[dict[str, Any]]) -> str:
+    """One table line per record. Every field is shown with its control characters escaped
+    (core/visible.py): an event id with a newline cannot forge a line, an OSC-8 hyperlink or colour
+    sequence reaches the terminal as text."""
     lines = []
-    for r in records:
-        when = datetime.fromtimestamp(float(r.get("ts") or 0), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    for raw in records:
+        r = {k: visible(v) if v is not None else None for k, v in raw.items()}
+        when = datetime.fromtimestamp(_seconds(raw.get("ts")), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         change = f"{r.get('image_before') or '?'} -> {r.get('image_after')}" if r.get("action") else r.get("reason")
         lines.append(
             f"{when}Z  {r.get('rule')}  {r.get('target')}  {r.get('action') or '-'}  {r.get('outcome')}  "
             f"{change}  (event {r.get('event_source')} {r.get('event_id')}, request {r.get('request_id')})"
         )
     return "\n".join(lines)
+
+
+def _seconds(ts: Any) -> float:
+    try:
+        return max(0.0, min(float(ts or 0), 253402300799.0))  # a log line's ts is data too: year 1970-9999
+    except (TypeError, ValueError):
+        return 0.0

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -22,6 +23,7 @@ from typing import Any
 
 from ..core.log import log_event
 from ..rules.model import Channel, RuleSet
+from . import escape
 
 DEFER_ALERT_SECONDS = 600
 
@@ -35,6 +37,9 @@ class Message:
     groups: list[dict[str, Any]] = field(default_factory=list)
     event: dict[str, Any] = field(default_factory=dict)
     detail: str = ""
+    # The approve link of a held change: built from ECI_REDEPLOY_WEBHOOK_URL (settings), the only link a
+    # message carries; everything else is payload-derived text, escaped for the channel (report/escape.py).
+    link: str | None = None
 
     @property
     def title(self) -> str:
@@ -49,20 +54,26 @@ class Message:
         }[self.outcome]
         return f"{icon} eci-redeploy {self.rule}: {self.outcome}"
 
-    def text(self) -> str:
-        lines = [f"**{self.title}**", "", f"- image: `{self.image}`"]
+    def text(self, flavour: str = "plain") -> str:
+        """The message for a channel: `slack` (mrkdwn), `dingtalk` (markdown) or `plain` (the JSON
+        webhook). Every value but the title and the approve link is escaped for it (report/escape.py);
+        on Slack each is a code span, where nothing is formatted or linked."""
+        esc = {"slack": escape.slack, "dingtalk": escape.dingtalk}.get(flavour, escape.plain)
+        code = (lambda v: f"`{esc(v)}`") if flavour == "slack" else esc
+        lines = [f"**{esc(self.title)}**", "", f"- image: `{esc(self.image)}`"]
         if self.digest:
-            lines.append(f"- digest: `{self.digest}`")
+            lines.append(f"- digest: `{esc(self.digest)}`")
         if self.event:
-            lines.append(
-                f"- event: {self.event.get('source')} {self.event.get('id')} "
-                f"({self.event.get('repository')}:{self.event.get('tag')})"
-            )
+            e = self.event
+            lines.append(f"- event: {code(e.get('source'))} {code(e.get('id'))} ({code(e.get('repository'))}:"
+                         f"{code(e.get('tag'))})")
         for g in self.groups:
-            extra = f" — {g['error']}" if g.get("error") else ""
-            lines.append(f"- {g['target']}: {g['status']}{extra}")
-        if self.detail:
-            lines.append(f"- {self.detail}")
+            extra = f" — {code(g['error'])}" if g.get("error") else ""
+            lines.append(f"- {code(g['target'])}: {code(g['status'])}{extra}")
+        for line in self.detail.split("\n") if self.detail else ():
+            lines.append(f"- {code(line.removeprefix('- '))}")
+        if self.link:
+            lines.append(f"- approve: POST {_link(self.link)} with an approver's token (Authorization: Bearer …)")
         return "\n".join(lines)
 
     def payload(self) -> dict[str, Any]:
@@ -73,7 +84,7 @@ class Message:
             "digest": self.digest,
             "groups": self.groups,
             "event": self.event,
-            "detail": self.detail,
+            "detail": self.detail + (f"\n- approve: POST {self.link} with an approver's token" if self.link else ""),
             "text": self.text(),
         }
 
@@ -150,6 +161,15 @@ def planning_error_message(rule: str | None, error: str, event: Any = None) -> M
     )
 
 
+_LINK = re.compile(r"(?:https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?)?(?:/[A-Za-z0-9._~-]+)+")
+
+
+def _link(url: str) -> str:
+    """The approve link as it is when it is what the gates build (settings' URL, `/approvals/<id>`);
+    anything else is shown as text, never as a link."""
+    return url if _LINK.fullmatch(url) else escape.plain(url).replace("://", "\uff1a//")
+
+
 Poster = Callable[[str, bytes, dict[str, str]], int]
 
 
@@ -183,11 +203,12 @@ def _request(channel: Channel, message: Message, env: Mapping[str, str]) -> tupl
         secret = var(channel.dingtalk.secret_env)
         if secret:
             url = dingtalk_signed_url(url, secret, int(time.time() * 1000))
-        markdown = {"msgtype": "markdown", "markdown": {"title": message.title, "text": message.text()}}
+        markdown = {"msgtype": "markdown", "markdown": {"title": message.title, "text": message.text("dingtalk")}}
         return url, json.dumps(markdown, ensure_ascii=False).encode(), headers
     if channel.slack:
         url = var(channel.slack.url_env)
-        return (url, json.dumps({"text": message.text()}, ensure_ascii=False).encode(), headers) if url else None
+        body = json.dumps({"text": message.text("slack")}, ensure_ascii=False).encode()
+        return (url, body, headers) if url else None
     assert channel.webhook is not None
     url = var(channel.webhook.url_env)
     if not url:

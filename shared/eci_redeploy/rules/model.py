@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..core.errors import ImageReferenceError, RulesError
+from ..core.hosts import host_problem, instance_id_problem, instance_name_problem, region_problem
 from ..core.imageref import ImageRef
 from .gates import Gates
 from .tagpolicy import MAX_TAG, Order, RangeError, RegexError, TagPolicy, compile_regex, exact_tags, parse_range
@@ -28,6 +29,14 @@ HOST = r"^[A-Za-z0-9.-]+(?::[0-9]+)?$"
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+
+
+def _grammar(value: str, problem: Any) -> str:
+    """A region, instance name or host of the rules, by the grammar a payload's is held to (core/hosts.py)."""
+    why = problem(value)
+    if why:
+        raise ValueError(why)
+    return value
 
 
 _POLICIES: dict[int, TagPolicy] = {}
@@ -193,7 +202,7 @@ class Source(_Strict):
     @field_validator("registry")
     @classmethod
     def _registry(cls, v: str | None) -> str | None:
-        if v is not None and not (v.startswith("cri-") or re.fullmatch(HOST, v)):
+        if v is not None and instance_id_problem(v) and host_problem(v):
             raise ValueError(f"{v!r} is neither an ACR instance id (cri-...) nor a host[:port]")
         return v.lower() if v else v
 
@@ -222,6 +231,11 @@ class Target(_Strict):
     )
     template: str | None = Field(None, description="CreateContainerGroup body (API field names), YAML")
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        return _grammar(v, region_problem)
+
     @model_validator(mode="after")
     def _needs(self) -> Target:
         if self.action in ("update", "replace", "restart") and self.container_groups is None:
@@ -248,13 +262,28 @@ class AcrSettings(_Strict):
     @field_validator("domains")
     @classmethod
     def _lower(cls, v: list[str]) -> list[str]:
-        return [d.lower() for d in v]
+        return [_grammar(d, host_problem).lower() for d in v]
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, v: str | None) -> str | None:
+        return _grammar(v, region_problem) if v is not None else v
+
+    @field_validator("instance_name")
+    @classmethod
+    def _name(cls, v: str | None) -> str | None:
+        return _grammar(v.lower(), instance_name_problem) if v is not None else v
 
 
 class Credential(_Strict):
     server: str = Field(pattern=HOST)
     username: str
     password_env: str = Field(pattern=ENV_NAME, description="environment variable holding the password")
+
+    @field_validator("server")
+    @classmethod
+    def _server(cls, v: str) -> str:
+        return _grammar(v, host_problem)
 
 
 class Pull(_Strict):
@@ -273,10 +302,7 @@ class Pull(_Strict):
     @field_validator("plain_http", "insecure", "public")
     @classmethod
     def _hosts(cls, v: list[str]) -> list[str]:
-        for host in v:
-            if not re.fullmatch(HOST, host):
-                raise ValueError(f"{host!r} is not a host[:port]")
-        return [h.lower() for h in v]
+        return [_grammar(h, host_problem).lower() for h in v]
 
 
 class DingTalk(_Strict):

@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from ...core.errors import EventError
+from ...core.hosts import instance_id_problem, instance_name_problem, region_problem
 from ..model import IgnoredEvent, PushEvent
 from . import detect
-from .base import WireModel, checked_tag, lenient_digest, lower_keys, parse_time, validate
+from .base import WireModel, checked_place, checked_tag, lenient_digest, lower_keys, parse_time, validate
 
 NAME = "acr-eventbridge"
 PUSH_TYPE = "cr:Artifact:PushCompleted"
@@ -66,7 +67,10 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
     data = validate(AcrArtifactData, lower_keys(data_raw), source=NAME)
     if not data.reponame or not data.reponamespacename:
         raise EventError("RepoNamespaceName and RepoName are required", source=NAME, field="data")
-    region = data.regionid or event.aliyunregionid
+    region = checked_place(data.regionid or event.aliyunregionid, region_problem, source=NAME, field="data.RegionId")
+    instance = checked_place(data.instanceid, instance_id_problem, source=NAME, field="data.InstanceId")
+    name = (data.instancename or "").lower()
+    name = checked_place(name, instance_name_problem, source=NAME, field="data.InstanceName")
     # The push event's digest key is not documented for every ACR version: without a usable one the
     # tag is deployed (and resolved by the reconcile), never the push dropped.
     digest, warning = lenient_digest(data.digest)
@@ -77,8 +81,8 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         source=NAME,
         event_id=event.id,
         time=parse_time(event.time, region=region),
-        instance_id=data.instanceid,
-        instance_name=(data.instancename or "").lower() or None,
+        instance_id=instance,
+        instance_name=name,
         region=region,
         signed=True,  # EventBridge delivers only what ACR published in this account
         warning=f"data.Digest {warning}: ignored, the tag is deployed" if warning else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -50,6 +51,17 @@ def checked_digest(digest: str | None, *, source: str) -> str | None:
         return validate_digest(str(digest))
     except ImageReferenceError as exc:
         raise EventError(str(exc).removeprefix(f"{exc.field}: "), source=source, field="digest") from None
+
+
+def checked_place(value: Any, problem: Callable[[object], str | None], *, source: str, field: str) -> str | None:
+    """A region, instance id or host from a payload, checked against its grammar (core/hosts.py) before
+    anything can build a host name from it: a refusal names the field; empty is absent."""
+    if value in (None, ""):
+        return None
+    why = problem(value)
+    if why:
+        raise EventError(why, source=source, field=field)
+    return str(value)
 
 
 def lenient_digest(digest: Any) -> tuple[str | None, str | None]:

@@ -7,10 +7,11 @@ from typing import Any
 from pydantic import Field
 
 from ...core.errors import EventError
+from ...core.hosts import host_problem
 from ...core.imageref import canonical_registry
 from ..model import IgnoredEvent, PushEvent, RejectedEvent
 from . import detect
-from .base import WireModel, checked_digest, checked_tag, parse_time, validate
+from .base import WireModel, checked_digest, checked_place, checked_tag, parse_time, validate
 
 NAME = "distribution"
 MANIFEST_TYPES = frozenset(
@@ -83,7 +84,7 @@ def _event(raw: dict[str, Any], i: int) -> PushEvent | IgnoredEvent:
     digest = checked_digest(target.digest, source=f"{NAME}: {where}.target")
     if not tag and not digest:
         return IgnoredEvent(NAME, event.id, "manifest push without tag or digest")
-    host = event.request.host
+    host = checked_place(event.request.host, host_problem, source=NAME, field=f"{where}.request.host")
     return PushEvent(
         repository=target.repository.lower(),
         tag=tag,
