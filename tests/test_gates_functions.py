@@ -347,7 +347,7 @@ def test_an_approval_whose_hand_off_fails_is_not_recorded_and_can_be_given_again
     working = w.dispatcher
 
     class Down:
-        def dispatch(self, order):
+        def dispatch(self, order, delay=0):
             raise EciRedeployError("FC is unreachable")
 
     w.dispatcher = Down()
@@ -802,7 +802,7 @@ class Queued:
 
         self.w, self.orders, self.seen, self.ran, self._done = w, [], set(), [], Dispatched
 
-    def dispatch(self, order):
+    def dispatch(self, order, delay=0):
         if order.task_id not in self.seen:
             self.seen.add(order.task_id)
             self.orders.append(order)

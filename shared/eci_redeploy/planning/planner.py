@@ -18,7 +18,7 @@ from ..core.idempotency import client_token, transition_token
 from ..core.imageref import ImageRef, running_ref
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
-from . import tracking
+from . import batchmark, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
 from .steps import Plan, Skip, Step
@@ -191,6 +191,10 @@ def _plan_rule(
         done = _restarted_for(group, event, rule) if action == "restart" else None
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
+            continue
+        if batchmark.failed_for(group, rule.name, event):  # a later step found it unhealthy for this push
+            reason = "this push failed on the group before (rolled back or reported): not sent again"
+            plan.skipped.append(Skip(rule.name, reason, group.id))
             continue
         guard = _guard(event, rule, group)
         if guard is not None:
