@@ -304,8 +304,11 @@ def test_webhook_reply_shows_what_the_gates_hold_and_the_worker_records_it(world
         }
     )
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # the registry check has its own tests
-    reply = webhook.handle(
-        http_event(body, query={"token": TOKEN}), fc_context(), default_rules=w.rules_path, dispatcher=w.dispatcher
+    reply = webhook.handle(  # ?preview=1: the reply shows the plan against ECI (off by default)
+        http_event(body, query={"token": TOKEN, "preview": "1"}),
+        fc_context(),
+        default_rules=w.rules_path,
+        dispatcher=w.dispatcher,
     )
     answer = json.loads(reply["body"])
     assert reply["statusCode"] == 202 and answer["actions"] == []

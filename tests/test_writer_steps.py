@@ -289,3 +289,25 @@ def test_a_rollout_survives_a_worker_killed_between_steps_and_a_continuation_del
         # FC refused as a duplicate (409) and the worker took as "already queued"
         assert Counter(i["status"] for i in fc.invocations)[409] >= 1
         assert "DispatchError" not in (tmp_path / "worker-2.log").read_text()
+
+
+def test_the_async_event_age_covers_the_retries_behind_a_backlog_and_serve_keeps_the_same_budget():
+    """Issue 22 item 6: a message older than maxAsyncEventAgeInSeconds is dropped to the on-failure
+    destination, retries left or not. 3600 s covered 30 full-length worker invocations queued ahead
+    (reserved concurrency 1, timeout 120 s): a backlog the retry policy would still have worked through.
+    The age must cover a backlog of at least 100 invocations, the longest continuation delay the rules
+    allow (poll_seconds <= 60) and every retry of the message itself; `serve` keeps the same budget.
+    FC's range for the age: [1, 604800] (PutAsyncInvokeConfigInput, FC 3.0 API reference)."""
+    from eci_redeploy.execution.writer import RetryBudget
+    from eci_redeploy.rules.model import Rollout
+    from helpers import ROOT
+
+    resources = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
+    worker = resources["worker"]["props"]
+    config = worker["asyncInvokeConfig"]
+    age, retries, timeout = config["maxAsyncEventAgeInSeconds"], config["maxAsyncRetryAttempts"], worker["timeout"]
+    longest_delay = Rollout.model_fields["poll_seconds"].metadata[-1].le
+    assert age >= 100 * timeout + longest_delay + (retries + 1) * timeout, age
+    assert age <= 604800
+    assert resources["push"]["props"]["asyncInvokeConfig"]["maxAsyncEventAgeInSeconds"] == age
+    assert RetryBudget().max_age == age and RetryBudget().retries == retries

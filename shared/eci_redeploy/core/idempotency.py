@@ -76,6 +76,15 @@ class SeenTasks:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def __iter__(self) -> Any:
+        self._forget()
+        return iter(list(self._ids))
+
+    def __eq__(self, other: object) -> bool:  # compares as the set of ids it remembers
+        return set(self) == other if isinstance(other, (set, frozenset)) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
     def first(self, task: str) -> bool:
         """True the first time `task` is seen (and remembers it), False for a duplicate."""
         if task in self:

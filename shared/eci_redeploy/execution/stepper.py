@@ -244,9 +244,11 @@ def _with_marks(unit: list[Step], mark: bm.Mark, rule: Rule, seen: dict[str, Con
     group = seen.get(step.group_id or "")
     if step.action not in STEPPED or len(unit) > 1 or group is None:
         return None
-    undo = bm.undo_value(step.previous) if step.action == "UpdateContainerGroup" else None
+    # No undo where the planner plans no rollback (the image it replaces is not a valid reference).
+    can_undo = step.action == "UpdateContainerGroup" and step.rollback is not None and rule.rollout.rollback
+    undo = bm.undo_value(step.previous) if can_undo else None
     if step.action == "UpdateContainerGroup":
-        if "Tag" not in step.body or (undo is None and rule.rollout.rollback):
+        if "Tag" not in step.body or (undo is None and can_undo):
             return None
         tags = bm.with_marks(step.body["Tag"], mark, undo)
         if tags is None:

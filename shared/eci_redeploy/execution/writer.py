@@ -50,7 +50,7 @@ class RetryBudget:
     retries: int = 3  # s.yaml: maxAsyncRetryAttempts
     initial: float = 1.0
     maximum: float = 30.0
-    max_age: float = 3600.0  # s.yaml: maxAsyncEventAgeInSeconds
+    max_age: float = 86400.0  # s.yaml: maxAsyncEventAgeInSeconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryBudget:

@@ -79,7 +79,8 @@ def undo_value(previous: Mapping[str, str]) -> str | None:
     if len(images) != 1 or not previous:
         return None
     value = f"{','.join(sorted(previous))}={images.pop()}"
-    ok = len(value) <= tracking.MAX_VALUE and tracking._tag_value_ok(value)
+    printable = all(" " < ch <= "~" for ch in value)
+    ok = printable and len(value) <= tracking.MAX_VALUE and tracking._tag_value_ok(value)
     return value if ok else None
 
 
