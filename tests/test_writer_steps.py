@@ -300,6 +300,7 @@ def test_the_async_event_age_covers_the_retries_behind_a_backlog_and_serve_keeps
     FC's range for the age: [1, 604800] (PutAsyncInvokeConfigInput, FC 3.0 API reference)."""
     from eci_redeploy.execution.writer import RetryBudget
     from eci_redeploy.rules.model import Rollout
+
     from helpers import ROOT
 
     resources = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
