@@ -735,7 +735,10 @@ def test_a_rollout_released_by_its_signature_completes_over_later_time_slices(wo
     assert not w.updates() and store.HELD in {t["Key"] for t in w.backend.group("eci-1").spec["Tag"]}
     w.push(json.loads((EVENTS / "acr-ee-signing-completed.json").read_text()))
     held = [gid for gid in ("eci-0", "eci-1") if store.HELD in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}]
-    assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
+    # A group whose tags leave no room for the record of the tag gets the tag in its image, pinned to the
+    # same digest (issue 28: the version stays known to the next push).
+    images = {i.replace(":1.4.0@", "@") for i in w.images()}
+    assert images == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
 
 
 def test_an_approved_rollout_completes_over_later_time_slices_with_one_approval(world, monkeypatch, mocker):
@@ -755,7 +758,10 @@ def test_an_approved_rollout_completes_over_later_time_slices_with_one_approval(
     reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})
     assert reply["statusCode"] == 202
     held = [gid for gid in ("eci-0", "eci-1") if store.HELD in {t["Key"] for t in w.backend.group(gid).spec["Tag"]}]
-    assert w.images() == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
+    # A group whose tags leave no room for the record of the tag gets the tag in its image, pinned to the
+    # same digest (issue 28: the version stays known to the next push).
+    images = {i.replace(":1.4.0@", "@") for i in w.images()}
+    assert images == {NEW} and len(w.updates()) == 2 and held == [], f"{w.images()}; held again: {held}"
 
 
 def test_an_approval_still_counts_when_the_earliest_held_group_is_gone_before_the_worker_runs(world):

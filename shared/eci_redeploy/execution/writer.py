@@ -87,15 +87,18 @@ Key = tuple[Any, ...]
 
 
 def order_key(rules: RuleSet, rule_name: str, event: PushEvent) -> Key | None:
-    """How a rule orders this push: ("version", key, time) when its tag policy orders tags, else
-    ("time", ms); None when the push has neither (it then supersedes nothing and is never superseded)."""
+    """How a rule orders this push: ("version", key, time, line) when its tag policy orders tags, else
+    ("time", ms); None when the push has neither (it then supersedes nothing and is never superseded).
+    `line`: with `updates`, pushes on different lines are for different groups and never supersede
+    each other (TagPolicy.line)."""
     from ..planning.tracking import millis
 
     rule = next((r for r in rules if r.name == rule_name), None)
     ms = millis(event.time)
-    version = rules.policy(rule).order_key(event.tag) if rule is not None else None
-    if version is not None:
-        return ("version", version, ms if ms is not None else -1)
+    policy = rules.policy(rule) if rule is not None else None
+    version = policy.order_key(event.tag) if policy is not None else None
+    if policy is not None and version is not None:
+        return ("version", version, ms if ms is not None else -1, policy.line(event.tag))
     return ("time", ms) if ms is not None else None
 
 
@@ -104,6 +107,8 @@ def newer(a: Key | None, b: Key | None) -> bool:
     if a is None or b is None:
         return False
     if a[0] == b[0] == "version":
+        if a[3] != b[3]:
+            return False  # other lines (`updates`): other groups
         if a[1] != b[1]:
             return bool(a[1] > b[1])
         return bool(a[2] > b[2])  # the same version pushed again later (a moved tag): the later one

@@ -6,7 +6,9 @@ change per group, to the newest image, not 200 rollouts racing each other. Newes
 own order of tags (`TagPolicy.order_key`, the one ordering every module uses), then by the push's
 event time, then by the registry's own order of sending. Each rule coalesces on its own, because each
 rule has its own order and its own groups: a push may be the newest for one rule and superseded for
-another. Pure: no I/O, nothing but the events and the rules.
+another. With `updates`, pushes on different lines (1.5.0 and 2.1.0 under `updates: minor`) are for
+different groups: each line keeps its own newest, so a group on 1.x still gets 1.5.0 (the planner
+then holds each group to its own line). Pure: no I/O, nothing but the events and the rules.
 """
 
 from __future__ import annotations
@@ -58,15 +60,19 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
         if len(positions) < 2:
             continue
         policy = rules.policy(next(r for r in acting[positions[0]] if r.name == name))
-        winner = positions[0]
-        for i in positions[1:]:
-            if _newer(events[i], i, events[winner], winner, policy) is not None:
-                winner = i
+        lines: dict[Any, list[int]] = {}
         for i in positions:
-            if i != winner:
-                basis = _newer(events[winner], winner, events[i], i, policy) or "delivery order"
-                out.superseded.append(Superseded(name, events[i], events[winner], basis))
-                lost.setdefault(i, set()).add(name)
+            lines.setdefault(policy.line(events[i].tag), []).append(i)
+        for line in lines.values():
+            winner = line[0]
+            for i in line[1:]:
+                if _newer(events[i], i, events[winner], winner, policy) is not None:
+                    winner = i
+            for i in line:
+                if i != winner:
+                    basis = _newer(events[winner], winner, events[i], i, policy) or "delivery order"
+                    out.superseded.append(Superseded(name, events[i], events[winner], basis))
+                    lost.setdefault(i, set()).add(name)
     for i, rules_of_event in enumerate(acting):
         gone = lost.get(i)
         out.only.append(None if not gone else [r.name for r in rules_of_event if r.name not in gone])
