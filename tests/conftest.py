@@ -68,6 +68,9 @@ def fc(mocker, monkeypatch):
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # tests of confirmation turn it on with a local registry
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET", HMAC_SECRET)
+    # These tests read the webhook's plan in its reply: the preview is on here (off by default, issue 25;
+    # tests/test_webhook_economy.py covers the default)
+    monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_PREVIEW", "1")
     backend = FakeEci()
     backend.seed(__import__("json").loads((DATA / "webhook-state.json").read_text())["ContainerGroups"])
     retry = RetryPolicy(max_attempts=3, initial=0.001, maximum=0.002)

@@ -103,7 +103,9 @@ def test_200_shuffled_deliveries_at_concurrency_10(stacks, faults):
         assert moves == sorted(set(moves)), f"{gid} moved backwards or twice: {moves}"
     if faults:
         failed = stack.failed_calls()
-        assert failed["Throttling.User"] >= 10 and failed["ServiceUnavailable"] == 25  # the faults really happened
+        # the faults really happened (fewer calls to throttle since the webhook stopped describing for a
+        # preview, issue 25: ~45 ECI calls for the 200 deliveries, of which the first 25 answer 503)
+        assert failed["Throttling.User"] >= 3 and failed["ServiceUnavailable"] == 25, failed
 
 
 def test_back_to_an_image_the_group_ran_before(stacks):

@@ -162,7 +162,7 @@ BAD_AUTH = [
 def test_unauthenticated_requests_get_401_and_nothing_happens(fc, what, sample, query, headers):
     response = call_webhook((EVENTS / sample).read_bytes(), query=query, headers=headers)
     assert response["statusCode"] == 401
-    assert fc.backend.calls == [] and fc.dispatcher.seen == set()
+    assert fc.backend.calls == [] and len(fc.dispatcher.seen) == 0
 
 
 def test_forged_generic_signature(fc):
@@ -235,7 +235,7 @@ def test_dry_run_plans_and_dispatches_nothing(fc):
     payload = json.loads(response["body"])
     assert response["statusCode"] == 200 and payload["dry_run"] is True
     assert payload["actions"][0]["target"] == "eci-self"
-    assert fc.mutations() == [] and fc.dispatcher.seen == set()
+    assert fc.mutations() == [] and len(fc.dispatcher.seen) == 0
 
 
 def test_token_not_configured_fails_closed(fc, monkeypatch):

@@ -312,8 +312,11 @@ def test_webhook_reply_shows_what_the_gates_hold_and_the_worker_records_it(world
         }
     )
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "0")  # the registry check has its own tests
-    reply = webhook.handle(
-        http_event(body, query={"token": TOKEN}), fc_context(), default_rules=w.rules_path, dispatcher=w.dispatcher
+    reply = webhook.handle(  # ?preview=1: the reply shows the plan against ECI (off by default)
+        http_event(body, query={"token": TOKEN, "preview": "1"}),
+        fc_context(),
+        default_rules=w.rules_path,
+        dispatcher=w.dispatcher,
     )
     answer = json.loads(reply["body"])
     assert reply["statusCode"] == 202 and answer["actions"] == []
@@ -356,7 +359,7 @@ def test_an_approval_whose_hand_off_fails_is_not_recorded_and_can_be_given_again
     working = w.dispatcher
 
     class Down:
-        def dispatch(self, order):
+        def dispatch(self, order, delay=0):
             raise EciRedeployError("FC is unreachable")
 
     w.dispatcher = Down()
@@ -818,7 +821,7 @@ class Queued:
 
         self.w, self.orders, self.seen, self.ran, self._done = w, [], set(), [], Dispatched
 
-    def dispatch(self, order):
+    def dispatch(self, order, delay=0):
         if order.task_id not in self.seen:
             self.seen.add(order.task_id)
             self.orders.append(order)

@@ -58,11 +58,13 @@ def run(
     clock: Clock | None = None,
     deadline: float | None = None,
     gate_context: Any = None,
+    stepwise: bool = False,
 ) -> Report:
     """The whole pipeline for a delivery. `groups`: the observed state when the caller has it (`plan
     --state`), else described through `gateway`. `mode`: "apply"; "dry-run" (gated and shown, a
     planning error still notified); "preview" (the same, nobody told; `Report.decided` keeps the plan
-    before the gates). `deadline`: see rollout.execute."""
+    before the gates). `deadline`: see rollout.execute. `stepwise`: health-gated rollouts go in steps
+    (execution/stepper.py); `Report.next_step` says when the caller should run the next one."""
     from .execution.apply import observe
     from .planning.decide import watched
 
@@ -81,7 +83,16 @@ def run(
         raise
     plan.skipped[:0] = dropped
     report = finish(
-        plan, rules, groups, gateway, env, mode=mode, clock=clock, deadline=deadline, gate_context=gate_context
+        plan,
+        rules,
+        groups,
+        gateway,
+        env,
+        mode=mode,
+        clock=clock,
+        deadline=deadline,
+        gate_context=gate_context,
+        stepwise=stepwise,
     )
     report.decided, report.notes = plan, notes
     return report
@@ -98,10 +109,12 @@ def finish(
     clock: Clock | None = None,
     deadline: float | None = None,
     gate_context: Any = None,
+    stepwise: bool = False,
 ) -> Report:
     """From a decided plan on: gate (held and refused changes leave the plan here), apply, report."""
-    from .execution.apply import carry_out
+    from .execution.apply import Stepwise, carry_out
 
+    groups = groups if hasattr(groups, "__len__") else list(groups)  # read twice: gates, steps
     dry_run = mode != "apply"
     gated = plan
     # gate_plan returns the plan as it is when nothing is gated: the gates stay unimported then.
@@ -109,7 +122,8 @@ def finish(
         from .gates.flow import gate_plan
 
         gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
-    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline)
+    steps = Stepwise(list(groups), env) if stepwise else None
+    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline, steps=steps)
 
 
 def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet, env: Mapping[str, str]) -> None:
@@ -119,17 +133,20 @@ def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet
     send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
 
 
-def raise_if_retryable(report: Report) -> None:
+def raise_if_retryable(report: Report, *, stepped: Iterable[str] = ()) -> None:
     """Raise `RetryLater` when a retry can do better: a step failed with an error the ECI client calls
-    worth a retry (clients.eci.retry_later), or a change was deferred while another is in flight."""
+    worth a retry (clients.eci.retry_later), or a change was deferred while another is in flight
+    (except for the rules in `stepped`: their rollout looks again in its next step instead)."""
     from .clients.eci import retry_later
 
     retryable = [o for o in report.outcomes if o.status == "failed" and o.code and retry_later(o.code)]
     if retryable:
         codes = ", ".join(sorted({o.code for o in retryable if o.code}))
         raise RetryLater(f"{len(retryable)} step(s) failed with retryable errors ({codes})")
-    if report.deferred:
-        targets = ", ".join(sorted({s.target or "?" for s in report.plan.deferred}))
+    handled = set(stepped)
+    deferred = [s for s in report.plan.deferred if s.rule not in handled]
+    if deferred:
+        targets = ", ".join(sorted({s.target or "?" for s in deferred}))
         raise RetryLater(f"deferred while a change is in flight on {targets}")
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class Delivered(Protocol):
@@ -51,16 +51,56 @@ def transition_token(rule: str, action: str, target: str, *, before: Iterable[st
     return client_token(rule, action, target, "from", *before, "to", *after)
 
 
-class SeenTasks(set[str]):
+class SeenTasks:
     """Task ids already accepted: a redelivered order is dropped, not run twice. Callers hold their
-    own lock (the check and the queueing are one step for them)."""
+    own lock (the check and the queueing are one step for them).
+
+    Bounded, so that a long-running `serve` does not grow without end: an id is remembered for
+    `seconds` (default a day: FC's default maximum event age, after which a redelivery would be
+    refused by the platform's retry anyway) and at most `limit` ids are kept (the oldest forgotten
+    first). A delivery repeated after that runs again, and changes nothing twice: every mutating call
+    carries its transition's ClientToken and every step decides from a fresh describe."""
+
+    def __init__(self, *, seconds: float = 86400.0, limit: int = 100_000, clock: Any = None) -> None:
+        import time
+        from collections import OrderedDict
+
+        self.seconds, self.limit = seconds, limit
+        self._clock = clock or time.monotonic
+        self._ids: OrderedDict[str, float] = OrderedDict()
+
+    def __contains__(self, task: object) -> bool:
+        self._forget()
+        return task in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __iter__(self) -> Any:
+        self._forget()
+        return iter(list(self._ids))
+
+    def __eq__(self, other: object) -> bool:  # compares as the set of ids it remembers
+        return set(self) == other if isinstance(other, (set, frozenset)) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
 
     def first(self, task: str) -> bool:
         """True the first time `task` is seen (and remembers it), False for a duplicate."""
         if task in self:
             return False
-        self.add(task)
+        self._ids[task] = self._clock()
+        while len(self._ids) > self.limit:
+            self._ids.popitem(last=False)
         return True
+
+    def _forget(self) -> None:
+        horizon = self._clock() - self.seconds
+        while self._ids:
+            oldest, at = next(iter(self._ids.items()))
+            if at >= horizon:
+                return
+            del self._ids[oldest]
 
 
 def task_id(events: Sequence[Delivered], *, salt: str = "") -> str:

@@ -27,6 +27,7 @@ class Report:
     seconds: float = 0.0
     decided: Plan | None = None  # the plan before the gates (pipeline.run)
     notes: list[str] = field(default_factory=list)  # the webhook's digest confirmation notes
+    next_step: float | None = None  # a rollout in steps: look again in this many seconds (execution/stepper.py)
 
     @property
     def failed(self) -> bool:
@@ -44,6 +45,15 @@ class Report:
         body["actions"] = [o.to_json() for o in self.outcomes]
         body["seconds"] = round(self.seconds, 3)
         return body
+
+
+@dataclass(frozen=True)
+class Stepwise:
+    """What a rollout in steps decides from: the groups just described, and the environment (pull
+    parameters of a rollback found by a later step)."""
+
+    groups: Sequence[ContainerGroup]
+    env: Mapping[str, str]
 
 
 def observe(
@@ -87,7 +97,9 @@ def apply_plan(
     rules: RuleSet | None = None,
     clock: Clock | None = None,
     deadline: float | None = None,
+    steps: Stepwise | None = None,
 ) -> Report:
+    """`steps`: carry health-gated rollouts out in steps (execution/stepper.py) instead of waiting."""
     started = time.monotonic()
     report = Report(plan, dry_run=dry_run)
     if dry_run:
@@ -95,7 +107,15 @@ def apply_plan(
         return report
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
     prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
-    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms, deadline=deadline)
+    waited = plan
+    if steps is not None and rules is not None:
+        from .stepper import advance, steppable
+
+        stepped = {r.name for r in rules if steppable(r)}
+        done = advance(plan, steps.groups, gateway, rules, steps.env, clock or Clock(), deadline=deadline)
+        report.outcomes, report.next_step = done.outcomes, done.again_in
+        waited = Plan([s for s in plan.steps if s.rule not in stepped], plan.skipped, plan.events, plan.other_events)
+    report.outcomes += execute(waited, gateway, rollouts, clock, prewarms, deadline=deadline)
     _attach_results(report, gateway)
     from ..report.audit import emit
 
@@ -113,9 +133,10 @@ def carry_out(
     dry_run: bool = False,
     clock: Clock | None = None,
     deadline: float | None = None,
+    steps: Stepwise | None = None,
 ) -> Report:
     """The pipeline's tail for a gated plan: apply it (or show it), then tell the rules' channels."""
-    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline)
+    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline, steps=steps)
     if not dry_run and (rules.notify or any(r.notify for r in rules)):  # no channel: nothing to send
         from ..report.notify import messages_for, send
 

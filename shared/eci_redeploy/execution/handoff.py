@@ -130,6 +130,9 @@ class WorkOrder(BaseModel):
     events: list[WorkEvent] = Field(min_length=1)
     dry_run: bool = False
     gates: GateWork | None = None  # set: a release of held changes (gates/), not a push
+    # 0: a delivery; n > 0: the n-th continuation of its rollout (execution/stepper.py), bounded by
+    # ECI_REDEPLOY_WORKER_MAX_STEPS. A continuation is never dropped as superseded (execution/writer.py).
+    step: int = Field(0, ge=0)
 
     @classmethod
     def for_events(

@@ -14,8 +14,16 @@ async retry policy the retries. Locally (`serve`, and tests) this module plays t
   jitter until the retry budget or the maximum age is spent, like FC's `maxAsyncRetryAttempts` /
   `maxAsyncEventAgeInSeconds`; then it is reported (`work.gave_up`) as FC's on-failure destination would.
 
+- a rollout's next step (execution/stepper.py) comes back as a continuation, `submit(order, delay=...)`,
+  queued like any order but ready only after its delay: the thread serves other orders meanwhile, so
+  one rule's health wait never delays another rule's push. A continuation is never dropped as
+  superseded (it may have a failed batch to roll back; a newer push recorded on the groups ends it).
+
 There is no lock of our own around ECI: one thread is the lock, and the decisions it makes read the
 groups' own state (status, tracking tags) just before acting.
+
+Memory stays bounded however long it runs: task ids are remembered for a day and at most 100,000
+(core.idempotency.SeenTasks), results and superseded pairs for the last RESULTS orders.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,7 +51,7 @@ class RetryBudget:
     retries: int = 3  # s.yaml: maxAsyncRetryAttempts
     initial: float = 1.0
     maximum: float = 30.0
-    max_age: float = 3600.0  # s.yaml: maxAsyncEventAgeInSeconds
+    max_age: float = 86400.0  # s.yaml: maxAsyncEventAgeInSeconds
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryBudget:
@@ -151,9 +160,13 @@ class Writer:
         self.rules = rules
         self.budget = budget or RetryBudget()
         self.clock = clock
-        self.results: dict[str, Any] = {}  # task id -> last result ("superseded", "gave-up: ...", or the worker's)
-        self.counts = {"submitted": 0, "duplicate": 0, "run": 0, "retried": 0, "superseded": 0, "gave_up": 0}
-        self.dropped: list[tuple[PushEvent, PushEvent]] = []  # (a superseded push, the newer one)
+        # task id -> last result ("superseded", "gave-up: ...", or the worker's): the last RESULTS orders
+        self.results: Results = Results()
+        self.counts = {
+            "submitted": 0, "duplicate": 0, "run": 0, "retried": 0, "superseded": 0, "gave_up": 0, "delayed": 0
+        }
+        # (a superseded push, the newer one), the last RESULTS of them
+        self.dropped: deque[tuple[PushEvent, PushEvent]] = deque(maxlen=RESULTS)
         self._rng = random.Random(seed)
         self._queue: list[Job] = []
         self._seen = SeenTasks()
@@ -166,18 +179,20 @@ class Writer:
 
     # ---- the Dispatcher protocol (dispatch.py) ----
 
-    def dispatch(self, order: WorkOrder) -> Accepted:
-        return self.submit(order)
+    def dispatch(self, order: WorkOrder, *, delay: float = 0) -> Accepted:
+        return self.submit(order, delay=delay)
 
-    def submit(self, order: WorkOrder) -> Accepted:
+    def submit(self, order: WorkOrder, *, delay: float = 0) -> Accepted:
+        """Queue `order`, ready `delay` seconds from now (x-fc-async-delay in FC)."""
         with self._cond:
             if not self._seen.first(order.task_id):
                 self.counts["duplicate"] += 1
                 return Accepted(order.task_id, "writer:duplicate")
             self._seq += 1
             now = self.clock()
-            self._queue.append(Job(order, self._seq, now, now, events=order.push_events()))
+            self._queue.append(Job(order, self._seq, now, now + max(0.0, delay), events=order.push_events()))
             self.counts["submitted"] += 1
+            self.counts["delayed"] += delay > 0
             self._cond.notify_all()
         return Accepted(order.task_id, "writer")
 
@@ -221,6 +236,8 @@ class Writer:
             rules = self.rules()
         except Exception:  # the worker reports an unreadable rules file itself
             return job
+        if job.order.step:  # a continuation: its step may roll back a batch; a newer push recorded ends it
+            return job
         kept: list[PushEvent] = []
         for event in job.events:
             by = superseded(event, queued + job.events, rules)
@@ -232,6 +249,8 @@ class Writer:
         _keep(job, kept)
         # What runs now also supersedes the older pushes still queued behind it.
         for other in self._queue:
+            if other.order.step:
+                continue
             left = []
             for event in other.events:
                 by = superseded(event, kept, rules) if kept else None
@@ -283,6 +302,19 @@ class Writer:
         with self._cond:
             self._queue.append(job)
             self._cond.notify_all()
+
+
+RESULTS = 1000
+
+
+class Results(OrderedDict[str, Any]):
+    """The last RESULTS results by task id (oldest forgotten first)."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        super().__setitem__(key, value)
+        self.move_to_end(key)
+        while len(self) > RESULTS:
+            self.popitem(last=False)
 
 
 def _keep(job: Job, events: list[PushEvent]) -> None:

@@ -52,7 +52,10 @@ def _log_rejected(parsed: Any, context: Any) -> None:
         log_event("input.rejected", function="push", events=rejected, request_id=common.request_id(context))
 
 
-def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
+def handle_work(
+    event: bytes, context: Any, *, default_rules: Path, gateway: Any = None, dispatcher: Any = None
+) -> dict[str, Any]:
+    """`dispatcher`: where the rollout's next step goes (serve: its writer); default the worker function."""
     from ..execution.handoff import WorkOrder, is_work_order  # only the worker needs the hand-off models
 
     env = common.environment()
@@ -63,7 +66,8 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             raise InputError("not a work order from the webhook function", source="work-order")
         order = WorkOrder.model_validate(raw)
         rules = common.rules_for(settings.rules_path)
-        log_event("work.start", task_id=order.task_id, events=len(order.events), release=order.gates is not None)
+        release = order.gates is not None
+        log_event("work.start", task_id=order.task_id, events=len(order.events), release=release, step=order.step)
         result = _through_pipeline(
             order.push_events(),
             rules,
@@ -72,8 +76,9 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
             dry_run=order.dry_run,
             gateway=gateway,
             deadline=_deadline(env),
-            continuation=lambda: _continue(order, settings, env, context),
+            continuation=lambda delay: _continue(order, settings, env, context, delay, dispatcher),
             release=order if order.gates is not None else None,
+            stepwise=steps_enabled(env),
         )
         return {**result, "task_id": order.task_id}
     except RetryLater:
@@ -84,6 +89,11 @@ def handle_work(event: bytes, context: Any, *, default_rules: Path, gateway: Any
     except ValueError as exc:  # pydantic's ValidationError
         log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
         return {"ok": False, "error": "invalid work order"}
+
+
+def steps_enabled(env: Any) -> bool:
+    """Health-gated rollouts in steps (default), or waited for in the worker (ECI_REDEPLOY_WORKER_STEPS=0)."""
+    return str(env.get("ECI_REDEPLOY_WORKER_STEPS", "1")).strip().lower() not in ("0", "false", "no")
 
 
 def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any] | None:
@@ -143,21 +153,45 @@ def _deadline(env: Any) -> float | None:
     return time.monotonic() + max(0.0, seconds)
 
 
-def _continue(order: Any, settings: Settings, env: Any, context: Any) -> dict[str, Any]:
-    """The rest of a rollout whose time slice is spent, as a new async invocation of the worker: it
-    queues behind the work that arrived meanwhile instead of holding the queue, and plans again on a
-    fresh describe (groups already changed are recognised). Its task id derives from this order's, so
-    a retried invocation of this order hands off the same continuation once."""
+def _continue(order: Any, settings: Settings, env: Any, context: Any, delay: float, dispatcher: Any) -> dict[str, Any]:
+    """The rollout's next step (or the rest of a spent time slice), as a new async invocation of the
+    worker `delay` seconds from now: it queues behind the work that arrived meanwhile instead of
+    holding the queue, and decides again on a fresh describe. Its task id derives from this order's,
+    so a retried invocation of this order (or this order delivered twice) hands it off once."""
+    from ..core.errors import ConfigError
     from ..core.idempotency import task_id
 
-    follow_up = order.model_copy(update={"task_id": task_id(order.push_events(), salt=f"after:{order.task_id}")})
+    limit = _number(env, "ECI_REDEPLOY_WORKER_MAX_STEPS", 1000)
+    if order.step + 1 > limit:
+        log_event("work.gave_up", task_id=order.task_id, reason=f"rollout still unfinished after {limit} steps")
+        return {"gave_up": f"rollout still unfinished after {limit} steps"}
+    follow_up = order.model_copy(
+        update={"task_id": task_id(order.push_events(), salt=f"after:{order.task_id}"), "step": order.step + 1}
+    )
+    seconds = round(min(3600.0, max(0.0, delay)), 3)  # FC: whole seconds (execution.dispatch.whole_seconds)
     try:
-        done = common.dispatcher_factory(settings, env, context).dispatch(follow_up)
+        target = dispatcher or common.dispatcher_factory(settings, env, context)
+        done = target.dispatch(follow_up, delay=seconds)
+    except ConfigError:
+        raise
     except EciRedeployError as exc:
         # No way to queue the rest: let the platform's retry (or serve's writer) run the order again.
         raise RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
-    log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id)
-    return {"task_id": done.task_id, "via": done.via}
+    log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id, delay=seconds, step=follow_up.step)
+    return {"task_id": done.task_id, "via": done.via, "delay": seconds}
+
+
+def _number(env: Any, name: str, default: int) -> int:
+    from ..core.errors import ConfigError
+
+    raw = env.get(name)
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {raw!r}")
+    return value
 
 
 def _through_pipeline(
@@ -171,6 +205,7 @@ def _through_pipeline(
     deadline: float | None = None,
     continuation: Any = None,
     release: Any = None,
+    stepwise: bool = False,
 ) -> dict[str, Any]:
     """The pipeline on the pushes; for a release order (`release`: the WorkOrder) the gates' release of
     the held changes it names, with the evidence and approval it brings (gates.handlers.run_order).
@@ -191,13 +226,17 @@ def _through_pipeline(
         gates = order_context(release, env, context)
         report = run_order(release, rules, gateway, env, context, deadline=deadline, gate_context=gates)
     if report is None:  # gated with what a release order brings: its holds may be gone, not its evidence
-        report = run(
-            parsed, rules, gateway, env, mode="dry-run" if dry_run else "apply", deadline=deadline, gate_context=gates
-        )
-    raise_if_retryable(report)
+        mode: Any = "dry-run" if dry_run else "apply"
+        report = run(parsed, rules, gateway, env, mode=mode, deadline=deadline, gate_context=gates, stepwise=stepwise)
+    from ..execution.stepper import steppable
+
+    raise_if_retryable(report, stepped=[r.name for r in rules if steppable(r)] if stepwise else ())
     body = {"ok": not report.failed, **report.to_json()}
     from ..execution.rollout import CONTINUED
 
-    if continuation is not None and any(o.error == CONTINUED for o in report.outcomes):
-        body["continued"] = continuation()
+    delay = report.next_step
+    if any(o.error == CONTINUED for o in report.outcomes):
+        delay = 0.0
+    if continuation is not None and delay is not None:
+        body["continued"] = continuation(delay)
     return body

@@ -208,13 +208,16 @@ def make_app(rules_file: Path, gateway: Any, *, budget: Any = None) -> Any:
     from ..execution.writer import RetryBudget, Writer
     from .runtime import rules_for
 
-    dispatcher = Writer(
-        lambda order: events.handle_work(
-            order.model_dump_json().encode(), _context("worker"), default_rules=rules_file, gateway=gateway
-        ),
-        lambda: rules_for(rules_file),
-        budget=budget or RetryBudget.from_env(os.environ),
-    )
+    def work(order: Any) -> Any:  # a rollout's next step goes back into this writer's queue
+        return events.handle_work(
+            order.model_dump_json().encode(),
+            _context("worker"),
+            default_rules=rules_file,
+            gateway=gateway,
+            dispatcher=dispatcher,
+        )
+
+    dispatcher = Writer(work, lambda: rules_for(rules_file), budget=budget or RetryBudget.from_env(os.environ))
 
     @Request.application  # type: ignore[arg-type]
     def app(request: Request) -> Response:

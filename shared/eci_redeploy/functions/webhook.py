@@ -76,12 +76,18 @@ def handle(
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
+    preview = dry_run or _wants_preview(request, env)
     try:
-        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run)
+        return _plan_and_dispatch(
+            parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run, preview=preview
+        )
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:
         return reply(400, {"error": exc.one_line()})
+    except ConfigError as exc:  # no worker to hand off to: no retry of the sender's fixes that
+        _config_error_once(exc)
+        return reply(500, {"error": exc.one_line()})
     except EciRedeployError as exc:
         log_event("webhook.failed", error=exc.one_line(), request_id=rid)
         return reply(503, {"error": exc.one_line()})
@@ -141,10 +147,36 @@ def _authenticated_body(request: HttpRequest, settings: Settings) -> tuple[Any, 
     return body, parsed
 
 
+_LOGGED: set[str] = set()
+
+
+def _config_error_once(exc: ConfigError) -> None:
+    """A configuration error (no worker function set) is logged once per instance, not per delivery."""
+    if exc.one_line() not in _LOGGED:
+        _LOGGED.add(exc.one_line())
+        log_event("webhook.misconfigured", error=exc.one_line())
+
+
+def _wants_preview(request: HttpRequest, env: Any) -> bool:
+    """`?preview=1` (or ECI_REDEPLOY_WEBHOOK_PREVIEW=1): plan against ECI for the reply. Off by default:
+    the reply then says what is known without ECI (authentication, parsing, the rules), and a push
+    costs the worker's describe only."""
+    raw = request.query.get("preview", env.get("ECI_REDEPLOY_WEBHOOK_PREVIEW", "0"))
+    return str(raw).strip().lower() in ("1", "true", "yes")
+
+
 def _plan_and_dispatch(
-    parsed: list[Any], settings: Settings, env: Any, context: Any, dispatcher: Any, gateway: Any, *, dry_run: bool
+    parsed: list[Any],
+    settings: Settings,
+    env: Any,
+    context: Any,
+    dispatcher: Any,
+    gateway: Any,
+    *,
+    dry_run: bool,
+    preview: bool = True,
 ) -> dict[str, Any]:
-    from ..pipeline import run, unwatched
+    from ..pipeline import unwatched
     from ..planning.decide import push_events
 
     rules = common.rules_for(settings.rules_path)
@@ -170,16 +202,11 @@ def _plan_and_dispatch(
         parsed = [p for p in parsed if not isinstance(p, PushEvent)] + list(events)
         return parsed, confirmation.dropped, confirmation.notes
 
-    # The reply shows what the gates hold (nothing recorded here: the worker records and applies).
-    gateway = gateway or common.gateway_factory(env, context)
-    report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
-    shown = report.plan
-    summary = shown.to_json()
-    summary["actions"] = [
-        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
-    ]
-    if report.notes:
-        summary["notes"] = report.notes
+    if preview:
+        summary = _preview(parsed, rules, env, context, gateway, refine)
+    else:
+        parsed, dropped, notes = refine(parsed, [])
+        summary = _without_eci(parsed, rules, dropped, notes)
     handed = [] if dry_run else _for_the_writer(events, rules)
     # A push its registry could not confirm is not deployed: 503 asks the sender to deliver it again
     # (the confirmed pushes beside it are handed on; a redelivery of them changes nothing).
@@ -197,6 +224,60 @@ def _plan_and_dispatch(
         events=[e.summary() for e in events],
     )
     return reply(503 if retry else 202, {"accepted": True, "task_id": done.task_id, **summary})
+
+
+def _preview(parsed: list[Any], rules: Any, env: Any, context: Any, gateway: Any, refine: Any) -> dict[str, Any]:
+    """The plan against ECI for the reply (`?preview=1`), gated (nothing recorded here: the worker
+    records and applies). An ECI error (throttling) costs the preview, never the delivery."""
+    from ..core.errors import EciApiError
+    from ..pipeline import run
+
+    gateway = gateway or common.gateway_factory(env, context)
+    try:
+        report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
+    except EciApiError as exc:
+        log_event("webhook.preview_unavailable", code=exc.code)
+        _, dropped, notes = refine(parsed, [])
+        summary = _without_eci(parsed, rules, dropped, notes)
+        summary["preview"] = f"unavailable: {exc.one_line()}"
+        return summary
+    shown = report.plan
+    summary = shown.to_json()
+    summary["actions"] = [
+        {"rule": s.rule, "action": s.action, "target": s.target, "image": s.image} for s in shown.steps
+    ]
+    if report.notes:
+        summary["notes"] = report.notes
+    return summary
+
+
+def push_events_of(parsed: list[Any]) -> list[PushEvent]:
+    return [p for p in parsed if isinstance(p, PushEvent)]
+
+
+def _without_eci(parsed: list[Any], rules: Any, dropped: list[Any], notes: list[str]) -> dict[str, Any]:
+    """What the reply can say without asking ECI: the events (pushes, then the ignored and rejected ones,
+    as the plan lists them), the rules that will act on each push (the worker decides per group against
+    a fresh describe), and the rules that will not, with why."""
+    from ..planning.planner import skip_reason
+
+    events = push_events_of(parsed)
+    others = [p for p in parsed if not isinstance(p, PushEvent) and hasattr(p, "summary")]
+    acting: list[dict[str, Any]] = []
+    skipped = [d.to_json() for d in dropped]
+    for event in events:
+        for rule in rules.for_repository(event.repository):
+            reason = skip_reason(rule, event, rules)
+            if reason:
+                skipped.append({"rule": rule.name, "reason": reason})
+            else:
+                acting.append({"rule": rule.name, "event": event.summary()})
+    summary: dict[str, Any] = {"actions": [], "rules": acting, "skipped": skipped}
+    summary["events"] = [e.summary() for e in events] + [o.summary() for o in others]
+    summary["preview"] = "off: the worker decides against ECI; add ?preview=1 to see its plan here"
+    if notes:
+        summary["notes"] = notes
+    return summary
 
 
 def _for_the_writer(events: list[PushEvent], rules: Any) -> list[PushEvent]:

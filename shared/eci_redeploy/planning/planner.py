@@ -20,7 +20,7 @@ from ..core.imageref import ImageRef, running_ref
 from ..core.secrets import Secret
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
-from . import newer, tracking
+from . import batchmark, newer, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
 from .steps import Plan, Skip, Step
@@ -193,6 +193,10 @@ def _plan_rule(
         done = _restarted_for(group, event, rule) if action == "restart" else None
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
+            continue
+        if batchmark.failed_for(group, rule.name, event):  # a later step found it unhealthy for this push
+            reason = "this push failed on the group before (rolled back or reported): not sent again"
+            plan.skipped.append(Skip(rule.name, reason, group.id))
             continue
         guard, held = _guard(event, rule, group)
         if guard is None and held and action != "update":  # a restart or a replace moves every container
