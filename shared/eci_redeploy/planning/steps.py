@@ -27,6 +27,10 @@ class Step:
     # Tracking tags (planning/tracking.py) the worker writes with TagResources once ECI accepted the
     # step: a restart's own request carries no tags, an update's does ("Tag" in its body).
     record: dict[str, str] = field(default_factory=dict)
+    # For the audit trail and `history`: the tag the group ran before (the rule's own order) and the
+    # group's name (operators know groups by name; a replace's create targets the name anyway).
+    tag_before: str | None = None
+    group_name: str | None = None
 
     @property
     def client_token(self) -> str | None:
@@ -60,6 +64,7 @@ class Skip:
     reason: str
     target: str | None = None
     deferred: bool = False  # not now, but later: the platform's retry or the next reconcile brings it back
+    event_id: str = ""  # the push this skip is about (audit): one rule's skip never names another rule's push
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}
