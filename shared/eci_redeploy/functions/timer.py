@@ -35,7 +35,7 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         wanted=result.wanted,
         registry_requests=result.registry_requests,
     )
-    return {"ok": not result.report.failed, **result.to_json()}
+    return {"ok": not result.report.failed and not result.problems, **result.to_json()}
 
 
 def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
@@ -87,4 +87,10 @@ def run_reconcile(
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
     result = reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context)
     result.released = released
+    if result.problems and not dry_run:  # a timer that cannot work must not stay silent
+        from ..report.notify import problem_message, send
+
+        for problem in result.problems:
+            log_event("reconcile.problem", **problem)
+        send([problem_message(p) for p in result.problems], rules, env)
     return result

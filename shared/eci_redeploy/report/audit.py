@@ -59,7 +59,9 @@ def lines_for(report: Any) -> list[dict[str, Any]]:
                 "reason": o.error or o.health,
             }
         )
-    out.extend(_skip_line(skip, _event_of(skip, report.plan.events, events)) for skip in report.plan.skipped if skip.rule)
+    for skip in report.plan.skipped:
+        if skip.rule:
+            out.append(_skip_line(skip, _event_of(skip, report.plan.events, events)))
     return out
 
 
@@ -158,7 +160,9 @@ def version_text(tag: str | None, digest: str | None, image: str | None = None) 
 
 
 def change_text(r: dict[str, Any]) -> str:
-    before = version_text(r.get("tag_before") or _tag(r.get("image_before")), r.get("digest_before"), r.get("image_before"))
+    before = version_text(
+        r.get("tag_before") or _tag(r.get("image_before")), r.get("digest_before"), r.get("image_before")
+    )
     after = version_text(r.get("tag_after") or _tag(r.get("image_after")), r.get("digest_after"), r.get("image_after"))
     if not r.get("image_before") and not r.get("tag_before") and not r.get("digest_before"):
         before = "(new group)" if r.get("action") == "CreateContainerGroup" else "(not recorded)"
@@ -179,7 +183,8 @@ def render(records: list[dict[str, Any]]) -> str:
                 what += f": {r['reason']}"
         else:  # a skip or an approval: no request was made
             what, request = str(r.get("reason") or ""), ""
-        event = f"event {r.get('event_source')} {r.get('event_id')}" if r.get("event_id") else f"by {r.get('event_source')}"
+        source = r.get("event_source")
+        event = f"event {source} {r.get('event_id')}" if r.get("event_id") else f"by {source}"
         lines.append(
             f"{when}Z  {r.get('rule')}  {where or '-'}  {r.get('action') or '-'}  {r.get('outcome')}  "
             f"{what}  ({event}{request})"
