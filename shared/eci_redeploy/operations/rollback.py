@@ -39,13 +39,14 @@ def previous_tag(rule: Rule, rules: RuleSet, groups: list[ContainerGroup], clien
     probe = PushEvent(rule.source.repository, None, None, ROLLBACK_SOURCE, "probe")
     running = [t for g in groups if (t := running_tag(g, probe, rule, _runs_pushed_repository))]
     if policy.ordered:
+        tags = client.list_tags(rule.source.repository)
+        running = running or _tags_of_digests(rule, groups, client, [t for t in tags if policy.allows(t)])
         keyed = [(k, t) for t in running if (k := policy.order_key(t)) is not None]
         if not keyed:
             runs = ", ".join(running) or "unknown"
             message = f"the version the groups run ({runs}) is not in the rule's order: use --to TAG"
             raise InputError(message, source="--previous")
         top = max(keyed)[0]
-        tags = client.list_tags(rule.source.repository)
         below = [(k, t) for t in tags if policy.allows(t) and (k := policy.order_key(t)) is not None and k < top]
         if not below:
             raise InputError(f"no allowed tag in the registry is below {max(keyed)[1]}", source="--previous")
@@ -55,6 +56,25 @@ def previous_tag(rule: Rule, rules: RuleSet, groups: list[ContainerGroup], clien
         if before and before.startswith(":"):
             return before[1:]
     raise InputError("the groups' records do not name the previous tag: use --to TAG", source="--previous")
+
+
+def _tags_of_digests(rule: Rule, groups: list[ContainerGroup], client: RegistryClient, allowed: list[str]) -> list[str]:
+    """Groups deployed by digest without a record of the tag: which allowed tag is that digest now
+    (one HEAD per tag, within the registry client's request budget)."""
+    from ..core.imageref import running_ref
+
+    digests = {
+        ref.digest
+        for g in groups
+        for c in g.containers + g.init_containers
+        if c.image and (ref := running_ref(c.image)) is not None and ref.repository == rule.source.repository
+    } - {None}
+    found = []
+    for tag in allowed if digests else []:
+        resolved = client.resolve(rule.source.repository, tag, DEFAULT_PLATFORM)
+        if {resolved.digest, resolved.index_digest} & digests:
+            found.append(tag)
+    return found
 
 
 def rollback_event(
