@@ -17,8 +17,9 @@ import pytest
 
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
-from helpers import ROOT, clean_env, described
 from registry_tools import Registry, free_port, push, write_layout
+
+from helpers import ROOT, clean_env, described
 
 TAGS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0-rc.1", "2.0.0", "latest-build")
 
@@ -49,7 +50,7 @@ class Hook:
         hook = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
                 self.send_response(200)
                 self.end_headers()
@@ -77,7 +78,11 @@ def web_rule(host, *, selector=None, semver="^1.0.0", **extra):
     return {
         "name": "web",
         "source": {"repository": "team/web", "registry": host, "tags": {"semver": semver}},
-        "target": {"region": "cn-hangzhou", "action": "update", "container_groups": selector or {"tags": {"app": "web"}}},
+        "target": {
+            "region": "cn-hangzhou",
+            "action": "update",
+            "container_groups": selector or {"tags": {"app": "web"}},
+        },
         "pull": {"plain_http": [host]},
         "notify": [{"webhook": {"url_env": "HOOK_URL"}}],
         **extra,
@@ -271,7 +276,8 @@ def test_history_from_the_groups_records_alone(registry, fake, tmp_path):
     out = cli(fake, "history", "--rules", str(rules), "--live", "--json")
     assert out.returncode == 0, out.stderr
     (entry,) = json.loads(out.stdout)
-    assert (entry["from"], entry["rule"], entry["group"], entry["tag_after"]) == ("group record", "web", "eci-1", "1.2.0")
+    seen = (entry["from"], entry["rule"], entry["group"], entry["tag_after"])
+    assert seen == ("group record", "web", "eci-1", "1.2.0")
     assert entry["digest_after"] == digests["1.2.0"]
     nothing = cli(fake, "history", "--rules", str(rules))
     assert nothing.returncode == 2 and "--log" in nothing.stderr
@@ -293,16 +299,17 @@ def test_progress_lines_on_stderr_during_a_rollout(tmp_path):
         json.dumps({"ContainerGroups": [described(f"eci-{i}", "reg.example.com/team/web:1.0.0") for i in (1, 2)]})
     )
     event = tmp_path / "push.json"
-    event.write_text(
-        json.dumps(
-            {"events": [{"action": "push", "target": {"repository": "team/web", "tag": "1.1.0", "digest": "sha256:" + "c" * 64,
-                                                      "mediaType": "application/vnd.oci.image.manifest.v1+json"},
-                         "request": {"host": "reg.example.com"}, "id": "ev-1", "timestamp": "2026-12-01T00:00:00Z"}]}
-        )
-    )
+    target = {
+        "repository": "team/web",
+        "tag": "1.1.0",
+        "digest": "sha256:" + "c" * 64,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+    }
+    push = {"action": "push", "target": target, "request": {"host": "reg.example.com"}, "id": "ev-1"}
+    event.write_text(json.dumps({"events": [{**push, "timestamp": "2026-12-01T00:00:00Z"}]}))
+    command = ["invoke", str(event), "--rules", str(rules), "--state", str(state), "--transition-seconds", "0.3"]
     out = subprocess.run(
-        [sys.executable, "-m", "eci_redeploy.cli", "invoke", str(event), "--rules", str(rules), "--state", str(state),
-         "--transition-seconds", "0.3"],
+        [sys.executable, "-m", "eci_redeploy.cli", *command],
         capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=120,
     )
     assert out.returncode == 0, out.stderr

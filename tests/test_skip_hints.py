@@ -19,7 +19,7 @@ def acr_push(tag="1.4.3"):
 def test_a_custom_domain_missing_from_pull_acr_domains_is_named_with_the_fix(make_rules, eci):
     rules = make_rules(
         {
-            **rule("api", "acme/api", selector={"name": "api"}, pull={"acr": {"instance_id": "cri-abc123", "instance_name": "acme"}}),
+            **rule("api", "acme/api", selector={"name": "api"}, pull={"acr": {"instance_id": "cri-abc123"}}),
             "source": {"repository": "acme/api", "registry": "cri-abc123", "tags": {"glob": "*"}},
         }
     )
@@ -46,7 +46,8 @@ def test_with_the_domain_added_the_same_push_deploys(make_rules, eci):
 
 
 def test_a_selector_that_matches_nothing_names_itself(make_rules, eci):
-    rules = make_rules(rule("web", selector={"tags": {"app": "web", "env": "prod"}}, pull={"public": ["reg.example.com"]}))
+    selector = {"tags": {"app": "web", "env": "prod"}}
+    rules = make_rules(rule("web", selector=selector, pull={"public": ["reg.example.com"]}))
     eci.backend.seed([described("eci-1", "reg.example.com/team/web:1.0.0", app="web")])
     push = PushEvent("team/web", "1.1.0", None, "distribution", "ev-1", registry_host="reg.example.com")
     (skip,) = run([push], rules, eci.gateway, {}, mode="dry-run").plan.skipped
