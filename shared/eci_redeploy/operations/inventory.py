@@ -23,11 +23,16 @@ from .reconcile import ClientFor, ReconcileResult, reconcile
 
 
 def inventory(rules: RuleSet, gateway: Any, client_for: ClientFor, env: Mapping[str, str]) -> dict[str, Any]:
+    return collect(rules, gateway, client_for, env)[0]
+
+
+def collect(
+    rules: RuleSet, gateway: Any, client_for: ClientFor, env: Mapping[str, str]
+) -> tuple[dict[str, Any], dict[str, ContainerGroup]]:
+    """The listing, and the groups it read (by id: the web page's timeline reads their records)."""
     result = reconcile(rules, gateway, client_for, env, dry_run=True)
-    return {
-        "rules": [_rule_entry(rule, rules, result) for rule in rules],
-        "problems": result.problems,
-    }
+    body = {"rules": [_rule_entry(rule, rules, result) for rule in rules], "problems": result.problems}
+    return body, {g.id: g for groups in result.groups.values() for g in groups}
 
 
 def target_text(rule: Rule) -> str:
@@ -92,9 +97,12 @@ def _next(group: ContainerGroup, rule: Rule, plan: Plan, notes: list[str]) -> di
         successor = step.action == "CreateContainerGroup" and f"successor of {group.id}" in step.notes
         if step.rule == rule.name and (mine or successor):
             return {"action": step.action, "image": step.image}
+    from ..gates.flow import is_held
+
     for skip in plan.skipped:
         if skip.rule == rule.name and skip.target == group.id:
-            return {"action": "deferred" if skip.deferred else "none", "reason": skip.reason}
+            action = "held" if is_held(skip) else "deferred" if skip.deferred else "none"
+            return {"action": action, "reason": skip.reason}
     # nothing planned for the group: the rule's own reason (the registry, the policy), if any
     return {"action": "none", "reason": notes[0] if notes else "nothing to do"}
 
