@@ -35,7 +35,7 @@ h2{font-size:16px;margin:24px 0 8px}h3{font-size:15px;margin:0 0 4px}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin:0 0 12px}
 .meta{color:#5b6474;margin:0 0 8px}.warn{color:#9a3b00;margin:4px 0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-top:1px solid #eceff3}
-th{color:#5b6474;font-weight:600}code{font:12px ui-monospace,monospace}
+th{color:#5b6474;font-weight:600;white-space:nowrap}td{vertical-align:top;white-space:nowrap}td:last-child{white-space:normal;overflow-wrap:anywhere;width:100%}code{font:12px ui-monospace,monospace}
 .update{color:#0b6b2f;font-weight:600}.none{color:#5b6474}.deferred,.held{color:#9a3b00}
 .timeline{list-style:none;padding:0;margin:0;border-left:3px solid #c9d1dc}
 .timeline li{padding:4px 0 4px 14px;position:relative}
@@ -143,7 +143,7 @@ def _rule_card(r: dict[str, Any]) -> str:
     for g in r["groups"]:
         nxt = g["next"]
         kind = "update" if "image" in nxt else nxt["action"] if nxt["action"] in ("deferred", "held") else "none"
-        then = f"{nxt['action']} → {nxt['image']}" if "image" in nxt else f"{nxt['action']}: {nxt['reason']}"
+        then = f"{nxt['action']} → {nxt['image']}" if "image" in nxt else _reason(nxt)
         frozen = " (frozen)" if g["frozen"] else ""
         rows.append(
             f"<tr><td>{e(g['name'])}<br><code>{e(g['id'])}</code></td><td>{e(g['status'])}{e(frozen)}</td>"
@@ -162,6 +162,11 @@ def _rule_card(r: dict[str, Any]) -> str:
         f"<p class=\"meta\">{e(r['registry'] or '?')}/{e(r['repository'])} · {e(r['action'])} {e(r['target'])} · "
         f"{e(r['policy'])}</p>{notes}{table}</section>"
     )
+
+
+def _reason(nxt: dict[str, Any]) -> str:
+    held = nxt["action"] == "held"  # its reason says "held (...)" already
+    return str(nxt["reason"]) if held else f"{nxt['action']}: {nxt['reason']}"
 
 
 def _held(held: dict[str, Any], may: set[str], token: str | None) -> str:
