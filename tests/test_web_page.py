@@ -15,6 +15,7 @@ from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.functions import serve, webhook
+
 from helpers import described
 
 HOST = "reg.example.com"

@@ -24,8 +24,9 @@ import websocket
 
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
-from helpers import ROOT, clean_env, described, wait_for_url
 from registry_tools import Registry, free_port, push, write_layout
+
+from helpers import ROOT, clean_env, described, wait_for_url
 
 TOKEN, APPROVER = "v1ewer-token-for-the-page", "al1ce-token-for-the-page"
 
@@ -151,8 +152,9 @@ def test_the_page_in_chromium_with_the_approve_flow(tmp_path, browser):
                 ALIBABA_CLOUD_ACCESS_KEY_SECRET=secret,
             )
             log = (tmp_path / "serve.log").open("wb")
+            command = ["serve", "--port", str(port), "--rules", str(rules), "--live"]
             serve = subprocess.Popen(
-                [sys.executable, "-m", "eci_redeploy.cli", "serve", "--port", str(port), "--rules", str(rules), "--live"],
+                [sys.executable, "-m", "eci_redeploy.cli", *command],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
             )
             try:

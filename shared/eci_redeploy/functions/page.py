@@ -35,7 +35,8 @@ h2{font-size:16px;margin:24px 0 8px}h3{font-size:15px;margin:0 0 4px}
 .card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 16px;margin:0 0 12px}
 .meta{color:#5b6474;margin:0 0 8px}.warn{color:#9a3b00;margin:4px 0}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:4px 8px;border-top:1px solid #eceff3}
-th{color:#5b6474;font-weight:600;white-space:nowrap}td{vertical-align:top;white-space:nowrap}td:last-child{white-space:normal;overflow-wrap:anywhere;width:100%}code{font:12px ui-monospace,monospace}
+th{color:#5b6474;font-weight:600;white-space:nowrap}td{vertical-align:top;white-space:nowrap}
+td:last-child{white-space:normal;overflow-wrap:anywhere;width:100%}code{font:12px ui-monospace,monospace}
 .update{color:#0b6b2f;font-weight:600}.none{color:#5b6474}.deferred,.held{color:#9a3b00}
 .timeline{list-style:none;padding:0;margin:0;border-left:3px solid #c9d1dc}
 .timeline li{padding:4px 0 4px 14px;position:relative}
