@@ -317,3 +317,19 @@ def test_progress_lines_on_stderr_during_a_rollout(tmp_path):
     assert "eci-redeploy: web: batch 1/2: eci-1" in progress and "eci-redeploy: web: batch 2/2: eci-2" in progress
     waits = [line for line in progress if "waiting for health: 1 of 1 group(s) not ready yet" in line]
     assert waits and waits[0].endswith(" s left")
+
+
+def test_rollback_is_not_held_by_the_rules_gates(registry, tmp_path):
+    """A soak gate holds a push until the image is old enough; a rollback is not a new image coming in."""
+    reg, digests = registry
+    rules = write_rules(tmp_path, web_rule(reg.host, gates={"soak": "1h"}))
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"ContainerGroups": [described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}")]}))
+    out = subprocess.run(
+        [sys.executable, "-m", "eci_redeploy.cli", "rollback", "web", "--to", "1.0.0", "--rules", str(rules),
+         "--state", str(state)],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (action,) = json.loads(out.stdout)["actions"]
+    assert action["status"] == "applied" and action["image"] == f"{reg.host}/team/web@{digests['1.0.0']}"

@@ -111,9 +111,15 @@ def rollback_event(
 def run_rollback(
     event: PushEvent, rules: RuleSet, gateway: EciGateway, env: Mapping[str, str], *, dry_run: bool = False
 ) -> Any:
-    """Through the single writer (as `invoke`, `serve` and the worker apply), or shown for a dry run."""
+    """Through the single writer (as `invoke`, `serve` and the worker apply), or shown for a dry run.
+    Not gated: the gates hold new images on their way in (a soak would hold a rollback as a fresh push,
+    an approval would wait on the person rolling back); going back to a version of the operator's
+    choosing is the operator's decision, made with the CLI's credentials and audited as a rollback."""
     from ..pipeline import run, run_serialised
+    from ..rules.gates import Gates
 
+    ungated = [r.model_copy(update={"gates": Gates()}) if r.name == event.only_rule else r for r in rules]
+    rules = RuleSet(ungated, rules.templates, rules.path, rules.notify, rules.gates)
     if dry_run:
         return run([event], rules, gateway, env, mode="dry-run")
     return run_serialised([event], rules, gateway, env)
