@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -19,7 +17,7 @@ from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
 from registry_tools import Registry, free_port, push, write_layout
 
-from helpers import ROOT, clean_env, described
+from helpers import ROOT, Hook, clean_env, described
 
 TAGS = ("1.0.0", "1.1.0", "1.2.0", "1.3.0-rc.1", "2.0.0", "latest-build")
 
@@ -40,31 +38,6 @@ def fake():
     backend = FakeEci()
     with FakeEciServer(backend) as server:
         yield server
-
-
-class Hook:
-    """A generic JSON webhook channel (report/notify.py) that keeps what it receives."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                hook.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
