@@ -77,6 +77,10 @@ def test_the_page_needs_a_token_and_carries_a_strict_policy(site):
     assert f"1.1.0 (sha256:{'2' * 12})" in text  # the newest allowed tag
     # what the next reconcile would do: the 1.1.0 update, which the rule's approval gate holds
     assert re.search(r'<td class="held">held \([^)]+\) until approval', text)
+    listed = client.get("/rules", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert listed.status_code == 200 and client.get("/rules").status_code == 401
+    (web,) = json.loads(listed.get_data())["rules"]
+    assert web["newest"] == {"tag": "1.1.0", "digest": D2} and web["groups"][0]["running"]["tag"] == "1.0.0"
     assert backend.mutating_calls() == []  # the page changes nothing
 
 

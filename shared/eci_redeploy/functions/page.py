@@ -97,6 +97,10 @@ def handle(
     except AuthenticationError as exc:
         return reply(401, {"error": f"{exc.one_line()} (token in Authorization: Bearer or ?token=)"})
     try:
+        if request.path.rstrip("/") == "/rules":
+            from ..operations.inventory import inventory
+
+            return reply(200, inventory(rules, gateway, clients, env))
         body = render(rules, gateway, clients, env, viewer, may, token=_token(request) if may else None)
     except EciRedeployError as exc:
         return reply(503, {"error": exc.one_line()})

@@ -44,7 +44,7 @@ def handle(
         return reply(400, {"error": exc.one_line()})
     if request.path.rstrip("/") == "/status" or request.path.startswith("/approvals/"):
         return _gates_route(request, env, context, default_rules, dispatcher, gateway)
-    if request.method == "GET" and request.path in ("", "/"):
+    if request.method == "GET" and request.path.rstrip("/") in ("", "/rules"):
         return _page(request, env, context, default_rules, gateway)
     if request.method != "POST":
         return reply(405, {"error": "use POST"})
@@ -115,7 +115,8 @@ def _gates_route(
 
 
 def _page(request: HttpRequest, env: Any, context: Any, default_rules: Path, gateway: Any) -> dict[str, Any]:
-    """GET /: the operator's page (functions/page.py), behind the viewer or an approver token."""
+    """GET /: the operator's page (functions/page.py); GET /rules: what it lists, as `list --json` prints
+    it. Behind the viewer or an approver token."""
     from . import page
 
     try:
