@@ -49,3 +49,7 @@ def run(repeat: int = 5) -> None:
     per_tag = _median_seconds(lambda: [semver.allows(t) for t in tags], repeat) / len(tags)
     report(Result("semver range parse (once per rule)", round(cold * 1e6, 1), "us"))
     report(Result("semver decision per pushed tag (cached parse)", round(per_tag * 1e6, 2), "us"))
+    calver = TagPolicy("calver", "YYYY.0M.0D[-MICRO]")
+    dates = [f"2024.{m:02d}.{d:02d}-{b}" for m in range(1, 11) for d in range(1, 11) for b in (1,)]
+    per_date = _median_seconds(lambda: [calver.allows(t) and calver.order_key(t) for t in dates], repeat) / len(dates)
+    report(Result("calver decision + order key per pushed tag", round(per_date * 1e6, 2), "us"))

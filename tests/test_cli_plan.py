@@ -159,11 +159,11 @@ def test_validate_shows_each_rules_policy_and_guarantees(tmp_path):
         "      tags: {regex: '^main-(?P<build>\\d+)-[0-9a-f]{7}$', order: {by: numerical, key: build}}\n"
         "    target: {region: cn-hangzhou, action: update, container_groups: {name: web}}\n"
         "  - name: semver\n"
-        "    source: {repository: team/web, tags: {semver: '>=1.2.0, <2.0.0', stay_within: patch}}\n"
+        "    source: {repository: team/web, tags: {semver: '>=1.2.0, <2.0.0', updates: patch}}\n"
         "    target: {region: cn-hangzhou, action: update, container_groups: {name: web}}\n"
     )
     out = run("validate", str(rules))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert "ordered by build, numerically" in lines[1] and "downgrades allowed" in lines[1]
-    assert "stay_within patch" in lines[2] and "never downgrades" in lines[2]
+    assert "ordered by build, as numbers" in lines[1] and "downgrades allowed" in lines[1]
+    assert "patch updates only" in lines[2] and "never downgrades" in lines[2]

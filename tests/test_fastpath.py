@@ -301,3 +301,26 @@ def test_a_stale_sealed_index_is_not_trusted(rules):
     template = rules.parent / "templates" / "api.yaml"
     template.write_text(template.read_text().replace("LOG_LEVEL", "LOG_LEVEL_X"))
     assert sealed_rules(rules) is None  # an edited template: the rules are read and validated again
+
+
+def test_a_sealed_index_from_a_version_that_read_stay_within_is_validated_again(rules):
+    """Issue 30 item 5: an index sealed by a version that read `stay_within` (the rules file and its seal
+    unchanged since that build) must not be built with the key dropped (the rule would silently lose
+    its line): it is validated again from the document, and refused naming `updates`."""
+    import hashlib
+
+    from eci_redeploy.core.errors import RulesError
+    from eci_redeploy.rules import index as index_module
+
+    _sealed(rules)
+    index = rules.with_name("rules.index.json")
+    body = json.loads(index.read_text())
+    for doc in (body["document"], body["validated"]):  # what that version's build wrote
+        doc["rules"][0]["source"]["tags"]["stay_within"] = "minor"
+    rules.write_text(json.dumps(body["document"]))  # its rules file (YAML reads JSON)
+    body["rules_sha256"] = hashlib.sha256(rules.read_bytes()).hexdigest()
+    body["seal"] = index_module._seal(body)
+    index.write_text(json.dumps(body))
+    assert index_module.sealed_rules(rules) is not None  # a genuine, current seal
+    with pytest.raises(RulesError, match="stay_within is replaced by updates"):
+        load_rules(rules)

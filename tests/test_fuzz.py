@@ -3,7 +3,9 @@ take thousands of mutated and random inputs with zero unhandled exceptions and z
 invalid input."""
 
 import base64
+import itertools
 import json
+from datetime import datetime, timedelta, timezone
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -330,3 +332,87 @@ def test_rules_with_hostile_strings_are_refused_or_hold_the_grammar(data):
         ImageRef.parse(f"example.invalid/{r.source.repository}")
         for host in r.pull.plain_http + r.pull.insecure + r.pull.public:
             assert host.isascii() and "\n" not in host
+
+
+# ---- time fields (issue 23 item 1): whatever a payload says the push time is, the product's clock bounds it ----
+
+# Where each sample in events/ carries its push time (the formats' published field names: Distribution
+# `events[].timestamp`, ACR webhook `push_data.pushed_at`, CloudEvents `time`, Docker Hub
+# `push_data.pushed_at`, Harbor `occur_at`, the generic call's `time`).
+TIME_FIELDS = {
+    "distribution-push.json": lambda d, v: [e.__setitem__("timestamp", v) for e in d["events"]],
+    "acr-webhook.json": lambda d, v: d["push_data"].__setitem__("pushed_at", v),
+    "acr-ee-push.json": lambda d, v: d.__setitem__("time", v),
+    "dockerhub-push.json": lambda d, v: d["push_data"].__setitem__("pushed_at", v),
+    "harbor-push.json": lambda d, v: d.__setitem__("occur_at", v),
+    "generic-ci.json": lambda d, v: d.__setitem__("time", v),
+}
+TIMED = {name: json.loads((EVENTS / name).read_text()) for name in TIME_FIELDS}
+instants = st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30))
+zones = st.sampled_from(["Z", "+00:00", "+08:00", "-12:00", "+14:00", ""])
+time_values = (
+    st.builds(lambda t, z: t.isoformat() + z, instants, zones)
+    | st.builds(lambda t, z: t.strftime("%Y-%m-%d %H:%M:%S") + z, instants, zones)  # ACR's local wall-clock form
+    | st.builds(lambda t: t.isoformat() + ".123456789Z", instants)  # nanoseconds, as Distribution sends
+    | st.integers(min_value=-(2**63), max_value=2**63)  # epoch seconds or milliseconds, and beyond
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=30)
+    | st.none()
+)
+PUSHES = itertools.count(1)
+TIME_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+@TIME_FUZZ
+@given(st.sampled_from(sorted(TIME_FIELDS)), time_values)
+def test_a_push_time_is_never_later_than_its_receipt_beyond_the_skew(name, value):
+    sample = json.loads(json.dumps(TIMED[name]))
+    TIME_FIELDS[name](sample, value)
+    try:
+        parsed = parse_payload(json.dumps(sample).encode(), source="fuzz")
+    except EventError as exc:
+        assert str(exc).startswith("fuzz")
+        return
+    ceiling = datetime.now(timezone.utc) + timedelta(minutes=5)
+    for p in parsed:
+        if isinstance(p, PushEvent) and p.time is not None:
+            assert p.time <= ceiling, (value, p.time)  # nothing later than receipt + the skew gets through
+        if isinstance(p, RejectedEvent) and "later than its receipt" in p.reason:
+            assert "ECI_REDEPLOY_MAX_CLOCK_SKEW_SECONDS" in p.reason
+
+
+@TIME_FUZZ
+@given(time_values)
+def test_the_webhook_never_changes_ECI_for_a_push_dated_past_its_receipt(fc, value):
+    from eci_redeploy.events.adapters.base import parse_time
+    from eci_redeploy.functions import webhook
+
+    sample = json.loads(json.dumps(TIMED["distribution-push.json"]))
+    TIME_FIELDS["distribution-push.json"](sample, value)
+    # a digest of its own per example: the group (kept across examples) never already runs it
+    sample["events"][1]["target"]["digest"] = f"sha256:{next(PUSHES):064x}"
+    fc.backend.calls.clear()
+    webhook.GUARD.__init__()
+    response = webhook.handle(
+        http_event(json.dumps(sample), query={"token": TOKEN}), fc_context(), default_rules=EVENTS.parent
+    )
+    assert response["statusCode"] < 500, response
+    when = parse_time(value) if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+    if when is not None and when > datetime.now(timezone.utc) + timedelta(minutes=5):
+        assert fc.backend.mutating_calls() == [], value
+
+
+@TIME_FUZZ
+@given(instants, st.integers(min_value=0, max_value=7 * 24 * 60))
+def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
+    """Issue 23 item 2: whatever push time a payload claims, a soak ends exactly its length after the
+    product first saw the change (the hold's creation)."""
+    from eci_redeploy.gates.decide import Change, Evidence, evaluate
+    from eci_redeploy.rules.gates import Gates
+
+    gates = Gates.model_validate({"soak": "2h"})
+    seen = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
+    now = seen + timedelta(minutes=minutes)
+    change = Change("r", "sha256:" + "a" * 64, pushed.replace(tzinfo=timezone.utc), seen)
+    decision = evaluate(gates, change, Evidence(), now)
+    assert decision.verdict == ("go" if minutes >= 120 else "held")

@@ -13,7 +13,7 @@ import pytest
 
 from eci_redeploy.gates import store
 from eci_redeploy.gates.acr import parse_gate_event, scan_from, signed_from
-from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate, newer
+from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate
 from eci_redeploy.gates.handlers import approvers, who_approves
 from eci_redeploy.rules.gates import Gates, ScanGate, WindowGate, parse_duration
 
@@ -125,13 +125,22 @@ def test_refusals():
     assert evaluate(approval, Change("r", "v", T, T), approved, T + timedelta(days=3)).verdict == "go"
 
 
-def test_soak_counts_from_the_push_else_from_the_hold():
+def test_soak_counts_from_when_the_change_was_first_held_never_from_the_push_time():
+    # Issue 23 item 2: a payload's push time is the sender's word; the hold's creation is the product's.
     g = gates(soak="15m")
-    assert evaluate(g, Change("r", "v", T - timedelta(minutes=15), T), Evidence(), T).verdict == "go"
+    assert evaluate(g, Change("r", "v", T - timedelta(days=2000), T), Evidence(), T).verdict == "held"
     assert evaluate(g, Change("r", "v", None, T - timedelta(minutes=14)), Evidence(), T).verdict == "held"
+    assert evaluate(g, Change("r", "v", T, T - timedelta(minutes=15)), Evidence(), T).verdict == "go"
 
 
 def test_newer_by_the_rules_order_else_by_time():
+    # The gates ask the one comparator (planning.newer) as every module does.
+    from eci_redeploy.planning.newer import Seen, compare
+
+    def newer(a_key, a_time, b_key, b_time):
+        verdict = compare(Seen(a_key, store.to_ms(a_time)), Seen(b_key, store.to_ms(b_time)))
+        return None if verdict.order == 0 else verdict.newer
+
     assert newer((1, 2), T, (1, 1), T + timedelta(hours=1)) is True  # a higher version pushed earlier wins
     assert newer(None, T + timedelta(1), None, T) is True
     assert newer(None, T, None, T) is None

@@ -44,7 +44,7 @@ def test_scan_holds_until_the_scan_completed_event_and_a_duplicate_changes_nothi
     assert s.tags()[store.HELD] == digest(1) and s.tags()[store.HELD_RULE] == "web-prod"
     [held] = s.status()["held"]
     assert held["waiting_on"][0]["gate"] == "scan" and held["groups"] == ["eci-0", "eci-1"]
-    assert held["since"] == T0.isoformat() and held["id"] == f"web-prod.{digest(1)[7:19]}"
+    assert held["since"] == T0.isoformat() and held["id"] == store.approval_id("web-prod", digest(1), store.to_ms(T0))
     assert s.hooks.outcomes() == ["held"]
 
     s.acr.set_scan(INSTANCE, REPO, "1.1.0", digest(1), medium=3, low=7)
@@ -244,9 +244,14 @@ def test_soak_a_newer_push_during_the_soak_replaces_it_and_starts_its_own(stage)
     assert set(s.images().values()) == {image(2)} and len(s.updates()) == 2
 
 
-def test_soak_counts_from_the_push_time_not_the_delivery(stage):
+def test_soak_counts_from_when_the_product_first_saw_the_change_not_the_push_time(stage):
+    # Issue 23 item 2 (this test asserted the opposite before): the payload's date is not evidence of age.
     s = stage({"soak": "15m"})
-    s.push("1.1.0", 1, at=T0.replace(hour=11))  # pushed an hour before it arrived
+    s.push("1.1.0", 1, at=T0.replace(hour=11))  # dated an hour before it arrived
+    assert not s.updates()
+    s.later(minutes=14).tick()
+    assert not s.updates()
+    s.later(minutes=1).tick()
     assert set(s.images().values()) == {image(1)}
 
 
@@ -321,7 +326,7 @@ def test_the_held_notification_carries_the_approve_link(stage):
     s = stage({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
     s.push("1.1.0", 1)
     [message] = s.hooks.bodies
-    hid = f"web-prod.{digest(1)[7:19]}"
+    hid = store.approval_id("web-prod", digest(1), store.to_ms(s.now))
     assert message["outcome"] == "held" and message["digest"] == digest(1)
     assert f"POST https://fc.example.com/hook/approvals/{hid}" in message["detail"]
     assert "al1ce" not in json.dumps(message)  # approver tokens never leave the function

@@ -15,7 +15,7 @@ import test_gates_functions
 from eci_redeploy.gates import store
 from eci_redeploy.gates.handlers import on_gate_events
 from test_fuzz import mutate
-from test_gates_functions import DIGEST, NEW
+from test_gates_functions import DIGEST, NEW, held_id
 
 from helpers import EVENTS
 
@@ -103,7 +103,7 @@ def test_forged_approval_ids_are_refused_without_writing(world, path):
 def test_wrong_approver_tokens_are_401_and_write_nothing(world, headers):
     w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
     w.push(json.loads((EVENTS / "acr-ee-push.json").read_text()))
-    reply = w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers=headers)
+    reply = w.http("POST", f"/approvals/{held_id(w)}", headers=headers)
     assert reply["statusCode"] == 401 and "al1ce" not in reply["body"]
     assert store.APPROVED not in {t["Key"] for t in w.backend.group("eci-0").spec["Tag"]}
 
@@ -113,14 +113,14 @@ def test_an_approver_of_another_rule_cannot_approve(world, monkeypatch):
     monkeypatch.setenv("PROD_APPROVERS", "carol:c4rol")
     w.push(json.loads((EVENTS / "acr-ee-push.json").read_text()))
     assert (
-        w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer al1ce-token"})[
+        w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer al1ce-token"})[
             "statusCode"
         ]
         == 401
     )
     w.now += timedelta(minutes=1)
     assert (
-        w.http("POST", f"/approvals/web-prod.{DIGEST[7:19]}", headers={"Authorization": "Bearer c4rol"})["statusCode"]
+        w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer c4rol"})["statusCode"]
         == 202
     )
     assert w.images() == {NEW}

@@ -145,6 +145,14 @@ CASES = [
             "(64 lowercase hex)",
         ),
     ),
+    (
+        # GitHub Packages' original Docker registry (issue 28): the tag is package_version.version, no
+        # container_metadata, the image docker.pkg.github.com/<owner>/<repo>/<name> (Keel's fixture)
+        "github-docker-pkg-keel.json",
+        "application/json",
+        ("github", "dingggu/utaitebox/server", "1.2.3", None),
+        ("update", "eci-utaitebox", "docker.pkg.github.com/dingggu/utaitebox/server:1.2.3"),
+    ),
 ]
 IDS = [c[0] for c in CASES]
 

@@ -408,7 +408,10 @@ def test_gates_a_new_push_of_one_rule_replaces_only_its_own_hold(make_rules):
 
 def test_gates_one_rule_going_while_the_other_is_held_in_the_same_pass_keeps_the_hold(make_rules):
     w = GatedWorld(gated_rules(make_rules, side_gates={"soak": "15m"}))
-    w.now += timedelta(minutes=20)  # app's push soaked already, side's is new
+    # app's push soaked already: first seen (held) 20 minutes ago, the soak counting from then (issue 23:
+    # never from the payload's push time); side's is new
+    w.push(push("team/app", "2", DIGEST_C))
+    w.now += timedelta(minutes=20)
     w.push(push("team/sidecar", "6", DIGEST_B, minutes=19))
     w.run_both = run(
         [push("team/app", "2", DIGEST_C), push("team/sidecar", "7", DIGEST_D, minutes=20)],
@@ -483,7 +486,8 @@ def test_gates_no_room_for_a_hold_is_skipped_with_a_reason_and_keeps_the_other_r
 def test_gates_an_update_carrying_a_new_hold_of_another_rule_stays_within_eci_tag_limit(make_rules):
     # 13 tags: app's record (5 keys) and side's new hold (3 keys) fit one at a time, not together. The
     # update that carried the hold was refused (InvalidParameter.TagCount, not retried): app's push lost.
-    w = GatedWorld(gated_rules(make_rules, side_gates={"soak": "15m"}))
+    # app's gate lets it go at once (a window open all day; a soak counts from when the push is first seen)
+    w = GatedWorld(gated_rules(make_rules, app_gates={"window": {}}, side_gates={"soak": "15m"}))
     w.backend.group("eci-1").spec["Tag"] = [{"Key": "app", "Value": "web"}] + [
         {"Key": f"k{i}", "Value": "v"} for i in range(12)
     ]

@@ -454,7 +454,7 @@ def test_timer_hands_its_decisions_to_the_worker_when_one_is_configured(
     assert "handed_off" not in again and len(orders) == 1  # converged: nothing to hand over
 
 
-# --- issue 13: the reconcile honours the no-downgrade guard and stay_within -----------------------
+# --- issue 13: the reconcile honours the no-downgrade guard and updates --------------------------
 
 
 def test_reconcile_never_moves_a_group_down(open_registry, make_rules):
@@ -471,12 +471,12 @@ def test_reconcile_never_moves_a_group_down(open_registry, make_rules):
     assert backend.group("eci-web").spec["Container"][0]["Image"].endswith(digests["1.2.0/amd64"])
 
 
-def test_reconcile_with_stay_within_converges_each_group_on_its_own_line(open_registry, make_rules):
+def test_reconcile_with_updates_converges_each_group_on_its_own_line(open_registry, make_rules):
     registry, digests, _ = open_registry
     backend = FakeEci()
     seed(backend, f"{registry.host}/team/web:1.0.0", gid="eci-one")
     seed(backend, f"{registry.host}/team/web:2.0.0", gid="eci-two")
-    rules = rules_for(make_rules, registry.host, {"semver": "*", "stay_within": "minor"})
+    rules = rules_for(make_rules, registry.host, {"semver": "*", "updates": "minor"})
     reconcile(rules, gateway_on(backend), client_factory({}), {})
     image = {gid: backend.group(gid).spec["Container"][0]["Image"] for gid in ("eci-one", "eci-two")}
     assert image["eci-one"] == f"{registry.host}/team/web@{digests['1.2.0/amd64']}"  # highest 1.x, not 2.0.0
@@ -484,6 +484,38 @@ def test_reconcile_with_stay_within_converges_each_group_on_its_own_line(open_re
     again = reconcile(rules, gateway_on(backend), client_factory({}), {})
     assert again.report.outcomes == []  # converged; the digest deploys are known by their tracking tags
     assert sorted(s.reason.split(" ")[0] for s in again.report.plan.skipped) == ["already", "already"]
+
+
+def test_reconcile_judges_the_targeted_container_alone(open_registry, make_rules):
+    """Issue 28: with `containers: [sidecar]`, an untargeted `app` container of the same repository on
+    2.0.0 says nothing about the sidecar's line (before, the group's line was its highest container's:
+    the sidecar on 1.0.0 was moved to 2.0.0)."""
+    registry, digests, _ = open_registry
+    backend = FakeEci()
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-web",
+                "ContainerGroupName": "eci-web",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [
+                    {"Name": "app", "Image": f"{registry.host}/team/web:2.0.0"},
+                    {"Name": "sidecar", "Image": f"{registry.host}/team/web:1.0.0"},
+                ],
+            }
+        ]
+    )
+    doc = web_rule(registry.host, {"semver": "*", "updates": "minor"})
+    doc["target"]["containers"] = ["sidecar"]
+    result = reconcile(make_rules(doc), gateway_on(backend), client_factory({}), {})
+    assert result.wanted["web"]["tag"] == "1.2.0"
+    images = {c["Name"]: c["Image"] for c in backend.group("eci-web").spec["Container"]}
+    assert images == {
+        "app": f"{registry.host}/team/web:2.0.0",
+        "sidecar": f"{registry.host}/team/web@{digests['1.2.0/amd64']}",
+    }
 
 
 def test_reconcile_after_a_restart_push_of_a_multi_arch_index_restarts_nothing(open_registry, make_rules):

@@ -70,14 +70,25 @@ BAD = [
         ["source.tags.semver", "empty alternative"],
     ),
     (
-        "stay_within without semver",
-        {"version": 1, "rules": [rule("a", tags={"glob": "*", "stay_within": "minor"})]},
-        ["source.tags", "stay_within goes with semver"],
+        "updates without semver",
+        {"version": 1, "rules": [rule("a", tags={"glob": "*", "updates": "minor"})]},
+        ["source.tags", "updates goes with semver"],
     ),
     (
-        "bad stay_within",
-        {"version": 1, "rules": [rule("a", tags={"semver": "*", "stay_within": "major"})]},
-        ["source.tags.stay_within"],
+        "bad updates",
+        {"version": 1, "rules": [rule("a", tags={"semver": "*", "updates": "major"})]},
+        ["source.tags.updates"],
+    ),
+    (
+        # issue 30 item 5: the old key is refused, never read, with the new key and what it keeps
+        "stay_within: minor is refused, naming updates: minor",
+        {"version": 1, "rules": [rule("a", tags={"semver": "*", "stay_within": "minor"})]},
+        ["source.tags", "stay_within is replaced by updates", "'updates: minor'", "the same major"],
+    ),
+    (
+        "stay_within: patch is refused, naming updates: patch",
+        {"version": 1, "rules": [rule("a", tags={"semver": "*", "stay_within": "patch"})]},
+        ["source.tags", "'updates: patch'", "patch updates only"],
     ),
     (
         "order without regex",

@@ -22,8 +22,8 @@ from eci_redeploy.rules.tagpolicy import (
 )
 
 
-def semver(pattern, prerelease=False, ignore=(), stay_within=None):
-    return TagPolicy("semver", pattern, prerelease, tuple(ignore), stay_within=stay_within)
+def semver(pattern, prerelease=False, ignore=(), updates=None):
+    return TagPolicy("semver", pattern, prerelease, tuple(ignore), updates=updates)
 
 
 def ordered_regex(pattern, by, key):
@@ -392,7 +392,6 @@ def test_masterminds_constraints_check(pattern, tag, allowed):
         "1.x.3",
         "1.x-beta",
         ">=",
-        "~>1.2",
     ],
 )
 def test_unreadable_ranges_are_errors(pattern):
@@ -433,7 +432,10 @@ def test_error_names_the_clause():
     ("policy", "tag", "allowed"),
     [
         (semver(">=1.2.0 <2.0.0"), "1.3.0-rc.1", False),  # excluded without prerelease: true
-        (semver(">=1.0.0-rc.1"), "1.0.0-rc.2", False),  # even when the range names one
+        # npm's rule (node-semver classes/range.js testSet): a range naming a prerelease of 1.0.0 takes
+        # 1.0.0's later prereleases without prerelease: true, and no other version's
+        (semver(">=1.0.0-rc.1"), "1.0.0-rc.2", True),
+        (semver(">=1.0.0-rc.1"), "1.1.0-rc.1", False),
         (semver(">=1.2.0 <2.0.0", prerelease=True), "1.3.0-rc.1", True),
         (semver("^1.2.0", prerelease=True), "2.0.0-rc.1", False),  # ^ ends at <2.0.0-0 (npm README)
         (semver("~1.2.0", prerelease=True), "1.3.0-rc.1", False),  # ~ ends at <1.3.0-0 (npm README)
@@ -575,9 +577,9 @@ def test_order_key_is_none_without_an_order():
     assert semver("*").order_key("latest") is None
 
 
-# --- stay_within: Keel internal/policy/semver_test.go (Test_shouldUpdate) ---------------------------
-# Keel's "minor" policy = ours stay_within: minor (same major), "patch" = stay_within: patch, "all" =
-# no stay_within; Keel never updates to a lower or equal version (our no-downgrade guard).
+# --- updates: Keel internal/policy/semver_test.go (Test_shouldUpdate) ---------------------------
+# Keel's "minor" policy = ours updates: minor (same major), "patch" = updates: patch, "all" =
+# no updates; Keel never updates to a lower or equal version (our no-downgrade guard).
 
 KEEL_SHOULD_UPDATE = [
     (None, "1.4.5", "1.4.3", False),
@@ -593,24 +595,24 @@ KEEL_SHOULD_UPDATE = [
     ("minor", "v1.0.0", "v1.0.1-metadata", False),
     (None, "1.4.5", "3050", False),
 ]
-# Left out: Keel's "major" policy (= no stay_within, rows covered by None above) and its rows where
+# Left out: Keel's "major" policy (= no updates, rows covered by None above) and its rows where
 # prereleases must share a label ("1.4.5-xx" -> "1.4.6-yy"): here prereleases are a rule switch.
 
 
 @pytest.mark.parametrize(("within", "current", "new", "update"), KEEL_SHOULD_UPDATE)
 def test_keel_should_update(within, current, new, update):
-    policy = semver("*", stay_within=within)
+    policy = semver("*", updates=within)
     new_key, old_key = policy.order_key(new), policy.order_key(current)
     decided = policy.allows(new) and policy.within(new, current) is None and new_key > old_key
     assert decided is update
 
 
-def test_stay_within_reasons_and_reconcile_pick():
-    policy = semver("*", stay_within="minor")
+def test_updates_reasons_and_reconcile_pick():
+    policy = semver("*", updates="minor")
     assert "leaves 1.x" in policy.within("2.0.0", "1.4.5")
     assert policy.best(["1.4.6", "1.9.0", "2.0.0", "2.1.0"], running="1.4.5") == "1.9.0"
     assert policy.best(["1.4.6", "1.9.0", "2.0.0", "2.1.0"], running="2.0.0") == "2.1.0"
-    patch = semver("*", stay_within="patch")
+    patch = semver("*", updates="patch")
     assert patch.best(["1.4.6", "1.4.9", "1.5.0", "2.0.0"], running="v1.4.5") == "1.4.9"
     assert "not known" in policy.within("1.4.6", None)
     assert policy.best(["1.4.6"], running=None) is None

@@ -12,8 +12,14 @@ whose options are `{includePrerelease: true}`, and every other row whose answer 
 under `{includePrerelease: true}` (checked by running that commit's satisfies() with it: the
 option only widens a range, so every range-include.js row holds; range-exclude.js rows on releases
 hold). Rows whose answer flips under includePrerelease were written for node-semver's default mode,
-where a prerelease needs a same-tuple comparator; our default (`prerelease: false`) refuses every
-prerelease, so NODE_SEMVER_DEFAULT_MODE runs them with `prerelease: false` and expects them excluded.
+where a prerelease needs a same-tuple comparator: our default (`prerelease: false`) is that mode
+(issue 28: npm's rule, classes/range.js testSet), so NODE_SEMVER_DEFAULT_MODE runs them with
+`prerelease: false` and expects them excluded, and NODE_SEMVER_NAMED_PRERELEASE runs the fixture's
+default-mode rows whose range names a prerelease with `prerelease: false`, as the fixture says.
+
+Cross-checked (not at test time) against node-semver 7.8.5 (the copy npm bundles): every string row
+of both fixtures outside loose mode gives node-semver's answer in both modes, but the two refusals
+below (`''`, `||`).
 
 Rows left out, each because our documented grammar (strict SemVer 2.0.0 versions, the npm README's
 range grammar, plus `,` and `!=`) deliberately differs:
@@ -23,15 +29,13 @@ range grammar, plus `,` and `!=`) deliberately differs:
   (Loose rows whose only loose part is a `v` prefix, which strict mode and we both read, are kept:
   include 14, 35, exclude 27; exclude 68 is in the default-mode table.)
 - an empty range or alternative: include 12 (`''`) and 41 (`'||'`) mean "any version" to node-semver;
-  a rule's empty range is a RangeError here ("write '*' for any version"), never a silent match-all.
-- `~>`: include 60, 62, 63 and exclude 48, 49, 51. node-semver accepts `~>` as an undocumented tilde
-  alias; its README's grammar (`tilde ::= '~' partial`) and ours do not, so it is a RangeError.
+  a rule's empty range is a RangeError here naming `*` (NODE_SEMVER_REFUSED), never a silent match-all.
 - exclude 71 (`['>=2', false]`): the version is the boolean false, not a tag; tags are strings.
 """
 
 import pytest
 
-from eci_redeploy.rules.tagpolicy import TagPolicy
+from eci_redeploy.rules.tagpolicy import RangeError, TagPolicy, parse_range
 
 # (fixture, row index, range, version, included)
 NODE_SEMVER_INCLUDE_PRERELEASE = [
@@ -225,6 +229,32 @@ NODE_SEMVER_INCLUDE_PRERELEASE = [
     ("exclude", 96, ">=1.0.0 <1.1.0-pre", "1.1.0-pre", False),
 ]
 
+# `~>` (node-semver re.js LONETILDE `(?:~>?)`: Ruby's pessimistic operator read as `~`), both modes.
+NODE_SEMVER_PESSIMISTIC = [
+    ("include", 60, "~>3.2.1", "3.2.2", True),
+    ("include", 62, "~>1", "1.2.3", True),
+    ("include", 63, "~> 1", "1.2.3", True),
+    ("exclude", 48, "~>3.2.1", "3.3.2", False),
+    ("exclude", 49, "~>3.2.1", "3.2.0", False),
+    ("exclude", 51, "~>1", "2.2.3", False),
+]
+
+# Default-mode rows (no options) whose range names a prerelease: npm's rule decides them without
+# includePrerelease, and so does `prerelease: false` here.
+NODE_SEMVER_NAMED_PRERELEASE = [
+    ("include", 7, "1.2.3-pre+asdf - 2.4.3-pre+asdf", "1.2.3-pre.2", True),
+    ("include", 8, "1.2.3-pre+asdf - 2.4.3-pre+asdf", "2.4.3-alpha", True),
+    ("include", 94, "^1.2.3-alpha", "1.2.3-pre", True),
+    ("include", 95, "^1.2.0-alpha", "1.2.0-pre", True),
+    ("include", 96, "^0.0.1-alpha", "0.0.1-beta", True),
+    ("include", 98, "^0.1.1-alpha", "0.1.1-beta", True),
+    ("exclude", 56, "~v0.5.4-beta", "0.5.4-alpha", False),
+    ("exclude", 96, ">=1.0.0 <1.1.0-pre", "1.1.0-pre", False),
+]
+
+# node-semver: any version; here refused, with a message naming '*' (one rule for '' and '||').
+NODE_SEMVER_REFUSED = [("include", 12, "", "1.0.0"), ("include", 41, "||", "1.3.4")]
+
 # Default-mode rows (no includePrerelease) whose prerelease answer node-semver flips under includePrerelease.
 NODE_SEMVER_DEFAULT_MODE = [
     ("exclude", 1, "1.2.3+asdf - 2.4.3+asdf", "1.2.3-pre.2", False),
@@ -258,13 +288,80 @@ def test_node_semver_fixture_default_mode(fixture, row, pattern, version, includ
     assert TagPolicy("semver", pattern, prerelease=False).allows(version) is included
 
 
+@pytest.mark.parametrize(("fixture", "row", "pattern", "version", "included"), NODE_SEMVER_PESSIMISTIC)
+def test_node_semver_pessimistic_operator_is_tilde(fixture, row, pattern, version, included):
+    assert TagPolicy("semver", pattern, prerelease=False).allows(version) is included
+    assert TagPolicy("semver", pattern, prerelease=True).allows(version) is included
+
+
+@pytest.mark.parametrize(("fixture", "row", "pattern", "version", "included"), NODE_SEMVER_NAMED_PRERELEASE)
+def test_node_semver_a_range_naming_a_prerelease_takes_that_versions_prereleases(
+    fixture, row, pattern, version, included
+):
+    assert TagPolicy("semver", pattern, prerelease=False).allows(version) is included
+
+
+@pytest.mark.parametrize(("fixture", "row", "pattern", "version"), NODE_SEMVER_REFUSED)
+def test_node_semver_empty_ranges_are_refused_naming_the_star(fixture, row, pattern, version):
+    with pytest.raises(RangeError, match=r"write '\*' if that is meant"):
+        parse_range(pattern)
+
+
+@pytest.mark.parametrize("pattern", ["", "   ", "||", "1.x ||", "|| 1.x", "^1.2 || || 2.x"])
+def test_every_empty_range_or_alternative_gets_the_same_message(pattern):
+    with pytest.raises(RangeError, match=r"npm reads it as any version; write '\*' if that is meant"):
+        parse_range(pattern)
+
+
 def test_fixture_rows_accounted_for():
     """Every row of both fixtures is in a table or in the module docstring's skip list."""
-    skipped = {("include", i) for i in (4, 5, 6, 12, 41, 60, 62, 63, 67)}
-    skipped |= {("exclude", i) for i in (13, 14, 15, 48, 49, 51, 55, 71, 97)}
-    tested = {(f, i) for f, i, *_ in NODE_SEMVER_INCLUDE_PRERELEASE + NODE_SEMVER_DEFAULT_MODE}
+    skipped = {("include", i) for i in (4, 5, 6, 67)}
+    skipped |= {("exclude", i) for i in (13, 14, 15, 55, 71, 97)}
+    tables = NODE_SEMVER_INCLUDE_PRERELEASE + NODE_SEMVER_DEFAULT_MODE + NODE_SEMVER_PESSIMISTIC
+    tested = {(f, i) for f, i, *_ in tables} | {(f, i) for f, i, *_ in NODE_SEMVER_REFUSED}
     assert not tested & skipped
     assert tested | skipped == {("include", i) for i in range(126)} | {("exclude", i) for i in range(98)}
+    named = {(f, i) for f, i, *_ in NODE_SEMVER_NAMED_PRERELEASE}
+    assert named <= tested  # the same rows, run in the other mode
+
+
+# node-semver test/fixtures/invalid-versions.js (same commit), rows 1-3: `${MAX_SAFE_INTEGER}0.0.0` and
+# the like are "too big"; MAX_SAFE_INTEGER itself (internal/constants.js: Number.MAX_SAFE_INTEGER) is valid.
+MAX_SAFE_INTEGER = 2**53 - 1
+TOO_BIG = [f"{MAX_SAFE_INTEGER}0.0.0", f"0.{MAX_SAFE_INTEGER}0.0", f"0.0.{MAX_SAFE_INTEGER}0"]
+
+
+@pytest.mark.parametrize("version", TOO_BIG)
+def test_node_semver_numbers_beyond_max_safe_integer_are_not_versions(version):
+    policy = TagPolicy("semver", "*")
+    assert not policy.allows(version) and policy.order_key(version) is None
+    assert "2^53-1" in policy.decide(version)
+    with pytest.raises(RangeError, match="2\\^53-1"):
+        parse_range(f">={version}")
+
+
+def test_max_safe_integer_itself_is_a_version():
+    assert TagPolicy("semver", "*").allows(f"{MAX_SAFE_INTEGER}.0.0")
+    assert TagPolicy("semver", f"<={MAX_SAFE_INTEGER}.0.0").allows("1.0.0")
+
+
+# Masterminds/semver constraints_test.go (commit 71f2b39, TestConstraintsCheck): `!=4.1-alpha` is not
+# 4.1.0-alpha alone but every 4.1.x-alpha ({"!=4.1-alpha", "4.1.1-alpha", false}); 4.1.0 passes.
+MASTERMINDS_NOT_EQUAL = [
+    ("!=4.1-alpha", "4.1.0-alpha", False),
+    ("!=4.1-alpha", "4.1.1-alpha", False),
+    ("!=4.1-alpha", "4.1.0", True),
+    ("!=4.1", "4.1.0", False),
+    ("!=4.1", "5.1.0", True),
+    ("!=4.x", "4.1.0", False),
+    ("!=4.1.x", "4.2.0", True),
+    ("!=4.2.x", "4.2.3", False),
+]
+
+
+@pytest.mark.parametrize(("pattern", "version", "included"), MASTERMINDS_NOT_EQUAL)
+def test_masterminds_not_equal_with_prereleases_allowed(pattern, version, included):
+    assert TagPolicy("semver", pattern, prerelease=True).allows(version) is included
 
 
 # The review's cases (a rule `semver: "~1.3", prerelease: true` refused 1.3.0-rc.1), each answer from

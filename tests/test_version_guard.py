@@ -1,4 +1,4 @@
-"""The no-downgrade guard and stay_within, for every source: pushes (planner and through the real SDK
+"""The no-downgrade guard and `updates`, for every source: pushes (planner and through the real SDK
 to the fake), webhooks and signed CI calls through the function entry point. The reconcile's side is
 in test_reconcile_registry.py (against Debian's docker-registry).
 
@@ -138,15 +138,15 @@ def test_an_unknown_running_version_falls_back_to_event_time(make_rules):
         ("patch", "1.4.5", "1.4.6", True),  # "patch increase, policy patch"
         ("patch", "1.4.5", "1.4.4", False),  # "patch decrease, policy patch"
         ("patch", "1.4.5", "2.4.6", False),  # "patch AND major increase, policy patch"
-        ("patch", "1.4.5", "1.5.0", False),  # the issue: stay_within patch keeps major.minor
+        ("patch", "1.4.5", "1.5.0", False),  # the issue: updates: patch keeps major.minor
     ],
 )
-def test_stay_within(make_rules, within, running, pushed, deploys):
-    rules = make_rules(web({"semver": "*", "stay_within": within}))
+def test_updates(make_rules, within, running, pushed, deploys):
+    rules = make_rules(web({"semver": "*", "updates": within}))
     plan = plan_event(push(pushed), rules, [group("eci-1", f"{HOST}/team/web:{running}")], {})
     assert bool(plan.steps) is deploys
     if not deploys:
-        assert reasons(plan)[0].startswith(("stay_within", "would downgrade"))
+        assert reasons(plan)[0].startswith(("updates", "would downgrade"))
 
 
 def test_ordered_regex_rules_never_move_to_an_older_build(make_rules):

@@ -43,7 +43,10 @@ def validate(rules_file: str) -> None:
     rules = load_rules(rules_file)
     click.echo(f"{rules_file}: {len(rules)} rule(s) valid")
     for rule in rules:  # what each rule deploys, read back from the parsed policy
-        click.echo(f"  {rule.name}: {rule.source.repository} {rules.policy(rule).describe(rule.allow_downgrade)}")
+        policy = rules.policy(rule)
+        click.echo(f"  {rule.name}: {rule.source.repository} {policy.describe(rule.allow_downgrade)}")
+        for warning in policy.warnings():
+            click.echo(f"    warning: {warning}")
 
 
 @cli.command()

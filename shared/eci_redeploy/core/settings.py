@@ -21,6 +21,7 @@ class Settings:
     fc_endpoint: str | None = None
     account_id: str | None = None
     region: str | None = None
+    clock_skew_seconds: int = 300  # core.clock: how far a push time may be later than its receipt
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, default_rules: Path) -> Settings:
@@ -32,7 +33,10 @@ class Settings:
             window = int(env.get("ECI_REDEPLOY_REPLAY_WINDOW_SECONDS", "300"))
         except ValueError:
             raise ConfigError("ECI_REDEPLOY_REPLAY_WINDOW_SECONDS must be a whole number of seconds") from None
+        from .clock import skew
+
         return cls(
+            clock_skew_seconds=int(skew(env).total_seconds()),  # checked up front: a bad value is a config error
             rules_path=Path(env.get("ECI_REDEPLOY_RULES") or default_rules),
             webhook_token=secret("ECI_REDEPLOY_WEBHOOK_TOKEN"),
             hmac_secret=secret("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET"),

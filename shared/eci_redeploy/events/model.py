@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# The source of a signature handed to the worker with nothing held for it yet (gates.early): evidence,
+# never a push. Defined here, below both the writer (which never drops it) and the gates (which make it).
+EVIDENCE_SOURCE = "gate-evidence"
+
 
 @dataclass(frozen=True)
 class PushEvent:

@@ -88,7 +88,7 @@ class WorkEvidence(BaseModel):
 
 
 class WorkApproval(BaseModel):
-    """An approver's approval of one held change (`<rule>.<12 hex>`, held since `held_since_ms`)."""
+    """An approver's approval of one held change (`<rule>.<32 hex>`, held since `held_since_ms`)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
     id: str = Field(max_length=200)

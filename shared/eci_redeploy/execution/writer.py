@@ -8,8 +8,8 @@ async retry policy the retries. Locally (`serve`, and tests) this module plays t
 - `submit()` is the async invocation: it queues the order (a task id seen before is dropped, like
   FC's async task de-duplication) and returns at once;
 - one thread takes the orders in arrival order. Before running one it drops every event that a
-  newer queued push supersedes for every rule the event would act on (newer by the rule's own order,
-  `TagPolicy.order_key`, then by event time): under a burst of pushes only the newest runs;
+  newer queued push supersedes for every rule the event would act on (newer by `planning.newer`: the
+  rule's own order, then event time): under a burst of pushes only the newest runs;
 - a `RetryLater` (throttling, 5xx, a group in flight) requeues the order with exponential backoff and
   jitter until the retry budget or the maximum age is spent, like FC's `maxAsyncRetryAttempts` /
   `maxAsyncEventAgeInSeconds`; then it is reported (`work.gave_up`) as FC's on-failure destination would.
@@ -29,7 +29,8 @@ from typing import Any
 
 from ..core.idempotency import SeenTasks
 from ..core.log import log_event
-from ..events.model import PushEvent
+from ..events.model import EVIDENCE_SOURCE, PushEvent
+from ..planning.newer import compare, seen
 from ..rules.model import RuleSet
 from .handoff import WorkEvent, WorkOrder
 
@@ -71,36 +72,12 @@ class RetryBudget:
 
 # ---- supersession: which queued pushes a newer one makes pointless ----
 
-# gates.EVIDENCE_SOURCE (execution does not import gates; tests/test_writer.py checks they agree)
-EVIDENCE_SOURCE = "gate-evidence"
-
-Key = tuple[Any, ...]
-
-
-def order_key(rules: RuleSet, rule_name: str, event: PushEvent) -> Key | None:
-    """How a rule orders this push: ("version", key, time) when its tag policy orders tags, else
-    ("time", ms); None when the push has neither (it then supersedes nothing and is never superseded)."""
-    from ..planning.tracking import millis
-
+def newer(rules: RuleSet, rule_name: str, a: PushEvent, b: PushEvent) -> bool:
+    """Whether push `a` is strictly newer than `b` under one rule: planning.newer.compare, without a
+    receipt order (two pushes it cannot tell apart both run; the planner decides between them). With
+    `updates`, pushes on different lines are for different groups and never supersede each other."""
     rule = next((r for r in rules if r.name == rule_name), None)
-    ms = millis(event.time)
-    version = rules.policy(rule).order_key(event.tag) if rule is not None else None
-    if version is not None:
-        return ("version", version, ms if ms is not None else -1)
-    return ("time", ms) if ms is not None else None
-
-
-def newer(a: Key | None, b: Key | None) -> bool:
-    """Whether push key `a` is strictly newer than `b` under one rule."""
-    if a is None or b is None:
-        return False
-    if a[0] == b[0] == "version":
-        if a[1] != b[1]:
-            return bool(a[1] > b[1])
-        return bool(a[2] > b[2])  # the same version pushed again later (a moved tag): the later one
-    ta = a[2] if a[0] == "version" else a[1]
-    tb = b[2] if b[0] == "version" else b[1]
-    return bool(ta >= 0 and tb >= 0 and ta > tb)
+    return compare(seen(rule, a.tag, a.time), seen(rule, b.tag, b.time)).newer
 
 
 def acting_rules(rules: RuleSet, event: PushEvent) -> list[str]:
@@ -130,11 +107,7 @@ def superseded(event: PushEvent, others: list[PushEvent], rules: RuleSet) -> Pus
     ]
     winner: PushEvent | None = None
     for rule in acting:
-        mine = order_key(rules, rule, event)
-        beaten_by = next(
-            (o for o, theirs in rivals if rule in theirs and newer(order_key(rules, rule, o), mine)),
-            None,
-        )
+        beaten_by = next((o for o, theirs in rivals if rule in theirs and newer(rules, rule, o, event)), None)
         if beaten_by is None:
             return None
         winner = winner or beaten_by

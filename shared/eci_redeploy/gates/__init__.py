@@ -13,5 +13,8 @@ Kept light: the rules model imports `rules/gates.py` on every cold start (not th
 
 from __future__ import annotations
 
+from ..events.model import EVIDENCE_SOURCE  # a signature with nothing held for it yet (gates.early)
+
 RELEASE_SOURCE = "gate-release"  # event source of a held push planned again (PushEvent.only_rule: its rule)
-EVIDENCE_SOURCE = "gate-evidence"  # a signature with nothing held for it yet (gates.early), never a push
+
+__all__ = ["EVIDENCE_SOURCE", "RELEASE_SOURCE"]

@@ -48,8 +48,8 @@ class Evidence:
 class Change:
     rule: str
     version: str  # digest, or ":tag" without one
-    pushed_at: datetime | None  # push time (event or registry); None: unknown, then held_since counts
-    held_since: datetime  # when the change was first held (now, for a change seen for the first time)
+    pushed_at: datetime | None  # push time (event or registry), as recorded: shown, never counted from
+    held_since: datetime  # when the product first saw the change (now, for a change seen for the first time)
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,9 @@ def evaluate(gates: Gates, change: Change, evidence: Evidence, now: datetime) ->
             waiting.append(Waiting("signed", f"ACR EE signature ({state}): a SigningCompleted saying it succeeded"))
     soak = gates.soak_for
     if soak is not None:
-        start = change.pushed_at or change.held_since
-        ready = start + soak
+        # From when the product first saw the change (the hold's own record), never from the payload's
+        # push time: a push dated 2020 would otherwise skip the soak, and a re-sent one release it.
+        ready = change.held_since + soak
         if now < ready:
             waiting.append(Waiting("soak", f"the image is {gates.soak} old at {ready.isoformat()}", ready))
     if gates.approval is not None:
@@ -131,19 +132,6 @@ def evaluate(gates: Gates, change: Change, evidence: Evidence, now: datetime) ->
     if waiting:
         return Decision("held", tuple(waiting), tuple(passed), waiting[0].releases_by, counts)
     return Decision("go", (), tuple(passed), "", counts)
-
-
-def newer(a_key: object, a_time: datetime | None, b_key: object, b_time: datetime | None) -> bool | None:
-    """Whether push a is newer than push b: by the rule's tag order when both tags have one
-    (TagPolicy.order_key), else by event time; None when neither tells."""
-    if a_key is not None and b_key is not None and a_key != b_key:
-        try:
-            return bool(a_key > b_key)  # type: ignore[operator]
-        except TypeError:
-            pass
-    if a_time is not None and b_time is not None and a_time != b_time:
-        return a_time > b_time
-    return None
 
 
 @dataclass(frozen=True)

@@ -27,10 +27,11 @@ from ..clients.eci_model import ContainerGroup
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..planning import tracking
+from ..planning.newer import compare, seen
 from ..planning.steps import Plan, Skip, Step
 from ..rules.model import Rule, RuleSet
 from . import RELEASE_SOURCE, store
-from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate, newer
+from .decide import Approval, Change, Decision, Evidence, ScanResult, Subject, evaluate
 
 
 class EvidenceSource(Protocol):
@@ -84,6 +85,7 @@ class Transition:
     decision: Decision | None
     groups: list[str] = field(default_factory=list)
     detail: str = ""
+    id: str = ""  # the hold's id (store.approval_id): what a notification shows and an approval names
 
 
 @dataclass
@@ -156,7 +158,8 @@ def _evidence(
         approval = ctx.approvals.get((held.id, held.since_ms)) or held.approval
     elif held is None:
         approval = _replayed_approval(ctx, rule.name, version, event)
-    brought = ctx.events.get(event.digest or "") or ctx.events.get(f":{event.tag}")
+    # Evidence an event brought counts for the digest it named only (a tag names no content: issue 23).
+    brought = ctx.events.get(event.digest) if event.digest and version == event.digest else None
     if brought is not None:
         scan = brought.scan or scan
         signed = brought.signed if brought.signed is not None else signed
@@ -176,10 +179,19 @@ def _replayed_approval(ctx: GateContext, rule: str, version: str, event: PushEve
     """For a group with no hold left (a restart released in an earlier time slice dropped them all up
     front): the approval a release order brought for the very hold this push replays (its event id is
     `held:<rule>:<held since ms>`, replay_event), same rule, same version."""
-    prefix, _, since = event.event_id.rpartition(":")
-    if event.source != RELEASE_SOURCE or prefix != f"held:{rule}" or not since.isdigit() or not ctx.approvals:
+    since = replayed_since(event, rule)
+    if since is None or not ctx.approvals:
         return None
-    return ctx.approvals.get((store.approval_id(rule, version), int(since)))
+    return ctx.approvals.get((store.approval_id(rule, version, since), since))
+
+
+def replayed_since(event: PushEvent, rule: str) -> int | None:
+    """When the hold a release replays was created (`held:<rule>:<held since ms>`, replay_event): the
+    product's own record of when it first saw the change, carried by its own work order."""
+    prefix, _, since = event.event_id.rpartition(":")
+    if event.source != RELEASE_SOURCE or prefix != f"held:{rule}" or not since.isascii() or not since.isdigit():
+        return None
+    return int(since)
 
 
 def gate_plan(
@@ -293,9 +305,9 @@ class _Gating:
     decisions: dict[tuple[Any, ...], Decision] = field(default_factory=dict)
     pending: dict[str, tuple[dict[str, str], set[str]]] = field(default_factory=dict)  # hold writes by group
 
-    def note(self, outcome: str, u: _Unit, version: str, decision: Decision | None) -> None:
-        key = (outcome, u.name, version)
-        t = self.transitions.setdefault(key, Transition(outcome, u.name, version, u.event, decision))
+    def note(self, outcome: str, u: _Unit, hold: store.Held, decision: Decision | None) -> None:
+        key = (outcome, u.name, hold.id)
+        t = self.transitions.setdefault(key, Transition(outcome, u.name, hold.version, u.event, decision, id=hold.id))
         t.groups.append(u.target)
 
     def _read(self, unit: list[Step]) -> _Unit:
@@ -310,13 +322,11 @@ class _Gating:
     def _passed_over(self, u: _Unit) -> bool:
         """An older push than the one held, or the same one refused earlier: skipped."""
         held = u.held
-        if held is not None and not u.same:
-            policy = self.rules.policy(u.rule)
-            is_newer = newer(policy.order_key(u.event.tag), u.event.time, policy.order_key(held.tag), held.pushed_at)
-            if is_newer is False:
-                reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
-                self.out.skipped.append(Skip(u.name, reason, u.target))
-                return True
+        push = seen(u.rule, u.event.tag, u.event.time)
+        if held is not None and not u.same and compare(push, seen(u.rule, held.tag, held.pushed_ms)).older:
+            reason = f"older than the held change {held.version} ({held.id}): nothing is downgraded"
+            self.out.skipped.append(Skip(u.name, reason, u.target))
+            return True
         if u.same and held is not None and held.state == "refused":
             self.out.skipped.append(Skip(u.name, f"refused earlier ({held.id}): push a new image", u.target))
             return True
@@ -324,8 +334,11 @@ class _Gating:
 
     def _decide(self, u: _Unit) -> tuple[Decision, datetime, datetime | None]:
         held = u.held if u.same else None
-        since = held.since if held is not None else self.now
-        pushed = u.event.time or (held.pushed_at if held is not None else None)
+        replayed = replayed_since(u.event, u.name) if u.held is None else None  # its hold dropped up front
+        since = held.since if held is not None else (store.from_ms(replayed) if replayed is not None else None)
+        since = min(since, self.now) if since is not None else self.now
+        # The hold's record is what the product saw first; a re-sent push's own date changes nothing.
+        pushed = held.pushed_at if held is not None and held.pushed_at is not None else u.event.time
         key = (u.name, u.version, pushed, since, (held.passed, held.approval) if held is not None else None)
         decision = self.decisions.get(key)
         if decision is None:
@@ -374,10 +387,10 @@ class _Gating:
             # A restart (or an update without room for tags) cannot drop the hold itself. Otherwise
             # the change's own tag list drops it, so a change that fails to go keeps its hold.
             self.writes.drop(u.region, u.group.id, ours)
-        if u.same:
-            self.note("released", u, u.version, decision)
+        if u.same and u.held is not None:
+            self.note("released", u, u.held, decision)
         elif u.held is not None:
-            self.note("superseded", u, u.held.version, None)
+            self.note("superseded", u, u.held, None)
 
     def _hold(self, u: _Unit, decision: Decision, state: store.Held) -> None:
         if decision.verdict == "held":
@@ -400,9 +413,9 @@ class _Gating:
             put.update(change[0])
             gone.update(change[1])
         if u.held is not None and not u.same:
-            self.note("superseded", u, u.held.version, None)
+            self.note("superseded", u, u.held, None)
         if not u.same or (u.held is not None and u.held.state != state.state):
-            self.note(state.state, u, u.version, decision)
+            self.note(state.state, u, state, decision)
 
 
 def _write(writes: _Writes, gateway: Any) -> list[str]:
@@ -435,7 +448,7 @@ def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str
         )
         if t.outcome == "superseded":
             reason = "replaced by a newer push"
-        hid = store.approval_id(t.rule, t.version)
+        hid = t.id
         for gid in t.groups:
             log_event(
                 "audit",
@@ -628,13 +641,10 @@ def _stale_holds(change: HeldChange, stale: _Writes) -> bool:
     """Groups already on the held version, or on something newer pushed since: their hold is dropped.
     Whether there is any."""
     found = False
+    held = seen(change.rule, change.held.tag, change.held.pushed_ms)
     for group in change.groups:
         done = tracking.applied(group.tag_map, change.rule.name)
-        newer_applied = (
-            change.held.pushed_ms is not None
-            and done.event_time_ms is not None
-            and done.event_time_ms > change.held.pushed_ms
-        )
+        newer_applied = compare(seen(change.rule, done.tag, done.event_time_ms), held).newer
         if done.digest == change.held.version or newer_applied:
             keys = store.keys_of(group.tag_map, change.rule.name)
             stale.drop(group.region or change.rule.target.region, group.id, keys)

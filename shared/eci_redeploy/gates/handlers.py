@@ -27,16 +27,19 @@ def split(raw: Any) -> tuple[list[dict[str, Any]], bool]:
 
 
 def _collect(raw_events: list[dict[str, Any]], ctx: GateContext) -> list[GateEvent]:
-    """The events that name an image; the evidence each brings is kept in `ctx.events` (by digest, else
-    by tag)."""
+    """The events that name an image; the evidence each brings is kept in `ctx.events` by the digest it
+    names (an event naming only a tag is logged and brings none: a tag is no evidence of content)."""
     events: list[GateEvent] = []
     for raw in raw_events:
         event = parse_gate_event(raw)
         if event is None:
             log_event("gates.event_ignored", id=raw.get("id"), type=raw.get("type"), reason="names no repository")
             continue
+        if not event.digest:  # about no hold: nothing is asked, nothing released (issue 23)
+            log_event("gates.event_ignored", id=event.event_id, type=raw.get("type"), reason="names no digest")
+            continue
         events.append(event)
-        key = event.digest or f":{event.tag}"
+        key = event.digest
         before = ctx.events.get(key, Evidence())
         ctx.events[key] = Evidence(
             event.evidence.scan or before.scan,
@@ -71,7 +74,7 @@ def on_gate_events(
         ctx.lookup = evidence_from_env(env, context)
     events = _collect(raw_events, ctx)
     if not events:
-        return {"ok": True, "released": [], "note": "no scan or signing event names an image"}
+        return {"ok": True, "released": [], "note": "no scan or signing event names an image by its digest"}
 
     matched: set[tuple[str, str]] = set()
 
@@ -101,12 +104,12 @@ def on_gate_events(
 
 
 def _names(event: GateEvent, change: HeldChange) -> bool:
-    """Whether a scan / signing event is about this held change (its digest; a tag only without one)."""
-    if event.repository != change.rule.source.repository:
+    """Whether a scan / signing event is about this held change: the digest it names is the held one.
+    A tag names no content (it moves: the 1.4.0 scanned may not be the 1.4.0 held), so an event naming
+    only a tag is about no hold (issue 23); the timer asks the ACR API about the held digest itself."""
+    if event.repository != change.rule.source.repository or not event.digest:
         return False
-    if event.digest:
-        return change.held.digest == event.digest
-    return bool(event.tag) and change.held.tag == event.tag
+    return change.held.digest == event.digest
 
 
 def _early(events: list[Any], rules: RuleSet, gateway: Any, ctx: GateContext, hand_off: Any) -> Any:
@@ -193,7 +196,7 @@ def _approve(
         log_event("approval.rejected", id=hid, status=401)
         return reply(401, {"error": f"not an approver of {rule.name} (token in Authorization: Bearer or ?token=)"})
     try:
-        change = next((c for c in held_changes(rules, gateway, only=rule.name) if c.held.id == hid), None)
+        change = _held_as(hid, held_changes(rules, gateway, only=rule.name))
     except EciRedeployError as exc:
         return reply(503, {"error": exc.one_line()})
     if change is None:
@@ -220,6 +223,19 @@ def _approve(
     return reply(
         202, {"approved": hid, "by": approver, "task_id": done.task_id, "groups": sorted(g.id for g in change.groups)}
     )
+
+
+def _held_as(hid: str, changes: list[HeldChange]) -> HeldChange | None:
+    """The held change whose hold on some group has exactly this id (its rule, full digest and creation:
+    store.approval_id), as that hold: what the notification that showed the id was about."""
+    from . import store
+
+    for change in changes:
+        for group in change.groups:
+            held = store.read(group.tag_map, change.rule.name)
+            if held is not None and held.id == hid and held.version == change.held.version:
+                return HeldChange(held, change.rule, change.groups)
+    return None
 
 
 def _audit_approval(change: HeldChange, approver: str) -> None:
@@ -302,7 +318,7 @@ def run_order(
         deadline=deadline,
     )
     approval = order.gates.approval
-    if approval is not None and not any((c.held.id, c.held.since_ms) in ctx.approvals for c in found):
+    if approval is not None and not any(_approved_any(c, ctx) for c in found):
         log_event("gates.approval_unused", id=approval.id, reason="released, replaced or refused since")
     return report
 
@@ -314,7 +330,9 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
     earliest may be gone by the time the worker runs. A hold made after the approval is not approved."""
     from . import store
 
-    given = [(since, a) for (hid, since), a in list(ctx.approvals.items()) if hid == change.held.id]
+    # An approval counts for this version only if its id is this rule's, this version's, from that since.
+    rule, version = change.rule.name, change.held.version
+    given = [(s, a) for (hid, s), a in list(ctx.approvals.items()) if hid == store.approval_id(rule, version, s)]
     for group in change.groups:
         held = store.read(group.tag_map, change.rule.name)
         if held is None or held.rule != change.rule.name or held.version != change.held.version:
@@ -322,6 +340,13 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
         for since, approval in given:
             if since <= held.since_ms <= (store.to_ms(approval.at) or 0):
                 ctx.approvals.setdefault((held.id, held.since_ms), approval)
+
+
+def _approved_any(change: HeldChange, ctx: GateContext) -> bool:
+    from . import store
+
+    holds = [store.read(g.tag_map, change.rule.name) for g in change.groups]
+    return any(h is not None and (h.id, h.since_ms) in ctx.approvals for h in holds)
 
 
 def order_context(

@@ -7,7 +7,8 @@ wins, so with a worker function only the single writer writes them (gates.flow.r
 `eci-redeploy.held`       the held version: the digest, or ":tag" without one
 `eci-redeploy.held-rule`  the rule that holds it
 `eci-redeploy.held-info`  "<held|refused>;<push time ms or ->;<held since ms>;<gates passed, '+'>;<tag>"
-`eci-redeploy.approved`   "<approver>;<approved at ms>" once someone approved this held version
+`eci-redeploy.approved`   "<approver>;<approved at ms>;<32 hex of the hold's id>" once someone approved
+                          this hold (an approval naming another id counts for nothing)
 `eci-redeploy.signed.<64 hex>`  "<recorded at ms>;<repository>": a successful SigningCompleted for that
                           digest that came before anything was held for it (EventBridge does not order
                           events); at most MAX_SIGNED per group, the oldest evicted (`signed_writes`)
@@ -91,7 +92,7 @@ class Held:
 
     @property
     def id(self) -> str:
-        return approval_id(self.rule, self.version)
+        return approval_id(self.rule, self.version, self.since_ms)
 
     def tags(self) -> dict[str, str]:
         info = f"{self.state};{self.pushed_ms if self.pushed_ms is not None else '-'};{self.since_ms};"
@@ -101,9 +102,9 @@ class Held:
             HELD_RULE: self.rule,
             HELD_INFO: info + (self.tag or "")[: MAX_VALUE - len(info)],
         }
-        if self.approval is not None:
+        if self.approval is not None:  # bound to this hold's id: it approves nothing else
             name = _APPROVER.sub("_", self.approval.approver)[:64]
-            out[APPROVED] = f"{name};{to_ms(self.approval.at)}"
+            out[APPROVED] = f"{name};{to_ms(self.approval.at)};{self.id.rpartition('.')[2]}"
         return out
 
     def with_(self, **changes: object) -> Held:
@@ -177,15 +178,7 @@ def _read(tags: Mapping[str, str]) -> Held | None:
         since_ms = int(since)
     except ValueError:
         return None
-    approval = None
-    raw = tags.get(APPROVED)
-    if raw and ";" in raw:
-        name, _, at = raw.rpartition(";")
-        try:
-            approval = Approval(name, from_ms(int(at)))  # type: ignore[arg-type]
-        except ValueError:
-            approval = None
-    return Held(
+    held = Held(
         rule,
         version,
         version[1:] if version.startswith(":") else (tag or None),  # a tag version: the tag, whole
@@ -193,17 +186,30 @@ def _read(tags: Mapping[str, str]) -> Held | None:
         pushed_ms,
         since_ms,
         tuple(p for p in passed.split("+") if p),
-        approval,
     )
+    return held.with_(approval=_approval(tags.get(APPROVED), held.id))
 
 
-def approval_id(rule: str, version: str) -> str:
-    """`<rule>.<12 hex>`: the digest's first 12 hex digits (recognisable), or a hash of the tag."""
-    if version.startswith("sha256:") and len(version) >= 19:
-        short = version[7:19]
-    else:
-        short = hashlib.sha256(version.encode()).hexdigest()[:12]
-    return f"{rule}.{short}"
+def _approval(raw: str | None, hid: str) -> Approval | None:
+    """`<approver>;<at ms>;<32 hex of the id>`: an approval counts for the hold whose id it names only
+    (one recorded for another hold, or before ids were bound, is none: approve again)."""
+    name, _, rest = (raw or "").partition(";")
+    at, _, bound = rest.partition(";")
+    if not name or bound != hid.rpartition(".")[2] or not at.isascii() or not at.isdigit():
+        return None
+    return Approval(name, from_ms(int(at)))  # type: ignore[arg-type]
+
+
+ID_HEX = 32  # 128 bits
+
+
+def approval_id(rule: str, version: str, since_ms: int) -> str:
+    """`<rule>.<32 hex>`: SHA-256 of the rule, the whole version (the full digest, or the tag) and when
+    the hold was created, cut to 128 bits (issue 23). The 12 digest digits it was before (48 bits) let a
+    re-push of the tag whose digest shared them keep the id, and an approval of what the approver was
+    shown deploy what they were not; a hold made again later gets a new id too."""
+    bound = f"{rule}\n{version}\n{since_ms}".encode()
+    return f"{rule}.{hashlib.sha256(bound).hexdigest()[:ID_HEX]}"
 
 
 # ---- signatures that came before their hold ----

@@ -1,7 +1,8 @@
 """The scheduled reconcile: level-triggered convergence.
 
 For each rule: ask the registry which image the rule wants now (the highest tag its semver policy
-allows, or an exact / moving tag's current digest, per platform), then plan exactly as a push of that
+allows (or its calver / ordered regex policy ranks highest), or an exact / moving tag's current
+digest, per platform), then plan exactly as a push of that
 image would, for that rule alone. A target already on the wanted digest is left alone, so a
 converged system makes no mutating call.
 """
@@ -30,7 +31,6 @@ from ..planning.registry_kinds import RegistryKind, registry_host
 from ..planning.steps import Plan, Skip
 from ..planning.versionguard import running_tag
 from ..rules.model import Rule, RuleSet
-from ..rules.tagpolicy import parse_version
 
 DEFAULT_PLATFORM = "linux/amd64"
 ClientFor = Callable[[Rule, str], RegistryClient]
@@ -73,7 +73,7 @@ def schedule(rules: RuleSet, spread_seconds: float) -> list[tuple[float, Rule]]:
 def wanted_image(
     rule: Rule, rules: RuleSet, client: RegistryClient, platform: str, running: str | None = None
 ) -> Resolved:
-    """`running`: with stay_within, the version the groups being converged run (their line)."""
+    """`running`: with `updates`, the version the groups being converged run (their line)."""
     policy = rules.policy(rule)
     repository = rule.source.repository
     if policy.kind == "exact":
@@ -86,13 +86,13 @@ def wanted_image(
         raise last_error or RegistryError("no tag")
     if not policy.ordered:
         raise PlanningError(
-            "glob and regex rules without order follow pushes; reconcile converges semver, ordered regex and "
-            "exact rules",
+            "glob and regex rules without order follow pushes; reconcile converges semver, calver, ordered regex "
+            "and exact rules",
             rule=rule.name,
         )
     best = policy.best(client.list_tags(repository), running)
     if best is None:
-        within = f" within the line of {running}" if policy.stay_within and running else ""
+        within = f" within the line of {running}" if policy.updates and running else ""
         raise PlanningError(f"no tag in {repository} satisfies {policy.pattern!r}{within}", rule=rule.name)
     return client.resolve(repository, best, platform)
 
@@ -139,11 +139,9 @@ def reconcile(
                 result.problems.append(_registry_problem(rule, host, exc))
             continue
         for running, subset in _lines(rule, rules, groups, host):
-            if running is None and rules.policy(rule).stay_within:
+            if running is None and rules.policy(rule).updates:
                 names = ", ".join(g.id for g in subset)
-                plan.skipped.append(
-                    Skip(rule.name, f"reconcile: stay_within: the running version of {names} is unknown")
-                )
+                plan.skipped.append(Skip(rule.name, f"reconcile: updates: the running version of {names} is unknown"))
                 continue
             failed = _reconcile_line(plan, result, rule, rules, client, platform, host, running, subset, env)
             if isinstance(failed, RegistryError):
@@ -175,21 +173,20 @@ def _registry_problem(rule: Rule, host: str | None, exc: RegistryError) -> dict[
 def _lines(
     rule: Rule, rules: RuleSet, groups: list[ContainerGroup], host: str
 ) -> list[tuple[str | None, list[ContainerGroup]]]:
-    """Groups converged together: all of them, or with stay_within one batch per running version's line
+    """Groups converged together: all of them, or with `updates` one batch per running version's line
     (a group on 1.x and one on 2.x want different versions)."""
     policy = rules.policy(rule)
-    if policy.stay_within is None or rule.target.action == "create":
+    if policy.updates is None or rule.target.action == "create":
         return [(None, groups)]
     probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe", registry_host=host)
     lines: dict[str, tuple[str | None, list[ContainerGroup]]] = {}
     for group in groups:
         running = running_tag(group, probe, rule, _runs_pushed_repository)
-        version = parse_version(running) if running else None
-        if version is None:
+        line = policy.line(running)
+        if line is None:
             lines.setdefault("?", (None, []))[1].append(group)
             continue
-        line = f"{version.major}" if policy.stay_within == "minor" else f"{version.major}.{version.minor}"
-        lines.setdefault(line, (running, []))[1].append(group)
+        lines.setdefault(str(line), (running, []))[1].append(group)
     return list(lines.values())
 
 

@@ -3,10 +3,13 @@
 A registry batches notifications (Distribution sends envelopes of many events, Harbor several
 resources, Quay several tags): 200 pushes of a watched repository in one delivery must become one
 change per group, to the newest image, not 200 rollouts racing each other. Newest is by the rule's
-own order of tags (`TagPolicy.order_key`, the one ordering every module uses), then by the push's
-event time, then by the registry's own order of sending. Each rule coalesces on its own, because each
-rule has its own order and its own groups: a push may be the newest for one rule and superseded for
-another. Pure: no I/O, nothing but the events and the rules.
+own order of tags (`TagPolicy.order_key`), then by the push's event time, then by the registry's own
+order of sending: `planning.newer.compare`, the one comparator every module uses. Each rule
+coalesces on its own, because each rule has its own order and its own groups: a push may be the
+newest for one rule and superseded for another. With `updates`, pushes on different lines (1.5.0 and
+2.1.0 under `updates: minor`) are for different groups: each line keeps its own newest, so a group on
+1.x still gets 1.5.0 (the planner then holds each group to its own line). Pure: no I/O, nothing but
+the events and the rules.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet
+from .newer import compare, seen
 
 
 @dataclass(frozen=True)
@@ -57,27 +61,23 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
     for name, positions in by_rule.items():
         if len(positions) < 2:
             continue
-        policy = rules.policy(next(r for r in acting[positions[0]] if r.name == name))
-        winner = positions[0]
-        for i in positions[1:]:
-            if _newer(events[i], i, events[winner], winner, policy) is not None:
-                winner = i
+        rule = next(r for r in acting[positions[0]] if r.name == name)
+        seen_as = {i: seen(rule, events[i].tag, events[i].time, i) for i in positions}  # once per push
+        lines: dict[Any, list[int]] = {}
         for i in positions:
-            if i != winner:
-                basis = _newer(events[winner], winner, events[i], i, policy) or "delivery order"
-                out.superseded.append(Superseded(name, events[i], events[winner], basis))
-                lost.setdefault(i, set()).add(name)
+            lines.setdefault(seen_as[i].line, []).append(i)
+        for line in lines.values():
+            winner = line[0]
+            for i in line[1:]:
+                if compare(seen_as[i], seen_as[winner]).newer:
+                    winner = i
+            for i in line:
+                if i != winner:
+                    basis = compare(seen_as[winner], seen_as[i]).basis or "delivery order"
+                    out.superseded.append(Superseded(name, events[i], events[winner], basis))
+                    lost.setdefault(i, set()).add(name)
     for i, rules_of_event in enumerate(acting):
         gone = lost.get(i)
         out.only.append(None if not gone else [r.name for r in rules_of_event if r.name not in gone])
     return out
 
-
-def _newer(a: PushEvent, ia: int, b: PushEvent, ib: int, policy: Any) -> str | None:
-    """Why push `a` (at position ia) is newer than push `b`, or None when it is not."""
-    ka, kb = policy.order_key(a.tag), policy.order_key(b.tag)
-    if ka is not None and kb is not None and ka != kb:
-        return "the rule's tag order" if ka > kb else None
-    if a.time is not None and b.time is not None and a.time != b.time:
-        return "event time" if a.time > b.time else None
-    return "delivery order" if ia > ib else None

@@ -19,7 +19,7 @@ from ..core.idempotency import client_token, transition_token
 from ..core.imageref import ImageRef, running_ref
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
-from . import hints, tracking
+from . import hints, newer, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
 from .steps import Plan, Skip, Step
@@ -197,13 +197,16 @@ def _plan_rule(
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
             continue
-        guard = _guard(event, rule, group)
+        guard, held = _guard(event, rule, group)
+        if guard is None and held and action != "update":  # a restart or a replace moves every container
+            why = "; ".join(f"{n}: {r}" for n, r in sorted(held.items()))
+            guard = Skip(rule.name, f"{why} ({action} moves the whole group)", group.id)
         if guard is not None:
             plan.skipped.append(guard)
             continue
         first = len(plan.steps)
         if action == "update":
-            _plan_update(plan, event, rule, group, env, pulls, live)
+            _plan_update(plan, event, rule, group, env, pulls, live, held)
         elif action == "restart":
             _plan_restart(plan, event, rule, group, live)
         else:
@@ -228,22 +231,33 @@ def _describe_before(steps: list[Step], event: PushEvent, rule: Rule, group: Con
             }
 
 
-def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> Skip | None:
-    """Freeze, in-flight rollouts and event order, before anything else is decided for a group."""
+def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> tuple[Skip | None, dict[str, str]]:
+    """Freeze, in-flight rollouts and event order, before anything else is decided for a group; and the
+    targeted containers whose own version holds them where they are (the others may move)."""
     tags = group.tag_map
     # A freeze keeps automation away; an operator's rollback (eci-redeploy rollback) is what it is for.
     if tracking.frozen(tags) and event.source != ROLLBACK_SOURCE:
-        return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id)
+        return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id), {}
     if group.status in IN_FLIGHT:
-        return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True)
-    # The rule's own order first (no downgrade, stay_within); event time only where it has none.
+        return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True), {}
+    # The rule's own order first (no downgrade, updates), per targeted container; then planning.newer
+    # against the record.
     versions = version_check(event, rule, group, _runs_pushed_repository)
+    held = versions.held if versions is not None else {}
     if versions is not None and versions.skip is not None:
-        return Skip(rule.name, versions.skip, group.id)
+        return Skip(rule.name, versions.skip, group.id), held
+    return _event_order(event, rule, group, versions is not None and versions.newer), held
+
+
+def _event_order(event: PushEvent, rule: Rule, group: ContainerGroup, by_order: bool) -> Skip | None:
+    """planning.newer against the rule's record on the group. Its first step, the rule's tag order, is
+    versionguard's per targeted container (`by_order`: newer for every container that moves; a rule
+    with `allow_downgrade` orders by time alone, as newer.order_of says); then the trusted push time."""
+    if by_order and newer.order_of(rule) is not None:
+        return None
+    tags = group.tag_map
     done = tracking.applied(tags, rule.name)  # this rule's record: another rule's push is no reference
-    when = tracking.millis(event.time)
-    newer = versions is not None and versions.newer
-    if not newer and when is not None and done.event_time_ms is not None and when < done.event_time_ms:
+    if newer.compare(newer.Seen.of(None, None, event.time), newer.Seen.of(None, None, done.event_time_ms)).older:
         return Skip(
             rule.name,
             f"event of {event.time.isoformat() if event.time else '?'} is older than the one already applied "
@@ -319,7 +333,9 @@ class _Changes:
         return bool(set(self.previous) & set(self.broken))
 
 
-def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str]) -> _Changes:
+def _changes(
+    group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCache, notes: list[str], held: Mapping[str, str]
+) -> _Changes:
     everyone = group.containers + group.init_containers
     changes = _Changes(broken={c.name: why for c in everyone if (why := unparsable(c.image))})
     written = {c.name: c.image for c in everyone}
@@ -329,6 +345,9 @@ def _changes(group: ContainerGroup, event: PushEvent, rule: Rule, pulls: PullCac
             notes.append(f"containers {', '.join(refused)} do not run {event.repository}: left as they are")
         changes.targets.extend(targets)
         for name, running in targets:
+            if name in held:
+                notes.append(f"{name}: {held[name]}: left as it is")
+                continue
             assert running is not None
             new, same = pulls.new_image(running, event, rule)
             if same or _same_content(group, running, new, event, rule):
@@ -367,12 +386,33 @@ def _update_tags(
             f"the group has no room for the {len(tracking.OURS)} tracking tags (ECI allows 20): "
             "event order cannot be recorded on it"
         )
+    if not tracking.records_tag(tags):
+        _show_tag(changes, event, notes)  # the version the guard needs goes in the image instead
     return tags
+
+
+def _show_tag(changes: _Changes, event: PushEvent, notes: list[str]) -> None:
+    """The group has no room to record the pushed tag (ECI's 20 tags): deploy `repo:tag@digest`, so that
+    the running image itself tells the next decision its version (the no-downgrade guard and `updates`
+    read the image's tag) while the pull stays pinned to the digest (the reference grammar of
+    distribution/reference: name [":" tag] ["@" digest]; a digest pins the content whatever the tag)."""
+    if not event.tag:
+        return
+    entries = [e for section in ("Container", "InitContainer") for e in changes.body.get(section, [])]
+    for i, (entry, image) in enumerate(zip(entries, changes.new_images, strict=True)):
+        if image.digest and not image.tag:
+            shown = image.with_version(tag=event.tag, digest=image.digest)
+            entry["Image"] = shown.render()
+            changes.new_images[i] = shown
+            notes.append(
+                f"{entry['Name']}: no room on the group to record tag {event.tag} (ECI allows {tracking.MAX_TAGS} "
+                f"tags): deployed as {shown.render()} so that its version stays known"
+            )
 
 
 def _plan_update(
     plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache,
-    live: frozenset[str],
+    live: frozenset[str], held: Mapping[str, str],
 ) -> None:
     if group.status not in MUTABLE_STATUSES:
         plan.skipped.append(
@@ -380,7 +420,7 @@ def _plan_update(
         )
         return
     notes: list[str] = []
-    changes = _changes(group, event, rule, pulls, notes)
+    changes = _changes(group, event, rule, pulls, notes, held)
     if not changes.targets:
         unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
         plan.skipped.append(Skip(rule.name, hints.no_container(group, event, rule) + unreadable, group.id))
@@ -397,10 +437,10 @@ def _plan_update(
             f"{' and '.join(pull.create_only)} cannot be changed by UpdateContainerGroup: the group keeps "
             "what it was created with (use action: replace to move it)"
         )
+    tags = _update_tags(group, event, rule, changes, notes, live)
     basis = [_token_basis(i, event) for i in changes.new_images]
     before = [*(str(i) for i in changes.old_images), _recorded(group)]
     after = [*basis, _pushed(event)]
-    tags = _update_tags(group, event, rule, changes, notes, live)
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,

@@ -5,7 +5,7 @@
 `eci-redeploy.rule`        the rule that applied it
 `eci-redeploy.previous`    what ran before (digest or tag), for the report and a manual rollback
 `eci-redeploy.tag`         the tag that was deployed: a group on `repo@sha256:...` still has a known
-                           version, so the no-downgrade guard and stay_within can compare against it
+                           version, so the no-downgrade guard and `updates` can compare against it
 `eci-redeploy.applied.<rule>`  "<event ms>;<tag>;<digest or :tag>": the record of another rule that
                            changed the group before (one per rule; see below)
 `eci-redeploy.freeze`      set it (any value but "false") and eci-redeploy never touches the group
@@ -147,7 +147,8 @@ def record(
     (for this record and the records of the other rules in `live` that changed the group).
 
     `tag` (the pushed tag) is recorded only when there is room for it too: the guard then falls back to
-    the running image's own tag."""
+    the running image's own tag, which the planner then writes into the image (`repo:tag@digest`,
+    see `records_tag`)."""
     tags = {k: v for k, v in existing.items() if not is_tracking(k)}
     others = _others(existing, rule, live)
     ours = {DIGEST: version[-MAX_VALUE:], RULE: rule}
@@ -162,6 +163,12 @@ def record(
     if tag and len(tag) <= MAX_VALUE and _tag_value_ok(tag) and used < MAX_TAGS:
         ours[TAG] = tag
     return [{"Key": k, "Value": v} for k, v in {**tags, **others, **ours}.items()]
+
+
+def records_tag(tags: list[dict[str, str]] | None) -> bool:
+    """Whether a tag list `record` made keeps the pushed tag (`eci-redeploy.tag`): without it, and
+    without a tag in the image, the next push could not know the version the group runs."""
+    return tags is not None and any(t["Key"] == TAG for t in tags)
 
 
 def version_of(digest: str | None, tag: str | None) -> str:

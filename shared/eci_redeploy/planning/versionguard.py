@@ -1,17 +1,24 @@
-"""The no-downgrade guard and stay_within: a push is compared with the version a group runs, by the
-rule's own order (`TagPolicy.order_key`), before anything is planned for that group.
+"""The no-downgrade guard and `updates`: a push is compared with the version each targeted container
+runs, by the rule's own order (`TagPolicy.order_key`), before anything is planned for that group.
 
-What a group runs: the tag in the rule's own record on the group (planning/tracking.py: another rule's
-record says nothing about this rule's containers) while that record still describes the running image
-(a group deployed as `repo@sha256:...` has no tag of its own), else the running image's tag. Every
-source goes through here: pushes, webhooks, CI calls and the reconcile all plan through
-`planner.plan_event`.
+Per container, not per group: only the containers the rule changes count (`target.containers`, else
+every container running the pushed repository), and each is judged on its own version. With
+`containers: [sidecar]`, an untargeted `app` container of the same repository on 2.0.0 says nothing
+about whether the sidecar on 1.2.0 may take 2.1.0 (`updates: minor`: it may not). A container whose
+version says no is left as it is while the others move (an update); a restart or a replace moves the
+whole group, so there one container saying no holds the group.
+
+What a container runs: the tag in the rule's own record on the group (planning/tracking.py: another
+rule's record says nothing about this rule's containers) while that record still describes the
+container's image (a group deployed as `repo@sha256:...` has no tag of its own), else the image's
+own tag (`repo:1.4.6@sha256:...` when the record had no room: planner.py). Every source goes through
+here: pushes, webhooks, CI calls and the reconcile all plan through `planner.plan_event`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
@@ -21,34 +28,41 @@ from ..events.model import PushEvent
 from ..rules.tagpolicy import TagPolicy
 from . import tracking
 
+Runs = Callable[[ImageRef, PushEvent, Any], bool]
+
 
 @dataclass(frozen=True)
 class VersionCheck:
     skip: str | None  # why the group is left as it is (None: go on)
     newer: bool  # the rule's order says the push is newer than what runs: event time is not consulted
+    held: dict[str, str] = field(default_factory=dict)  # containers left as they are, and why (the rest move)
 
 
-def running_tag(
-    group: ContainerGroup,
-    event: PushEvent,
-    rule: Any,
-    runs: Callable[[ImageRef, PushEvent, Any], bool],
-    policy: TagPolicy | None = None,
-) -> str | None:
-    """The highest-ranked tag among the group's containers that run the pushed repository."""
-    policy = policy or rule.source.tags.policy()
-    tags = group.tag_map
-    best: tuple[Any, str] | None = None
-    first: str | None = None
+def targeted(group: ContainerGroup, event: PushEvent, rule: Any, runs: Runs) -> list[tuple[str, ImageRef]]:
+    """The containers (init containers too) the rule changes for this push, with their running images."""
+    wanted = set(rule.target.containers or ())
+    out = []
     for container in (*group.containers, *group.init_containers):
-        if not container.image:
+        if not container.image or (wanted and container.name not in wanted):
             continue
         try:
             ref = ImageRef.parse(container.image)
         except ImageReferenceError:
             continue
-        if not runs(ref, event, rule):
-            continue
+        if runs(ref, event, rule):
+            out.append((container.name, ref))
+    return out
+
+
+def running_tag(
+    group: ContainerGroup, event: PushEvent, rule: Any, runs: Runs, policy: TagPolicy | None = None
+) -> str | None:
+    """The highest-ranked tag among the containers the rule targets (the reconcile's line of a group)."""
+    policy = policy or rule.source.tags.policy()
+    tags = group.tag_map
+    best: tuple[Any, str] | None = None
+    first: str | None = None
+    for _, ref in targeted(group, event, rule, runs):
         tag = tracking.deployed_tag(tags, ref.digest, ref.tag, rule.name)
         if tag is None:
             continue
@@ -59,18 +73,10 @@ def running_tag(
     return best[1] if best else first
 
 
-def check(
-    event: PushEvent, rule: Any, group: ContainerGroup, runs: Callable[[ImageRef, PushEvent, Any], bool]
-) -> VersionCheck | None:
-    """None when the rule has no order for the pushed tag (then event time decides, as before)."""
-    policy = rule.source.tags.policy()
-    if not policy.ordered:
-        return None
-    new_key = policy.order_key(event.tag)
-    if new_key is None or event.tag is None:
-        return None
-    running = running_tag(group, event, rule, runs, policy)
-    if policy.stay_within is not None:
+def _one(policy: TagPolicy, event: PushEvent, rule: Any, new_key: Any, running: str | None) -> VersionCheck | None:
+    """One container's answer; None: its version has no place in the rule's order (event time decides)."""
+    assert event.tag is not None
+    if policy.updates is not None:
         reason = policy.within(event.tag, running)
         if reason is not None:
             return VersionCheck(reason, False)
@@ -82,3 +88,27 @@ def check(
             return VersionCheck(None, False)  # an explicit rollback; a stale event still loses on time
         return VersionCheck(f"would downgrade {running} -> {event.tag}", False)
     return VersionCheck(None, new_key > old_key)
+
+
+def check(event: PushEvent, rule: Any, group: ContainerGroup, runs: Runs) -> VersionCheck | None:
+    """None when the rule has no order for the pushed tag (then event time decides, as before)."""
+    policy = rule.source.tags.policy()
+    if not policy.ordered:
+        return None
+    new_key = policy.order_key(event.tag)
+    if new_key is None or event.tag is None:
+        return None
+    tags = group.tag_map
+    answers = [
+        (name, _one(policy, event, rule, new_key, tracking.deployed_tag(tags, ref.digest, ref.tag, rule.name)))
+        for name, ref in targeted(group, event, rule, runs)
+    ]
+    if not answers:
+        return None  # no container runs the repository: the planner says so
+    held = {name: a.skip for name, a in answers if a is not None and a.skip is not None}
+    going = [a for name, a in answers if name not in held]
+    if not going:
+        reasons = sorted(set(held.values()))
+        skip = reasons[0] if len(reasons) == 1 else "; ".join(f"{n}: {why}" for n, why in sorted(held.items()))
+        return VersionCheck(skip, False, held)
+    return VersionCheck(None, all(a is not None and a.newer for a in going), held)

@@ -34,51 +34,94 @@ _POLICIES: dict[int, TagPolicy] = {}
 
 
 class TagOrder(_Strict):
-    """How a regex rule ranks its tags (Flux's image policies): by one named group of the regex."""
+    """How a regex rule ranks its tags (Flux's image policies): by named groups of the regex, compared in
+    turn (the first that differs decides)."""
 
-    by: Literal["numerical", "alphabetical"] = Field(description="numerical: as a decimal number; alphabetical")
-    key: str = Field(description="name of a group of the regex, e.g. build for (?P<build>\\d+)")
+    by: Literal["numerical", "alphabetical"] = Field(
+        description="numerical: each key as a decimal number; alphabetical: as text (10 sorts below 9)"
+    )
+    key: str | None = Field(None, description="one named group of the regex, e.g. build for (?P<build>\\d+)")
+    keys: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="named groups compared in turn, most significant first, e.g. [year, month, build]",
+    )
+
+    @model_validator(mode="after")
+    def _one_of_key_keys(self) -> TagOrder:
+        if (self.key is None) == (self.keys is None):
+            raise ValueError("give exactly one of key (one group) or keys (groups compared in turn)")
+        if self.keys is not None and len(set(self.keys)) != len(self.keys):
+            raise ValueError(f"keys {self.keys} name a group twice")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.key,) if self.key is not None else tuple(self.keys or ())
 
 
 class TagsSpec(_Strict):
-    """Exactly one of semver / glob / regex / exact."""
+    """Exactly one of semver / calver / glob / regex / exact."""
 
     semver: str | None = Field(
         None,
         description="npm-style range, e.g. '>=1.2.0 <2.0.0', '^1.2', '~1.2.3', '1.x', '1.2.3 - 2.3', '>=1.2.0, <2.0.0 "
         "!=1.3.1' (',' is AND like a space; '||' is OR)",
     )
+    calver: str | None = Field(
+        None,
+        description="calendar versions by a calver.org format, ordered by date then numbers: e.g. 'YYYY.0M.0D' "
+        "(2024.07.10), 'YYYY.0M.MICRO' (2024.07.2), 'YYYY.0M.0D[-MICRO]' (2024.07.10-1), "
+        "'YYYY0M0D-MICRO-MODIFIER' (20240710-153000-abc1234); see docs/version-policies.md",
+    )
     glob: str | None = Field(None, description="shell glob on the tag, e.g. 'release-*'")
     regex: str | None = Field(None, description="RE2 regular expression (linear time) matched against the whole tag")
     exact: str | list[str] | None = Field(None, description="one tag or a list, e.g. 'latest' (a moving tag)")
-    prerelease: bool = Field(False, description="semver only: allow prereleases such as 1.3.0-rc.1")
+    prerelease: bool = Field(
+        False,
+        description="semver only: allow every prerelease such as 1.3.0-rc.1 (without it, only prereleases of a "
+        "version the range itself names with a prerelease, as npm: ^1.3.0-rc.1 takes 1.3.0-rc.2)",
+    )
     ignore: list[str] = Field(default_factory=list, description="globs of tags never deployed")
-    stay_within: Literal["minor", "patch"] | None = Field(
+    updates: Literal["minor", "patch"] | None = Field(
         None,
-        description="semver only: deploy only versions on the running version's line: minor = same major, "
-        "patch = same major.minor",
+        description="semver only, relative to the version a container runs (Keel's policy names): minor = minor "
+        "and patch updates (the same major), patch = patch updates only (the same major.minor)",
     )
     order: TagOrder | None = Field(
         None,
-        description="regex only: rank tags by a named group, so pushes never move a group to an older build and "
-        "the reconcile picks the highest",
+        description="regex only: rank tags by named groups (key, or keys compared in turn), so pushes never move "
+        "a group to an older build and the reconcile picks the highest",
     )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TagsSpec:
-        given = [k for k in ("semver", "glob", "regex", "exact") if getattr(self, k) not in (None, [], "")]
+        kinds = ("semver", "calver", "glob", "regex", "exact")
+        given = [k for k in kinds if getattr(self, k) not in (None, [], "")]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of semver, glob, regex, exact (got {', '.join(given) or 'none'})")
-        if self.stay_within is not None and self.semver is None:
-            raise ValueError("stay_within goes with semver (it is relative to the running version)")
+            raise ValueError(f"give exactly one of {', '.join(kinds)} (got {', '.join(given) or 'none'})")
+        if self.updates is not None and self.semver is None:
+            raise ValueError("updates goes with semver (minor / patch are relative to the running version)")
         if self.order is not None:
             if self.regex is None:
-                raise ValueError("order goes with regex (semver rules are ordered by version already)")
-            if self.order.key not in compile_regex(self.regex).groupindex:
-                raise ValueError(
-                    f"order.key {self.order.key!r} is not a named group of the regex (write (?P<{self.order.key}>...))"
-                )
+                raise ValueError("order goes with regex (semver and calver rules are ordered already)")
+            groups = compile_regex(self.regex).groupindex
+            for name in self.order.names:
+                if name not in groups:
+                    raise ValueError(f"order key {name!r} is not a named group of the regex (write (?P<{name}>...))")
         return self
+
+    @field_validator("calver")
+    @classmethod
+    def _calver(cls, v: str | None) -> str | None:
+        if v is not None:
+            from .calver import CalverError, compile_format
+
+            try:
+                compile_format(v)
+            except CalverError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("semver")
     @classmethod
@@ -117,11 +160,13 @@ class TagsSpec(_Strict):
     def _build_policy(self) -> TagPolicy:
         ignore = tuple(self.ignore)
         if self.semver is not None:
-            return TagPolicy("semver", self.semver, self.prerelease, ignore, stay_within=self.stay_within)
+            return TagPolicy("semver", self.semver, self.prerelease, ignore, updates=self.updates)
+        if self.calver is not None:
+            return TagPolicy("calver", self.calver, self.prerelease, ignore)
         if self.glob is not None:
             return TagPolicy("glob", self.glob, self.prerelease, ignore)
         if self.regex is not None:
-            order = Order(self.order.by, self.order.key) if self.order else None
+            order = Order(self.order.by, self.order.names) if self.order else None
             return TagPolicy("regex", self.regex, self.prerelease, ignore, order=order)
         assert self.exact is not None
         return TagPolicy("exact", exact_tags(self.exact), self.prerelease, ignore)
@@ -372,9 +417,16 @@ class RuleSet:
         }
 
 
+class _NotThisModel(Exception):
+    """A sealed index holding a key this version's model does not have (built by another version, e.g.
+    one that read `stay_within`): it must be validated again, never built with the key dropped."""
+
+
 def _built(cls: type[BaseModel], data: Mapping[str, Any]) -> Any:
     """A model from what `model_dump` made of a validated one, without validating again (pydantic's
     `model_construct`); nested models are built the same way, model defaults too."""
+    if not set(data) <= set(cls.model_fields):
+        raise _NotThisModel(sorted(set(data) - set(cls.model_fields)))
     values: dict[str, Any] = {}
     for name, info in cls.model_fields.items():
         if name in data:
@@ -488,6 +540,8 @@ def unknown_key_error(exc: ValidationError, raw: Any, *, source: str) -> None:
     key, parent = str(loc[-1]), loc[:-1]
     choices = valid_keys(parent)
     where = _describe_location(parent, raw) or "(top level)"
+    if key == "stay_within" and "updates" in choices:
+        raise RulesError(_renamed_stay_within(_value_at(raw, loc)), source=source, field=where) from None
     if key.lower() in ("password", "secret", "token", "url") and f"{key.lower()}_env" in choices:
         # A credential written into the file would be committed and shipped in the code package.
         message = (
@@ -501,6 +555,27 @@ def unknown_key_error(exc: ValidationError, raw: Any, *, source: str) -> None:
     if len(unknown) > 1:
         message += f" (and {len(unknown) - 1} more unknown key{'s' if len(unknown) > 2 else ''})"
     raise RulesError(message, source=source, field=where) from None
+
+
+def _value_at(raw: Any, loc: tuple[Any, ...]) -> Any:
+    node = raw
+    for item in loc:
+        try:
+            node = node[item]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _renamed_stay_within(value: Any) -> str:
+    """`stay_within` is refused, never read: `stay_within: minor` read as "the same minor" and meant the
+    same major, so a file must say `updates:` to be sure of what it gets."""
+    what = {
+        "minor": "write 'updates: minor' (minor and patch updates, the same major) to keep what it did, or "
+        "'updates: patch' for patch updates only",
+        "patch": "write 'updates: patch' (patch updates only, the same major.minor) to keep what it did",
+    }.get(str(value), "write 'updates: minor' (minor and patch updates) or 'updates: patch' (patch updates only)")
+    return f"stay_within is replaced by updates (stay_within: minor meant the same major, not the same minor): {what}"
 
 
 def parse_rules(
@@ -542,7 +617,10 @@ def load_rules(path: str | os.PathLike[str]) -> RuleSet:
     p = Path(path)
     sealed = sealed_rules(p)
     if sealed is not None:  # validated by the build from these very files: not validated again
-        return _from_validated(sealed[0], sealed[1], p)
+        try:
+            return _from_validated(sealed[0], sealed[1], p)
+        except _NotThisModel:
+            pass  # sealed by another version of the model: validated again below
     compiled = compiled_rules(p)
     if compiled is not None:  # parsed by the build from this very file: no YAML parser needed
         document, templates = compiled

@@ -54,23 +54,26 @@ def parse_body(raw: Any, *, source: str = "event", content_type: str | None = No
     A batch is read item by item: an item that cannot be read becomes a `RejectedEvent` (its index
     and why) and the others proceed; only when no item can be read is the whole body an error.
     """
+    from ...core import clock
+
+    received, allowed = clock.now(), clock.skew()  # the product's clock bounds every push time in it
     if isinstance(raw, list):
         if not raw:
             raise EventError("an empty array holds no event", source=source)
         out: list[Parsed] = []
         for i, item in enumerate(raw):
             try:
-                out.extend(_parse_one(item, source=source, content_type=content_type))
+                out.extend(_parse_one(item, source=source, content_type=content_type, at=(received, allowed)))
             except EventError as exc:
                 out.append(RejectedEvent(_format_name(item), i, exc.one_line()))
         readable = [p for p in out if not isinstance(p, RejectedEvent)]
         if not readable:
             raise EventError(f"no event in the array could be read: {rejections(out)}", source=source)
         return out
-    return _parse_one(raw, source=source, content_type=content_type)
+    return _parse_one(raw, source=source, content_type=content_type, at=(received, allowed))
 
 
-def _parse_one(raw: Any, *, source: str, content_type: str | None) -> list[Parsed]:
+def _parse_one(raw: Any, *, source: str, content_type: str | None, at: tuple[Any, Any]) -> list[Parsed]:
     if detect.fc_timer(raw):
         try:
             return [_module("fc_timer").parse(raw)]
@@ -84,11 +87,35 @@ def _parse_one(raw: Any, *, source: str, content_type: str | None) -> list[Parse
         result = _module(name).parse(raw)
     except EventError as exc:
         raise EventError(str(exc), source=source) from None
-    out = list(result) if isinstance(result, list) else [result]
+    out = [_in_time(p, j, *at) for j, p in enumerate(result if isinstance(result, list) else [result])]
     if out and all(isinstance(p, RejectedEvent) for p in out):
         # Nothing in this body (e.g. a Distribution envelope) could be read: the body is bad as a whole.
         raise EventError(f"no event could be read: {rejections(out)}", source=source)
     return out
+
+
+def _in_time(parsed: Parsed, index: int, received: Any, allowed: Any) -> Parsed:
+    """A push dated later than its receipt (beyond the skew) is refused, with an audit line saying so:
+    its time would win every comparison by time and, recorded on a group, block every push after it."""
+    from ...core.clock import ahead_of
+    from ...core.log import log_event
+
+    if not isinstance(parsed, PushEvent):
+        return parsed
+    why = ahead_of(parsed.time, received, allowed)
+    if why is None:
+        return parsed
+    line = dict.fromkeys(AUDIT_FIELDS) | {"event_id": parsed.event_id, "event_source": parsed.source}
+    line |= {"outcome": "refused", "digest_after": parsed.digest, "duration_ms": 0.0, "reason": why}
+    log_event("audit", **line)
+    return RejectedEvent(parsed.source, index, why)
+
+
+# report.audit's stable fields (events sits below report: the line is built here from the same names)
+AUDIT_FIELDS = (
+    *("event_id", "event_source", "rule", "target", "group_id", "action", "outcome", "image_before"),
+    *("image_after", "digest_before", "digest_after", "request_id", "rollback_request_id", "duration_ms", "reason"),
+)
 
 
 def _format_name(raw: Any) -> str:

@@ -4,6 +4,12 @@ for container packages on ghcr.io (octokit/webhooks payload-examples/api.github.
 The tag is `package_version.container_metadata.tag.name`, the digest `...tag.digest` (or the
 manifest's); GitHub's own example carries an empty tag and a digest that is not a sha256 digest:
 such a version is reported as ignored, with both facts, rather than guessed at.
+
+GitHub Packages' original Docker registry (before ghcr.io) sends no `container_metadata`: the tag is
+`package_version.version` and the image is `docker.pkg.github.com/<owner>/<repository>/<name>`
+(GitHub's docs for that registry; keel-hq/keel pkg/http/github_webhook_trigger_test.go,
+fakeGithubPackageWebhook, reads the tag from the same field). No digest comes with it: the tag is
+deployed (and confirmed with the registry where the product can reach it).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from .base import checked_tag, lenient_digest, parse_time
 
 NAME = "github"
 HOST = "ghcr.io"
+DOCKER_PKG = "docker.pkg.github.com"  # the original GitHub Packages Docker registry
 
 
 looks_like = detect.github
@@ -47,6 +54,8 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
     if not _container(package):
         return IgnoredEvent(NAME, event_id, f"package_type {package.get('package_type')} is not a container")
     meta = _dict(version.get("container_metadata"))
+    if not meta and version.get("version"):
+        return _docker_pkg(raw, package, version, key, event_id)
     tag_info, manifest = _dict(meta.get("tag")), _dict(meta.get("manifest"))
     tag = checked_tag(tag_info.get("name"), source=f"{NAME}: {key}.package_version.container_metadata.tag")
     digest, warning = lenient_digest(tag_info.get("digest") or manifest.get("digest"))
@@ -63,6 +72,29 @@ def parse(raw: dict[str, Any]) -> PushEvent | IgnoredEvent:
         time=_time(version.get("updated_at")) or _time(package.get("updated_at")),
         registry_host=HOST,
         warning=f"container_metadata.tag.digest {warning}: ignored, the tag is deployed" if warning else None,
+    )
+
+
+def _docker_pkg(
+    raw: dict[str, Any], package: dict[str, Any], version: dict[str, Any], key: str, event_id: str
+) -> PushEvent:
+    """A version of the original Docker registry: the tag is `version`, the image is named by the
+    GitHub repository (`repository.full_name`) and the package's name."""
+    tag = checked_tag(version.get("version"), source=f"{NAME}: {key}.package_version.version")
+    full = str(_dict(raw.get("repository")).get("full_name") or "")
+    name = str(package.get("name") or "")
+    if not full or not name:
+        raise EventError(
+            f"cannot tell the {DOCKER_PKG} image: no repository.full_name or {key}.name", source=NAME, field=key
+        )
+    return PushEvent(
+        repository=f"{full}/{name}".lower(),
+        tag=tag,
+        digest=None,
+        source=NAME,
+        event_id=f"{event_id}-{tag}",
+        time=_time(version.get("updated_at")) or _time(package.get("updated_at")),
+        registry_host=DOCKER_PKG,
     )
 
 
