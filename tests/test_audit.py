@@ -32,6 +32,9 @@ FIELDS = {
     "rollback_request_id",
     "duration_ms",
     "reason",
+    "group_name",
+    "tag_before",
+    "tag_after",
 }
 
 
@@ -81,7 +84,9 @@ def test_audit_lines_of_a_rollout_with_a_rollback(make_rules, capsys, tmp_path):
     assert out.returncode == 0, out.stderr
     rows = out.stdout.strip().splitlines()
     assert len(rows) == 2 and "applied" in rows[0] and "rolled-back" in rows[1] and "ev-bad" in rows[1]
-    assert f"{HOST}/team/web:1.0.0 -> {HOST}/team/web@{GOOD}" in rows[0]
+    # Tags first, the digest beside them (issue 24: `audit` showed digests and never tags).
+    assert f"1.0.0 -> 1.1.0 (sha256:{'1' * 12})" in rows[0]
+    assert f"1.1.0 (sha256:{'1' * 12}) -> 1.2.0 (sha256:{'2' * 12})" in rows[1]
     as_json = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", "audit", str(log), "--rule", "web", "--json"],
         capture_output=True,

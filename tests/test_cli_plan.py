@@ -71,7 +71,9 @@ def test_plan_sample_acr_push_shows_the_update_parameters():
 def test_plan_without_state_skips_with_a_reason():
     out = run("plan", str(EVENTS / "acr-ee-push.json"), "--rules", str(EXAMPLES / "rules.yaml"))
     assert out.returncode == 0
-    assert json.loads(out.stdout)["skipped"][0]["reason"] == "no container group matches the rule's container_groups"
+    reason = json.loads(out.stdout)["skipped"][0]["reason"]
+    # the selector used (examples/rules.yaml: web-prod's tags) and the hint (issue 24)
+    assert reason.startswith("no container group matches the rule's container_groups (tags app=web,env=prod in")
 
 
 def test_secrets_are_masked_in_plan_output(tmp_path):

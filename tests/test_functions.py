@@ -226,7 +226,12 @@ def test_malformed_generic_body(fc):
 
 
 def test_get_is_refused(fc):
-    assert entry("webhook")(http_event(b"", method="GET"), fc_context())["statusCode"] == 405
+    # GET / is the operator's page (functions/page.py): without a token, refused before anything is read
+    assert entry("webhook")(http_event(b"", method="GET"), fc_context())["statusCode"] == 401
+    event = json.loads(http_event(b"", method="GET"))
+    event["rawPath"] = event["requestContext"]["http"]["path"] = "/deploy"
+    assert entry("webhook")(json.dumps(event).encode(), fc_context())["statusCode"] == 405
+    assert fc.backend.calls == []
 
 
 def test_dry_run_plans_and_dispatches_nothing(fc):

@@ -543,6 +543,16 @@ def _tick(w) -> dict:
     return handle_tick(tick.encode(), fc_context("timer"), default_rules=w.rules_path, gateway=w.gateway)
 
 
+def _tick_ok(w) -> bool:
+    """The tick ran its gates' pass without error. These worlds have no registry: a semver rule's
+    reconcile reports the sample ACR EE host unreachable, which the timer answers with ok: false and a
+    notification (issue 24); that one problem is expected here, any other is not."""
+    out = _tick(w)
+    problems = out.get("problems", [])
+    expected = [p for p in problems if p["problem"] == "unreachable" and p["host"].startswith("acme-registry.")]
+    return "error" not in out and (out["ok"] or (bool(problems) and expected == problems))
+
+
 def test_an_approval_racing_a_newer_push_does_not_approve_the_newer_one(world, monkeypatch, mocker):
     """Alice approves 1.4.0 while the worker holds 1.5.0, pushed meanwhile: her approval is of 1.4.0
     and must not let 1.5.0 go without anyone approving it (the approval tag names no version, so one
@@ -565,7 +575,7 @@ def test_an_approval_racing_a_newer_push_does_not_approve_the_newer_one(world, m
         _overlap("approval", approve, paused, newer_push)
         writer.drain()
         w.now += timedelta(minutes=10)
-        assert _tick(w)["ok"]
+        assert _tick_ok(w)
         writer.drain()
     finally:
         writer.stop()
@@ -878,7 +888,7 @@ def test_a_signature_arriving_before_its_hold_is_recorded_releases_the_change_on
     assert w.images() == {NEW} and len(w.updates()) == 2
     assert w.push(SIGNING)["ok"]  # a duplicate delivery, and the timer after it: nothing more
     queue.drain()
-    assert _tick(w)["ok"]
+    assert _tick_ok(w)
     queue.drain()
     assert len(w.updates()) == 2 and _held(w) is None
 
@@ -894,7 +904,7 @@ def test_an_early_signature_is_seen_by_the_timer_when_the_hold_is_recorded_meanw
     queue.run(0)  # the push: signed, but soaking
     assert not w.updates() and _held(w) is not None and "signed" in _held(w).passed
     w.now += timedelta(minutes=20)
-    assert _tick(w)["ok"]
+    assert _tick_ok(w)
     queue.drain()
     assert w.images() == {NEW} and len(w.updates()) == 2
 
@@ -918,7 +928,7 @@ def test_an_early_failed_or_unreadable_signing_releases_nothing(world, monkeypat
     w.push(signing)
     queue.drain()
     w.now += timedelta(hours=1)
-    assert _tick(w)["ok"]
+    assert _tick_ok(w)
     queue.drain()
     assert not w.updates() and w.images() == {OLD} and _held(w) is not None
     assert not [t for t in w.backend.group("eci-0").spec["Tag"] if t["Key"].startswith(store.SIGNED)]
@@ -931,7 +941,7 @@ def test_an_early_signature_of_another_digest_releases_nothing(world, monkeypatc
     w.push(PUSH)
     w.push({**SIGNING, "data": {**SIGNING["data"], "Digest": DIGEST2}})
     queue.drain()
-    assert _tick(w)["ok"]
+    assert _tick_ok(w)
     queue.drain()
     assert not w.updates() and w.images() == {OLD} and _held(w).version == DIGEST
 
@@ -981,7 +991,7 @@ def test_an_early_scan_result_is_read_again_from_the_acr_api(world, monkeypatch,
     queue.drain()  # the API has no result yet: held
     assert not w.updates() and _held(w) is not None
     w.acr.set_scan("cri-abc123", "team/web", "1.4.0", DIGEST, medium=1)
-    assert _tick(w)["ok"]
+    assert _tick_ok(w)
     queue.drain()
     assert w.images() == {NEW} and len(w.updates()) == 2
 

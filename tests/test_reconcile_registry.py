@@ -537,3 +537,37 @@ def test_reconcile_after_a_restart_push_of_a_multi_arch_index_restarts_nothing(o
     assert result.wanted["web"]["digest"] == digests["1.2.0/amd64"]
     assert backend.mutating_calls("RestartContainerGroup") == [], result.report.plan.skipped
     assert result.report.plan.skipped[0].reason.startswith("already restarted")
+
+
+def test_timer_with_a_worker_still_tells_when_a_registry_cannot_be_reached(tmp_path, monkeypatch, mocker):
+    """Issue 24: in FC the timer's reconcile is a dry run (the worker writes); a registry it cannot reach
+    must still make it answer ok: false and tell the rule's channels, naming the host."""
+    import importlib.util
+
+    from eci_redeploy.functions import runtime as common
+    from fcfixtures import fc_context
+    from registry_tools import free_port
+
+    from helpers import ROOT, Hook
+
+    dead = f"127.0.0.1:{free_port()}"
+    rule = {**web_rule(dead, {"semver": "^1.0.0"}), "notify": [{"webhook": {"url_env": "HOOK"}}]}
+    (tmp_path / "rules.yaml").write_text(json.dumps({"version": 1, "rules": [rule]}))
+    monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
+    monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
+    hook = Hook()
+    monkeypatch.setenv("HOOK", hook.url)
+    backend = FakeEci()
+    seed(backend, f"{dead}/team/web:1.0.0")
+    mocker.patch.object(common, "gateway_factory", return_value=gateway_on(backend))
+    spec = importlib.util.spec_from_file_location("fc_timer", ROOT / "functions" / "timer" / "index.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    event = json.dumps({"triggerTime": "2026-11-27T10:25:00Z", "triggerName": "reconcile", "payload": "reconcile"})
+    try:
+        result = module.handler(event.encode(), fc_context("timer"))
+    finally:
+        hook.close()
+    assert result["ok"] is False and [(p["rule"], p["host"]) for p in result["problems"]] == [("web", dead)]
+    (message,) = hook.received
+    assert message["outcome"] == "error" and dead in message["detail"]

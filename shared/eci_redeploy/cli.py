@@ -120,6 +120,7 @@ def invoke(
     event_file: str, rules_file: str, state_file: str | None, live: bool, dry_run: bool, transition_seconds: float
 ) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
+    from .core import progress
     from .pipeline import run, run_serialised
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
@@ -131,6 +132,7 @@ def invoke(
         from .fake.embedded import embedded_gateway
 
         gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
+    progress.enable(sys.stderr)  # batch n/m, waiting for health: the JSON comes at the end
     if dry_run:
         report = run(parsed, rules, gateway, os.environ, mode="dry-run")
     else:  # through the single writer, as `serve` and the worker apply
@@ -147,23 +149,200 @@ def invoke(
 @click.option("--dry-run", is_flag=True, help="show what would change; apply nothing")
 def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
     """Converge every rule's targets on the image its registry says it wants now (what the timer runs)."""
-    from .clients.eci_model import load_state
+    from .core import progress
     from .functions.timer import run_reconcile
     from .rules.model import load_rules
 
     rules = load_rules(rules_file)
+    gateway = _gateway(state_file, live)
+    progress.enable(sys.stderr)
+    result = run_reconcile(rules, os.environ, gateway=gateway, dry_run=dry_run)
+    _emit(result.to_json())
+    for problem in result.problems:  # also on stderr: a cron job's mail shows stderr
+        click.echo(f"eci-redeploy: reconcile: {problem['rule']}: {problem['reason']}", err=True)
+    if result.report.failed or result.problems:
+        sys.exit(1)
+
+
+def _gateway(state_file: str | None, live: bool, **fake: Any) -> Any:
+    """The real ECI API (--live: ECI_REDEPLOY_ECI_ENDPOINT may point it at `fake-eci`), else the
+    embedded fake seeded from --state (changes made there vanish when the command exits)."""
     if live:
         from .clients.eci import EciGateway
 
-        gateway = EciGateway.from_env()
-    else:
-        from .fake.embedded import embedded_gateway
+        return EciGateway.from_env()
+    from .clients.eci_model import load_state
+    from .fake.embedded import embedded_gateway
 
-        gateway = embedded_gateway(load_state(state_file) if state_file else [])
-    result = run_reconcile(rules, os.environ, gateway=gateway, dry_run=dry_run)
-    _emit(result.to_json())
-    if result.report.failed:
+    return embedded_gateway(load_state(state_file) if state_file else [], **fake)
+
+
+def _registries() -> Any:
+    from .functions.runtime import registry_clients
+
+    budget = int(os.environ.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
+    return registry_clients(os.environ, None, max_requests=budget)
+
+
+def _rule(rules: Any, name: str) -> Any:
+    rule = rules.rule(name)
+    if rule is None:
+        raise InputError(f"no rule named {name!r} (rules: {', '.join(r.name for r in rules)})", source="RULE")
+    return rule
+
+
+@cli.command("list")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="container groups as a DescribeContainerGroups body")
+@click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table")
+def list_(rules_file: str, state_file: str | None, live: bool, as_json: bool) -> None:
+    """Per rule: its groups, what each runs, the newest allowed tag, and what the next reconcile would do."""
+    from .operations import inventory
+    from .rules.model import load_rules
+
+    rules = load_rules(rules_file)
+    body = inventory.inventory(rules, _gateway(state_file, live), _registries(), os.environ)
+    if as_json:
+        _emit(body)
+    else:
+        click.echo(inventory.render(body))
+
+
+@cli.command()
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--log", "log_file", help="a log file with the audit lines (FC's logs, SLS export, serve's stderr)")
+@click.option("--rule", help="only this rule")
+@click.option("--group", help="only this container group (id or name)")
+@click.option("--state", "state_file", help="also read the groups' own records from this DescribeContainerGroups body")
+@click.option("--live", is_flag=True, help="also read the groups' own records from the real ECI API")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table")
+def history(
+    rules_file: str,
+    log_file: str | None,
+    rule: str | None,
+    group: str | None,
+    state_file: str | None,
+    live: bool,
+    as_json: bool,
+) -> None:
+    """Every change: when, tags and digests, what caused it (push, reconcile, approval, rollback), the outcome."""
+    from .operations import history as past
+    from .operations.rollback import rule_groups
+    from .report import audit as trail
+    from .rules.model import load_rules
+
+    rules = load_rules(rules_file)
+    if rule is not None:
+        _rule(rules, rule)
+    if not (log_file or state_file or live):
+        raise InputError("give --log LOG_FILE, --state STATE_FILE or --live: there is nothing to read otherwise")
+    records: list[dict[str, Any]] = []
+    if log_file:
+        if not Path(log_file).exists():
+            raise InputError("file not found", source=log_file)
+        records = list(trail.read(Path(log_file)))
+    groups: dict[str, Any] = {}
+    if state_file or live:
+        gateway = _gateway(state_file, live)
+        for r in rules:
+            groups.update({g.id: g for g in rule_groups(gateway, r, rules)})
+    entries = past.history(records, groups.values(), rules, rule=rule, group=group)
+    if as_json:
+        _emit(entries)
+    else:
+        click.echo(past.render(entries) or "no change recorded")
+
+
+@cli.command()
+@click.argument("rule_name", metavar="RULE")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--previous", is_flag=True, help="the allowed tag just below the one running (the rule's order)")
+@click.option("--to", "to_tag", metavar="TAG", help="this tag")
+@click.option("--freeze", is_flag=True, help="then freeze the rule's groups (eci-redeploy.freeze) until `unfreeze`")
+@click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
+@click.option("--live", is_flag=True, help="roll back on the real ECI API instead of the embedded fake")
+@click.option("--dry-run", is_flag=True, help="show the plan; apply nothing")
+def rollback(
+    rule_name: str,
+    rules_file: str,
+    previous: bool,
+    to_tag: str | None,
+    freeze: bool,
+    state_file: str | None,
+    live: bool,
+    dry_run: bool,
+) -> None:
+    """Go back to an earlier version: an audited downgrade through the single writer, with the rule's rollout."""
+    from .core import progress
+    from .operations import rollback as back
+    from .planning.registry_kinds import registry_host
+    from .rules.model import load_rules
+
+    if previous == bool(to_tag):
+        raise click.UsageError("give exactly one of --previous and --to TAG")
+    rules = load_rules(rules_file)
+    rule = _rule(rules, rule_name)
+    gateway = _gateway(state_file, live)
+    groups = back.rule_groups(gateway, rule, rules)
+    host = registry_host(rule, groups)
+    if host is None:
+        raise InputError("cannot tell which registry to ask: set source.registry", source=rule.name)
+    client = _registries()(rule, host)
+    tag = to_tag or back.previous_tag(rule, rules, groups, client)
+    event = back.rollback_event(rule, rules, client, tag)
+    progress.enable(sys.stderr)
+    progress.say(f"{rule.name}: rolling back to {event.describe()}")
+    report = back.run_rollback(event, rules, gateway, os.environ, dry_run=dry_run)
+    body = report.to_json()
+    if freeze and not dry_run and not report.failed:
+        body["frozen"] = back.set_freeze(gateway, rule, groups, f"rollback to {tag}")
+    _emit(body)
+    if report.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("rule_name", metavar="RULE")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--state", "state_file", help="seed the embedded fake ECI with these container groups")
+@click.option("--live", is_flag=True, help="on the real ECI API instead of the embedded fake")
+def unfreeze(rule_name: str, rules_file: str, state_file: str | None, live: bool) -> None:
+    """Remove eci-redeploy.freeze from the rule's groups (set by `rollback --freeze` or by hand)."""
+    from .operations import rollback as back
+    from .rules.model import load_rules
+
+    rules = load_rules(rules_file)
+    rule = _rule(rules, rule_name)
+    gateway = _gateway(state_file, live)
+    _emit({"rule": rule.name, "unfrozen": back.set_freeze(gateway, rule, back.rule_groups(gateway, rule, rules), None)})
+
+
+@cli.command("test-policy")
+@click.option("--rules", "rules_file", required=True, help="rules file (YAML)")
+@click.option("--rule", "rule_name", required=True, help="the rule to try")
+@click.option("--state", "state_file", help="container groups (only to find the registry when the rule names none)")
+@click.option("--live", is_flag=True, help="read the container groups from the real ECI API (idem)")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table")
+def test_policy(rules_file: str, rule_name: str, state_file: str | None, live: bool, as_json: bool) -> None:
+    """Ask the rule's registry: which tags it holds, which the policy allows, which it would deploy."""
+    from .operations.rollback import rule_groups
+    from .operations.try_policy import render, try_policy
+    from .planning.registry_kinds import registry_host
+    from .rules.model import load_rules
+
+    rules = load_rules(rules_file)
+    rule = _rule(rules, rule_name)
+    groups = rule_groups(_gateway(state_file, live), rule, rules) if (state_file or live) else []
+    host = registry_host(rule, groups)
+    if host is None:
+        message = "cannot tell which registry to ask: set source.registry (or pass --state / --live)"
+        raise InputError(message, source=rule.name)
+    body = try_policy(rule, rules, _registries()(rule, host))
+    if as_json:
+        _emit(body)
+    else:
+        click.echo(render(body))
 
 
 @cli.command()

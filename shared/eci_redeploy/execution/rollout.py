@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..clients.eci import EciGateway
+from ..core import progress
 from ..core.errors import EciApiError
 from ..core.log import log_event
 from ..planning.steps import Plan, Step
@@ -127,6 +128,7 @@ def _rollout(
     outcomes: list[Outcome] = []
     failures = 0
     stopped_reason: str | None = None
+    batches = -(-len(rule_units) // settings.batch_size)
     for start in range(0, len(rule_units), settings.batch_size):
         batch = rule_units[start : start + settings.batch_size]
         if not stopped_reason and start and deadline is not None and clock.now() >= deadline:
@@ -134,6 +136,8 @@ def _rollout(
         if stopped_reason:
             outcomes.extend(Outcome(s, "not-attempted", error=stopped_reason) for unit in batch for s in unit)
             continue
+        number = start // settings.batch_size + 1
+        progress.say(f"{batch[0][0].rule}: batch {number}/{batches}: {', '.join(u[0].target for u in batch)}")
         firsts = [(unit, _call(gateway, unit[0])) for unit in batch]
         _record(gateway, [outcome for _, outcome in firsts])
         health: dict[str, tuple[str, list[str]]] = {}
@@ -238,6 +242,7 @@ def wait_healthy(
     deadline = clock.now() + settings.timeout_seconds
     pending = list(dict.fromkeys(ids))
     verdict: dict[str, tuple[str, list[str]]] = {}
+    shown: tuple[int, float] | None = None  # (groups pending, when) of the last progress line
     while pending:
         try:
             groups = {g.id: g for g in gateway.describe(region, ids=pending)}
@@ -262,6 +267,7 @@ def wait_healthy(
                 pending.remove(gid)
         if not pending:
             break
+        shown = _progress(shown, len(pending), len(verdict) + len(pending), deadline - clock.now(), clock.now())
         if clock.now() + settings.poll_seconds > deadline:
             for gid in pending:
                 group = groups.get(gid)
@@ -271,6 +277,14 @@ def wait_healthy(
             break
         clock.sleep(settings.poll_seconds)
     return verdict
+
+
+def _progress(shown: tuple[int, float] | None, pending: int, total: int, left: float, now: float) -> tuple[int, float]:
+    """A line when the count changes, else every 5 s: enough to see it move, not one per poll."""
+    if shown is None or shown[0] != pending or now - shown[1] >= 5:
+        progress.say(f"waiting for health: {pending} of {total} group(s) not ready yet, {max(0.0, left):.0f} s left")
+        return pending, now
+    return shown
 
 
 def _warnings(group: Any) -> list[str]:

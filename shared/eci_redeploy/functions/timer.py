@@ -35,7 +35,7 @@ def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any
         wanted=result.wanted,
         registry_requests=result.registry_requests,
     )
-    return {"ok": not result.report.failed, **result.to_json()}
+    return {"ok": not result.report.failed and not result.problems, **result.to_json()}
 
 
 def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: Any, tick: TimerTick) -> dict[str, Any]:
@@ -60,6 +60,7 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     )
     result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
     result.released = released
+    tell_problems(result, rules, env)  # decided here, so told here: the worker only sees what drifted
     plan = result.report.plan
     pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
     pending |= {s.rule for s in plan.skipped if s.rule and is_held(s)}
@@ -68,7 +69,7 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     if events:
         body["handed_off"] = hand_off(events, rules, settings, env, context, salt=tick_id)
     log_event("reconcile.decided", trigger=tick.trigger_name, pending=sorted(pending), wanted=result.wanted)
-    return {"ok": True, **body}
+    return {"ok": not result.problems, **body}
 
 
 def run_reconcile(
@@ -87,4 +88,17 @@ def run_reconcile(
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
     result = reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context)
     result.released = released
+    if not dry_run:
+        tell_problems(result, rules, env)
     return result
+
+
+def tell_problems(result: Any, rules: Any, env: Any) -> None:
+    """A timer that cannot work must not stay silent: each problem logged and sent to the rule's channels."""
+    if not result.problems:
+        return
+    from ..report.notify import problem_message, send
+
+    for problem in result.problems:
+        log_event("reconcile.problem", **problem)
+    send([problem_message(p) for p in result.problems], rules, env)

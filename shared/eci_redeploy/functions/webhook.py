@@ -45,6 +45,8 @@ def handle(
         return reply(400, {"error": exc.one_line()})
     if request.path.rstrip("/") == "/status" or request.path.startswith("/approvals/"):
         return _gates_route(request, env, context, default_rules, dispatcher, gateway)
+    if request.method == "GET" and request.path.rstrip("/") in ("", "/rules"):
+        return _page(request, env, context, default_rules, gateway)
     if request.method != "POST":
         return reply(405, {"error": "use POST"})
     if len(request.body) > MAX_BODY:
@@ -73,6 +75,22 @@ def handle(
         reason = f"body: no push in the delivery was accepted: {rejections(parsed)}"
         log_event("webhook.rejected", status=400, reason=reason, request_id=rid)
         return reply(400, {"error": reason, "events": [p.summary() for p in parsed if hasattr(p, "summary")]})
+    return _deliver(request, body, parsed, settings, env, context, dispatcher, gateway)
+
+
+def _deliver(
+    request: HttpRequest,
+    body: Any,
+    parsed: list[Any],
+    settings: Settings,
+    env: Any,
+    context: Any,
+    dispatcher: Any,
+    gateway: Any,
+) -> dict[str, Any]:
+    """An authenticated delivery with at least one push: planned (or previewed) and handed to the
+    writer; each typed error answered with the status that tells the sender whether to retry."""
+    rid = common.request_id(context)
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
@@ -106,7 +124,32 @@ def _gates_route(
         return reply(500, {"error": exc.one_line()})
     gateway = gateway or common.gateway_factory(env, context)
     dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
-    return http_route(request, settings, rules, env, gateway, dispatcher)
+    answer = http_route(request, settings, rules, env, gateway, dispatcher)
+    form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+    if form and request.method == "POST" and answer["statusCode"] == 202:
+        # The page's Approve button (functions/page.py): back to the page, with the token it came with.
+        from urllib.parse import quote
+
+        from ..events.auth import presented_token
+
+        back = "/?token=" + quote(presented_token(request) or "", safe="")
+        return {"statusCode": 303, "headers": {"Location": back, "Referrer-Policy": "no-referrer"}, "body": ""}
+    return answer
+
+
+def _page(request: HttpRequest, env: Any, context: Any, default_rules: Path, gateway: Any) -> dict[str, Any]:
+    """GET /: the operator's page (functions/page.py); GET /rules: what it lists, as `list --json` prints
+    it. Behind the viewer or an approver token."""
+    from . import page
+
+    try:
+        settings = Settings.from_env(env, default_rules=default_rules)
+        rules = common.rules_for(settings.rules_path)
+    except EciRedeployError as exc:
+        return reply(500, {"error": exc.one_line()})
+    gateway = gateway or common.gateway_factory(env, context)
+    limits = {"max_requests": 20, "timeout": 3.0, "max_wait_seconds": 2.0}  # a page must answer soon
+    return page.handle(request, settings, rules, env, gateway, client_factory(env, context, **limits))
 
 
 def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: Settings) -> None:

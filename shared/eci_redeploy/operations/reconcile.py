@@ -17,13 +17,14 @@ from typing import Any
 
 from ..clients.eci import EciGateway
 from ..clients.eci_model import ContainerGroup
-from ..clients.registry_api import RegistryClient, RegistryError, Resolved
+from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound, Resolved
 from ..core.errors import EciRedeployError, PlanningError
 from ..core.imageref import ImageRef
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..execution.apply import Report, observe
 from ..execution.rollout import Clock
+from ..planning import hints
 from ..planning.planner import _runs_pushed_repository, plan_event
 from ..planning.pull import registry_info
 from ..planning.registry_kinds import RegistryKind, registry_host
@@ -42,11 +43,18 @@ class ReconcileResult:
     registry_requests: dict[str, int] = field(default_factory=dict)
     events: list[PushEvent] = field(default_factory=list)  # the wanted image per rule, as pushes for it alone
     released: Any = None  # the gates' release of held changes before this reconcile (Report or HandedOff)
+    # What makes a timer silently useless (issue 24): a registry that cannot be reached, refuses the
+    # credentials or lacks the repository; a selector that matches no group. The command exits 1 and
+    # the rules' channels are told (functions/timer.py).
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    groups: dict[str, list[ContainerGroup]] = field(default_factory=dict)  # rule -> the groups it selects
+    hosts: dict[str, str | None] = field(default_factory=dict)  # rule -> the registry asked
 
     def to_json(self) -> dict[str, Any]:
         body = self.report.to_json()
         body["wanted"] = self.wanted
         body["registry_requests"] = self.registry_requests
+        body["problems"] = self.problems
         if self.released is not None:
             body["released"] = self.released.to_json()
         return body
@@ -104,18 +112,22 @@ def reconcile(
 ) -> ReconcileResult:
     plan = Plan()
     observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
-    wanted: dict[str, dict[str, str]] = {}
-    events: list[PushEvent] = []
+    result = ReconcileResult(None)  # type: ignore[arg-type]  # the report comes last
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
         delay = offset - (time.monotonic() - started)
         if delay > 0:
             sleep(delay)
+        host: str | None = rule.source.registry
         try:
             groups = _observe_rule(gateway, rule, rules, observe)
             observed.extend(groups)
+            result.groups[rule.name] = groups
             host = registry_host(rule, groups)
+            result.hosts[rule.name] = host
+            if not groups and rule.target.container_groups is not None:
+                result.problems.append(_problem(rule, host, "no-groups", hints.no_group(rule)))
             if host is None:
                 plan.skipped.append(Skip(rule.name, "cannot tell which registry to ask: set source.registry"))
                 continue
@@ -123,18 +135,39 @@ def reconcile(
         except (RegistryError, PlanningError) as exc:
             plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
             log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
+            if isinstance(exc, RegistryError):
+                result.problems.append(_registry_problem(rule, host, exc))
             continue
         for running, subset in _lines(rule, rules, groups, host):
             if running is None and rules.policy(rule).updates:
                 names = ", ".join(g.id for g in subset)
                 plan.skipped.append(Skip(rule.name, f"reconcile: updates: the running version of {names} is unknown"))
                 continue
-            _reconcile_line(plan, wanted, events, rule, rules, client, platform, host, running, subset, env)
+            failed = _reconcile_line(plan, result, rule, rules, client, platform, host, running, subset, env)
+            if isinstance(failed, RegistryError):
+                result.problems.append(_registry_problem(rule, host, failed))
+                break  # the registry answers no better for the rule's other lines
     from ..pipeline import Mode, finish  # gate, apply, report: the tail every entry point shares
 
     mode: Mode = "dry-run" if dry_run else "apply"
-    report = finish(plan, rules, observed, gateway, env, mode=mode, clock=clock, gate_context=gate_context)
-    return ReconcileResult(report, wanted, {h: c.requests_made for h, c in clients.items()}, events=events)
+    result.report = finish(plan, rules, observed, gateway, env, mode=mode, clock=clock, gate_context=gate_context)
+    result.registry_requests = {h: c.requests_made for h, c in clients.items()}
+    return result
+
+
+def _problem(rule: Rule, host: str | None, kind: str, reason: str) -> dict[str, Any]:
+    return {"rule": rule.name, "host": host, "repository": rule.source.repository, "problem": kind, "reason": reason}
+
+
+def _registry_problem(rule: Rule, host: str | None, exc: RegistryError) -> dict[str, Any]:
+    kind = (
+        "credentials-refused"
+        if isinstance(exc, RegistryAuthError)
+        else "not-found"
+        if isinstance(exc, RegistryNotFound)
+        else "unreachable"
+    )
+    return _problem(rule, host, kind, exc.one_line())
 
 
 def _lines(
@@ -159,8 +192,7 @@ def _lines(
 
 def _reconcile_line(
     plan: Plan,
-    wanted: dict[str, dict[str, str]],
-    events: list[PushEvent],
+    result: ReconcileResult,
     rule: Rule,
     rules: RuleSet,
     client: RegistryClient,
@@ -169,13 +201,15 @@ def _reconcile_line(
     running: str | None,
     groups: list[ContainerGroup],
     env: Mapping[str, str],
-) -> None:
+) -> EciRedeployError | None:
+    """Plan one line of the rule's groups; the registry's or policy's error when there is nothing to plan."""
+    wanted, events = result.wanted, result.events
     try:
         resolved = wanted_image(rule, rules, client, platform, running)
     except (RegistryError, PlanningError) as exc:
         plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
         log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
-        return
+        return exc
     event = PushEvent(
         rule.source.repository,
         resolved.tag,
@@ -195,7 +229,8 @@ def _reconcile_line(
     try:
         plan.extend(plan_event(event, rules, groups, env, only=rule.name))
     except EciRedeployError as exc:
-        plan.skipped.append(Skip(rule.name, exc.one_line()))
+        plan.skipped.append(Skip(rule.name, exc.one_line(), event_id=event.event_id))
+    return None
 
 
 def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:

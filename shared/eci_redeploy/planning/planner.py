@@ -7,6 +7,7 @@ test and the real apply all see the same thing.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +21,14 @@ from ..core.imageref import ImageRef, running_ref
 from ..core.secrets import Secret
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
-from . import batchmark, newer, tracking
+from . import batchmark, hints, newer, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
 from .steps import Plan, Skip, Step
 from .versionguard import check as version_check
+from .versionguard import running_tag
 
+ROLLBACK_SOURCE = "rollback"  # eci-redeploy rollback: an explicit, audited downgrade
 MUTABLE_STATUSES = frozenset({"Pending", "Running"})
 # A group in one of these is mid-change (ours or someone's): touching it again would race.
 IN_FLIGHT = frozenset({"Pending", "Updating", "Restarting", "Scheduling"})
@@ -55,6 +58,8 @@ def plan_event(
             _plan_rule(plan, event, rule, rules.templates.get(rule.name), groups, env, live)
         except ImageReferenceError as exc:
             raise PlanningError(str(exc), rule=rule.name) from None
+    # Each skip names the push it is about (the audit trail: a skip never carries another push's id).
+    plan.skipped = [s if s.event_id else dataclasses.replace(s, event_id=event.event_id) for s in plan.skipped]
     return plan
 
 
@@ -185,7 +190,7 @@ def _plan_rule(
     assert rule.target.container_groups is not None
     selected = _select(groups, rule.target.container_groups, rule.target.region)
     if not selected:
-        plan.skipped.append(Skip(rule.name, "no container group matches the rule's container_groups"))
+        plan.skipped.append(Skip(rule.name, hints.no_group(rule)))
         return
     pulls = PullCache()
     for group in selected:
@@ -207,6 +212,7 @@ def _plan_rule(
         if guard is not None:
             plan.skipped.append(guard)
             continue
+        first = len(plan.steps)
         if action == "update":
             _plan_update(plan, event, rule, group, env, pulls, live, held)
         elif action == "restart":
@@ -214,13 +220,31 @@ def _plan_rule(
         else:
             assert template is not None
             _plan_replace(plan, event, rule, template, group, env, live)
+        _describe_before(plan.steps[first:], event, rule, group)
+
+
+def _describe_before(steps: list[Step], event: PushEvent, rule: Rule, group: ContainerGroup) -> None:
+    """What the audit trail says the group ran before: its tag (the rule's order) and its name; a
+    replace's create (which has no group yet) gets the images it replaces."""
+    if not steps:
+        return
+    before = running_tag(group, event, rule, _runs_pushed_repository)
+    for step in steps:
+        step.tag_before, step.group_name = before, group.name
+        if step.action == "CreateContainerGroup" and not step.previous:
+            step.previous = {
+                c.name: c.image
+                for c in group.containers + group.init_containers
+                if c.image and (ref := running_ref(c.image)) is not None and ref.repository == event.repository
+            }
 
 
 def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> tuple[Skip | None, dict[str, str]]:
     """Freeze, in-flight rollouts and event order, before anything else is decided for a group; and the
     targeted containers whose own version holds them where they are (the others may move)."""
     tags = group.tag_map
-    if tracking.frozen(tags):
+    # A freeze keeps automation away; an operator's rollback (eci-redeploy rollback) is what it is for.
+    if tracking.frozen(tags) and event.source != ROLLBACK_SOURCE:
         return Skip(rule.name, f"frozen ({tracking.FREEZE} is set): left as it is", group.id), {}
     if group.status in IN_FLIGHT:
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True), {}
@@ -482,7 +506,7 @@ def _plan_update(
     changes = _changes(group, event, rule, pulls, notes, held)
     if not changes.targets:
         unreadable = "".join(f"; {n}: {why}" for n, why in changes.broken.items())
-        plan.skipped.append(Skip(rule.name, f"no container runs {event.repository}{unreadable}", group.id))
+        plan.skipped.append(Skip(rule.name, hints.no_container(group, event, rule) + unreadable, group.id))
         return
     for name in sorted(set(changes.broken) - {n for n, _ in changes.targets}):
         notes.append(f"{name}: the running image is not a valid reference ({changes.broken[name]}); left as it is")

@@ -31,6 +31,10 @@ class Step:
     # CreateContainerGroup takes: cross-account AcrRegistryInfo, PlainHttpRegistry, ...), where the
     # step's own request cannot carry them (an update); empty: take them from the body.
     cache_pull: dict[str, Any] = field(default_factory=dict)
+    # For the audit trail and `history`: the tag the group ran before (the rule's own order) and the
+    # group's name (operators know groups by name; a replace's create targets the name anyway).
+    tag_before: str | None = None
+    group_name: str | None = None
 
     @property
     def client_token(self) -> str | None:
@@ -64,6 +68,7 @@ class Skip:
     reason: str
     target: str | None = None
     deferred: bool = False  # not now, but later: the platform's retry or the next reconcile brings it back
+    event_id: str = ""  # the push this skip is about (audit): one rule's skip never names another rule's push
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule, "reason": self.reason}

@@ -84,7 +84,7 @@ def _one(policy: TagPolicy, event: PushEvent, rule: Any, new_key: Any, running: 
     if old_key is None:
         return None  # what runs has no place in the rule's order (latest, a hash): event time decides
     if new_key < old_key:
-        if rule.allow_downgrade:
+        if rule.allow_downgrade or event.source == "rollback":  # planner.ROLLBACK_SOURCE
             return VersionCheck(None, False)  # an explicit rollback; a stale event still loses on time
         return VersionCheck(f"would downgrade {running} -> {event.tag}", False)
     return VersionCheck(None, new_key > old_key)

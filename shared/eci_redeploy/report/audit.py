@@ -3,7 +3,8 @@ be traced back to the push that caused it, in Simple Log Service or in a log fil
 
 Stable fields: ts, kind, event_id, event_source, rule, target, group_id, action, outcome,
 image_before, image_after, digest_before, digest_after, request_id, rollback_request_id,
-duration_ms, reason. `eci-redeploy audit LOGFILE` summarises them.
+duration_ms, reason, group_name, tag_before, tag_after. `eci-redeploy audit LOGFILE` summarises
+them; `eci-redeploy history` reads them with the groups' own records.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ def _digest(image: str | None) -> str | None:
     return image.split("@", 1)[1] if image and "@" in image else None
 
 
+def _tag(image: str | None) -> str | None:
+    if not image:
+        return None
+    from ..core.imageref import running_ref
+
+    ref = running_ref(image)
+    return ref.tag if ref is not None else None
+
+
 def lines_for(report: Any) -> list[dict[str, Any]]:
     events = {e.event_id: e for e in report.plan.events}
     out = []
@@ -35,10 +45,13 @@ def lines_for(report: Any) -> list[dict[str, Any]]:
                 "rule": o.step.rule,
                 "target": o.step.target,
                 "group_id": o.group_id or o.step.group_id,
+                "group_name": o.step.group_name,
                 "action": o.step.action,
                 "outcome": o.status,
                 "image_before": before,
                 "image_after": o.step.image or None,
+                "tag_before": o.step.tag_before or _tag(before),
+                "tag_after": (event.tag if event else None) or _tag(o.step.image),
                 "digest_before": _digest(before),
                 "digest_after": _digest(o.step.image) or (event.digest if event else None),
                 "request_id": o.request_id,
@@ -47,29 +60,9 @@ def lines_for(report: Any) -> list[dict[str, Any]]:
                 "reason": o.error or o.health,
             }
         )
-    first = next(iter(report.plan.events), None)
     for skip in report.plan.skipped:
-        if skip.rule is None:
-            continue
-        out.append(
-            {
-                "event_id": first.event_id if first else None,
-                "event_source": first.source if first else None,
-                "rule": skip.rule,
-                "target": skip.target,
-                "group_id": skip.target,
-                "action": None,
-                "outcome": "deferred" if skip.deferred else "skipped",
-                "image_before": None,
-                "image_after": None,
-                "digest_before": None,
-                "digest_after": first.digest if first else None,
-                "request_id": None,
-                "rollback_request_id": None,
-                "duration_ms": 0.0,
-                "reason": skip.reason,
-            }
-        )
+        if skip.rule:
+            out.append(_skip_line(skip, _event_of(skip, report.plan.events, events)))
     return out
 
 
@@ -83,10 +76,13 @@ def refused(event: Any, rule: str | None, reason: str) -> None:
         rule=rule,
         target=None,
         group_id=None,
+        group_name=None,
         action=None,
         outcome="refused",
         image_before=None,
         image_after=None,
+        tag_before=None,
+        tag_after=event.tag,
         digest_before=None,
         digest_after=event.digest,
         request_id=None,
@@ -94,6 +90,41 @@ def refused(event: Any, rule: str | None, reason: str) -> None:
         duration_ms=0.0,
         reason=reason,
     )
+
+
+def _event_of(skip: Any, ordered: list[Any], by_id: dict[str, Any]) -> Any:
+    """The push a skip is about: the one it names; else the one planned for its rule alone (the
+    reconcile); else the delivery's only push. Never another rule's push."""
+    if skip.event_id:
+        return by_id.get(skip.event_id)
+    own = [e for e in ordered if e.only_rule == skip.rule]
+    if own:
+        return own[0]
+    anyone = [e for e in ordered if e.only_rule is None]
+    return anyone[0] if len(anyone) == 1 and len(ordered) == 1 else None
+
+
+def _skip_line(skip: Any, event: Any) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id if event else None,
+        "event_source": event.source if event else None,
+        "rule": skip.rule,
+        "target": skip.target,
+        "group_id": skip.target,
+        "group_name": None,
+        "action": None,
+        "outcome": "deferred" if skip.deferred else "skipped",
+        "image_before": None,
+        "image_after": None,
+        "tag_before": None,
+        "tag_after": event.tag if event else None,
+        "digest_before": None,
+        "digest_after": event.digest if event else None,
+        "request_id": None,
+        "rollback_request_id": None,
+        "duration_ms": 0.0,
+        "reason": skip.reason,
+    }
 
 
 def emit(report: Any) -> None:
@@ -126,7 +157,7 @@ def select(
 ) -> list[dict[str, Any]]:
     out = []
     for r in records:
-        if target and target not in (r.get("target"), r.get("group_id")):
+        if target and target not in (r.get("target"), r.get("group_id"), r.get("group_name")):
             continue
         if rule and r.get("rule") != rule:
             continue
@@ -138,6 +169,33 @@ def select(
     return out
 
 
+def short_digest(digest: str | None) -> str:
+    """sha256:0123456789ab (12 hex digits: enough to tell releases apart in a table)."""
+    if not digest:
+        return ""
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:12]}" if hexpart else digest
+
+
+def version_text(tag: str | None, digest: str | None, image: str | None = None) -> str:
+    """`1.2.0 (sha256:0123456789ab)`: the tag first, the digest beside it; what is known of either."""
+    if tag and digest:
+        return f"{tag} ({short_digest(digest)})"
+    if tag or digest:
+        return tag or short_digest(digest)
+    return image or "(unknown)"
+
+
+def change_text(r: dict[str, Any]) -> str:
+    before = version_text(
+        r.get("tag_before") or _tag(r.get("image_before")), r.get("digest_before"), r.get("image_before")
+    )
+    after = version_text(r.get("tag_after") or _tag(r.get("image_after")), r.get("digest_after"), r.get("image_after"))
+    if not r.get("image_before") and not r.get("tag_before") and not r.get("digest_before"):
+        before = "(new group)" if r.get("action") == "CreateContainerGroup" else "(not recorded)"
+    return f"{before} -> {after}"
+
+
 def render(records: list[dict[str, Any]]) -> str:
     """One table line per record. Every field is shown with its control characters escaped
     (core/visible.py): an event id with a newline cannot forge a line, an OSC-8 hyperlink or colour
@@ -146,10 +204,21 @@ def render(records: list[dict[str, Any]]) -> str:
     for raw in records:
         r = {k: visible(v) if v is not None else None for k, v in raw.items()}
         when = datetime.fromtimestamp(_seconds(raw.get("ts")), tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-        change = f"{r.get('image_before') or '?'} -> {r.get('image_after')}" if r.get("action") else r.get("reason")
+        where = r.get("target")
+        if r.get("group_name") and r.get("group_name") != where:
+            where = f"{r.get('group_name')} ({where})"
+        if r.get("action"):
+            what = change_text(r)
+            request = f", request {r['request_id']}" if r.get("request_id") else ""
+            if r.get("reason"):
+                what += f": {r['reason']}"
+        else:  # a skip or an approval: no request was made
+            what, request = str(r.get("reason") or ""), ""
+        source = r.get("event_source")
+        event = f"event {source} {r.get('event_id')}" if r.get("event_id") else f"by {source}"
         lines.append(
-            f"{when}Z  {r.get('rule')}  {r.get('target')}  {r.get('action') or '-'}  {r.get('outcome')}  "
-            f"{change}  (event {r.get('event_source')} {r.get('event_id')}, request {r.get('request_id')})"
+            f"{when}Z  {r.get('rule')}  {where or '-'}  {r.get('action') or '-'}  {r.get('outcome')}  "
+            f"{what}  ({event}{request})"
         )
     return "\n".join(lines)
 

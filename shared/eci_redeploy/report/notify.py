@@ -170,6 +170,21 @@ def _link(url: str) -> str:
     return url if _LINK.fullmatch(url) else escape.plain(url).replace("://", "\uff1a//")
 
 
+def problem_message(problem: Mapping[str, Any]) -> Message:
+    """A reconcile that could not do its work (operations.reconcile: a registry unreachable or
+    refusing the credentials, a selector matching nothing): told as an error, naming the host."""
+    host = problem.get("host") or "?"
+    return Message(
+        str(problem.get("rule") or "?"),
+        "error",
+        f"{host}/{problem.get('repository')}",
+        None,
+        [],
+        {},
+        f"reconcile: {problem.get('problem')}: {problem.get('reason')}",
+    )
+
+
 Poster = Callable[[str, bytes, dict[str, str]], int]
 
 
