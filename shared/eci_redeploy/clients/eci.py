@@ -144,14 +144,25 @@ def open_api_config(credentials: Credentials, region: str, host: str, protocol: 
     )
 
 
-def sdk_client_factory(credentials: Credentials, endpoint: str | None) -> Callable[[str], Any]:
-    def make(region: str) -> Any:
+class SdkClients:
+    """`factory(region)` -> an ECI SDK client. It keeps the credentials and the Auto Scaling endpoint
+    (ECI_REDEPLOY_ESS_ENDPOINT) so that a scaling-group rule's ESS client (clients/ess.py, `ess_for`)
+    is built from the same settings, and only when one is needed."""
+
+    def __init__(self, credentials: Credentials, endpoint: str | None, ess_endpoint: str | None = None) -> None:
+        self.credentials, self.endpoint, self.ess_endpoint = credentials, endpoint, ess_endpoint
+
+    def __call__(self, region: str) -> Any:
         from alibabacloud_eci20180808.client import Client
 
-        host, protocol = parse_endpoint(endpoint, region)
-        return Client(open_api_config(credentials, region, host, protocol))
+        host, protocol = parse_endpoint(self.endpoint, region)
+        return Client(open_api_config(self.credentials, region, host, protocol))
 
-    return make
+
+def sdk_client_factory(
+    credentials: Credentials, endpoint: str | None, ess_endpoint: str | None = None
+) -> Callable[[str], Any]:
+    return SdkClients(credentials, endpoint, ess_endpoint)
 
 
 class EciGateway:
@@ -175,7 +186,7 @@ class EciGateway:
         creds = Credentials.from_env(env, context)
         endpoint = env.get("ECI_REDEPLOY_ECI_ENDPOINT")
         return cls(
-            sdk_client_factory(creds, endpoint),
+            sdk_client_factory(creds, endpoint, env.get("ECI_REDEPLOY_ESS_ENDPOINT")),
             retry=RetryPolicy.from_env(env),
             label=f"live:{redact_endpoint(endpoint)}" if endpoint else "live",
         )

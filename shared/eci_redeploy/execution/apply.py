@@ -60,6 +60,16 @@ def observe(
             if check and skip_reason(rule, event, rules):
                 continue  # the planner will skip it: no need to ask ECI
             region, selector = rule.target.region, rule.target.container_groups
+            scaling = rule.target.scaling_group
+            if scaling is not None:  # the scaling group, its configuration, its instances (Auto Scaling)
+                skey = (region, "asg", scaling.id, scaling.name)
+                if skey not in seen:
+                    seen.add(skey)
+                    from .scaling import observe_scaling
+
+                    for thing in observe_scaling(gateway, region, scaling):
+                        groups[thing.id] = thing
+                continue
             if selector is None:  # create: look for a group of the template's name
                 template = rules.templates.get(rule.name) or {}
                 key: tuple[Any, ...] = (region, "name", template.get("ContainerGroupName"))
@@ -95,7 +105,17 @@ def apply_plan(
         return report
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
     prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
-    report.outcomes = execute(plan, gateway, rollouts, clock, prewarms, deadline=deadline)
+    scaling = [s for s in plan.steps if s.scaling_group]
+    if scaling:  # scaling-group rules: their own procedure (execution/scaling.py)
+        from dataclasses import replace
+
+        from .scaling import execute_scaling
+
+        rest = replace(plan, steps=[s for s in plan.steps if not s.scaling_group])
+        report.outcomes = execute(rest, gateway, rollouts, clock, prewarms, deadline=deadline)
+        report.outcomes += execute_scaling(scaling, gateway, rollouts, clock or Clock(), deadline)
+    else:
+        report.outcomes = execute(plan, gateway, rollouts, clock, prewarms, deadline=deadline)
     _attach_results(report, gateway)
     from ..report.audit import emit
 

@@ -148,7 +148,8 @@ def record(
 
     `tag` (the pushed tag) is recorded only when there is room for it too: the guard then falls back to
     the running image's own tag."""
-    tags = {k: v for k, v in existing.items() if not is_tracking(k)}
+    # System tags (acs:..., aliyun...: ESS's acs:autoscaling:scalingGroupId) are the cloud's, never sent back.
+    tags = {k: v for k, v in existing.items() if not is_tracking(k) and _tag_value_ok(k)}
     others = _others(existing, rule, live)
     ours = {DIGEST: version[-MAX_VALUE:], RULE: rule}
     ms = millis(event_time)
@@ -162,6 +163,11 @@ def record(
     if tag and len(tag) <= MAX_VALUE and _tag_value_ok(tag) and used < MAX_TAGS:
         ours[TAG] = tag
     return [{"Key": k, "Value": v} for k, v in {**tags, **others, **ours}.items()]
+
+
+def is_system(key: str) -> bool:
+    """A tag the cloud set (acs:..., aliyun...): never written back."""
+    return not _tag_value_ok(key)
 
 
 def version_of(digest: str | None, tag: str | None) -> str:
