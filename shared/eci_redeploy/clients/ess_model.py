@@ -96,6 +96,20 @@ class ScalingView(BaseModel):
     def tag_map(self) -> dict[str, str]:
         return self.group.tag_map
 
+    # Read like a container group where observed groups are read for their images (the reconcile's
+    # registry_host): the active configuration's containers.
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+    @property
+    def containers(self) -> list[ConfigContainer]:
+        return list(self.configuration.containers) if self.configuration else []
+
+    @property
+    def init_containers(self) -> list[ConfigContainer]:
+        return list(self.configuration.init_containers) if self.configuration else []
+
     def to_json(self) -> dict[str, Any]:
         return {
             "ScalingGroupId": self.group.id,

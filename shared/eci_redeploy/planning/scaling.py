@@ -171,6 +171,20 @@ def _recovery(rule: Rule, view: ScalingView) -> list[Step]:
     return steps
 
 
+def recovery(rules: Any, observed: Any) -> list[Step]:
+    """The recovery steps of every scaling-group rule whose group carries a record, from what was observed:
+    the reconcile's tick plans them even when no registry answers (and the push would not plan)."""
+    from ..clients.eci_model import GroupIndex
+
+    views = GroupIndex(observed).scaling
+    out: list[Step] = []
+    for rule in rules:
+        view = find(views, rule) if rule.target.scaling_group is not None else None
+        if view is not None:
+            out.extend(_recovery(rule, view))
+    return out
+
+
 def _untag(region: str, gid: str, keys: list[str]) -> dict[str, Any]:
     return {"RegionId": region, "ResourceType": "scalinggroup", "ResourceIds": [gid], "TagKeys": keys}
 
@@ -211,8 +225,8 @@ def _configuration(
         live=live,
     )
     ess = {"Container": "Containers", "InitContainer": "InitContainers"}
+    # No RegionId: ModifyEciScalingConfigurationRequest has none (SDK model); the client's region is the step's.
     body: dict[str, Any] = {
-        "RegionId": view.region,
         "ScalingConfigurationId": config.id,
         "ContainersUpdateType": "IncrementalUpdate",  # the default, RenewUpdate, would drop the other containers
         **{ess[k]: v for k, v in changes.body.items()},
@@ -220,7 +234,6 @@ def _configuration(
         **({"Tags": tags} if tags is not None else {}),
     }
     back: dict[str, Any] = {
-        "RegionId": view.region,
         "ScalingConfigurationId": config.id,
         "ContainersUpdateType": "IncrementalUpdate",
         **{ess[k]: v for k, v in changes.back.items()},
@@ -231,7 +244,7 @@ def _configuration(
     return [
         _ess_step(
             rule, view, "ModifyEciScalingConfiguration", body, "configure", image=changes.new_images[0].render(),
-            rollback=back, previous=changes.previous, event_id=event.event_id, notes=tuple(notes),
+            rollback=back, previous=changes.previous, event_id=event.event_id, notes=tuple(notes), location=view.region,
         )
     ]
 
