@@ -53,7 +53,9 @@ def test_a_push_rolls_six_instances_in_batches_and_a_scale_out_afterwards_runs_t
                if c.action == "EnterStandby"]
     assert [len(b) for b in batches] == [2, 2, 2] and sorted(i for b in batches for i in b) == sorted(images(eci, gid))
     first_exit = order.index("ExitStandby")
-    updated_in_batch_1 = [c.params["ContainerGroupId"] for c in calls[:first_exit] if c.action == "UpdateContainerGroup"]
+    updated_in_batch_1 = [
+        c.params["ContainerGroupId"] for c in calls[:first_exit] if c.action == "UpdateContainerGroup"
+    ]
     assert sorted(updated_in_batch_1) == batches[0]
     # processes back, the suspension and standby records gone, every instance InService
     assert _group(eci, gid)["SuspendedProcesses"] == []
