@@ -166,6 +166,8 @@ def sdk_client_factory(
 
 
 class EciGateway:
+    SERVICE = "eci"  # the RAM code of the actions it sends (functions/permissions.py)
+
     def __init__(
         self,
         client_factory: Callable[[str], Any],
@@ -173,7 +175,10 @@ class EciGateway:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         label: str = "live",
+        allowed: frozenset[str] | None = None,
     ) -> None:
+        # `allowed`: the RAM actions of the function's role; a call outside it is refused before it is sent.
+        self.allowed = allowed
         self._factory = client_factory
         self._clients: dict[str, Any] = {}
         self.retry = retry or RetryPolicy()
@@ -252,6 +257,11 @@ class EciGateway:
         return response.body.to_map() if response.body is not None else {}
 
     def _with_retries(self, action: str, region: str, body: Mapping[str, Any], target: str) -> CallResult:
+        if self.allowed is not None and f"{self.SERVICE}:{action}" not in self.allowed:
+            raise ConfigError(
+                f"{self.SERVICE}:{action} is not in this function's role (functions/permissions.py, deploy/ram/): "
+                "only the worker changes ECI and Auto Scaling"
+            )
         attempt = 0
         token = body.get("ClientToken")  # the same on every attempt: the body is never rebuilt
 

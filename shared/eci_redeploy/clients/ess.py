@@ -62,6 +62,8 @@ def ess_client_factory(credentials: Credentials, endpoint: str | None) -> Callab
 class EssGateway(EciGateway):
     """ECI's gateway machinery (retries, translation, audit of calls) over the ESS SDK."""
 
+    SERVICE = "ess"
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, context: Any = None) -> EssGateway:
         env = os.environ if env is None else env
@@ -132,6 +134,8 @@ def ess_for(gateway: EciGateway) -> EssGateway:
 
             raise ConfigError("a scaling-group rule needs Auto Scaling credentials: this gateway has none")
         make = ess_client_factory(credentials, getattr(factory, "ess_endpoint", None))
-    ess = EssGateway(make, retry=gateway.retry, sleep=gateway._sleep, label=f"{gateway.label}:ess")
+    ess = EssGateway(
+        make, retry=gateway.retry, sleep=gateway._sleep, label=f"{gateway.label}:ess", allowed=gateway.allowed
+    )
     gateway._ess_gateway = ess  # type: ignore[attr-defined]
     return ess
