@@ -157,3 +157,20 @@ def test_assembled_folder_imports_and_answers_in_a_clean_interpreter(built, name
         assert result["ok"] is False  # only work orders
     else:
         assert result["ok"] is False and "credentials" in result["error"]  # no role credentials locally
+
+
+def test_every_lock_pin_carries_a_hash_and_every_install_requires_them():
+    """Issue 23 item 7: a file on the index that changed under a pinned version must be refused."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_functions import lock_entries
+
+    for lock in ("build.lock", "dev.lock", "runtime.lock"):
+        entries = lock_entries(ROOT / "requirements" / lock)
+        assert entries and all(version and hashes for _, version, hashes in entries), lock
+    makefile = (ROOT / "Makefile").read_text()
+    installs = [line for line in makefile.splitlines() if "pip install" in line]
+    assert len(installs) == 3
+    for line in installs:  # the editable install of the project itself has no file to hash and fetches nothing
+        assert "--require-hashes" in line or ("-e ." in line and "--no-deps" in line), line
+    script = (ROOT / "scripts" / "build_functions.py").read_text()
+    assert script.count('"--require-hashes"') == 2  # the sdist builds and the install for Function Compute
