@@ -13,10 +13,13 @@ setup: $(STAMP)
 # The pinned build tools first (requirements/build.lock), then everything else built against them
 # without build isolation: no unpinned setuptools is fetched at build time, and the venv's own pip
 # (23.x with Python 3.10, no `wheel` package) never has to build a wheel.
+# Every file from the index is checked against the locks' sha256 hashes (--require-hashes;
+# scripts/hash_locks.py writes them). The project's own editable install has no file to hash (pip
+# refuses --require-hashes with -e) and fetches nothing: --no-deps, built with the pinned setuptools.
 $(STAMP): requirements/build.lock requirements/dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/build.lock
-	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements/build.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-build-isolation -r requirements/dev.lock
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-build-isolation --no-deps -e .
 	@touch $(STAMP)
 

@@ -17,6 +17,7 @@ run this from the project's venv (`make build`, or `make wheelhouse` for the dep
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -32,15 +33,43 @@ def run(*cmd: str) -> None:
     subprocess.run(cmd, check=True)
 
 
+def lock_entries(path: Path) -> list[tuple[str, str, list[str]]]:
+    """A lock file's pins as (name, version, sha256 hashes), continuation lines folded."""
+    out = []
+    for line in re.sub(r"\\\n\s*", " ", path.read_text()).splitlines():
+        hashes = re.findall(r"--hash=sha256:([0-9a-f]{64})", line)
+        pin = re.sub(r"\s*--hash=\S+", "", line).split("#", 1)[0].strip()
+        if pin:
+            name, _, version = pin.partition("==")
+            out.append((name.strip(), version.strip(), hashes))
+    return out
+
+
 def pinned_build_tools() -> dict[str, str]:
     """requirements/build.lock as {name: version}."""
-    pins = {}
-    for line in (ROOT / "requirements" / "build.lock").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            pins[name.strip().lower()] = version.strip()
-    return pins
+    return {name.lower(): version for name, version, _ in lock_entries(ROOT / "requirements" / "build.lock")}
+
+
+def normalised(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def with_built_wheels(lock: Path, wheelhouse: Path, out: Path) -> Path:
+    """The lock with the hash of each wheel built here from a hash-checked sdist added to its pin (they are
+    not on any index), so that the install for Function Compute can run with --require-hashes too."""
+    import hashlib
+
+    built: dict[str, list[str]] = {}
+    for wheel in wheelhouse.glob("*.whl"):
+        built.setdefault(normalised(wheel.name.split("-")[0]), []).append(
+            hashlib.sha256(wheel.read_bytes()).hexdigest()
+        )
+    lines = []
+    for name, version, hashes in lock_entries(lock):
+        extra = [h for h in built.get(normalised(name), []) if h not in hashes]
+        lines.append(" ".join([f"{name}=={version}", *(f"--hash=sha256:{h}" for h in [*hashes, *extra])]))
+    out.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def check_build_tools() -> None:
@@ -74,11 +103,15 @@ def dependencies(cache: Path) -> Path:
     check_build_tools()
     wheelhouse = cache / "wheelhouse"
     shutil.rmtree(target, ignore_errors=True)
+    shutil.rmtree(wheelhouse, ignore_errors=True)  # only wheels of this lock: their hashes are added below
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(wheelhouse), "-r", str(lock))
+    # Every download (wheel or sdist) is checked against the lock's hashes.
+    run(*pip, "wheel", "--no-deps", "--no-build-isolation", "--require-hashes", "-w", str(wheelhouse), "-r", str(lock))
+    hashed = with_built_wheels(lock, wheelhouse, cache / "runtime-with-built-wheels.lock")
     run(
         *pip,
         "install",
+        "--require-hashes",
         "--no-deps",
         "--target",
         str(target),
@@ -92,7 +125,7 @@ def dependencies(cache: Path) -> Path:
         "--find-links",
         str(wheelhouse),
         "-r",
-        str(lock),
+        str(hashed),
     )
     stamp.write_text(wanted)
     return target

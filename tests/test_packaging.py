@@ -90,23 +90,6 @@ def test_async_functions_retry_and_have_a_failure_destination(s_yaml):
     assert s_yaml["resources"]["worker"]["props"]["asyncInvokeConfig"]["asyncTask"] is True
 
 
-def test_ram_policy_grants_exactly_the_calls_the_code_makes():
-    policy = json.loads((ROOT / "deploy" / "ram-policy.json").read_text())
-    actions = {
-        a for st in policy["Statement"] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
-    }
-    from eci_redeploy.clients.eci import _REQUESTS
-    from eci_redeploy.gates.acr import RAM_ACTIONS
-
-    assert {f"eci:{a}" for a in _REQUESTS} == {a for a in actions if a.startswith("eci:")}
-    assert {a for a in actions if not a.startswith("eci:")} == {
-        "fc:InvokeFunction",
-        "cr:GetAuthorizationToken",
-        *RAM_ACTIONS,
-    }
-    assert all(st["Effect"] == "Allow" for st in policy["Statement"])
-
-
 def _python310():
     for candidate in (shutil.which("python3.10"), *sorted(Path("/root/.pyenv/versions").glob("3.10*/bin/python3.10"))):
         if candidate and subprocess.run([str(candidate), "-c", "pass"], capture_output=True).returncode == 0:
@@ -174,3 +157,20 @@ def test_assembled_folder_imports_and_answers_in_a_clean_interpreter(built, name
         assert result["ok"] is False  # only work orders
     else:
         assert result["ok"] is False and "credentials" in result["error"]  # no role credentials locally
+
+
+def test_every_lock_pin_carries_a_hash_and_every_install_requires_them():
+    """Issue 23 item 7: a file on the index that changed under a pinned version must be refused."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_functions import lock_entries
+
+    for lock in ("build.lock", "dev.lock", "runtime.lock"):
+        entries = lock_entries(ROOT / "requirements" / lock)
+        assert entries and all(version and hashes for _, version, hashes in entries), lock
+    makefile = (ROOT / "Makefile").read_text()
+    installs = [line for line in makefile.splitlines() if "pip install" in line]
+    assert len(installs) == 3
+    for line in installs:  # the editable install of the project itself has no file to hash and fetches nothing
+        assert "--require-hashes" in line or ("-e ." in line and "--no-deps" in line), line
+    script = (ROOT / "scripts" / "build_functions.py").read_text()
+    assert script.count('"--require-hashes"') == 2  # the sdist builds and the install for Function Compute

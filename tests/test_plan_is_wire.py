@@ -44,7 +44,8 @@ TEMPLATE = {
                   {"Name": "side", "Image": "reg.example.com/team/side:1"}],
     "Tag": [{"Key": "app", "Value": "web"}],
 }
-SYSTEM = {"acs:tag:createdby": "ram:123", "acs:autoscaling:scalingGroupId": "asg-1"}
+# (not acs:autoscaling:scalingGroupId: a group a scaling group owns is left to it, planner.owned)
+SYSTEM = {"acs:tag:createdby": "ram:123", "acs:rm:rgId": "rg-acfm2x"}
 LONG_RULE = "a-rule-whose-name-is-as-long-as-the-rules-file-allows-sixty-3"  # 63 characters
 
 

@@ -5,8 +5,9 @@ Sources for the limits: CreateContainerGroupRequestTag in alibabacloud-eci201808
 can be up to 64 characters in length ... cannot start with acs: or aliyun"; "The tag value ... up
 to 128 characters"), and the ECI tags guide, https://www.alibabacloud.com/help/en/eci/user-guide/
 use-tags-to-manage-elastic-container-instances (the same 64 / 128). System tags: `acs:tag:createdby`
-(Resource Management's creator tag) and `acs:autoscaling:scalingGroupId` (Auto Scaling's instances)
-are added by Alibaba Cloud; no request may name them.
+(Resource Management's creator tag), `acs:rm:rgId` (the resource group) and
+`acs:autoscaling:scalingGroupId` (Auto Scaling's instances, which a container-group rule leaves to their
+scaling group: tests/test_scaling_groups.py) are added by Alibaba Cloud; no request may name them.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from helpers import DIGEST_A, DIGEST_B, group, rule
 REGION = "cn-hangzhou"
 HOST = "reg.example.com"
 LONG = "r" * 40 + "-" + "s" * 22  # 63 characters: the longest rule name the rules file allows
-SYSTEM = {"acs:tag:createdby": "ram:1234:alice", "acs:autoscaling:scalingGroupId": "asg-abc"}
+# (not acs:autoscaling:scalingGroupId: a group a scaling group owns is left to it, planner.owned)
+SYSTEM = {"acs:tag:createdby": "ram:1234:alice", "acs:rm:rgId": "rg-acfm2x"}
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 

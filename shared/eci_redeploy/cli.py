@@ -45,7 +45,7 @@ def validate(rules_file: str) -> None:
     for rule in rules:  # what each rule deploys, read back from the parsed policy
         policy = rules.policy(rule)
         said = policy.describe(rule.allow_downgrade) + _update_summary(rule)
-        click.echo(f"  {rule.name}: {rule.source.repository} {said}")
+        click.echo(f"  {rule.name}: {rule.source.repository} {said} -> {_target_text(rule)}")
         for warning in policy.warnings():
             click.echo(f"    warning: {warning}")
 
@@ -58,6 +58,17 @@ def _update_summary(rule: Any) -> str:
     if rule.update.restart_policy_never == "in-place":
         said.append("RestartPolicy Never groups changed in place")
     return f"; {'; '.join(said)}" if said else ""
+
+
+def _target_text(rule: Any) -> str:
+    target = rule.target
+    if target.scaling_group is not None:
+        return f"scaling group {target.scaling_group.label} in {target.region} (configuration and instances)"
+    selector = target.container_groups
+    if selector is None:
+        return f"{target.action}: a new group from {target.template}"
+    which = selector.ids or selector.name or selector.tags
+    return f"{target.action} container groups {which} in {target.region}"
 
 
 @cli.command()
@@ -364,7 +375,40 @@ def status(rules_file: str, state_file: str | None, live: bool) -> None:
         from .fake.embedded import embedded_gateway
 
         gateway = embedded_gateway(load_state(state_file) if state_file else [])
-    _emit(held_status(rules, gateway))
+    body = held_status(rules, gateway)
+    if any(r.target.scaling_group is not None for r in rules):
+        body["scaling_groups"] = _scaling_status(rules, gateway)
+    _emit(body)
+
+
+def _scaling_status(rules: Any, gateway: Any) -> list[dict[str, Any]]:
+    """Each scaling-group rule's group: active configuration's images, suspended processes (and whether a
+    rollout of ours left them so), instances by lifecycle state."""
+    from .core.errors import EciRedeployError
+    from .execution.scaling import observe_scaling
+    from .planning.scaling import recorded
+
+    out: list[dict[str, Any]] = []
+    for rule in rules:
+        ref = rule.target.scaling_group
+        if ref is None:
+            continue
+        try:
+            found = observe_scaling(gateway, rule.target.region, ref)
+        except EciRedeployError as exc:
+            out.append({"rule": rule.name, "scaling_group": ref.label, "error": exc.one_line()})
+            continue
+        if not found:
+            out.append({"rule": rule.name, "scaling_group": ref.label, "error": "no such scaling group"})
+            continue
+        view = found[0]
+        processes, owner, standby = recorded(view.group.tag_map)
+        entry = {"rule": rule.name, **view.to_json()}
+        if processes or standby:
+            entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
+                                "note": "a rollout that did not finish: the next run or reconcile puts it back"}
+        out.append(entry)
+    return out
 
 
 @cli.command()

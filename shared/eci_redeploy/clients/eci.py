@@ -145,17 +145,30 @@ def open_api_config(credentials: Credentials, region: str, host: str, protocol: 
     )
 
 
-def sdk_client_factory(credentials: Credentials, endpoint: str | None) -> Callable[[str], Any]:
-    def make(region: str) -> Any:
+class SdkClients:
+    """`factory(region)` -> an ECI SDK client. It keeps the credentials and the Auto Scaling endpoint
+    (ECI_REDEPLOY_ESS_ENDPOINT) so that a scaling-group rule's ESS client (clients/ess.py, `ess_for`)
+    is built from the same settings, and only when one is needed."""
+
+    def __init__(self, credentials: Credentials, endpoint: str | None, ess_endpoint: str | None = None) -> None:
+        self.credentials, self.endpoint, self.ess_endpoint = credentials, endpoint, ess_endpoint
+
+    def __call__(self, region: str) -> Any:
         from alibabacloud_eci20180808.client import Client
 
-        host, protocol = parse_endpoint(endpoint, region)
-        return Client(open_api_config(credentials, region, host, protocol))
+        host, protocol = parse_endpoint(self.endpoint, region)
+        return Client(open_api_config(self.credentials, region, host, protocol))
 
-    return make
+
+def sdk_client_factory(
+    credentials: Credentials, endpoint: str | None, ess_endpoint: str | None = None
+) -> Callable[[str], Any]:
+    return SdkClients(credentials, endpoint, ess_endpoint)
 
 
 class EciGateway:
+    SERVICE = "eci"  # the RAM code of the actions it sends (functions/permissions.py)
+
     def __init__(
         self,
         client_factory: Callable[[str], Any],
@@ -163,7 +176,10 @@ class EciGateway:
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] = time.sleep,
         label: str = "live",
+        allowed: frozenset[str] | None = None,
     ) -> None:
+        # `allowed`: the RAM actions of the function's role; a call outside it is refused before it is sent.
+        self.allowed = allowed
         self._factory = client_factory
         self._clients: dict[str, Any] = {}
         self.retry = retry or RetryPolicy()
@@ -176,7 +192,7 @@ class EciGateway:
         creds = Credentials.from_env(env, context)
         endpoint = env.get("ECI_REDEPLOY_ECI_ENDPOINT")
         return cls(
-            sdk_client_factory(creds, endpoint),
+            sdk_client_factory(creds, endpoint, env.get("ECI_REDEPLOY_ESS_ENDPOINT")),
             retry=RetryPolicy.from_env(env),
             label=f"live:{redact_endpoint(endpoint)}" if endpoint else "live",
         )
@@ -244,6 +260,11 @@ class EciGateway:
         return response.body.to_map() if response.body is not None else {}
 
     def _with_retries(self, action: str, region: str, body: Mapping[str, Any], target: str) -> CallResult:
+        if self.allowed is not None and f"{self.SERVICE}:{action}" not in self.allowed:
+            raise ConfigError(
+                f"{self.SERVICE}:{action} is not in this function's role (functions/permissions.py, deploy/ram/): "
+                "only the worker changes ECI and Auto Scaling"
+            )
         attempt = 0
         token = body.get("ClientToken")  # the same on every attempt: the body is never rebuilt
 

@@ -197,8 +197,12 @@ class GroupIndex:
     """Container groups indexed by id, name and tag, so that selecting from a large state does not
     scan it once per rule and event."""
 
-    def __init__(self, groups: Iterable[ContainerGroup]) -> None:
-        self.groups = list(groups)
+    def __init__(self, groups: Iterable[Any]) -> None:
+        # Observed scaling groups (clients/ess_model.ScalingView) travel with the container groups; they
+        # are kept apart here so that no container-group selector can match one.
+        everything = list(groups)
+        self.scaling: dict[str, Any] = {g.id: g for g in everything if getattr(g, "is_scaling_view", False)}
+        self.groups = [g for g in everything if not getattr(g, "is_scaling_view", False)]
         self.by_id: dict[str, ContainerGroup] = {}
         self.by_name: dict[str, list[ContainerGroup]] = {}
         self.by_tag: dict[tuple[str, str], list[ContainerGroup]] = {}

@@ -70,6 +70,16 @@ def observe(
             if check and skip_reason(rule, event, rules):
                 continue  # the planner will skip it: no need to ask ECI
             region, selector = rule.target.region, rule.target.container_groups
+            scaling = rule.target.scaling_group
+            if scaling is not None:  # the scaling group, its configuration, its instances (Auto Scaling)
+                skey = (region, "asg", scaling.id, scaling.name)
+                if skey not in seen:
+                    seen.add(skey)
+                    from .scaling import observe_scaling
+
+                    for thing in observe_scaling(gateway, region, scaling):
+                        groups[thing.id] = thing
+                continue
             if selector is None:  # create: look for a group of the template's name
                 template = rules.templates.get(rule.name) or {}
                 key: tuple[Any, ...] = (region, "name", template.get("ContainerGroupName"))
@@ -115,6 +125,14 @@ def apply_plan(
         done = advance(plan, steps.groups, gateway, rules, steps.env, clock or Clock(), deadline=deadline)
         report.outcomes, report.next_step = done.outcomes, done.again_in
         waited = Plan([s for s in plan.steps if s.rule not in stepped], plan.skipped, plan.events, plan.other_events)
+    scaling = [s for s in waited.steps if s.scaling_group]
+    if scaling:  # scaling-group rules: their own procedure (execution/scaling.py)
+        from dataclasses import replace
+
+        from .scaling import execute_scaling
+
+        waited = replace(waited, steps=[s for s in waited.steps if not s.scaling_group])
+        report.outcomes += execute_scaling(scaling, gateway, rollouts, clock or Clock(), deadline)
     report.outcomes += execute(waited, gateway, rollouts, clock, prewarms, deadline=deadline)
     _attach_results(report, gateway)
     from ..report.audit import emit

@@ -19,7 +19,7 @@ def embedded_server(groups: Sequence[ContainerGroup] = (), *, transition_seconds
 
 def gateway_for(server: FakeEciServer, *, retry: RetryPolicy | None = None) -> EciGateway:
     key, secret = server.credentials
-    factory = sdk_client_factory(Credentials(key, secret), server.url)
+    factory = sdk_client_factory(Credentials(key, secret), server.url, server.url)  # ESS on the same server
     return EciGateway(
         factory,
         retry=retry or RetryPolicy(max_attempts=4, max_seconds=5, initial=0.05, maximum=0.5),

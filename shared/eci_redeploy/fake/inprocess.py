@@ -156,5 +156,20 @@ class InProcessClients:
         return client
 
 
+    def ess(self, region: str) -> Any:
+        """A real Auto Scaling (`alibabacloud-ess20220222`) client served by the same fake (fake/ess.py)."""
+        from alibabacloud_ess20220222.client import Client
+        from alibabacloud_tea_openapi import models as open_api_models
+
+        key, secret = self.access_key
+        client = Client(
+            open_api_models.Config(
+                access_key_id=key, access_key_secret=secret, region_id=region, endpoint=self.host, protocol="http"
+            )
+        )
+        client._fake_eci_clients = self
+        return client
+
+
 def inprocess_factory(backend: FakeEci, **options: Any) -> InProcessClients:
     return InProcessClients(backend, **options)

@@ -36,6 +36,13 @@ MUTATING = (
     "DeleteContainerGroup",
     "CreateImageCache",
 )
+ESS_MUTATING = (
+    "ModifyEciScalingConfiguration",
+    "SuspendProcesses",
+    "ResumeProcesses",
+    "EnterStandby",
+    "ExitStandby",
+)
 PAGE_MAX = 20
 # CreateContainerGroup's Tag.N.Key: "up to 64 characters" (CreateContainerGroupRequestTag in
 # alibabacloud-eci20180808; the ECI tags guide, https://www.alibabacloud.com/help/en/eci/user-guide/
@@ -75,9 +82,12 @@ class Call:
     request_id: str
     time: float
     wall: float = 0.0  # Unix time the call arrived (benchmarks compare it with registry timestamps)
+    service: str = "eci"  # or "ess" (fake/ess.py)
 
     @property
     def mutating(self) -> bool:
+        if self.service == "ess":
+            return self.action in ESS_MUTATING and self.status == 200
         return self.action in MUTATING and self.status == 200
 
 
@@ -114,6 +124,10 @@ class FakeEci:
         self._tokens: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {}
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
+        # Auto Scaling beside ECI (fake/ess.py): its instances are this fake's container groups.
+        from .ess import FakeEss
+
+        self.ess = FakeEss(self)
 
     # ---- seeding and inspection (for tests and --state) ----
 
@@ -163,27 +177,34 @@ class FakeEci:
 
     # ---- the API ----
 
-    def handle(self, action: str, params: Mapping[str, str], request_id: str | None = None) -> dict[str, Any]:
+    def handle(
+        self, action: str, params: Mapping[str, str], request_id: str | None = None, *, service: str = "eci"
+    ) -> dict[str, Any]:
         request_id = request_id or new_request_id()
         try:
             self._inject(action)
-            handler = getattr(self, f"_{action}", None) or gate_handler(self, action)
+            if service == "ess":  # the same action name (TagResources) means another thing in ESS
+                handler = self.ess.handler(action)
+            else:
+                handler = getattr(self, f"_{action}", None) or gate_handler(self, action)
             if handler is None:
                 raise ApiError(400, "InvalidAction.NotFound", f"Specified api {action} is not found")
             check_numbers(params)  # the API's type checks, before any handler converts a value
             with self._lock:
                 body = handler(dict(params))
             body["RequestId"] = request_id
-            self._record(action, params, 200, None, request_id)
+            self._record(action, params, 200, None, request_id, service)
             return body
         except ApiError as err:
-            self._record(action, params, err.status, err.code, request_id)
+            self._record(action, params, err.status, err.code, request_id, service)
             err.request_id = request_id
             raise
 
-    def _record(self, action: str, params: Mapping[str, str], status: int, code: str | None, rid: str) -> None:
+    def _record(
+        self, action: str, params: Mapping[str, str], status: int, code: str | None, rid: str, service: str = "eci"
+    ) -> None:
         with self._lock:
-            self.calls.append(Call(action, dict(params), status, code, rid, self.clock(), time.time()))
+            self.calls.append(Call(action, dict(params), status, code, rid, self.clock(), time.time(), service))
 
     def _inject(self, action: str) -> None:
         f = self.faults

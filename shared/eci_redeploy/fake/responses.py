@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .acr_gates import ACR_ACTIONS as GATE_ACR_ACTIONS
+from .ess import ESS_VERSION
 from .exceptions import ApiError, invalid_parameter, missing
 from .group import new_request_id
 from .models import FakeEci
@@ -109,7 +110,9 @@ class WireLayer:
             if not action:
                 raise missing("Action")
             version = h.get("x-acs-version") or every.get("Version")
-            if version != (ACR_VERSION if action in ACR_ACTIONS else API_VERSION):
+            # Auto Scaling (fake/ess.py) is told apart by its API version: both SDKs name the host.
+            service = "ess" if version == ESS_VERSION else "eci"
+            if service == "eci" and version != (ACR_VERSION if action in ACR_ACTIONS else API_VERSION):
                 raise ApiError(400, "InvalidVersion", f"Specified parameter Version {version} is not valid.")
             if h.get("authorization", "").startswith("ACS3-"):
                 self.auth.check_acs3(method, path, query, h, body)
@@ -119,7 +122,7 @@ class WireLayer:
                 raise missing("Signature")
             params = {k: v for k, v in every.items() if k not in _V2_SYSTEM}
             check_flattened(params)
-            return WireResponse(200, self.backend.handle(action, params, request_id))
+            return WireResponse(200, self.backend.handle(action, params, request_id, service=service))
         except ApiError as err:
             return WireResponse(err.status, err.body(request_id, host_id))
 

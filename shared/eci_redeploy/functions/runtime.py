@@ -29,8 +29,12 @@ def rules_for(path: Path) -> RuleSet:
 
 def gateway_factory(env: Mapping[str, str], context: Any) -> Any:
     from ..clients.eci import EciGateway
+    from .permissions import role_of
 
-    return EciGateway.from_env(env, context)
+    gateway = EciGateway.from_env(env, context)
+    # What the function's role allows (s.yaml, deploy/ram/): refused here, named, before the cloud says Forbidden.
+    gateway.allowed = role_of(getattr(getattr(context, "function", None), "name", None))
+    return gateway
 
 
 def dispatcher_factory(settings: Any, env: Mapping[str, str], context: Any) -> Any:

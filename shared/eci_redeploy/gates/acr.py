@@ -41,7 +41,7 @@ SIGNING_TYPE = "cr:Artifact:SigningCompleted"
 GATE_TYPES = (SCAN_TYPE, SIGNING_TYPE)
 ACR_VERSION = "2018-12-01"
 # The RAM actions of the ACR calls below, from each API's "Authorization information" (GetRepoTagScanStatus
-# -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram-policy.json grants exactly these.
+# -> cr:GetScan, GetRepoTagScanSummary -> cr:GetScanCount); deploy/ram/ grants exactly these (functions/permissions.py).
 RAM_ACTIONS = frozenset({"cr:GetRepository", "cr:GetScan", "cr:GetScanCount"})
 _SCANNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "COMPLETE", "COMPLETED", "FINISHED"}
 _SIGNED = {"SUCCESS", "SUCCEEDED", "SUCCEED", "SIGNED"}

@@ -147,6 +147,8 @@ def reconcile(
             if isinstance(failed, RegistryError):
                 result.problems.append(_registry_problem(rule, host, failed))
                 break  # the registry answers no better for the rule's other lines
+    if any(r.target.scaling_group is not None for r in rules):
+        _recover_scaling(plan, rules, observed)
     from ..pipeline import Mode, finish  # gate, apply, report: the tail every entry point shares
 
     mode: Mode = "dry-run" if dry_run else "apply"
@@ -231,6 +233,15 @@ def _reconcile_line(
     except EciRedeployError as exc:
         plan.skipped.append(Skip(rule.name, exc.one_line(), event_id=event.event_id))
     return None
+
+
+def _recover_scaling(plan: Plan, rules: RuleSet, observed: list[Any]) -> None:
+    """A scaling group left suspended by a worker that died is put back on the tick, whether or not its
+    rule's registry answered (planning/scaling.py plans the same steps first in a push's plan)."""
+    from ..planning.scaling import recovery
+
+    planned = {s.rule for s in plan.steps if s.phase == "recover"}
+    plan.steps[:0] = [s for s in recovery(rules, observed) if s.rule not in planned]
 
 
 def _observe_rule(gateway: EciGateway, rule: Rule, rules: RuleSet, observe: Any) -> list[ContainerGroup]:

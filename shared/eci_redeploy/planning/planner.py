@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup, GroupIndex, ObservedContainer
@@ -183,6 +184,14 @@ def _plan_rule(
     live: frozenset[str],
 ) -> None:
     action = rule.target.action
+    if rule.target.scaling_group is not None:
+        from .scaling import plan_scaling
+
+        views = groups.scaling if isinstance(groups, GroupIndex) else GroupIndex(groups).scaling
+        # The container-group decisions it reuses are handed over, not imported (no import cycle).
+        reuse = SimpleNamespace(guard=_guard, changes=_changes, plan_update=_plan_update, pulls=PullCache())
+        plan_scaling(plan, event, rule, views, env, live, reuse)
+        return
     if action == "create":
         assert template is not None
         _plan_create(plan, event, rule, template, groups, env)
@@ -198,6 +207,10 @@ def _plan_rule(
         done = _restarted_for(group, event, rule) if action == "restart" else None
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
+            continue
+        owner = owned(group, rule)
+        if owner is not None:
+            plan.skipped.append(Skip(rule.name, owner, group.id))
             continue
         if batchmark.failed_for(group, rule.name, event):  # a later step found it unhealthy for this push
             reason = "this push failed on the group before (rolled back or reported): not sent again"
@@ -221,6 +234,34 @@ def _plan_rule(
             assert template is not None
             _plan_replace(plan, event, rule, template, group, env, live)
         _describe_before(plan.steps[first:], event, rule, group)
+
+
+# Tags by which an ECI instance shows that a controller owns it. ESS tags what it creates with the
+# system tag acs:autoscaling:scalingGroupId (clients/ess_model.py). Pods that ACK's virtual nodes run on
+# ECI carry ACK's resource tags (ack.aliyun.com / cluster-id.ack.aliyun.com: <cluster id>, and
+# k8s.aliyun.com: true, as ACK tags the resources it creates: ACK node pool docs, alibaba-cloud-csi-driver).
+ACK_TAGS = ("cluster-id.ack.aliyun.com", "ack.aliyun.com", "ack.alibabacloud.com/cluster-id", "k8s.aliyun.com")
+
+
+def owned(group: ContainerGroup, rule: Rule) -> str | None:
+    """Why a container-group rule must leave this group to the controller that owns it (None: nobody does).
+    An update would be reverted: the scaling group's next scale-out or health replacement launches its
+    configuration's image, and Kubernetes recreates a pod from its own spec."""
+    tags = group.tag_map
+    asg = tags.get("acs:autoscaling:scalingGroupId")
+    if asg and "scaling-group" not in rule.target.allow_owned:
+        return (
+            f"belongs to scaling group {asg}: target the scaling group instead (target.scaling_group: {asg}), "
+            "or opt in with target.allow_owned: [scaling-group]"
+        )
+    cluster = next((tags[k] for k in ACK_TAGS if tags.get(k)), None)
+    if cluster is not None:
+        name = cluster if cluster.lower() != "true" else "an ACK cluster"
+        return (
+            f"belongs to Kubernetes ({name}, a virtual node's pod): deploy it through its Deployment; "
+            "eci-redeploy never updates a pod's instance under Kubernetes"
+        )
+    return None
 
 
 def _describe_before(steps: list[Step], event: PushEvent, rule: Rule, group: ContainerGroup) -> None:

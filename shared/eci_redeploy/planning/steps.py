@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.eci_wire import flatten
@@ -35,6 +35,11 @@ class Step:
     # group's name (operators know groups by name; a replace's create targets the name anyway).
     tag_before: str | None = None
     group_name: str | None = None
+    # A scaling-group rule's steps (planning/scaling.py): the group they belong to, and where in the
+    # procedure each stands (recover | suspend | configure | batch:N | resume), for execution/scaling.py.
+    scaling_group: str | None = None
+    phase: str = ""
+    location: str = ""  # the region, for a request without RegionId (ESS EnterStandby)
 
     @property
     def client_token(self) -> str | None:
@@ -42,7 +47,10 @@ class Step:
 
     @property
     def region(self) -> str:
-        return str(self.body["RegionId"])
+        return str(self.body.get("RegionId") or self.location)
+
+    def with_scaling(self, group: str, phase: str) -> Step:
+        return replace(self, scaling_group=group, phase=phase)
 
     def params(self) -> dict[str, Any]:
         """Flat wire parameters; Secret values still wrapped."""
@@ -59,6 +67,8 @@ class Step:
             out["notes"] = list(self.notes)
         if self.record:
             out["records"] = dict(self.record)
+        if self.scaling_group:
+            out["scaling_group"], out["phase"] = self.scaling_group, self.phase
         return out
 
 

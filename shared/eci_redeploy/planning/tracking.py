@@ -218,7 +218,7 @@ def record(
     `tag` (the pushed tag) is recorded only when there is room for it too: the guard then falls back to
     the running image's own tag, which the planner then writes into the image (`repo:tag@digest`,
     see `records_tag`)."""
-    tags = {k: v for k, v in existing.items() if not is_tracking(k)}
+    tags = {k: v for k, v in existing.items() if not is_tracking(k) and not is_system(k)}
     others = _others(existing, rule, live)
     ours = {DIGEST: version[-MAX_VALUE:], RULE: rule}
     ms = millis(event_time)

@@ -222,10 +222,37 @@ class Selector(_Strict):
         return self
 
 
+class ScalingGroupRef(_Strict):
+    """An Auto Scaling (ESS) group of the ECI type: by id, or by name (unique in the region)."""
+
+    id: str | None = Field(None, pattern=r"^asg-[A-Za-z0-9]+$")
+    name: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ScalingGroupRef:
+        if (self.id is None) == (self.name is None):
+            raise ValueError("give exactly one of id, name")
+        return self
+
+    @property
+    def label(self) -> str:
+        return self.id or f"named {self.name}"
+
+
 class Target(_Strict):
     region: str = Field(pattern=r"^[a-z]{2}-[a-z0-9-]+$")
     action: Literal["update", "replace", "create", "restart"]
     container_groups: Selector | None = None
+    scaling_group: ScalingGroupRef | None = Field(
+        None,
+        description="instead of container_groups: an ECI scaling group (ESS), as asg-... or {id} / {name}; a push "
+        "changes its active ECI scaling configuration, then rolls its InService instances in batches",
+    )
+    allow_owned: list[Literal["scaling-group"]] = Field(
+        default_factory=list,
+        description="container_groups only: also update instances an Auto Scaling group created (the group's "
+        "configuration keeps its image, so a scale-out launches the old one: prefer target.scaling_group)",
+    )
     containers: list[str] | None = Field(
         None, description="container names to change; default: every container running the repository"
     )
@@ -236,8 +263,19 @@ class Target(_Strict):
     def _region(cls, v: str) -> str:
         return _grammar(v, region_problem)
 
+    @field_validator("scaling_group", mode="before")
+    @classmethod
+    def _group_id(cls, v: Any) -> Any:
+        return {"id": v} if isinstance(v, str) else v  # `scaling_group: asg-...` (docs/rules.md)
+
     @model_validator(mode="after")
     def _needs(self) -> Target:
+        if self.scaling_group is not None:
+            if self.container_groups is not None or self.template:
+                raise ValueError("scaling_group goes instead of container_groups and template")
+            if self.action != "update":
+                raise ValueError(f"a scaling group is updated in place (action: update), not with action {self.action}")
+            return self
         if self.action in ("update", "replace", "restart") and self.container_groups is None:
             raise ValueError(f"action {self.action} needs container_groups (ids, name or tags)")
         if self.action in ("create", "replace") and not self.template:
@@ -422,6 +460,13 @@ class RulesFile(_Strict):
             if rule.name in seen:
                 raise ValueError(f"duplicate rule name {rule.name!r}")
             seen.add(rule.name)
+            gates = rule.gates if rule.gates is not None else self.gates
+            if rule.target.scaling_group is not None and gates is not None and gates.active:
+                # Held changes live in container groups' tags; a scaling group has none to hold them yet.
+                raise ValueError(
+                    f"rule {rule.name!r}: gates are not supported for a scaling-group target yet; "
+                    "set gates: {} on the rule"
+                )
         return self
 
 
