@@ -67,8 +67,14 @@ def _target_text(rule: Any) -> str:
     selector = target.container_groups
     if selector is None:
         return f"{target.action}: a new group from {target.template}"
-    which = selector.ids or selector.name or selector.tags
-    return f"{target.action} container groups {which} in {target.region}"
+    if selector.ids:
+        which = "ids " + ", ".join(selector.ids)
+    elif selector.name:
+        which = f"named {selector.name}"
+    else:
+        which = "tagged " + ", ".join(f"{k}={v}" for k, v in (selector.tags or {}).items())
+    owned = " (and scaling groups' instances)" if target.allow_owned else ""
+    return f"{target.action} container groups {which}{owned} in {target.region}"
 
 
 @cli.command()
