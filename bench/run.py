@@ -16,6 +16,7 @@ import gates
 import latency
 import load
 import observe
+import scaling
 import tagpolicy
 import throughput
 from common import table
@@ -36,6 +37,7 @@ def main() -> int:
     latency.run(3 if quick else 9)
     load.run()
     observe.run()
+    scaling.run()
     tagpolicy.run()
     print()
     print(table())
