@@ -322,3 +322,51 @@ def test_a_scaling_group_rule_refuses_container_groups_and_other_actions():
     with pytest.raises(RulesError, match="action: update"):
         _rules(rule("asg-x1", target={"action": "restart"}))
     assert _rules(rule("asg-x1", target={"scaling_group": {"name": "web"}})).rules[0].target.scaling_group.name == "web"
+
+
+class _Registry:
+    """The registry as `rollback` asks it (resolve a tag to its digest); the digest is made up here."""
+
+    host = HOST
+
+    def resolve(self, repository, tag, platform):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(tag=tag, digest="sha256:" + {"1.0.0": "e", "1.1.0": "f"}[tag] * 64, index_digest=None)
+
+    def list_tags(self, repository):
+        return ["1.0.0", "1.1.0"]
+
+
+def test_rollback_with_freeze_moves_configuration_and_instances_back_and_freezes_the_scaling_group(eci):
+    """`eci-redeploy rollback RULE --to TAG --freeze` (docs/cli.md) on a scaling-group rule: the freeze is
+    set where the scaling-group planning reads it (the scaling group's tags, ESS TagResources), a push
+    after it is left alone, `unfreeze` lifts it, and a rollback passes a frozen group as for container
+    groups. Before: ECI TagResources was sent with the scaling group's id (InvalidResourceId.NotFound)."""
+    from eci_redeploy.operations import rollback as back
+
+    gid, cid = scaling_group(eci, instances=2)
+    rules = _rules(rule(gid))
+    r = rules.rules[0]
+    _run(eci, rules, push("1.1.0"))
+    assert configuration_image(eci, cid) == NEW
+    observed = back.rule_groups(eci.gateway, r, rules)
+    assert back.previous_tag(r, rules, observed, _Registry()) == "1.0.0"
+    event = back.rollback_event(r, rules, _Registry(), "1.0.0")
+    report = back.run_rollback(event, rules, eci.gateway, {"REG_PASSWORD": "s3cret"})
+    assert not report.failed
+    back_to = f"{HOST}/team/web@sha256:{'e' * 64}"
+    assert configuration_image(eci, cid) == back_to and set(images(eci, gid).values()) == {back_to}
+    assert back.set_freeze(eci.gateway, r, observed, "rollback to 1.0.0") == [gid]
+    assert {"Key": "eci-redeploy.freeze", "Value": "rollback to 1.0.0"} in _group(eci, gid)["Tags"]
+    later = _run(eci, rules, push("1.2.0", minutes=5))
+    assert "frozen" in later.plan.skipped[-1].reason and configuration_image(eci, cid) == back_to
+    # a rollback is the operator's: a frozen scaling group lets it through, as a frozen container group does
+    again = back.run_rollback(back.rollback_event(r, rules, _Registry(), "1.1.0"), rules, eci.gateway,
+                              {"REG_PASSWORD": "s3cret"})
+    assert not again.failed and not [s for s in again.plan.skipped if "frozen" in s.reason]
+    assert configuration_image(eci, cid) == f"{HOST}/team/web@sha256:{'f' * 64}"
+    assert back.set_freeze(eci.gateway, r, back.rule_groups(eci.gateway, r, rules), None) == [gid]
+    assert not [t for t in _group(eci, gid)["Tags"] if t["Key"] == "eci-redeploy.freeze"]
+    _run(eci, rules, push("1.2.0", minutes=6))
+    assert configuration_image(eci, cid) == f"{HOST}/team/web:1.2.0"

@@ -111,7 +111,7 @@ def plan_scaling(
     if view is None:
         plan.skipped.append(Skip(rule.name, f"no scaling group {ref.label} in {rule.target.region}"))
         return
-    reason = _refusal(view)
+    reason = _refusal(view, rollback=event.source == "rollback")  # planner.ROLLBACK_SOURCE
     if reason:
         plan.skipped.append(Skip(rule.name, reason, view.group.id))
         return
@@ -129,11 +129,12 @@ def plan_scaling(
         plan.steps.extend(_wrapped(work, event, rule, view, already=foreign))
 
 
-def _refusal(view: ScalingView) -> str | None:
+def _refusal(view: ScalingView, *, rollback: bool) -> str | None:
     group = view.group
     if group.group_type != "ECI":
         return f"scaling group {group.id} is of type {group.group_type}: only ECI scaling groups are redeployed"
-    if tracking.frozen(group.tag_map):
+    # A freeze stops pushes and the reconcile, not the operator's rollback (as for container groups).
+    if tracking.frozen(group.tag_map) and not rollback:
         return f"frozen ({tracking.FREEZE} is set on the scaling group): left as it is"
     if group.lifecycle_state != "Active":
         return f"scaling group {group.id} is {group.lifecycle_state}: it must be Active"
