@@ -370,3 +370,23 @@ def test_rollback_with_freeze_moves_configuration_and_instances_back_and_freezes
     assert not [t for t in _group(eci, gid)["Tags"] if t["Key"] == "eci-redeploy.freeze"]
     _run(eci, rules, push("1.2.0", minutes=6))
     assert configuration_image(eci, cid) == f"{HOST}/team/web:1.2.0"
+
+
+def test_one_notification_per_push_names_the_image_and_a_failed_rollout_is_not_also_deployed(eci):
+    """docs/notifications.md: one message per (rule, event) that changed something. Before, the procedure's
+    steps (suspend, standby, their records) had no event, so each push sent a second message, "deployed"
+    with no image, also for a rollout that was rolled back."""
+    from eci_redeploy.report.notify import messages_for
+
+    gid, _ = scaling_group(eci, instances=2)
+    report = _run(eci, _rules(rule(gid)), push("1.1.0"))
+    [message] = messages_for(report)
+    assert (message.outcome, message.image) == ("deployed", NEW)
+    assert [(g["target"], g["action"]) for g in message.groups] == [
+        (gid, "ModifyEciScalingConfiguration"), *((i, "UpdateContainerGroup") for i in sorted(images(eci, gid)))]
+    eci.backend.faults.broken_images = [f"{HOST}/team/web:1.2.0"]
+    failed = _run(eci, _rules(rule(gid, rollout={"timeout_seconds": 1})), push("1.2.0", minutes=1))
+    [message] = messages_for(failed)
+    assert message.outcome == "rolled-back" and message.image == f"{HOST}/team/web:1.2.0"
+    # the audit trail names the push on every step of the procedure
+    assert {o.step.event_id for o in failed.outcomes} == {"ev-1.2.0-1"}

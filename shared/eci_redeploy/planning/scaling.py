@@ -26,6 +26,7 @@ creates from it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
@@ -279,6 +280,12 @@ def _instances(
 
 
 def _wrapped(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
+    """The OOS procedure around the work; each of its steps names the push it is for (audit, notifications)."""
+    steps = _procedure(work, event, rule, view, already=already)
+    return [s if s.event_id else replace(s, event_id=event.event_id) for s in steps]
+
+
+def _procedure(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
     region, gid = view.region, view.group.id
     ours = [p for p in PROCESSES if p not in already]
     basis = [event.digest or f"{event.tag}#{event.event_id}", f"pushed@{tracking.millis(event.time) or ''}"]
