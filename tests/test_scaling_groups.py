@@ -14,7 +14,7 @@ import pytest
 
 from eci_redeploy import pipeline
 from eci_redeploy.rules.model import parse_rules
-from ess_tools import HOST, REGION, configuration_image, images, push, rule, scaling_group
+from ess_tools import HOST, REGION, T0, configuration_image, images, push, rule, scaling_group
 
 NEW = f"{HOST}/team/web:1.1.0"
 OLD = f"{HOST}/team/web:1.0.0"
@@ -390,3 +390,35 @@ def test_one_notification_per_push_names_the_image_and_a_failed_rollout_is_not_a
     assert message.outcome == "rolled-back" and message.image == f"{HOST}/team/web:1.2.0"
     # the audit trail names the push on every step of the procedure
     assert {o.step.event_id for o in failed.outcomes} == {"ev-1.2.0-1"}
+
+
+def test_the_example_acr_rule_sends_acr_registry_infos_with_the_configuration(eci):
+    """examples/scaling-group-rules.yaml's api-asg (ACR Enterprise Edition, no password), applied on the wire:
+    ModifyEciScalingConfiguration carries AcrRegistryInfos.N.{Domains, InstanceId, InstanceName, RegionId}
+    (ModifyEciScalingConfigurationRequestAcrRegistryInfos in alibabacloud-ess20220222: Domains, not ECI's
+    Domain), the image by digest, and the instances get ECI's AcrRegistryInfo as for any container group."""
+    import yaml
+
+    from eci_redeploy.events.model import PushEvent
+
+    from helpers import ROOT
+
+    doc = yaml.safe_load((ROOT / "examples" / "scaling-group-rules.yaml").read_text())
+    body = next(r for r in doc["rules"] if r["name"] == "api-asg")
+    domain = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com"
+    gid, cid = scaling_group(eci, instances=2, image=f"{domain}/team/api:2.0.0")
+    body["target"] = {**body["target"], "scaling_group": gid}
+    body["rollout"] = {**body["rollout"], "poll_seconds": 0.01}
+    digest = "sha256:" + "d" * 64
+    event = PushEvent("team/api", "2.1.0", digest, "acr-eventbridge", "ev-acr", time=T0, instance_id="cri-abc123",
+                      instance_name="acme", region=REGION, signed=True)
+    report = _run(eci, _rules(body), event)
+    assert not report.failed, report.to_json()
+    [modify] = [c for c in eci.backend.calls if c.mutating and c.action == "ModifyEciScalingConfiguration"]
+    assert modify.params["AcrRegistryInfos.1.InstanceId"] == "cri-abc123"
+    assert modify.params["AcrRegistryInfos.1.InstanceName"] == "acme"
+    assert modify.params["AcrRegistryInfos.1.RegionId"] == REGION
+    assert modify.params["AcrRegistryInfos.1.Domains.1"] == domain
+    assert "ImageRegistryCredentials.1.Password" not in modify.params
+    assert configuration_image(eci, cid) == f"{domain}/team/api@{digest}"
+    assert set(images(eci, gid).values()) == {f"{domain}/team/api@{digest}"}
