@@ -15,14 +15,22 @@ HOST = "reg.example.com"
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
-def scaling_group(handle: Any, *, instances: int = 6, image: str = f"{HOST}/team/web:1.0.0") -> tuple[str, str]:
+def scaling_group(
+    handle: Any,
+    *,
+    instances: int = 6,
+    image: str = f"{HOST}/team/web:1.0.0",
+    name: str = "web",
+    tags: dict[str, str] | None = None,
+) -> tuple[str, str]:
     """A scaling group of the ECI type with one ECI configuration and `instances` InService instances."""
     from alibabacloud_ess20220222 import models
 
     client = ess_for(handle.gateway)._client(REGION)
     gid = client.create_scaling_group(
         models.CreateScalingGroupRequest(
-            region_id=REGION, scaling_group_name="web", group_type="ECI", min_size=0, max_size=50
+            region_id=REGION, scaling_group_name=name, group_type="ECI", min_size=0, max_size=50,
+            tags=[models.CreateScalingGroupRequestTags(key=k, value=v) for k, v in (tags or {}).items()] or None,
         )
     ).body.scaling_group_id
     cid = client.create_eci_scaling_configuration(

@@ -422,3 +422,29 @@ def test_the_example_acr_rule_sends_acr_registry_infos_with_the_configuration(ec
     assert "ImageRegistryCredentials.1.Password" not in modify.params
     assert configuration_image(eci, cid) == f"{domain}/team/api@{digest}"
     assert set(images(eci, gid).values()) == {f"{domain}/team/api@{digest}"}
+
+
+def test_a_rule_by_tags_rolls_every_scaling_group_that_carries_them_and_no_other(eci):
+    """issue 26: "target: {scaling_group: ...} (or by name/tags)". DescribeScalingGroups filters by Tags.N
+    (DescribeScalingGroupsRequestTags in alibabacloud-ess20220222); each matching group gets its own procedure."""
+    web1, c1 = scaling_group(eci, instances=2, name="web-a", tags={"app": "web", "env": "prod"})
+    web2, c2 = scaling_group(eci, instances=1, name="web-b", tags={"app": "web", "env": "prod"})
+    other, c3 = scaling_group(eci, instances=1, name="web-test", tags={"app": "web", "env": "test"})
+    body = rule("asg-x1", target={"scaling_group": {"tags": {"app": "web", "env": "prod"}}})
+    report = _run(eci, _rules(body), push("1.1.0"))
+    assert not report.failed
+    assert configuration_image(eci, c1) == configuration_image(eci, c2) == NEW
+    assert set(images(eci, web1).values()) == set(images(eci, web2).values()) == {NEW}
+    assert configuration_image(eci, c3) == OLD and set(images(eci, other).values()) == {OLD}
+    suspended = [c.params["ScalingGroupId"] for c in eci.backend.calls if c.action == "SuspendProcesses"]
+    assert sorted(suspended) == sorted([web1, web2])
+    assert all(_group(eci, g)["SuspendedProcesses"] == [] for g in (web1, web2, other))
+
+
+def test_a_scaling_group_reference_takes_exactly_one_of_id_name_tags():
+    from eci_redeploy.core.errors import RulesError
+
+    with pytest.raises(RulesError, match="exactly one of id, name, tags"):
+        _rules(rule("asg-x1", target={"scaling_group": {"name": "web", "tags": {"app": "web"}}}))
+    with pytest.raises(RulesError, match="keys are 1-128 characters"):
+        _rules(rule("asg-x1", target={"scaling_group": {"tags": {"k" * 129: "v"}}}))

@@ -404,16 +404,16 @@ def _scaling_status(rules: Any, gateway: Any) -> list[dict[str, Any]]:
         except EciRedeployError as exc:
             out.append({"rule": rule.name, "scaling_group": ref.label, "error": exc.one_line()})
             continue
-        if not found:
+        views = [v for v in found if getattr(v, "is_scaling_view", False)]
+        if not views:
             out.append({"rule": rule.name, "scaling_group": ref.label, "error": "no such scaling group"})
-            continue
-        view = found[0]
-        processes, owner, standby = recorded(view.group.tag_map)
-        entry = {"rule": rule.name, **view.to_json()}
-        if processes or standby:
-            entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
-                                "note": "a rollout that did not finish: the next run or reconcile puts it back"}
-        out.append(entry)
+        for view in views:
+            processes, owner, standby = recorded(view.group.tag_map)
+            entry = {"rule": rule.name, **view.to_json()}
+            if processes or standby:
+                entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
+                                    "note": "a rollout that did not finish: the next run or reconcile puts it back"}
+            out.append(entry)
     return out
 
 

@@ -46,15 +46,12 @@ PROCESSES = ("ScaleIn", "ScaleOut", "HealthCheck", "AlarmNotification", "Schedul
 MAX_BATCH = 20  # EnterStandby / ExitStandby take at most 20 instances a call
 
 
-def find(views: Mapping[str, ScalingView], rule: Rule) -> ScalingView | None:
+def find(views: Mapping[str, ScalingView], rule: Rule) -> list[ScalingView]:
+    """The observed scaling groups the rule names, by id (one by id or name; every match of its tags)."""
     ref = rule.target.scaling_group
     assert ref is not None
-    for view in views.values():
-        if view.region != rule.target.region:
-            continue
-        if (ref.id and view.group.id == ref.id) or (ref.name and view.group.name == ref.name):
-            return view
-    return None
+    found = [v for v in views.values() if v.region == rule.target.region and ref.matches(v.group)]
+    return sorted(found, key=lambda v: v.group.id)
 
 
 def recorded(tags: Mapping[str, str]) -> tuple[list[str], str | None, list[str]]:
@@ -106,12 +103,19 @@ def plan_scaling(
     reuse: Any,
 ) -> None:
     """`reuse`: the planner's container-group decisions (guard, changes, plan_update) and its PullCache."""
-    view = find(views, rule)
+    found = find(views, rule)
     ref = rule.target.scaling_group
     assert ref is not None
-    if view is None:
+    if not found:
         plan.skipped.append(Skip(rule.name, f"no scaling group {ref.label} in {rule.target.region}"))
-        return
+    for view in found:
+        _plan_group(plan, event, rule, view, env, live, reuse)
+
+
+def _plan_group(
+    plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
+    reuse: Any,
+) -> None:
     reason = _refusal(view, rollback=event.source == "rollback")  # planner.ROLLBACK_SOURCE
     if reason:
         plan.skipped.append(Skip(rule.name, reason, view.group.id))
@@ -181,8 +185,7 @@ def recovery(rules: Any, observed: Any) -> list[Step]:
     views = GroupIndex(observed).scaling
     out: list[Step] = []
     for rule in rules:
-        view = find(views, rule) if rule.target.scaling_group is not None else None
-        if view is not None:
+        for view in find(views, rule) if rule.target.scaling_group is not None else []:
             out.extend(_recovery(rule, view))
     return out
 
