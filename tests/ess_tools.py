@@ -13,6 +13,7 @@ from eci_redeploy.events.model import PushEvent
 REGION = "cn-hangzhou"
 HOST = "reg.example.com"
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NEW_IMAGE = f"{HOST}/team/web:1.1.0"  # what push("1.1.0") deploys on a group scaling_group() made
 
 
 def scaling_group(

@@ -25,7 +25,7 @@ from ..rules.model import Rule, RuleSet, Selector
 from . import batchmark, hints, newer, tracking
 from .pull import pull_parameters
 from .registry_kinds import RegistryKind, classify, enterprise_host, same_registry
-from .steps import Plan, Skip, Step
+from .steps import RECOVERY_SOURCE, Plan, Skip, Step
 from .versionguard import check as version_check
 from .versionguard import running_tag
 
@@ -66,6 +66,8 @@ def plan_event(
 
 def skip_reason(rule: Rule, event: PushEvent, rules: RuleSet) -> str | None:
     """Why a rule watching the pushed repository does not act on this push (None: it does)."""
+    if event.source == RECOVERY_SOURCE:  # no image to judge: only the rule's scaling group to put back
+        return None if rule.name == event.only_rule and rule.target.scaling_group else "not the rule recovered"
     return registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
 
 

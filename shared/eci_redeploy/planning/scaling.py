@@ -35,7 +35,7 @@ from ..core.idempotency import transition_token
 from ..events.model import PushEvent
 from ..rules.model import Rule
 from . import tracking
-from .steps import Plan, Skip, Step
+from .steps import RECOVERY_SOURCE, Plan, Skip, Step
 
 SUSPENDED = tracking.PREFIX + "suspended"  # value: "<processes>|<rule>"
 STANDBY_KEY = tracking.PREFIX + "standby."  # + n: up to IDS_PER_TAG instance ids, comma-separated
@@ -109,6 +109,9 @@ def plan_scaling(
     if not found:
         plan.skipped.append(Skip(rule.name, f"no scaling group {ref.label} in {rule.target.region}"))
     for view in found:
+        if event.source == RECOVERY_SOURCE:  # the timer's order: only put back what a dead worker left
+            plan.steps.extend(replace(s, event_id=event.event_id) for s in _recovery(rule, view))
+            continue
         _plan_group(plan, event, rule, view, env, live, reuse)
 
 
