@@ -102,7 +102,7 @@ def event_host_matches(event: PushEvent, host: str) -> bool:
     return True
 
 
-def _runs_pushed_repository(ref: ImageRef, event: PushEvent, rule: Rule) -> bool:
+def runs_pushed_repository(ref: ImageRef, event: PushEvent, rule: Rule) -> bool:
     if ref.repository != event.repository:
         return False
     if ref.registry in (rule.pull.acr.domains if rule.pull.acr else ()):
@@ -269,7 +269,7 @@ def _describe_before(steps: list[Step], event: PushEvent, rule: Rule, group: Con
     replace's create (which has no group yet) gets the images it replaces."""
     if not steps:
         return
-    before = running_tag(group, event, rule, _runs_pushed_repository)
+    before = running_tag(group, event, rule, runs_pushed_repository)
     for step in steps:
         step.tag_before, step.group_name = before, group.name
         if step.action == "CreateContainerGroup" and not step.previous:
@@ -291,7 +291,7 @@ def _guard(event: PushEvent, rule: Rule, group: ContainerGroup) -> tuple[Skip | 
         return Skip(rule.name, f"group is {group.status}: a change is in flight; deferred", group.id, deferred=True), {}
     # The rule's own order first (no downgrade, updates), per targeted container; then planning.newer
     # against the record.
-    versions = version_check(event, rule, group, _runs_pushed_repository)
+    versions = version_check(event, rule, group, runs_pushed_repository)
     held = versions.held if versions is not None else {}
     if versions is not None and versions.skip is not None:
         return Skip(rule.name, versions.skip, group.id), held
@@ -381,7 +381,7 @@ def _targets(
             if name in wanted:
                 refused.append(name)
             continue
-        runs = ref is not None and _runs_pushed_repository(ref, event, rule)
+        runs = ref is not None and runs_pushed_repository(ref, event, rule)
         if wanted:
             if name in wanted:
                 if ref is None or runs:
