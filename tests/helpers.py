@@ -13,6 +13,27 @@ EXAMPLES = ROOT / "examples"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
 
+# Hypothesis profiles (registered and loaded in conftest.py): "ci" runs every property with the number
+# of examples it was written with; "dev", the default, a tenth of them (at least 10), so a local run
+# of test_fuzz.py takes seconds instead of about a minute. .ci/run sets HYPOTHESIS_PROFILE=ci.
+HYPOTHESIS_PROFILES = {"ci": 100, "dev": 10}  # the profile's max_examples, in percent of a property's own
+
+
+def hypothesis_profile() -> str:
+    import os
+
+    name = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+    if name not in HYPOTHESIS_PROFILES:
+        raise ValueError(f"HYPOTHESIS_PROFILE={name!r}: expected one of {sorted(HYPOTHESIS_PROFILES)}")
+    return name
+
+
+def examples(thorough: int) -> int:
+    """The max_examples for a property written for `thorough` examples, under the loaded profile."""
+    from hypothesis import settings
+
+    return max(min(10, thorough), thorough * settings.default.max_examples // 100)
+
 
 def rule(
     name: str = "r",
