@@ -258,3 +258,23 @@ def test_the_private_import_check_sees_both_sides_of_the_line(tmp_path):
         "b/w.py": "from pkg.a.x import public\nfrom pkg.a import __init__\n",
     }
     assert private_imports(_package(tmp_path, files)) == ["pkg.b.z imports pkg.a.x._helper"]
+
+
+def named_but_missing(package: Path) -> list[str]:
+    """A package docstring's "- `name`: ..." lines name its modules; each must exist (issue 27: the
+    gates docstring listed `spec` and `http`, neither a module)."""
+    import re
+
+    out = []
+    for init in sorted(package.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        for name in re.findall(r"^- `([A-Za-z_]\w*)(?:\.py)?`", doc, re.M):
+            if not ((init.parent / f"{name}.py").exists() or (init.parent / name / "__init__.py").exists()):
+                out.append(f"{init.relative_to(package.parent)}: {name}")
+    return out
+
+
+def test_each_module_a_package_docstring_names_exists(tmp_path):
+    assert named_but_missing(PACKAGE) == []
+    files = {"__init__.py": '"""Parts.\n\n- `real`: here.\n- `gone.py`: not.\n"""\n', "real.py": ""}
+    assert named_but_missing(_package(tmp_path, files)) == ["pkg/__init__.py: gone"]
