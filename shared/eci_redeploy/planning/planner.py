@@ -17,11 +17,10 @@ from ..core.imageref import running_ref
 from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet
 from . import batchmark, hints
+from .actions import ACTIONS, OnGroup
 from .create import _plan_create
 from .guards import IN_FLIGHT, MUTABLE_STATUSES, ROLLBACK_SOURCE, _guard, _never_restarts, owned
 from .matching import _select, event_host_matches, registry_mismatch, runs_pushed_repository, skip_reason, unparsable
-from .replace import _plan_replace
-from .restart import _plan_restart, _restarted_for
 from .steps import Plan, Skip, Step
 from .update import PullCache, _changes, _plan_update, request_tags
 from .versionguard import running_tag
@@ -100,10 +99,10 @@ def _plan_rule(
     if not selected:
         plan.skipped.append(Skip(rule.name, hints.no_group(rule)))
         return
-    pulls = PullCache()
+    pulls, spec = PullCache(), ACTIONS[action]
     for group in selected:
         # A group restarted for this push may still be Restarting: done, not deferred.
-        done = _restarted_for(group, event, rule) if action == "restart" else None
+        done = spec.done(group, event, rule) if spec.done is not None else None
         if done is not None:
             plan.skipped.append(Skip(rule.name, f"already restarted for this push ({done})", group.id))
             continue
@@ -116,22 +115,16 @@ def _plan_rule(
             plan.skipped.append(Skip(rule.name, reason, group.id))
             continue
         guard, held = _guard(event, rule, group)
-        if guard is None and held and action != "update":  # a restart or a replace moves every container
+        if guard is None and held and spec.whole_group:  # a restart or a replace moves every container
             why = "; ".join(f"{n}: {r}" for n, r in sorted(held.items()))
             guard = Skip(rule.name, f"{why} ({action} moves the whole group)", group.id)
-        if guard is None and action != "replace":
+        if guard is None and spec.in_place:
             guard = _never_restarts(rule, group)
         if guard is not None:
             plan.skipped.append(guard)
             continue
         first = len(plan.steps)
-        if action == "update":
-            _plan_update(plan, event, rule, group, env, pulls, live, held)
-        elif action == "restart":
-            _plan_restart(plan, event, rule, group, live)
-        else:
-            assert template is not None
-            _plan_replace(plan, event, rule, template, group, env, live)
+        spec.plan(OnGroup(plan, event, rule, template, group, env, pulls, live, held))
         _describe_before(plan.steps[first:], event, rule, group)
 
 
