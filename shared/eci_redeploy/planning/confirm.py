@@ -33,9 +33,6 @@ from .planner import skip_reason
 from .registry_kinds import enterprise_host, registry_host, same_registry
 from .steps import Skip
 
-# Payloads nobody signs at all (kept for the notes when confirmation is turned off).
-UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub", "quay", "github"})
-
 
 @dataclass
 class Confirmation:
