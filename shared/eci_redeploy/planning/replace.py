@@ -48,6 +48,19 @@ def _replace_tags(
     return request_tags(recorded, {}, notes)
 
 
+def _runs_all(group: ContainerGroup, changed: list[ImageRef], event: PushEvent, rule: Rule) -> bool:
+    """Whether the group already runs every image the successor would (nothing to replace)."""
+    running = _running_by_name(group)
+
+    def has(img: ImageRef) -> bool:
+        now = running.get(img.name)
+        if now is None:
+            return False
+        return _same_image(now, img, event.equivalent) or _same_content(group, now, img, event, rule)
+
+    return all(has(img) for img in changed)
+
+
 def _plan_replace(
     plan: Plan, event: PushEvent, rule: Rule, template: dict[str, Any], group: ContainerGroup,
     env: Mapping[str, str], live: frozenset[str],
@@ -60,14 +73,7 @@ def _plan_replace(
     body, changed = _create_body(
         template, event, rule, env, group.name or str(template["ContainerGroupName"]), recorded
     )
-    running = _running_by_name(group)
-    def has(img: ImageRef) -> bool:
-        now = running.get(img.name)
-        if now is None:
-            return False
-        return _same_image(now, img, event.equivalent) or _same_content(group, now, img, event, rule)
-
-    if all(has(img) for img in changed):
+    if _runs_all(group, changed, event, rule):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
     basis = [_token_basis(i, event) for i in changed]

@@ -185,18 +185,7 @@ def _plan_update(
     pull = pulls.get(changes.new_images, rule, event, env)
     notes.extend(_create_only_notes(pull))
     tags, back = _tags_both_ways(group, event, rule, changes, notes, live)  # first: it may show the tag
-    basis = [_token_basis(i, event) for i in changes.new_images]
-    before = [*(str(i) for i in changes.old_images), _recorded(group)]
-    after = [*basis, _pushed(event)]
-    body: dict[str, Any] = {
-        "RegionId": rule.target.region,
-        "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, _verb("update", rule), group.id, before=before, after=after),
-        "UpdateType": "IncrementalUpdate",
-        **changes.body,
-        **pull.for_update(),
-        **({"Tag": tags} if tags is not None else {}),
-    }
+    body, before, after = _update_body(group, event, rule, changes, pull, tags)
     rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull, back)
     if changes.repairs:
         # Going back would send the invalid reference to ECI again: a failed repair stays failed.
@@ -218,6 +207,30 @@ def _plan_update(
             event_id=event.event_id,
         )
     )
+
+
+def _update_body(
+    group: ContainerGroup,
+    event: PushEvent,
+    rule: Rule,
+    changes: _Changes,
+    pull: Any,
+    tags: list[dict[str, str]] | None,
+) -> tuple[dict[str, Any], list[str], list[str]]:
+    """UpdateContainerGroup's request, and the token's inputs before and after (the rollback's too)."""
+    basis = [_token_basis(i, event) for i in changes.new_images]
+    before = [*(str(i) for i in changes.old_images), _recorded(group)]
+    after = [*basis, _pushed(event)]
+    body: dict[str, Any] = {
+        "RegionId": rule.target.region,
+        "ContainerGroupId": group.id,
+        "ClientToken": transition_token(rule.name, _verb("update", rule), group.id, before=before, after=after),
+        "UpdateType": "IncrementalUpdate",
+        **changes.body,
+        **pull.for_update(),
+        **({"Tag": tags} if tags is not None else {}),
+    }
+    return body, before, after
 
 
 class PullCache:
