@@ -140,8 +140,41 @@ def test_reconcile_fails_loudly_when_the_registry_cannot_be_reached(fake, hook, 
     assert out.returncode == 1, out.stdout  # before: 0, and nobody told
     (problem,) = json.loads(out.stdout)["problems"]
     assert problem["rule"] == "web" and problem["host"] == dead and problem["problem"] == "unreachable"
+    # the fix, not only the error ("no answer (ConnectionError)" named no setting before)
+    assert f"check source.registry ({dead}) and that this machine or function can reach it" in problem["reason"]
+    assert "plain_http" not in problem["reason"]  # the rule already has the host in pull.plain_http
     (message,) = hook.received
     assert message["rule"] == "web" and message["outcome"] == "error" and dead in message["detail"]
+    assert "check source.registry" in message["detail"]
+    listed = cli(fake, "list", "--rules", str(rules), "--live")
+    assert f"! {problem['reason']}" in listed.stdout.splitlines()[2]  # list says the same, once
+    assert listed.stdout.count("check source.registry") == 2  # the rule's note and the group's next
+
+
+def test_reconcile_fails_loudly_when_the_repository_is_not_in_the_registry(registry, fake, hook, tmp_path):
+    reg, _ = registry
+    rule = web_rule(reg.host)
+    rule["source"]["repository"] = "team/wbe"
+    rules = write_rules(tmp_path, rule)
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/wbe:1.0.0", name="web-1")])
+    out = cli(fake, "reconcile", "--rules", str(rules), "--live", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout
+    (problem,) = json.loads(out.stdout)["problems"]
+    assert (problem["rule"], problem["host"], problem["problem"]) == ("web", reg.host, "not-found")
+    assert "check source.repository (team/wbe)" in problem["reason"]
+    assert [m["rule"] for m in hook.received] == ["web"]
+    assert fake.backend.mutating_calls() == []
+
+
+def test_reconcile_dry_run_reports_the_problems_and_tells_nobody(fake, hook, tmp_path):
+    dead = f"127.0.0.1:{free_port()}"
+    rules = write_rules(tmp_path, web_rule(dead))
+    fake.backend.seed([described("eci-1", f"{dead}/team/web:1.0.0", name="web-1")])
+    out = cli(fake, "reconcile", "--rules", str(rules), "--live", "--dry-run", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout  # docs/cli.md: a --dry-run exits 1 but notifies nobody
+    assert [p["problem"] for p in json.loads(out.stdout)["problems"]] == ["unreachable"]
+    assert f"eci-redeploy: reconcile: web: {dead}" in out.stderr
+    assert hook.received == []
 
 
 def test_reconcile_fails_loudly_when_the_registry_refuses_the_credentials(fake, hook, tmp_path):
@@ -160,6 +193,7 @@ def test_reconcile_fails_loudly_when_the_registry_refuses_the_credentials(fake, 
     (problem,) = json.loads(out.stdout)["problems"]
     assert (problem["rule"], problem["host"], problem["problem"]) == ("web", reg.host, "credentials-refused")
     assert "401" in problem["reason"]
+    assert f"check $REG_PW, the password of ci in pull.credentials for {reg.host}" in problem["reason"]
     (message,) = hook.received
     assert reg.host in message["detail"] and "wrong-pw-42" not in json.dumps(message) + out.stdout + out.stderr
 
