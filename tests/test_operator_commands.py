@@ -275,6 +275,56 @@ def test_rollback_refuses_a_tag_the_rule_does_not_deploy_and_changes_nothing(reg
     assert fake.backend.mutating_calls() == []
 
 
+def test_rollback_of_a_rule_whose_selector_matches_nothing_is_an_error(registry, fake, tmp_path):
+    reg, _ = registry
+    rules = write_rules(tmp_path, web_rule(reg.host, selector={"name": "web-typo"}))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web:1.2.0", name="web-1")])
+    for how in (("--to", "1.0.0"), ("--previous",)):
+        out = cli(fake, "rollback", "web", *how, "--freeze", "--rules", str(rules), "--live")
+        # before: --to exited 0 with no action (a rollback of nothing read as done), --previous blamed the version
+        assert out.returncode == 2, out.stdout
+        assert "web: nothing to roll back: no container group matches" in out.stderr and "name=web-typo" in out.stderr
+    assert fake.backend.mutating_calls() == []
+
+
+def test_rollback_that_does_not_become_healthy_is_put_back_and_not_frozen(registry, fake, hook, tmp_path):
+    """The rule's rollout and health checks hold for a rollback too (docs/rollouts.md)."""
+    reg, digests = registry
+    rules = write_rules(tmp_path, web_rule(reg.host, rollout={"timeout_seconds": 10, "poll_seconds": 0.05}))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-1")])
+    fake.backend.faults.broken_images = [f"*@{digests['1.1.0']}"]  # 1.1.0 cannot start
+    out = cli(fake, "rollback", "web", "--previous", "--freeze", "--rules", str(rules), "--live", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout
+    body = json.loads(out.stdout)
+    assert [a["status"] for a in body["actions"]] == ["rolled-back"] and "frozen" not in body
+    assert image(fake, "eci-1") == f"{reg.host}/team/web@{digests['1.2.0']}"  # back on what it ran
+    assert not any(t["Key"] == "eci-redeploy.freeze" for t in fake.backend.group("eci-1").spec.get("Tag", []))
+
+
+def test_rollback_dry_run_changes_and_freezes_nothing(registry, fake, tmp_path):
+    reg, digests = registry
+    rules = write_rules(tmp_path, web_rule(reg.host))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-1")])
+    out = cli(fake, "rollback", "web", "--previous", "--freeze", "--dry-run", "--rules", str(rules), "--live")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["dry_run"] is True and "frozen" not in body
+    (action,) = body["actions"]
+    assert action["params"]["Container.1.Image"] == f"{reg.host}/team/web@{digests['1.1.0']}"  # the plan, shown
+    assert fake.backend.mutating_calls() == []
+
+
+def test_test_policy_says_what_to_check_when_the_registry_cannot_be_reached(fake, tmp_path):
+    dead = f"127.0.0.1:{free_port()}"
+    rule = web_rule(dead)
+    rule["pull"] = {}  # https: the hint names pull.plain_http
+    rules = write_rules(tmp_path, rule)
+    out = cli(fake, "test-policy", "--rules", str(rules), "--rule", "web")
+    assert out.returncode == 7, out.stdout  # docs/cli.md: a registry error outside the reconcile
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"eci-redeploy: {dead}: no answer") and f"add {dead} to pull.plain_http" in line
+
+
 def test_history_from_the_groups_records_alone(registry, fake, tmp_path):
     reg, digests = registry
     rules = write_rules(tmp_path, web_rule(reg.host))

@@ -73,7 +73,7 @@ def from_audit(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def from_groups(groups: Iterable[ContainerGroup], rules: RuleSet) -> list[dict[str, Any]]:
     """Each rule's record on each group: the last change that rule made there."""
-    out = []
+    out: list[dict[str, Any]] = []
     names = [r.name for r in rules]
     for group in groups:
         tags = group.tag_map

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..clients.eci import EciGateway
 from ..clients.eci_model import ContainerGroup
-from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound, Resolved
+from ..clients.registry_api import RegistryClient, RegistryError, Resolved, problem_kind
 from ..core.errors import EciRedeployError, PlanningError
 from ..core.imageref import ImageRef
 from ..core.log import log_event
@@ -161,13 +161,7 @@ def _skip_rule(plan: Plan, result: ReconcileResult, rule: Rule, host: str | None
     problem, whose reason carries the fix (planning/hints.py), in the skip too (what `list` shows)."""
     reason = exc.one_line()
     if isinstance(exc, RegistryError):
-        kind = (
-            "credentials-refused"
-            if isinstance(exc, RegistryAuthError)
-            else "not-found"
-            if isinstance(exc, RegistryNotFound)
-            else "unreachable"
-        )
+        kind = problem_kind(exc)
         reason = f"{reason}: {hints.registry_fix(rule, host, kind)}"
         result.problems.append(_problem(rule, host, kind, reason))
     plan.skipped.append(Skip(rule.name, f"reconcile: {reason}"))
