@@ -90,12 +90,11 @@ def image(fake, gid):
 def test_list_shows_running_newest_and_the_next_action(registry, fake, tmp_path):
     reg, digests = registry
     rules = write_rules(tmp_path, web_rule(reg.host))
-    fake.backend.seed(
-        [
-            described("eci-old", f"{reg.host}/team/web:1.0.0", name="web-old"),
-            described("eci-new", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-new"),
-        ]
-    )
+    seeded = [
+        described("eci-old", f"{reg.host}/team/web:1.0.0", name="web-old"),
+        described("eci-new", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-new"),
+    ]
+    fake.backend.seed(seeded)
     out = cli(fake, "list", "--rules", str(rules), "--live", "--json")
     assert out.returncode == 0, out.stderr
     (web,) = json.loads(out.stdout)["rules"]
@@ -113,6 +112,12 @@ def test_list_shows_running_newest_and_the_next_action(registry, fake, tmp_path)
     assert table.returncode == 0, table.stderr
     assert f"newest allowed: 1.2.0 (sha256:{digests['1.2.0'][7:19]})" in table.stdout
     assert "web-old (eci-old)  Running  runs 1.0.0  next: UpdateContainerGroup ->" in table.stdout
+    # the embedded fake alike (--state, no --live): the same listing from the same groups
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"ContainerGroups": seeded}))
+    embedded = cli(fake, "list", "--rules", str(rules), "--state", str(state), "--json")
+    assert embedded.returncode == 0, embedded.stderr
+    assert json.loads(embedded.stdout)["rules"][0]["groups"] == web["groups"]
 
 
 def test_test_policy_asks_the_registry(registry, fake, tmp_path):
