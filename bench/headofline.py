@@ -22,9 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import yaml
 from common import Result, report  # first: it puts shared/ and tests/ on sys.path
 
-import yaml
 from loadstack import HOST, TOKEN, Stack, digest, envelope, seeded
 
 WEB_GROUPS = 10
@@ -112,7 +112,9 @@ def _measure(stack: Stack, transition: float, services: int) -> dict[str, Any]:
         "missing": len(sent) - len(delays),
         "web_last_update_s": web_done - started,
         "calls": len(calls),
-        "web_on_new": sum(1 for g, i in stack.images().items() if not g.startswith("eci-svc") and i.endswith(digest(5))),
+        "web_on_new": sum(
+            1 for g, i in stack.images().items() if not g.startswith("eci-svc") and i.endswith(digest(5))
+        ),
     }
 
 

@@ -30,9 +30,9 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import yaml
 from common import Result, report  # first: it puts shared/ and tests/ on sys.path
 
-import yaml
 from loadstack import HOST, TOKEN, Stack, digest, envelope
 
 RULES = 1_000
@@ -85,9 +85,8 @@ def push_for(k: int, minor: int = 1) -> bytes:
 class _Env:
     def __enter__(self) -> _Env:
         self.saved = dict(os.environ)
-        os.environ.update(
-            {"ECI_REDEPLOY_WEBHOOK_TOKEN": TOKEN, "ECI_REDEPLOY_CONFIRM_DIGESTS": "0", "ECI_REDEPLOY_LOG_LEVEL": "WARNING"}
-        )
+        os.environ.update({"ECI_REDEPLOY_WEBHOOK_TOKEN": TOKEN, "ECI_REDEPLOY_CONFIRM_DIGESTS": "0"})
+        os.environ["ECI_REDEPLOY_LOG_LEVEL"] = "WARNING"
         os.environ.pop("ECI_REDEPLOY_WORKER_STEPS", None)
         return self
 
@@ -124,9 +123,14 @@ def one_push() -> Counter[str]:
             stack.stop()
 
 
-def sustained(pushes: int, rtt: float) -> tuple[float, Counter[str]]:
+def sustained(pushes: int, rtt: float, parallel: int | None = None) -> tuple[float, Counter[str]]:
     """Pushes per minute the one writer carries out: `pushes` deliveries for as many rules, at once;
-    the groups are healthy at once (no transition: what is measured is the writer and the API calls)."""
+    the groups are healthy at once (no transition: what is measured is the writer and the API calls).
+    `parallel`: a batch's calls in flight at once (execution.rollout.PARALLEL_CALLS; 1: before issue 25)."""
+    from eci_redeploy.execution import rollout
+
+    default = rollout.PARALLEL_CALLS
+    rollout.PARALLEL_CALLS = parallel or default
     with _Env(), tempfile.TemporaryDirectory() as tmp:
         stack = _stack(tmp, 0.0)
         try:
@@ -143,6 +147,7 @@ def sustained(pushes: int, rtt: float) -> tuple[float, Counter[str]]:
             return pushes / seconds * 60, _by_action(calls)
         finally:
             stack.stop()
+            rollout.PARALLEL_CALLS = default
 
 
 def _order(k: int) -> Any:
@@ -214,13 +219,15 @@ def run(pushes: int = 60, rtt: float = 0.05, rtt_pushes: int = 20) -> dict[str, 
                   "steps planned", planned, "0 steps", planned == 0))
     report(Result(f"one converged timer tick, {RULES:,} rules: seconds (fake's round trip)", seconds, "s",
                   "", None, "< 300 s (the tick)", seconds < 300))
-    for delay, n in ((0.0, pushes), (rtt, rtt_pushes)):
-        rate, calls = sustained(n, delay)
-        out[f"sustained@{delay}"] = (rate, calls)
+    for delay, n, parallel in ((0.0, pushes, None), (rtt, rtt_pushes, None), (rtt, rtt_pushes, 1)):
+        rate, calls = sustained(n, delay, parallel)
+        out[f"sustained@{delay}" + ("/sequential" if parallel else "")] = (rate, calls)
+        how = ", a batch's calls one after another (before)" if parallel else ""
         per_push = {a: c / n for a, c in calls.items()}
         eci_bound = min(LIMITS_PER_MINUTE[a] / c for a, c in per_push.items() if a in LIMITS_PER_MINUTE)
         report(Result(
-            f"pushes per minute one writer carries out ({n} rules x {PER_RULE} groups, +{delay * 1000:.0f} ms per ECI call)",
+            f"pushes per minute one writer carries out ({n} rules x {PER_RULE} groups, "
+            f"+{delay * 1000:.0f} ms per ECI call{how})",
             rate, "pushes/min", "ECI's limits allow (pushes/min)", eci_bound,
             "reaches ECI's limits", rate >= eci_bound,
         ))
