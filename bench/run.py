@@ -13,9 +13,11 @@ import cold_start
 import deliveries
 import economy
 import gates
+import headofline
 import latency
 import load
 import observe
+import scale
 import tagpolicy
 import throughput
 from common import table
@@ -35,6 +37,8 @@ def main() -> int:
     gates.run()
     latency.run(3 if quick else 9)
     load.run()
+    headofline.run()
+    scale.run(20 if quick else 60, 0.05, 8 if quick else 20)
     observe.run()
     tagpolicy.run()
     print()
