@@ -13,9 +13,11 @@ import cold_start
 import deliveries
 import economy
 import gates
+import headofline
 import latency
 import load
 import observe
+import scale
 import scaling
 import tagpolicy
 import throughput
@@ -36,6 +38,8 @@ def main() -> int:
     gates.run()
     latency.run(3 if quick else 9)
     load.run()
+    headofline.run()
+    scale.run(20 if quick else 60, 0.05, 8 if quick else 20)
     observe.run()
     scaling.run()
     tagpolicy.run()

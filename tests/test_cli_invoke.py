@@ -126,9 +126,16 @@ def test_invoke_live_sends_the_planned_parameters_signed(fake_eci_process):
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     calls = json.loads(urllib.request.urlopen(f"{fake_eci_process}/_fake/calls").read())
-    updates = [c for c in calls if c["action"] == "UpdateContainerGroup"]
-    assert [c["params"] for c in updates] == [a["params"] for a in plan["actions"]]
-    assert [a["request_id"] for a in report["actions"]] == [c["request_id"] for c in updates]
+    # A batch's calls go out together (execution.rollout.call_all): the order they arrive in within a
+    # batch is not the plan's; each group's call is.
+    updates = {c["params"]["ContainerGroupId"]: c for c in calls if c["action"] == "UpdateContainerGroup"}
+    assert len(updates) == len(plan["actions"]) == sum(c["action"] == "UpdateContainerGroup" for c in calls)
+    assert {gid: c["params"] for gid, c in updates.items()} == {
+        a["params"]["ContainerGroupId"]: a["params"] for a in plan["actions"]
+    }
+    assert {a["group_id"]: a["request_id"] for a in report["actions"]} == {
+        gid: c["request_id"] for gid, c in updates.items()
+    }
     assert all(a["status"] == "applied" and a["request_id"] for a in report["actions"])
 
 

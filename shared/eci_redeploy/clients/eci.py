@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -182,6 +183,7 @@ class EciGateway:
         self.allowed = allowed
         self._factory = client_factory
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # a batch's calls go out from several threads (execution.rollout)
         self.retry = retry or RetryPolicy()
         self._sleep = sleep
         self.label = label
@@ -198,9 +200,10 @@ class EciGateway:
         )
 
     def _client(self, region: str) -> Any:
-        if region not in self._clients:
-            self._clients[region] = self._factory(region)
-        return self._clients[region]
+        with self._clients_lock:
+            if region not in self._clients:
+                self._clients[region] = self._factory(region)
+            return self._clients[region]
 
     # ---- operations ----
 

@@ -24,6 +24,10 @@ HEALTHY_END = frozenset({"Succeeded"})  # a job that ran to completion
 # The error of the steps a worker leaves to its continuation when its time slice is spent.
 CONTINUED = "continued in a later invocation: the worker's time slice is spent"
 FAILED = frozenset({"Failed", "ScheduleFailed", "Expired", "Terminating"})
+# A batch's first calls (one per group, each its own group) go out this many at a time: sent one after
+# another, one writer spent a round trip per group and carried out fewer pushes per minute than ECI's
+# limits allow once a call takes ~25 ms or more (bench/scale.py; docs/concurrency.md, "Capacity").
+PARALLEL_CALLS = 5
 
 
 @dataclass
@@ -122,6 +126,18 @@ def _call(gateway: EciGateway, step: Step) -> Outcome:
     )
 
 
+def call_all(gateway: EciGateway, steps: Sequence[Step]) -> list[Outcome]:
+    """`_call` for each step, PARALLEL_CALLS at a time, outcomes in the steps' order. The steps of one
+    batch change different groups, so their order among themselves decides nothing: every decision was
+    made before (from one describe) by the one writer; only the round trips overlap."""
+    if len(steps) < 2:
+        return [_call(gateway, step) for step in steps]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(PARALLEL_CALLS, len(steps)), thread_name_prefix="eci-call") as pool:
+        return list(pool.map(lambda step: _call(gateway, step), steps))
+
+
 def _rollout(
     rule_units: list[list[Step]], gateway: EciGateway, settings: Rollout, clock: Clock, deadline: float | None = None
 ) -> list[Outcome]:
@@ -138,7 +154,7 @@ def _rollout(
             continue
         number = start // settings.batch_size + 1
         progress.say(f"{batch[0][0].rule}: batch {number}/{batches}: {', '.join(u[0].target for u in batch)}")
-        firsts = [(unit, _call(gateway, unit[0])) for unit in batch]
+        firsts = list(zip(batch, call_all(gateway, [unit[0] for unit in batch]), strict=True))
         _record(gateway, [outcome for _, outcome in firsts])
         health: dict[str, tuple[str, list[str]]] = {}
         seen: dict[str, dict[str, Any]] = {}

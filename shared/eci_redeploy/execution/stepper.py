@@ -36,7 +36,7 @@ from ..planning.steps import Plan, Step
 from ..rules.model import Rule, RuleSet
 from .clock import Clock
 from .records import record_accepted
-from .rollout import CONTINUED, FAILED, Outcome, _call, _rollout, units
+from .rollout import CONTINUED, FAILED, Outcome, _rollout, call_all, units
 
 WAITING = "waiting for the batch before it to become healthy: a later step starts it"
 STEPPED = frozenset({"UpdateContainerGroup", "RestartContainerGroup"})
@@ -230,7 +230,7 @@ def _start(
     for unit in batch:
         step = _with_marks(unit, mark, rule, seen)
         (marked if step is not None else waited).append(unit if step is None else [step, *unit[1:]])
-    firsts = [_call(gateway, unit[0]) for unit in marked]
+    firsts = call_all(gateway, [unit[0] for unit in marked])
     accepted = {o.group_id: o for o in firsts if o.status == "applied" and o.group_id and o.step.record}
     for gid, exc in record_accepted(gateway, [(o.step, gid) for gid, o in accepted.items()]).items():
         outcome = accepted[gid]
