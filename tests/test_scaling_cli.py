@@ -77,7 +77,7 @@ def test_validate_says_where_each_rule_deploys(tmp_path):
     assert lines["asg-named"].endswith(f"-> scaling group named web in {REGION} (configuration and instances)")
     owned = "(and scaling groups' instances)"
     assert lines["plain"].endswith(f"-> update container groups tagged app=api {owned} in cn-shanghai")
-    assert lines["named"].endswith("-> restart container groups named api in cn-shanghai")
+    assert lines["named"].endswith("-> restart container groups api in cn-shanghai")  # README's walk-through
     assert lines["ids"].endswith("-> update container groups ids eci-1, eci-2 in cn-shanghai")
 
 

@@ -72,7 +72,7 @@ def _target_text(rule: Any) -> str:
     if selector.ids:
         which = "ids " + ", ".join(selector.ids)
     elif selector.name:
-        which = f"named {selector.name}"
+        which = selector.name  # as the README's walk-through shows it: `container groups api`
     else:
         which = "tagged " + ", ".join(f"{k}={v}" for k, v in (selector.tags or {}).items())
     owned = " (and scaling groups' instances)" if target.allow_owned else ""
