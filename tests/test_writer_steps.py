@@ -312,3 +312,22 @@ def test_the_async_event_age_covers_the_retries_behind_a_backlog_and_serve_keeps
     assert age <= 604800
     assert resources["push"]["props"]["asyncInvokeConfig"]["maxAsyncEventAgeInSeconds"] == age
     assert RetryBudget().max_age == age and RetryBudget().retries == retries
+
+
+def test_the_docs_state_the_message_age_s_yaml_sets():
+    """Issue 22 item 6: the docs name the same maximum message age as s.yaml and RetryBudget (a page
+    still saying 3600 after the change told an operator a backlog is dropped after an hour)."""
+    import re
+
+    from helpers import ROOT
+
+    resources = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
+    age = resources["worker"]["props"]["asyncInvokeConfig"]["maxAsyncEventAgeInSeconds"]
+    stated = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        for pattern in (r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?([\d,]+)", r"_MAX_AGE_SECONDS`?,? default ([\d,]+)",
+                        r"doubling to 30 s, ([\d,]+) s\)"):
+            stated += [(page.name, int(m.replace(",", ""))) for m in re.findall(pattern, text)]
+    assert stated, "the docs name the message age somewhere"
+    assert [s for s in stated if s[1] != age] == [], age
