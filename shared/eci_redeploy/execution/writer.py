@@ -169,7 +169,7 @@ class Writer:
         self.dropped: deque[tuple[PushEvent, PushEvent]] = deque(maxlen=RESULTS)
         self._rng = random.Random(seed)
         self._queue: list[Job] = []
-        self._seen = SeenTasks()
+        self._seen = SeenTasks(clock=clock)  # a day on the writer's own clock, like its queue's times
         self._seq = 0
         self._busy = False
         self._stopped = False
