@@ -245,7 +245,6 @@ def test_a_refused_ess_mutation_changes_nothing(eci, defect):
     group", TagResources): neither is tagged. EnterStandby of two instances, one not InService: neither
     enters (EnterStandby, IncorrectInstanceStatus)."""
     from eci_redeploy.clients.ess import ess_for
-
     from ess_tools import scaling_group
 
     ess = ess_for(eci.gateway)

@@ -182,6 +182,7 @@ def test_7_the_writer_forgets_a_task_id_after_a_day_on_its_own_clock(make_rules)
     itself would no longer redeliver it) on the writer's clock: a redelivery within it is dropped, one
     after it runs again (and changes nothing twice: every ECI call carries its transition's ClientToken)."""
     from eci_redeploy.execution.writer import Writer
+
     from helpers import rule
 
     now = [1000.0]

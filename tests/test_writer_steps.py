@@ -326,8 +326,8 @@ def test_the_docs_state_the_message_age_s_yaml_sets():
     stated = []
     for page in sorted((ROOT / "docs").glob("*.md")):
         text = page.read_text()
-        for pattern in (r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?([\d,]+)", r"_MAX_AGE_SECONDS`?,? default ([\d,]+)",
-                        r"doubling to 30 s, ([\d,]+) s\)"):
+        for pattern in (r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?(\d[\d,]*\d)",
+                        r"_MAX_AGE_SECONDS`?,? default (\d[\d,]*\d)", r"doubling to 30 s, (\d[\d,]*\d) s\)"):
             stated += [(page.name, int(m.replace(",", ""))) for m in re.findall(pattern, text)]
     assert stated, "the docs name the message age somewhere"
     assert [s for s in stated if s[1] != age] == [], age
