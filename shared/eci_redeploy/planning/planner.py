@@ -174,6 +174,24 @@ def _select(groups: Iterable[ContainerGroup], selector: Selector, region: str) -
     return out
 
 
+def _plan_scaling_rule(
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    groups: Iterable[ContainerGroup],
+    env: Mapping[str, str],
+    live: frozenset[str],
+) -> None:
+    from .scaling import plan_scaling
+
+    views = groups.scaling if isinstance(groups, GroupIndex) else GroupIndex(groups).scaling
+    # The container-group decisions it reuses are handed over, not imported (no import cycle).
+    reuse = SimpleNamespace(
+        guard=_guard, never=_never_restarts, changes=_changes, plan_update=_plan_update, pulls=PullCache()
+    )
+    plan_scaling(plan, event, rule, views, env, live, reuse)
+
+
 def _plan_rule(
     plan: Plan,
     event: PushEvent,
@@ -185,12 +203,7 @@ def _plan_rule(
 ) -> None:
     action = rule.target.action
     if rule.target.scaling_group is not None:
-        from .scaling import plan_scaling
-
-        views = groups.scaling if isinstance(groups, GroupIndex) else GroupIndex(groups).scaling
-        # The container-group decisions it reuses are handed over, not imported (no import cycle).
-        reuse = SimpleNamespace(guard=_guard, changes=_changes, plan_update=_plan_update, pulls=PullCache())
-        plan_scaling(plan, event, rule, views, env, live, reuse)
+        _plan_scaling_rule(plan, event, rule, groups, env, live)
         return
     if action == "create":
         assert template is not None
@@ -326,14 +339,15 @@ NEVER_RESTARTS = (
 )
 
 
-def _never_restarts(rule: Rule, group: ContainerGroup) -> Skip | None:
-    """A group that never restarts its containers is changed in place only when the rule says so."""
+def _never_restarts(rule: Rule, group: ContainerGroup, way_out: str | None = None) -> Skip | None:
+    """A group that never restarts its containers is changed in place only when the rule says so.
+    `way_out`: what else moves it (a scaling group's instance: not a replace, its group's next ones)."""
     if group.restart_policy != "Never" or rule.update.restart_policy_never == "in-place":
         return None
+    way_out = way_out or "action: replace (a new group from a template)"
     reason = (
         f"{NEVER_RESTARTS}: not {'restarted' if rule.target.action == 'restart' else 'updated'} in place; use "
-        "action: replace (a new group from a template), or update: {restart_policy_never: in-place} to change it "
-        "anyway"
+        f"{way_out}, or update: {{restart_policy_never: in-place}} to change it anyway"
     )
     return Skip(rule.name, reason, group.id)
 
