@@ -62,6 +62,32 @@ def test_forged_tag_is_dropped(registry, make_rules):
     assert result.events == [] and "does not exist in the registry" in result.dropped[0].reason
 
 
+def test_a_notification_ahead_of_its_tag_is_asked_again_and_deploys(registry, make_rules, tmp_path):
+    """Distribution sends a manifest's event from its Put and links the tag after it: the notification
+    can reach the webhook before the tag exists (test_registry_e2e lost that race on a loaded machine).
+    Here the tag is pushed to the real registry while confirm waits after its first HEAD."""
+    reg, _ = registry
+    digest = write_layout(tmp_path / "late", "2.4.0", "api 2.4.0")
+    waits = []
+
+    def sleep(seconds):
+        if not waits:
+            push(tmp_path / "late", "2.4.0", f"{reg.host}/team/api:2.4.0")
+        waits.append(seconds)
+
+    result = confirm([hint(reg.host, "2.4.0", digest)], rules_file(make_rules, reg.host), [], clients, sleep=sleep)
+    assert [e.digest for e in result.events] == [digest] and result.dropped == []
+    assert waits == [0.25]  # asked twice: before the tag existed, and once it did
+
+
+def test_a_tag_that_never_appears_is_asked_four_times_then_dropped(registry, make_rules):
+    reg, _ = registry
+    waits = []
+    result = confirm([hint(reg.host, tag="2.9.8")], rules_file(make_rules, reg.host), [], clients, sleep=waits.append)
+    assert result.events == [] and result.retry == [] and waits == [0.25, 0.5, 1.0]
+    assert "does not exist in the registry" in result.dropped[0].reason
+
+
 def test_unreachable_registry_drops_the_push_and_asks_for_a_redelivery(make_rules):
     from registry_tools import free_port
 

@@ -6,8 +6,12 @@ tag's manifest, on a registry host the rules or the observed groups name (never 
 
 - the tag points at the claimed digest (or its index): deployed, and marked confirmed;
 - no digest was claimed: the registry's is filled in;
-- the tag points elsewhere, or does not exist: the push is dropped (a forged or stale claim must not
-  roll a group back or trigger a failed pull), with the reason in the report and the audit;
+- the tag points elsewhere, or does not exist: asked again after 0.25, 0.5 and 1 s (`SETTLE`), since a
+  registry may notify before it has linked the tag (Distribution sends the manifest's event from its
+  Put, and its handler links the tag after; caught by tests/test_registry_e2e.py on a loaded machine);
+  then the push is dropped (a forged or stale claim must not roll a group back or trigger a failed
+  pull), with the reason in the report and the audit. Not a 503: Distribution redelivers an endpoint's
+  events in order, so a stale claim answered 503 would hold every later notification behind it;
 - the registry cannot be reached: the push is dropped too, and marked `retry` (the webhook answers 503
   so that the sender delivers it again; the reconcile deploys what the tag really is once the registry
   answers); it refuses the rule's credentials, or no registry is known to ask: dropped, not retried.
@@ -19,12 +23,13 @@ Platform-signed events (EventBridge, `signed`) and pushes without a tag are not 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
-from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound
+from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound, Resolved
 from ..core.errors import ImageReferenceError
 from ..core.imageref import ImageRef, running_ref
 from ..events.model import PushEvent
@@ -35,6 +40,9 @@ from .steps import Skip
 
 # Payloads nobody signs at all (kept for the notes when confirmation is turned off).
 UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub", "quay", "github"})
+# Waits before asking again about a tag the registry does not (yet) show as claimed: 1.75 s at most,
+# far above the milliseconds between a registry's notification and its tag link.
+SETTLE = (0.25, 0.5, 1.0)
 
 
 @dataclass
@@ -57,22 +65,51 @@ def confirm(
     client_for: Callable[[Rule, str], RegistryClient],
     *,
     platform: str = "linux/amd64",
+    settle: Sequence[float] = SETTLE,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Confirmation:
     out = Confirmation()
     for event in events:
         if event.signed or not event.tag:
             out.events.append(event)
             continue
-        _confirm_one(event, rules, list(groups), client_for, platform, out)
+        ask = _asker(client_for, event, platform, settle, sleep)
+        _confirm_one(event, rules, list(groups), ask, out)
     return out
+
+
+def _asker(
+    client_for: Callable[[Rule, str], RegistryClient],
+    event: PushEvent,
+    platform: str,
+    settle: Sequence[float],
+    sleep: Callable[[float], None],
+) -> Callable[[Rule, str], Resolved]:
+    """One HEAD of the tag; again after each wait of `settle` while the tag is missing or names
+    another digest than the claim (the registry may not have linked it yet)."""
+
+    def ask(rule: Rule, host: str) -> Resolved:
+        client = client_for(rule, host)
+        for wait in (*settle, None):
+            try:
+                resolved = client.resolve(event.repository, event.tag or "", platform)
+            except RegistryNotFound:
+                if wait is None:
+                    raise
+            else:
+                if not event.digest or event.digest in (resolved.digest, resolved.index_digest) or wait is None:
+                    return resolved
+            sleep(wait)
+        raise AssertionError("unreachable: the last wait is None")
+
+    return ask
 
 
 def _confirm_one(
     event: PushEvent,
     rules: RuleSet,
     groups: list[ContainerGroup],
-    client_for: Callable[[Rule, str], RegistryClient],
-    platform: str,
+    ask: Callable[[Rule, str], Resolved],
     out: Confirmation,
 ) -> None:
     acting = [r for r in rules.for_repository(event.repository) if not skip_reason(r, event, rules)]
@@ -87,7 +124,7 @@ def _confirm_one(
         out.drop(event, Skip(rule.name, reason))
         return
     try:
-        resolved = client_for(rule, host).resolve(event.repository, event.tag or "", platform)
+        resolved = ask(rule, host)
     except RegistryNotFound:
         missing = f"{host}/{event.repository}:{event.tag} does not exist in the registry"
         out.drop(event, Skip(rule.name, f"{missing}: the push ({event.source}) is ignored"))
