@@ -6,8 +6,15 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import settings
 
 from eci_redeploy.rules.model import RuleSet, parse_rules
+
+from helpers import HYPOTHESIS_PROFILES, hypothesis_profile
+
+for _name, _percent in HYPOTHESIS_PROFILES.items():
+    settings.register_profile(_name, max_examples=_percent, print_blob=_name == "ci")
+settings.load_profile(hypothesis_profile())
 
 
 @pytest.fixture
@@ -23,7 +30,7 @@ def make_rules(tmp_path: Path) -> Callable[..., RuleSet]:
     return build
 
 
-@pytest.fixture(params=["inprocess", "wire"])
+@pytest.fixture(params=["inprocess", pytest.param("wire", marks=pytest.mark.wire)])
 def eci(request, mocker):
     """A fake ECI and a gateway on it: in-process (the real SDK, hooked at its transport) or on the wire (real HTTP)."""
     from eci_redeploy.clients.eci import EciGateway, RetryPolicy

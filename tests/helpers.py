@@ -2,16 +2,41 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 from eci_redeploy.clients.eci_model import ContainerGroup, parse_groups
+from eci_redeploy.events.model import PushEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 EXAMPLES = ROOT / "examples"
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64
+HOST = "reg.example.com"  # a self-hosted registry (`pull: {public: [HOST]}` in a rule)
+T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
+
+# Hypothesis profiles (registered and loaded in conftest.py): "ci" runs every property with the number
+# of examples it was written with; "dev", the default, a tenth of them (at least 10), so a local run
+# of test_fuzz.py takes seconds instead of about a minute. .ci/run sets HYPOTHESIS_PROFILE=ci.
+HYPOTHESIS_PROFILES = {"ci": 100, "dev": 10}  # the profile's max_examples, in percent of a property's own
+
+
+def hypothesis_profile() -> str:
+    import os
+
+    name = os.environ.get("HYPOTHESIS_PROFILE", "dev")
+    if name not in HYPOTHESIS_PROFILES:
+        raise ValueError(f"HYPOTHESIS_PROFILE={name!r}: expected one of {sorted(HYPOTHESIS_PROFILES)}")
+    return name
+
+
+def examples(thorough: int) -> int:
+    """The max_examples for a property written for `thorough` examples, under the loaded profile."""
+    from hypothesis import settings
+
+    return max(min(10, thorough), thorough * settings.default.max_examples // 100)
 
 
 def rule(
@@ -34,6 +59,32 @@ def rule(
     if pull is not None:
         out["pull"] = pull
     return out
+
+
+def push(
+    tag: str | None = "1.0.0",
+    digest: str | None = DIGEST_A,
+    *,
+    repository: str = "team/web",
+    minutes: float | None = 0,
+    event_id: str | None = None,
+    host: str | None = HOST,
+    source: str = "distribution",
+    **fields: Any,
+) -> PushEvent:
+    """One push as an adapter hands it to the planner: by default a Distribution notification from
+    HOST, `minutes` after T0 (None: a payload without a time), event id `ev-<tag>`; `fields` are the
+    rest of PushEvent (instance_id, region, signed, equivalent, ...)."""
+    return PushEvent(
+        repository,
+        tag,
+        digest,
+        source,
+        event_id or f"ev-{tag}",
+        time=None if minutes is None else T0 + timedelta(minutes=minutes),
+        registry_host=host,
+        **fields,
+    )
 
 
 def group(

@@ -17,7 +17,7 @@ from eci_redeploy.events.model import IgnoredEvent, PushEvent, RejectedEvent, Ti
 from eci_redeploy.rules.model import parse_rules
 from fcfixtures import TOKEN, fc_context, http_event
 
-from helpers import EVENTS
+from helpers import EVENTS, examples
 
 SAMPLES = [json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))]
 # ...and every registry payload of the corpus (tests/payloads/SOURCES.md).
@@ -62,7 +62,7 @@ def parses_or_refuses(payload):
     assert not all(isinstance(x, RejectedEvent) for x in result)
 
 
-FUZZ = settings(max_examples=1500, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=examples(1500), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @FUZZ
@@ -103,7 +103,7 @@ def test_rules_loader_mutated_and_random(data):
         assert str(exc).startswith("fuzz.yaml")
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_webhook_function_never_crashes_and_invalid_input_never_reaches_ecI(fc, data):
     from eci_redeploy.functions import webhook
@@ -123,7 +123,7 @@ def test_webhook_function_never_crashes_and_invalid_input_never_reaches_ecI(fc, 
         assert len(fc.backend.calls) == before  # rejected input costs no ECI call
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=400))
 def test_webhook_function_random_envelopes(fc, raw):
     from eci_redeploy.functions import webhook
@@ -139,7 +139,7 @@ def test_webhook_function_random_envelopes(fc, raw):
 # not "no crash" alone: nothing that fails the OCI reference grammar ever comes out of an adapter, and
 # so nothing of it can reach ECI.
 
-HOSTILE = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+HOSTILE = settings(max_examples=examples(250), deadline=None, suppress_health_check=list(HealthCheck))
 PUSH_SAMPLES = [s for s in SAMPLES if "triggerName" not in s and "requestContext" not in s]
 FULLWIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "0123456789abcdefghijklmnopqrstuvwxyz.:-_/"})
 
@@ -302,7 +302,7 @@ def test_signed_call_timestamps_must_be_finite_decimal_seconds(fc, stamp):
 FUNCTIONS_FOREIGN = [s for s in SAMPLES if "specversion" not in s]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.data())
 def test_push_and_timer_functions_refuse_what_is_not_their_trigger(fc, data):
     from eci_redeploy.functions.push_worker import handle_push
@@ -360,7 +360,7 @@ time_values = (
     | st.none()
 )
 PUSHES = itertools.count(1)
-TIME_FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+TIME_FUZZ = settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 
 
 @TIME_FUZZ
@@ -424,7 +424,7 @@ def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
 # `cr.<region>.aliyuncs.com` with no userinfo, port, path or fragment smuggled in, a registry host
 # that is the whole authority of its URL. Modest by default: 200 examples per property.
 
-HOSTS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+HOSTS = settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 _HOST_CHARS = st.sampled_from([*"abcz09-.:@/#?%[]\\ _", "\n", "\x00", "\u3002", "\uff0e", "é"])
 PLACE_ATTACKS = [
     "x@127.0.0.1:1/#", "127.0.0.1:1/#", "cn-hangzhou.evil.example#", "cn-hangzhou\n", "cn-hangzhou/..",

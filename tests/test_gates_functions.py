@@ -19,7 +19,7 @@ from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.functions import push_worker as events
 from eci_redeploy.functions import runtime as common
 from eci_redeploy.functions import webhook
-from eci_redeploy.gates import flow, store
+from eci_redeploy.gates import context, store
 from fcfixtures import TOKEN, fc_context
 
 from helpers import EVENTS, ROOT, clean_env, rule
@@ -83,7 +83,7 @@ class World:
             monkeypatch.setenv(k, v)
         mocker.patch.object(common, "gateway_factory", side_effect=lambda env, ctx: self.gateway)
         self.now = PUSHED + timedelta(minutes=1)
-        monkeypatch.setattr(flow, "CLOCK", lambda: self.now)
+        monkeypatch.setattr(context, "CLOCK", lambda: self.now)
         self.dispatcher = InlineDispatcher(
             lambda order: events.handle_work(
                 order.model_dump_json().encode(), fc_context("worker"), default_rules=self.rules_path

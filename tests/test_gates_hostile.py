@@ -17,7 +17,7 @@ from eci_redeploy.gates.handlers import on_gate_events
 from test_fuzz import mutate
 from test_gates_functions import DIGEST, NEW, held_id
 
-from helpers import EVENTS
+from helpers import EVENTS, examples
 
 world = test_gates_functions.world  # the fixture: a fake on the wire behind the functions' factories
 GATE_SAMPLES = [json.loads((EVENTS / f"acr-ee-{n}-completed.json").read_text()) for n in ("scan", "signing")]
@@ -55,7 +55,7 @@ def held_stage():
     stage.close()
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(payload=mutated())
 def test_mutated_gate_events_never_crash_and_deploy_nothing_else(held_stage, payload):
     s = held_stage

@@ -61,7 +61,7 @@ def test_with_the_single_writer_the_timer_hands_holds_and_releases_to_the_worker
     from eci_redeploy.execution.dispatch import InlineDispatcher
     from eci_redeploy.functions import runtime as common
     from eci_redeploy.functions.push_worker import handle_work
-    from eci_redeploy.gates import flow
+    from eci_redeploy.gates import context
     from fcfixtures import fc_context
 
     from helpers import ROOT
@@ -73,7 +73,7 @@ def test_with_the_single_writer_the_timer_hands_holds_and_releases_to_the_worker
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(tmp_path / "rules.yaml"))
     monkeypatch.setenv("ECI_REDEPLOY_WORKER_FUNCTION", "eci-redeploy-worker")
     now = [T]
-    monkeypatch.setattr(flow, "CLOCK", lambda: now[0])
+    monkeypatch.setattr(context, "CLOCK", lambda: now[0])
     backend = FakeEci()
     seed(backend, f"{registry.host}/team/web:1.0.0")
     mocker.patch.object(common, "gateway_factory", return_value=gateway_on(backend))

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 from eci_redeploy.clients.eci_model import parse_groups
 from eci_redeploy.core.idempotency import client_token, task_id, transition_token
-from eci_redeploy.events.model import PushEvent
 from eci_redeploy.planning.planner import plan_event
 
+import helpers
 from helpers import rule
 
 HOST = "reg.example.com"
@@ -21,15 +21,7 @@ T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
 
 def push(n, minutes, event_id=None):
-    return PushEvent(
-        "team/web",
-        "stable",
-        f"sha256:{n:064x}",
-        "distribution",
-        event_id or f"ev-{minutes}",
-        time=T0 + timedelta(minutes=minutes),
-        registry_host=HOST,
-    )
+    return helpers.push("stable", f"sha256:{n:064x}", minutes=minutes, event_id=event_id or f"ev-{minutes}")
 
 
 def group_running(n, recorded_minutes=None):

@@ -216,3 +216,65 @@ def test_the_length_check_counts_lines(tmp_path):
         "b.py": f"def sixty_one():\n{lines}    y = 1\n    return y\n",  # def + 60 = 61 lines
     }
     assert [line.split()[1] for line in long_functions(_package(tmp_path, files))] == ["sixty_one"]
+
+
+def private_imports(package: Path) -> list[str]:
+    """`from <another subpackage> import _name`: a name its own package keeps to itself, taken across
+    the package line (issue 27: operations/ imported the planner's `_runs_pushed_repository`). Inside
+    one subpackage a private helper may be shared; across packages it must be made public (or moved)
+    so the owner knows someone else depends on it."""
+    modules = module_files(package)
+
+    def home(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    out = []
+    for name, (file, is_package) in modules.items():
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _absolute(node.module or "", name, is_package, node.level)
+            for alias in node.names:
+                target = f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                private = [part for part in f"{base}.{alias.name}".split(".")[1:] if part.startswith("_")]
+                private = [part for part in private if not (part.startswith("__") and part.endswith("__"))]
+                if private and target.startswith(package.name) and home(target) != home(name):
+                    out.append(f"{name} imports {base}.{alias.name}")
+    return out
+
+
+def test_no_private_name_is_imported_across_packages():
+    assert private_imports(PACKAGE) == []
+
+
+def test_the_private_import_check_sees_both_sides_of_the_line(tmp_path):
+    files = {
+        "__init__.py": "",
+        "a/__init__.py": "",
+        "a/x.py": "def _helper(): ...\ndef public(): ...\n",
+        "a/y.py": "from .x import _helper\n",  # same package: allowed
+        "b/__init__.py": "",
+        "b/z.py": "from ..a.x import _helper, public\n",  # across packages: refused
+        "b/w.py": "from pkg.a.x import public\nfrom pkg.a import __init__\n",
+    }
+    assert private_imports(_package(tmp_path, files)) == ["pkg.b.z imports pkg.a.x._helper"]
+
+
+def named_but_missing(package: Path) -> list[str]:
+    """A package docstring's "- `name`: ..." lines name its modules; each must exist (issue 27: the
+    gates docstring listed `spec` and `http`, neither a module)."""
+    import re
+
+    out = []
+    for init in sorted(package.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        for name in re.findall(r"^- `([A-Za-z_]\w*)(?:\.py)?`", doc, re.M):
+            if not ((init.parent / f"{name}.py").exists() or (init.parent / name / "__init__.py").exists()):
+                out.append(f"{init.relative_to(package.parent)}: {name}")
+    return out
+
+
+def test_each_module_a_package_docstring_names_exists(tmp_path):
+    assert named_but_missing(PACKAGE) == []
+    files = {"__init__.py": '"""Parts.\n\n- `real`: here.\n- `gone.py`: not.\n"""\n', "real.py": ""}
+    assert named_but_missing(_package(tmp_path, files)) == ["pkg/__init__.py: gone"]

@@ -23,7 +23,7 @@ from eci_redeploy.planning.newer import DELIVERY_ORDER, Seen, compare
 from eci_redeploy.planning.planner import plan_event
 from eci_redeploy.rules.model import parse_rules
 
-from helpers import group, rule
+from helpers import examples, group, rule
 
 HOST = "reg.example.com"
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
@@ -80,7 +80,7 @@ def passed_over_by_the_gates(event: PushEvent, held: PushEvent, kind: str) -> bo
     return any("older than the held change" in s.reason for s in out.skipped)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from(sorted(RULES)), TAGS, TIMES, TAGS, TIMES)
 def test_every_caller_agrees_with_the_one_comparator(kind, tag_a, time_a, tag_b, time_b):
     rules = RULES[kind]

@@ -13,7 +13,7 @@ from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
 from eci_redeploy.rules.model import parse_rules
 
-from helpers import described, rule
+from helpers import described, examples, rule
 
 HOST = "reg.example.com"
 T0 = datetime(2026, 11, 27, tzinfo=timezone.utc)
@@ -37,7 +37,7 @@ def event(n):
     )
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(120), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=25))
 def test_newest_push_wins_in_any_delivery_order(deliveries):
     backend = FakeEci()
@@ -54,7 +54,7 @@ def test_newest_push_wins_in_any_delivery_order(deliveries):
     assert order == sorted(order)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     st.lists(st.integers(min_value=1, max_value=12), min_size=1, max_size=25),
     st.integers(min_value=2, max_value=8),

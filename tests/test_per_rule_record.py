@@ -10,13 +10,13 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from eci_redeploy.clients.eci import EciGateway, RetryPolicy
-from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
 from eci_redeploy.planning import tracking
 from eci_redeploy.planning.planner import plan_event
 
+import helpers
 from helpers import DIGEST_A, DIGEST_B, group, rule
 
 HOST = "reg.example.com"
@@ -27,15 +27,8 @@ MS0 = str(tracking.millis(T0))
 
 
 def push(repo, tag, digest, minutes=0, event_id=None, time=True):
-    return PushEvent(
-        repo,
-        tag,
-        digest,
-        "distribution",
-        event_id or f"ev-{repo}-{tag}-{minutes}",
-        time=T0 + timedelta(minutes=minutes) if time else None,
-        registry_host=HOST,
-    )
+    event_id = event_id or f"ev-{repo}-{tag}-{minutes}"
+    return helpers.push(tag, digest, repository=repo, minutes=minutes if time else None, event_id=event_id)
 
 
 def two_rules(make_rules, tags=None, action="update"):

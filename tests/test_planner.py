@@ -2,8 +2,9 @@ import json
 
 import pytest
 
+from eci_redeploy.core.idempotency import client_token
 from eci_redeploy.events.model import PushEvent
-from eci_redeploy.planning.planner import client_token, plan_event
+from eci_redeploy.planning.planner import plan_event
 
 from helpers import DIGEST_A, DIGEST_B, group, rule
 

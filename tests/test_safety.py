@@ -2,21 +2,19 @@
 ordering, in-flight deferral, health gates, rollback, replace safety, interrupted runs, freeze."""
 
 from collections import Counter
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from eci_redeploy.clients.eci import RetryPolicy
-from eci_redeploy.events.model import PushEvent
 from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.pipeline import run
 
+import helpers
 from helpers import rule
 
 HOST = "reg.example.com"
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
 
 def digest(n):
@@ -78,17 +76,7 @@ def world():
 
 
 def push(n, minutes=0, event_id=None):
-    return [
-        PushEvent(
-            "team/web",
-            f"1.{n}.0",
-            digest(n),
-            "distribution",
-            event_id or f"ev-{n}",
-            time=T0 + timedelta(minutes=minutes),
-            registry_host=HOST,
-        )
-    ]
+    return [helpers.push(f"1.{n}.0", digest(n), minutes=minutes, event_id=event_id or f"ev-{n}")]
 
 
 def rules_with(make_rules, **rollout):

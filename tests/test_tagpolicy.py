@@ -21,6 +21,8 @@ from eci_redeploy.rules.tagpolicy import (
     precedence,
 )
 
+from helpers import examples
+
 
 def semver(pattern, prerelease=False, ignore=(), updates=None):
     return TagPolicy("semver", pattern, prerelease, tuple(ignore), updates=updates)
@@ -652,7 +654,7 @@ _versions = st.builds(
 )
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(_versions, _versions)
 def test_precedence_keys_match_python_semver(a, b):
     ka, kb = precedence(a), precedence(b)

@@ -13,29 +13,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from eci_redeploy.clients.eci import EciGateway, RetryPolicy
-from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
 from eci_redeploy.planning.planner import plan_event
 
-from helpers import DIGEST_A, DIGEST_B, group, rule
+from helpers import DIGEST_B, group, push, rule
 
 HOST = "reg.example.com"
 DIGEST_C = "sha256:" + "c" * 64
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
-
-
-def push(tag, digest=DIGEST_A, minutes=0, event_id=None):
-    return PushEvent(
-        "team/web",
-        tag,
-        digest,
-        "distribution",
-        event_id or f"ev-{tag}",
-        time=T0 + timedelta(minutes=minutes),
-        registry_host=HOST,
-    )
 
 
 def web(tags, **extra):

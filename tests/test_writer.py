@@ -4,7 +4,6 @@ rule's order, `TagPolicy.order_key`, then event time), de-duplication, and the r
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -13,21 +12,12 @@ from eci_redeploy.events.model import PushEvent
 from eci_redeploy.execution.handoff import WorkOrder
 from eci_redeploy.execution.writer import RetryBudget, Writer, superseded
 
+import helpers
 from helpers import rule
-
-T0 = datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc)
 
 
 def push(tag, minutes, repository="team/web", event_id=None):
-    return PushEvent(
-        repository,
-        tag,
-        None,
-        "distribution",
-        event_id or f"ev-{tag}-{minutes}",
-        time=T0 + timedelta(minutes=minutes),
-        registry_host="reg.example.com",
-    )
+    return helpers.push(tag, None, repository=repository, minutes=minutes, event_id=event_id or f"ev-{tag}-{minutes}")
 
 
 @pytest.fixture

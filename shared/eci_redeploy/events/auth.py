@@ -17,6 +17,7 @@ from typing import Any
 from ..core.errors import AuthenticationError
 from ..core.secrets import Secret
 from .adapters.fc_http import HttpRequest
+from .adapters.traits import traits
 
 TIMESTAMP_HEADER = "x-eci-redeploy-timestamp"
 SIGNATURE_HEADER = "x-eci-redeploy-signature"
@@ -101,11 +102,6 @@ def check_hmac(
         raise AuthenticationError("this signed request was already received (replay)")
 
 
-# Payload kinds (adapter names) that must carry the HMAC signature: the CI call names any image, so a
-# token alone (which sits in registries' webhook settings and URLs) is not enough for it.
-HMAC_KINDS = frozenset({"generic"})
-
-
 def payload_kinds(parsed: Iterable[Any]) -> frozenset[str]:
     """The adapter behind each parsed item, whatever wrapped it (an array, an envelope, a batch)."""
     return frozenset(str(getattr(item, "source", None) or type(item).__name__) for item in parsed)
@@ -126,8 +122,11 @@ def authenticate(
     why, so that an anonymous caller learns nothing about the parser."""
     if kinds is None:
         claims_signature = TIMESTAMP_HEADER in request.headers or SIGNATURE_HEADER in request.headers
-        kinds = HMAC_KINDS if claims_signature else frozenset({"unknown"})
-    if kinds & HMAC_KINDS:
+        signed, unsigned = claims_signature, not claims_signature
+    else:  # each adapter declares whether its payloads need the HMAC (events/adapters/traits.py)
+        needs = [traits(kind).needs_hmac for kind in kinds]
+        signed, unsigned = any(needs), not all(needs)
+    if signed:
         check_hmac(request, hmac_secret, guard, window=window)
-    if kinds - HMAC_KINDS:
+    if unsigned:
         check_token(request, token)

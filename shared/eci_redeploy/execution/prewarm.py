@@ -17,8 +17,8 @@ from typing import Any
 
 from ..clients.eci import EciGateway
 from ..core.errors import EciApiError
+from ..core.idempotency import client_token
 from ..core.log import log_event
-from ..planning.planner import client_token
 from ..planning.steps import Step
 from ..rules.model import Prewarm
 from .clock import Clock

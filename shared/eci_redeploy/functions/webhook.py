@@ -15,10 +15,11 @@ from ..core.log import log_event
 from ..core.settings import Settings
 from ..events.adapters import MAX_BODY, MAX_ENVELOPE, decode_json, fc_http, parse_body, rejections
 from ..events.adapters.fc_http import HttpRequest, reply
+from ..events.adapters.traits import traits
 from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
 from ..execution.handoff import WorkOrder
-from ..planning.confirm import UNSIGNED_SOURCES, confirm
+from ..planning.confirm import confirm
 from ..report import audit
 from . import runtime as common
 
@@ -345,7 +346,7 @@ def _trust_notes(events: list[PushEvent]) -> list[str]:
     """With ECI_REDEPLOY_CONFIRM_DIGESTS=0 the token is trusted with digests: every push says so."""
     return [
         f"{e.describe()}: "
-        + (f"{e.source} payloads are unsigned; " if e.source in UNSIGNED_SOURCES else "")
+        + (f"{e.source} payloads are unsigned; " if traits(e.source).unsigned else "")
         + "the digest was not confirmed with the registry"
         for e in events
         if not e.signed

@@ -1,14 +1,22 @@
 """Gates before a deploy: vulnerability scan, signature, maintenance window, soak time, approval.
 
-- `spec`: the rules-file section (pydantic); it lives in `rules/gates.py` (the rules model imports it there).
 - `decide`: pure: (gates, the change, evidence, now) -> go | held(gate, since, releases_by) | refused.
 - `store`: a held change, its evidence and its approval, kept in the container groups' own tags.
-- `flow`: the integration: gate a plan before it is applied, release held changes, status, approvals.
+- `flow`: the integration's front: every name below, importable from one place.
+- `context`: the gate clock (`CLOCK`), the evidence sources and what one pass knows (`GateContext`).
+- `gating`: gate a plan before it is applied: per rollout unit go, held or refused.
+- `writes`: the hold writes of one pass, buffered, then made in as few tag calls as ECI allows.
+- `notices`: the audit lines and notifications of held changes' transitions.
+- `held`: held changes as the groups' tags record them: listing and status.
+- `replay`: a held push planned again as a redelivery, and what its event id says back.
+- `release`: release held changes (planned again, gated again, applied), or hand them to the writer.
 - `early`: a signature that arrives before its hold is recorded, not lost.
 - `acr`: evidence from ACR Enterprise Edition (ScanCompleted / SigningCompleted events, the ACR API).
-- `http`: `GET /status` and `POST /approvals/<id>` on the webhook function.
+- `handlers`: the functions' gate endpoints: `GET /status`, `POST /approvals/<id>`, ACR evidence events
+  and release work orders.
 
-Kept light: the rules model imports `rules/gates.py` on every cold start (not this package: no cycle).
+The rules-file section (pydantic) is `rules/gates.py`, not here: the rules model imports it on every
+cold start, and importing this package would be a cycle.
 """
 
 from __future__ import annotations

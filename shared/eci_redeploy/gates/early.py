@@ -22,7 +22,10 @@ from ..planning import tracking
 from ..rules.model import RuleSet
 from . import EVIDENCE_SOURCE, store
 from .acr import GateEvent
-from .flow import GateContext, HeldChange, _write, _Writes, observe_rule, release
+from .context import GateContext
+from .held import HeldChange, observe_rule
+from .release import release
+from .writes import _write, _Writes
 
 
 def evidence_events(events: Iterable[GateEvent], rules: RuleSet) -> list[PushEvent]:

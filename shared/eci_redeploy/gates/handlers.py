@@ -115,7 +115,7 @@ def _names(event: GateEvent, change: HeldChange) -> bool:
 def _early(events: list[Any], rules: RuleSet, gateway: Any, ctx: GateContext, hand_off: Any) -> Any:
     """Signatures with nothing held for them yet: handed to the single writer as an evidence order (or
     recorded here without one), so that the hold, recorded later, finds them."""
-    from .flow import _work
+    from .release import _work
 
     if hand_off is not None:
         return hand_off(events, _work(ctx.events, events))

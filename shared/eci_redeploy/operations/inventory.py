@@ -14,7 +14,7 @@ from ..clients.eci_model import ContainerGroup
 from ..core.imageref import running_ref
 from ..events.model import PushEvent
 from ..planning import hints, tracking
-from ..planning.planner import _runs_pushed_repository
+from ..planning.planner import runs_pushed_repository
 from ..planning.steps import Plan
 from ..planning.versionguard import running_tag
 from ..report.audit import version_text
@@ -74,7 +74,7 @@ def _group_entry(
     images = []
     for c in group.containers + group.init_containers:
         ref = running_ref(c.image) if c.image else None
-        if ref is not None and _runs_pushed_repository(ref, probe, rule):
+        if ref is not None and runs_pushed_repository(ref, probe, rule):
             images.append(c.image)
             digest = digest or ref.digest
     recorded = tracking.applied(group.tag_map, rule.name).digest
@@ -85,7 +85,7 @@ def _group_entry(
         "name": group.name,
         "status": group.status,
         "images": images,
-        "running": {"tag": running_tag(group, probe, rule, _runs_pushed_repository), "digest": digest},
+        "running": {"tag": running_tag(group, probe, rule, runs_pushed_repository), "digest": digest},
         "frozen": tracking.frozen(group.tag_map),
         "next": _next(group, rule, plan, notes),
     }

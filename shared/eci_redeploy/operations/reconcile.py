@@ -25,7 +25,7 @@ from ..events.model import PushEvent
 from ..execution.apply import Report, observe
 from ..execution.rollout import Clock
 from ..planning import hints
-from ..planning.planner import _runs_pushed_repository, plan_event
+from ..planning.planner import plan_event, runs_pushed_repository
 from ..planning.pull import registry_info
 from ..planning.registry_kinds import RegistryKind, registry_host
 from ..planning.steps import Plan, Skip
@@ -183,7 +183,7 @@ def _lines(
     probe = PushEvent(rule.source.repository, None, None, "reconcile", "probe", registry_host=host)
     lines: dict[str, tuple[str | None, list[ContainerGroup]]] = {}
     for group in groups:
-        running = running_tag(group, probe, rule, _runs_pushed_repository)
+        running = running_tag(group, probe, rule, runs_pushed_repository)
         line = policy.line(running)
         if line is None:
             lines.setdefault("?", (None, []))[1].append(group)

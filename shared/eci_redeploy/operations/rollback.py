@@ -20,7 +20,7 @@ from ..clients.registry_api import RegistryClient
 from ..core.errors import InputError
 from ..events.model import PushEvent
 from ..planning import tracking
-from ..planning.planner import ROLLBACK_SOURCE, _runs_pushed_repository
+from ..planning.planner import ROLLBACK_SOURCE, runs_pushed_repository
 from ..planning.versionguard import running_tag
 from ..rules.model import Rule, RuleSet
 from .reconcile import DEFAULT_PLATFORM, _observe_rule
@@ -37,7 +37,7 @@ def previous_tag(rule: Rule, rules: RuleSet, groups: list[ContainerGroup], clien
     registry below the highest one the groups run; otherwise the rule's record of what ran before."""
     policy = rules.policy(rule)
     probe = PushEvent(rule.source.repository, None, None, ROLLBACK_SOURCE, "probe")
-    running = [t for g in groups if (t := running_tag(g, probe, rule, _runs_pushed_repository))]
+    running = [t for g in groups if (t := running_tag(g, probe, rule, runs_pushed_repository))]
     if policy.ordered:
         tags = client.list_tags(rule.source.repository)
         running = running or _tags_of_digests(rule, groups, client, [t for t in tags if policy.allows(t)])

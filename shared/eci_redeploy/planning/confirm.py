@@ -38,8 +38,6 @@ from .planner import skip_reason
 from .registry_kinds import enterprise_host, registry_host, same_registry
 from .steps import Skip
 
-# Payloads nobody signs at all (kept for the notes when confirmation is turned off).
-UNSIGNED_SOURCES = frozenset({"acr-webhook", "dockerhub", "quay", "github"})
 # Waits before asking again about a tag the registry does not (yet) show as claimed: 1.75 s at most,
 # far above the milliseconds between a registry's notification and its tag link.
 SETTLE = (0.25, 0.5, 1.0)

@@ -1,6 +1,7 @@
-"""Telling the team: one message per rollout (rule x push) to DingTalk robots (signed), Slack incoming
-webhooks and generic JSON webhooks (HMAC-SHA256), for what deserves one: deployed, rolled back,
-failed, deferred too long, or skipped because of an error. Ordinary skips stay quiet.
+"""Telling the team: one message per rollout (rule x push) to each of its rule's channels (one file
+each in `channels/`: DingTalk robots (signed), Slack incoming webhooks and generic JSON webhooks
+(HMAC-SHA256)), for what deserves one: deployed, rolled back, failed, deferred too long, or skipped
+because of an error. Ordinary skips stay quiet.
 
 A notification that fails is retried briefly and logged; it never fails or delays a deploy much
 (3-second timeout, two attempts). URLs and secrets come from environment variables named in the
@@ -9,21 +10,17 @@ rules and are never printed.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import re
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ..core.log import log_event
-from ..rules.model import Channel, RuleSet
+from ..rules.model import RuleSet
 from . import escape
+from .channels import kind_of, request_for
 
 DEFER_ALERT_SECONDS = 600
 
@@ -194,57 +191,13 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     return requests.post(url, data=body, headers=headers, timeout=3).status_code
 
 
-def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int) -> str:
-    """DingTalk custom robot signing: HMAC-SHA256 of "<timestamp>\\n<secret>" keyed by the secret."""
-    to_sign = f"{timestamp_ms}\n{secret}".encode()
-    sign = base64.b64encode(hmac.new(secret.encode(), to_sign, hashlib.sha256).digest()).decode()
-    joiner = "&" if "?" in url else "?"
-    return f"{url}{joiner}timestamp={timestamp_ms}&sign={urllib.parse.quote_plus(sign)}"
-
-
-def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-
-
-def _request(channel: Channel, message: Message, env: Mapping[str, str]) -> tuple[str, bytes, dict[str, str]] | None:
-    def var(name: str | None) -> str | None:
-        return env.get(name) if name else None
-
-    headers = {"Content-Type": "application/json"}
-    if channel.dingtalk:
-        url = var(channel.dingtalk.url_env)
-        if not url:
-            return None
-        secret = var(channel.dingtalk.secret_env)
-        if secret:
-            url = dingtalk_signed_url(url, secret, int(time.time() * 1000))
-        markdown = {"msgtype": "markdown", "markdown": {"title": message.title, "text": message.text("dingtalk")}}
-        return url, json.dumps(markdown, ensure_ascii=False).encode(), headers
-    if channel.slack:
-        url = var(channel.slack.url_env)
-        body = json.dumps({"text": message.text("slack")}, ensure_ascii=False).encode()
-        return (url, body, headers) if url else None
-    assert channel.webhook is not None
-    url = var(channel.webhook.url_env)
-    if not url:
-        return None
-    body = json.dumps(message.payload(), ensure_ascii=False).encode()
-    secret = var(channel.webhook.secret_env)
-    if secret:
-        ts = str(int(time.time()))
-        headers.update(
-            {"X-Eci-Redeploy-Timestamp": ts, "X-Eci-Redeploy-Signature": webhook_signature(secret, ts, body)}
-        )
-    return url, body, headers
-
-
 def send(messages: list[Message], rules: RuleSet, env: Mapping[str, str], *, post: Poster = _post) -> int:
     """Send each message to its rule's channels; returns how many deliveries succeeded. Never raises."""
     delivered = 0
     for message in messages:
         for channel in rules.channels(message.rule):
-            kind = "dingtalk" if channel.dingtalk else "slack" if channel.slack else "webhook"
-            request = _request(channel, message, env)
+            kind = kind_of(channel)
+            request = request_for(channel, message, env)
             if request is None:
                 log_event("notify.skipped", channel=kind, rule=message.rule, reason="URL variable not set")
                 continue

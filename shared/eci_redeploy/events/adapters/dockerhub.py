@@ -10,8 +10,10 @@ from ...core.imageref import DOCKER_HUB
 from ..model import PushEvent
 from . import detect
 from .base import WireModel, checked_tag, parse_time, validate
+from .traits import Traits
 
 NAME = "dockerhub"
+TRAITS = Traits(unsigned=True)  # no signature the product checks: the token vouches, the registry confirms the digest
 
 
 class HubPushData(WireModel):

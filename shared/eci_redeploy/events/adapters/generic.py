@@ -12,8 +12,10 @@ from ...core.imageref import ImageRef, ImageReferenceError
 from ..model import PushEvent
 from . import detect
 from .base import WireModel, checked_digest, parse_time, validate
+from .traits import Traits
 
 NAME = "generic"
+TRAITS = Traits(needs_hmac=True)  # names any image: the HMAC signature, not the token alone
 
 
 class GenericCall(WireModel):

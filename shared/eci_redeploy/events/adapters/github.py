@@ -21,8 +21,10 @@ from ...core.imageref import ImageRef, ImageReferenceError
 from ..model import IgnoredEvent, PushEvent
 from . import detect
 from .base import checked_tag, lenient_digest, parse_time
+from .traits import Traits
 
 NAME = "github"
+TRAITS = Traits(unsigned=True)  # no signature the product checks: the token vouches, the registry confirms the digest
 HOST = "ghcr.io"
 DOCKER_PKG = "docker.pkg.github.com"  # the original GitHub Packages Docker registry
 

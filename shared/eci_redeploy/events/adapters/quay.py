@@ -19,8 +19,10 @@ from ...core.imageref import ImageRef, ImageReferenceError
 from ..model import PushEvent, RejectedEvent
 from . import detect
 from .base import WireModel, checked_tag, validate
+from .traits import Traits
 
 NAME = "quay"
+TRAITS = Traits(unsigned=True)  # no signature the product checks: the token vouches, the registry confirms the digest
 
 
 class QuayPush(WireModel):
