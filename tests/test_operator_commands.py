@@ -90,12 +90,11 @@ def image(fake, gid):
 def test_list_shows_running_newest_and_the_next_action(registry, fake, tmp_path):
     reg, digests = registry
     rules = write_rules(tmp_path, web_rule(reg.host))
-    fake.backend.seed(
-        [
-            described("eci-old", f"{reg.host}/team/web:1.0.0", name="web-old"),
-            described("eci-new", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-new"),
-        ]
-    )
+    seeded = [
+        described("eci-old", f"{reg.host}/team/web:1.0.0", name="web-old"),
+        described("eci-new", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-new"),
+    ]
+    fake.backend.seed(seeded)
     out = cli(fake, "list", "--rules", str(rules), "--live", "--json")
     assert out.returncode == 0, out.stderr
     (web,) = json.loads(out.stdout)["rules"]
@@ -113,6 +112,12 @@ def test_list_shows_running_newest_and_the_next_action(registry, fake, tmp_path)
     assert table.returncode == 0, table.stderr
     assert f"newest allowed: 1.2.0 (sha256:{digests['1.2.0'][7:19]})" in table.stdout
     assert "web-old (eci-old)  Running  runs 1.0.0  next: UpdateContainerGroup ->" in table.stdout
+    # the embedded fake alike (--state, no --live): the same listing from the same groups
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps({"ContainerGroups": seeded}))
+    embedded = cli(fake, "list", "--rules", str(rules), "--state", str(state), "--json")
+    assert embedded.returncode == 0, embedded.stderr
+    assert json.loads(embedded.stdout)["rules"][0]["groups"] == web["groups"]
 
 
 def test_test_policy_asks_the_registry(registry, fake, tmp_path):
@@ -140,8 +145,41 @@ def test_reconcile_fails_loudly_when_the_registry_cannot_be_reached(fake, hook, 
     assert out.returncode == 1, out.stdout  # before: 0, and nobody told
     (problem,) = json.loads(out.stdout)["problems"]
     assert problem["rule"] == "web" and problem["host"] == dead and problem["problem"] == "unreachable"
+    # the fix, not only the error ("no answer (ConnectionError)" named no setting before)
+    assert f"check source.registry ({dead}) and that this machine or function can reach it" in problem["reason"]
+    assert "plain_http" not in problem["reason"]  # the rule already has the host in pull.plain_http
     (message,) = hook.received
     assert message["rule"] == "web" and message["outcome"] == "error" and dead in message["detail"]
+    assert "check source.registry" in message["detail"]
+    listed = cli(fake, "list", "--rules", str(rules), "--live")
+    assert f"! {problem['reason']}" in listed.stdout.splitlines()[2]  # list says the same, once
+    assert listed.stdout.count("check source.registry") == 2  # the rule's note and the group's next
+
+
+def test_reconcile_fails_loudly_when_the_repository_is_not_in_the_registry(registry, fake, hook, tmp_path):
+    reg, _ = registry
+    rule = web_rule(reg.host)
+    rule["source"]["repository"] = "team/wbe"
+    rules = write_rules(tmp_path, rule)
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/wbe:1.0.0", name="web-1")])
+    out = cli(fake, "reconcile", "--rules", str(rules), "--live", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout
+    (problem,) = json.loads(out.stdout)["problems"]
+    assert (problem["rule"], problem["host"], problem["problem"]) == ("web", reg.host, "not-found")
+    assert "check source.repository (team/wbe)" in problem["reason"]
+    assert [m["rule"] for m in hook.received] == ["web"]
+    assert fake.backend.mutating_calls() == []
+
+
+def test_reconcile_dry_run_reports_the_problems_and_tells_nobody(fake, hook, tmp_path):
+    dead = f"127.0.0.1:{free_port()}"
+    rules = write_rules(tmp_path, web_rule(dead))
+    fake.backend.seed([described("eci-1", f"{dead}/team/web:1.0.0", name="web-1")])
+    out = cli(fake, "reconcile", "--rules", str(rules), "--live", "--dry-run", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout  # docs/cli.md: a --dry-run exits 1 but notifies nobody
+    assert [p["problem"] for p in json.loads(out.stdout)["problems"]] == ["unreachable"]
+    assert f"eci-redeploy: reconcile: web: {dead}" in out.stderr
+    assert hook.received == []
 
 
 def test_reconcile_fails_loudly_when_the_registry_refuses_the_credentials(fake, hook, tmp_path):
@@ -160,6 +198,7 @@ def test_reconcile_fails_loudly_when_the_registry_refuses_the_credentials(fake, 
     (problem,) = json.loads(out.stdout)["problems"]
     assert (problem["rule"], problem["host"], problem["problem"]) == ("web", reg.host, "credentials-refused")
     assert "401" in problem["reason"]
+    assert f"check $REG_PW, the password of ci in pull.credentials for {reg.host}" in problem["reason"]
     (message,) = hook.received
     assert reg.host in message["detail"] and "wrong-pw-42" not in json.dumps(message) + out.stdout + out.stderr
 
@@ -239,6 +278,56 @@ def test_rollback_refuses_a_tag_the_rule_does_not_deploy_and_changes_nothing(reg
     both = cli(fake, "rollback", "web", "--to", "1.0.0", "--previous", "--rules", str(rules), "--live")
     assert both.returncode == 2 and "exactly one of --previous and --to" in both.stderr
     assert fake.backend.mutating_calls() == []
+
+
+def test_rollback_of_a_rule_whose_selector_matches_nothing_is_an_error(registry, fake, tmp_path):
+    reg, _ = registry
+    rules = write_rules(tmp_path, web_rule(reg.host, selector={"name": "web-typo"}))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web:1.2.0", name="web-1")])
+    for how in (("--to", "1.0.0"), ("--previous",)):
+        out = cli(fake, "rollback", "web", *how, "--freeze", "--rules", str(rules), "--live")
+        # before: --to exited 0 with no action (a rollback of nothing read as done), --previous blamed the version
+        assert out.returncode == 2, out.stdout
+        assert "web: nothing to roll back: no container group matches" in out.stderr and "name=web-typo" in out.stderr
+    assert fake.backend.mutating_calls() == []
+
+
+def test_rollback_that_does_not_become_healthy_is_put_back_and_not_frozen(registry, fake, hook, tmp_path):
+    """The rule's rollout and health checks hold for a rollback too (docs/rollouts.md)."""
+    reg, digests = registry
+    rules = write_rules(tmp_path, web_rule(reg.host, rollout={"timeout_seconds": 10, "poll_seconds": 0.05}))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-1")])
+    fake.backend.faults.broken_images = [f"*@{digests['1.1.0']}"]  # 1.1.0 cannot start
+    out = cli(fake, "rollback", "web", "--previous", "--freeze", "--rules", str(rules), "--live", hook_url=hook.url)
+    assert out.returncode == 1, out.stdout
+    body = json.loads(out.stdout)
+    assert [a["status"] for a in body["actions"]] == ["rolled-back"] and "frozen" not in body
+    assert image(fake, "eci-1") == f"{reg.host}/team/web@{digests['1.2.0']}"  # back on what it ran
+    assert not any(t["Key"] == "eci-redeploy.freeze" for t in fake.backend.group("eci-1").spec.get("Tag", []))
+
+
+def test_rollback_dry_run_changes_and_freezes_nothing(registry, fake, tmp_path):
+    reg, digests = registry
+    rules = write_rules(tmp_path, web_rule(reg.host))
+    fake.backend.seed([described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}", name="web-1")])
+    out = cli(fake, "rollback", "web", "--previous", "--freeze", "--dry-run", "--rules", str(rules), "--live")
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["dry_run"] is True and "frozen" not in body
+    (action,) = body["actions"]
+    assert action["params"]["Container.1.Image"] == f"{reg.host}/team/web@{digests['1.1.0']}"  # the plan, shown
+    assert fake.backend.mutating_calls() == []
+
+
+def test_test_policy_says_what_to_check_when_the_registry_cannot_be_reached(fake, tmp_path):
+    dead = f"127.0.0.1:{free_port()}"
+    rule = web_rule(dead)
+    rule["pull"] = {}  # https: the hint names pull.plain_http
+    rules = write_rules(tmp_path, rule)
+    out = cli(fake, "test-policy", "--rules", str(rules), "--rule", "web")
+    assert out.returncode == 7, out.stdout  # docs/cli.md: a registry error outside the reconcile
+    (line,) = out.stderr.splitlines()
+    assert line.startswith(f"eci-redeploy: {dead}: no answer") and f"add {dead} to pull.plain_http" in line
 
 
 def test_history_from_the_groups_records_alone(registry, fake, tmp_path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 from werkzeug.test import Client
@@ -16,7 +18,7 @@ from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
 from eci_redeploy.functions import serve, webhook
 
-from helpers import described
+from helpers import ROOT, clean_env, described
 
 HOST = "reg.example.com"
 D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -84,7 +86,7 @@ def test_the_page_needs_a_token_and_carries_a_strict_policy(site):
     assert backend.mutating_calls() == []  # the page changes nothing
 
 
-def test_held_changes_get_an_approve_button_for_approvers_only(site):
+def test_held_changes_get_an_approve_button_for_approvers_only(site, capsys, tmp_path):
     client, backend, app = site
     push = {
         "events": [
@@ -115,3 +117,26 @@ def test_held_changes_get_an_approve_button_for_approvers_only(site):
     assert backend.group("eci-1").images() == [f"{HOST}/team/web@{D2}"]  # released by the writer
     api = client.post(f"/approvals/{hid}", headers={"Authorization": f"Bearer {APPROVER}"})
     assert api.status_code == 404  # an API call is answered as before (nothing held any more)
+
+    # `history --group` of the group: who approved which version, then the release it caused
+    log = tmp_path / "serve.log"
+    log.write_text(capsys.readouterr().err)
+    rules = __import__("os").environ["ECI_REDEPLOY_RULES"]
+    out = subprocess.run(
+        [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--group", "eci-1",
+         "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    seen = [(e["cause"], e["outcome"], e["tag_after"], e["digest_after"]) for e in json.loads(out.stdout)]
+    assert seen == [("approval", "approved", "1.1.0", D2), ("release", "applied", "1.1.0", D2)]  # before: no approval
+    table = subprocess.run(
+        [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--rule", "web"],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+    ).stdout.splitlines()
+    assert f"{hid}  approval  approved  approved by alice: 1.1.0 (sha256:{'2' * 12})" in table[0]
+    other = subprocess.run(
+        [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--rule", "api"],
+        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+    )
+    assert other.returncode == 2 and "no rule named 'api'" in other.stderr

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +197,18 @@ def _registries() -> Any:
     return registry_clients(os.environ, None, max_requests=budget)
 
 
+@contextlib.contextmanager
+def _registry_fix(rule: Any, host: str) -> Iterator[None]:
+    """A registry error of `test-policy` or `rollback` says what to change, as reconcile's problems do."""
+    from .clients.registry_api import RegistryError, problem_kind
+    from .planning.hints import registry_fix
+
+    try:
+        yield
+    except RegistryError as exc:
+        raise type(exc)(f"{exc.one_line()}: {registry_fix(rule, host, problem_kind(exc))}") from None
+
+
 def _rule(rules: Any, name: str) -> Any:
     rule = rules.rule(name)
     if rule is None:
@@ -296,12 +310,17 @@ def rollback(
     rule = _rule(rules, rule_name)
     gateway = _gateway(state_file, live)
     groups = back.rule_groups(gateway, rule, rules)
+    if not groups and rule.target.container_groups is not None:  # a rollback of nothing is not a success
+        from .planning.hints import no_group
+
+        raise InputError(f"nothing to roll back: {no_group(rule)}", source=rule.name)
     host = registry_host(rule, groups)
     if host is None:
         raise InputError("cannot tell which registry to ask: set source.registry", source=rule.name)
-    client = _registries()(rule, host)
-    tag = to_tag or back.previous_tag(rule, rules, groups, client)
-    event = back.rollback_event(rule, rules, client, tag)
+    with _registry_fix(rule, host):
+        client = _registries()(rule, host)
+        tag = to_tag or back.previous_tag(rule, rules, groups, client)
+        event = back.rollback_event(rule, rules, client, tag)
     progress.enable(sys.stderr)
     progress.say(f"{rule.name}: rolling back to {event.describe()}")
     report = back.run_rollback(event, rules, gateway, os.environ, dry_run=dry_run)
@@ -349,7 +368,8 @@ def test_policy(rules_file: str, rule_name: str, state_file: str | None, live: b
     if host is None:
         message = "cannot tell which registry to ask: set source.registry (or pass --state / --live)"
         raise InputError(message, source=rule.name)
-    body = try_policy(rule, rules, _registries()(rule, host))
+    with _registry_fix(rule, host):
+        body = try_policy(rule, rules, _registries()(rule, host))
     if as_json:
         _emit(body)
     else:

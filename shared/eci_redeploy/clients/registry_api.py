@@ -44,6 +44,13 @@ class RegistryBudgetExceeded(RegistryError):
     pass
 
 
+def problem_kind(exc: RegistryError) -> str:
+    """How reconcile's `problems` (docs/cli.md) name the registry's failure."""
+    if isinstance(exc, RegistryAuthError):
+        return "credentials-refused"
+    return "not-found" if isinstance(exc, RegistryNotFound) else "unreachable"
+
+
 @dataclass(frozen=True)
 class Resolved:
     tag: str

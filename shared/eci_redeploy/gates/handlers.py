@@ -267,6 +267,10 @@ def _audit_approval(change: HeldChange, approver: str) -> None:
         image_after=None,
         digest_before=None,
         digest_after=change.held.digest,
+        tag_after=change.held.tag,
+        # which groups the approved change goes to: `history --group` finds the approval under them
+        groups=sorted(g.id for g in change.groups),
+        group_names=sorted({g.name for g in change.groups if g.name}),
         request_id=None,
         rollback_request_id=None,
         duration_ms=0.0,

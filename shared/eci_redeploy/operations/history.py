@@ -11,7 +11,7 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..planning import tracking
-from ..report.audit import change_text
+from ..report.audit import change_text, version_text
 from ..rules.model import RuleSet
 
 CAUSES = {
@@ -33,6 +33,11 @@ def _iso(ts: float | None) -> str | None:
     if ts is None:
         return None
     return datetime.fromtimestamp(float(ts), tz=timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _names(value: Any) -> list[str]:
+    """A list of names from a log line (a line is any JSON: anything else is no names)."""
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
 def from_audit(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -60,6 +65,7 @@ def from_audit(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
                 "request_id": r.get("request_id"),
                 "reason": r.get("reason"),
                 "from": "audit log",
+                "groups": _names(r.get("groups")) + _names(r.get("group_names")),  # an approval's groups
             }
         )
     return out
@@ -67,7 +73,7 @@ def from_audit(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def from_groups(groups: Iterable[ContainerGroup], rules: RuleSet) -> list[dict[str, Any]]:
     """Each rule's record on each group: the last change that rule made there."""
-    out = []
+    out: list[dict[str, Any]] = []
     names = [r.name for r in rules]
     for group in groups:
         tags = group.tag_map
@@ -96,6 +102,7 @@ def from_groups(groups: Iterable[ContainerGroup], rules: RuleSet) -> list[dict[s
                     "request_id": None,
                     "reason": "the group's tracking record (time: the push's)",
                     "from": "group record",
+                    "groups": [],
                 }
             )
     return out
@@ -113,11 +120,12 @@ def history(
     logged = from_audit(records)
     seen = {(e["group"], e["rule"], e["digest_after"]) for e in logged}
     recorded = [e for e in from_groups(groups, rules) if (e["group"], e["rule"], e["digest_after"]) not in seen]
-    every = [
-        e
-        for e in logged + recorded
-        if (rule is None or e["rule"] == rule) and (group is None or group in (e["group"], e["group_name"]))
-    ]
+
+    def wanted(e: dict[str, Any]) -> bool:
+        names = (e["group"], e["group_name"], *e["groups"])  # an approval names the groups it releases
+        return (rule is None or e["rule"] == rule) and (group is None or group in names)
+
+    every = [e for e in logged + recorded if wanted(e)]
     return sorted(every, key=lambda e: e["time"] or "")
 
 
@@ -127,8 +135,10 @@ def render(entries: list[dict[str, Any]]) -> str:
         where = e["group"] or "-"
         if e["group_name"] and e["group_name"] != where:
             where = f"{e['group_name']} ({where})"
-        if e["cause"] == "approval":
+        if e["cause"] == "approval":  # who approved which version (the hold's id stands where the group does)
             what = e["reason"] or "approved"
+            if e["tag_after"] or e["digest_after"]:
+                what += f": {version_text(e['tag_after'], e['digest_after'])}"
         else:
             what = change_text(e) if e["from"] == "audit log" else f"now {change_text(e).split(' -> ', 1)[1]}"
         extra = f": {e['reason']}" if e["reason"] and e["outcome"] not in ("applied", "approved") else ""

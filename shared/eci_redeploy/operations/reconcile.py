@@ -17,7 +17,7 @@ from typing import Any
 
 from ..clients.eci import EciGateway
 from ..clients.eci_model import ContainerGroup
-from ..clients.registry_api import RegistryAuthError, RegistryClient, RegistryError, RegistryNotFound, Resolved
+from ..clients.registry_api import RegistryClient, RegistryError, Resolved, problem_kind
 from ..core.errors import EciRedeployError, PlanningError
 from ..core.imageref import ImageRef
 from ..core.log import log_event
@@ -133,19 +133,14 @@ def reconcile(
                 continue
             client = clients.get(host) or clients.setdefault(host, client_for(rule, host))
         except (RegistryError, PlanningError) as exc:
-            plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
-            log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
-            if isinstance(exc, RegistryError):
-                result.problems.append(_registry_problem(rule, host, exc))
+            _skip_rule(plan, result, rule, host, exc)
             continue
         for running, subset in _lines(rule, rules, groups, host):
             if running is None and rules.policy(rule).updates:
                 names = ", ".join(g.id for g in subset)
                 plan.skipped.append(Skip(rule.name, f"reconcile: updates: the running version of {names} is unknown"))
                 continue
-            failed = _reconcile_line(plan, result, rule, rules, client, platform, host, running, subset, env)
-            if isinstance(failed, RegistryError):
-                result.problems.append(_registry_problem(rule, host, failed))
+            if _reconcile_line(plan, result, rule, rules, client, platform, host, running, subset, env):
                 break  # the registry answers no better for the rule's other lines
     if any(r.target.scaling_group is not None for r in rules):
         _recover_scaling(plan, rules, observed)
@@ -161,15 +156,16 @@ def _problem(rule: Rule, host: str | None, kind: str, reason: str) -> dict[str, 
     return {"rule": rule.name, "host": host, "repository": rule.source.repository, "problem": kind, "reason": reason}
 
 
-def _registry_problem(rule: Rule, host: str | None, exc: RegistryError) -> dict[str, Any]:
-    kind = (
-        "credentials-refused"
-        if isinstance(exc, RegistryAuthError)
-        else "not-found"
-        if isinstance(exc, RegistryNotFound)
-        else "unreachable"
-    )
-    return _problem(rule, host, kind, exc.one_line())
+def _skip_rule(plan: Plan, result: ReconcileResult, rule: Rule, host: str | None, exc: EciRedeployError) -> None:
+    """The rule (or one line of its groups) is skipped; a registry that could not answer is also a
+    problem, whose reason carries the fix (planning/hints.py), in the skip too (what `list` shows)."""
+    reason = exc.one_line()
+    if isinstance(exc, RegistryError):
+        kind = problem_kind(exc)
+        reason = f"{reason}: {hints.registry_fix(rule, host, kind)}"
+        result.problems.append(_problem(rule, host, kind, reason))
+    plan.skipped.append(Skip(rule.name, f"reconcile: {reason}"))
+    log_event("reconcile.skip", rule=rule.name, reason=reason)
 
 
 def _lines(
@@ -203,15 +199,14 @@ def _reconcile_line(
     running: str | None,
     groups: list[ContainerGroup],
     env: Mapping[str, str],
-) -> EciRedeployError | None:
-    """Plan one line of the rule's groups; the registry's or policy's error when there is nothing to plan."""
+) -> bool:
+    """Plan one line of the rule's groups; True when the registry could not answer (the rule's problem)."""
     wanted, events = result.wanted, result.events
     try:
         resolved = wanted_image(rule, rules, client, platform, running)
     except (RegistryError, PlanningError) as exc:
-        plan.skipped.append(Skip(rule.name, f"reconcile: {exc.one_line()}"))
-        log_event("reconcile.skip", rule=rule.name, reason=exc.one_line())
-        return exc
+        _skip_rule(plan, result, rule, host, exc)
+        return isinstance(exc, RegistryError)
     event = PushEvent(
         rule.source.repository,
         resolved.tag,
@@ -232,7 +227,7 @@ def _reconcile_line(
         plan.extend(plan_event(event, rules, groups, env, only=rule.name))
     except EciRedeployError as exc:
         plan.skipped.append(Skip(rule.name, exc.one_line(), event_id=event.event_id))
-    return None
+    return False
 
 
 def _recover_scaling(plan: Plan, rules: RuleSet, observed: list[Any]) -> None:

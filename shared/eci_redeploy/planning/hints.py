@@ -62,3 +62,20 @@ def no_container(group: ContainerGroup, event: PushEvent, rule: Rule) -> str:
         f"no container runs {event.repository} from {pushed}: the group runs {found} (selected by {selector}); "
         "if that is the same registry, name it in source.registry or the push's registry"
     )
+
+
+def registry_fix(rule: Rule, host: str | None, problem: str) -> str:
+    """What to change when the rule's registry could not answer (reconcile's `problems`): the error
+    alone ("no answer (ConnectionError)", "list?n=100 not found") names no setting to look at."""
+    where = host or "the registry"
+    if problem == "credentials-refused":
+        creds = [c for c in rule.pull.credentials if host and c.server.lower() == host.lower()]
+        if not creds:
+            return f"no pull.credentials entry names {where}: add one (or pull.acr for an ACR EE instance)"
+        return f"check ${creds[0].password_env}, the password of {creds[0].username} in pull.credentials for {where}"
+    if problem == "not-found":
+        return f"check source.repository ({rule.source.repository}) and the rule's tags against what {where} holds"
+    plain = ""
+    if host is not None and host not in rule.pull.plain_http:
+        plain = f"; if it serves plain HTTP, add {host} to pull.plain_http"
+    return f"check source.registry ({where}) and that this machine or function can reach it (network, VPC, NAT){plain}"

@@ -3,8 +3,9 @@ be traced back to the push that caused it, in Simple Log Service or in a log fil
 
 Stable fields: ts, kind, event_id, event_source, rule, target, group_id, action, outcome,
 image_before, image_after, digest_before, digest_after, request_id, rollback_request_id,
-duration_ms, reason, group_name, tag_before, tag_after. `eci-redeploy audit LOGFILE` summarises
-them; `eci-redeploy history` reads them with the groups' own records.
+duration_ms, reason, group_name, tag_before, tag_after, groups, group_names. The last two are on an
+approval's line only. `eci-redeploy audit LOGFILE` summarises them; `eci-redeploy history` reads
+them with the groups' own records.
 """
 
 from __future__ import annotations
