@@ -15,8 +15,11 @@ HOST = "reg.example.com"
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
 
 
-def scaling_group(handle: Any, *, instances: int = 6, image: str = f"{HOST}/team/web:1.0.0") -> tuple[str, str]:
-    """A scaling group of the ECI type with one ECI configuration and `instances` InService instances."""
+def scaling_group(
+    handle: Any, *, instances: int = 6, image: str = f"{HOST}/team/web:1.0.0", restart_policy: str | None = None
+) -> tuple[str, str]:
+    """A scaling group of the ECI type with one ECI configuration and `instances` InService instances
+    (created with the configuration's RestartPolicy, as ESS creates them)."""
     from alibabacloud_ess20220222 import models
 
     client = ess_for(handle.gateway)._client(REGION)
@@ -34,6 +37,7 @@ def scaling_group(handle: Any, *, instances: int = 6, image: str = f"{HOST}/team
                 models.CreateEciScalingConfigurationRequestContainers(name="sidecar", image=f"{HOST}/team/log:2"),
             ],
             tags=[models.CreateEciScalingConfigurationRequestTags(key="app", value="web")],
+            restart_policy=restart_policy,
         )
     ).body.scaling_configuration_id
     handle.backend.ess.scale_out(gid, instances)

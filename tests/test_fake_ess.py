@@ -107,3 +107,25 @@ def test_the_gateway_retries_ess_throttling_with_the_same_client_token(eci):
     tries = [c for c in eci.backend.calls if c.action == "SuspendProcesses"]
     assert [c.code for c in tries] == ["Throttling.User", "Throttling.User", None]
     assert {c.params["ClientToken"] for c in tries} == {"tok-1"}
+
+
+def test_a_parameter_the_ess_sdk_would_drop_is_refused_not_sent(eci):
+    """Issue 22 item 1 for Auto Scaling: what the plan shows is what goes on the wire. EnterStandby's
+    request model (alibabacloud-ess20220222 EnterStandbyRequest) has no RegionId, and a misspelt field
+    has no place either: the SDK's from_map would drop them silently, so the gateway refuses the
+    request, naming them, and nothing reaches the fake (as the ECI gateway does)."""
+    from eci_redeploy.clients.ess import ess_for
+    from eci_redeploy.core.errors import EciApiError
+
+    gid, _ = scaling_group(eci, instances=1)
+    iid = next(iter(eci.backend.ess.instances[gid]))
+    before = len(eci.backend.calls)
+    with pytest.raises(EciApiError) as err:
+        ess_for(eci.gateway).call("EnterStandby",
+                                  {"RegionId": REGION, "ScalingGroupId": gid, "InstanceIds": [iid]})
+    assert err.value.code == "ParameterNotSent" and "RegionId" in str(err.value)
+    with pytest.raises(EciApiError, match=r"ProcesSes\.1"):
+        ess_for(eci.gateway).call("SuspendProcesses", {"RegionId": REGION, "ScalingGroupId": gid,
+                                                       "ProcesSes": ["ScaleIn"]})
+    assert len(eci.backend.calls) == before
+    assert eci.backend.ess.instances[gid][iid]["LifecycleState"] == "InService"
