@@ -23,8 +23,10 @@ def scaling_group(
     image: str = f"{HOST}/team/web:1.0.0",
     name: str = "web",
     tags: dict[str, str] | None = None,
+    restart_policy: str | None = None,
 ) -> tuple[str, str]:
-    """A scaling group of the ECI type with one ECI configuration and `instances` InService instances."""
+    """A scaling group of the ECI type with one ECI configuration and `instances` InService instances
+    (created with the configuration's RestartPolicy, as ESS creates them)."""
     from alibabacloud_ess20220222 import models
 
     client = ess_for(handle.gateway)._client(REGION)
@@ -43,6 +45,7 @@ def scaling_group(
                 models.CreateEciScalingConfigurationRequestContainers(name="sidecar", image=f"{HOST}/team/log:2"),
             ],
             tags=[models.CreateEciScalingConfigurationRequestTags(key="app", value="web")],
+            restart_policy=restart_policy,
         )
     ).body.scaling_configuration_id
     handle.backend.ess.scale_out(gid, instances)

@@ -211,3 +211,68 @@ def test_other_refused_mutations_change_nothing(eci, defect, tag_defect):
     action, body = calls[defect]
     _call(eci, action, body)
     assert _world(eci.backend) == before, defect
+
+
+# ---- the fake's Auto Scaling (fake/ess.py) is held to the same rule: a refused request changes nothing ----
+
+def _ess_world(eci, gids):
+    """Everything the official ESS client can observe of these scaling groups: the groups (tags
+    included), their ECI scaling configurations, their instances."""
+    from alibabacloud_ess20220222 import models as ess
+
+    from eci_redeploy.clients.ess import ess_for
+
+    client = ess_for(eci.gateway)._client(REGION)
+    groups = client.describe_scaling_groups(ess.DescribeScalingGroupsRequest(
+        region_id=REGION, scaling_group_ids=gids)).body.to_map()["ScalingGroups"]
+    configs = [client.describe_eci_scaling_configurations(ess.DescribeEciScalingConfigurationsRequest(
+        region_id=REGION, scaling_group_id=gid)).body.to_map()["ScalingConfigurations"] for gid in gids]
+    instances = [client.describe_scaling_instances(ess.DescribeScalingInstancesRequest(
+        region_id=REGION, scaling_group_id=gid, page_size=50)).body.to_map()["ScalingInstances"] for gid in gids]
+    return groups, configs, instances
+
+
+ESS_DEFECTS = ("modify: a later container unknown", "modify: an unknown init container", "tag: the second group full",
+               "standby: a later instance not InService")
+
+
+@pytest.mark.parametrize("defect", ESS_DEFECTS)
+def test_a_refused_ess_mutation_changes_nothing(eci, defect):
+    """ModifyEciScalingConfiguration with ContainersUpdateType IncrementalUpdate "matches containers by
+    Name" (API reference, ModifyEciScalingConfiguration): a name it does not have is refused, and the
+    containers named before it in the same request are not changed. TagResources over two scaling
+    groups, one of which the tags would take past 20 ("You can attach up to 20 tags to a scaling
+    group", TagResources): neither is tagged. EnterStandby of two instances, one not InService: neither
+    enters (EnterStandby, IncorrectInstanceStatus)."""
+    from eci_redeploy.clients.ess import ess_for
+    from ess_tools import scaling_group
+
+    ess = ess_for(eci.gateway)
+    gid, cid = scaling_group(eci, instances=2)
+    other, _ = scaling_group(eci, instances=1)
+    tag = {"RegionId": REGION, "ResourceType": "scalinggroup", "ResourceIds": [gid, other]}
+    if defect == "tag: the second group full":
+        full = [{"Key": f"k{i}", "Value": "v"} for i in range(20)]
+        ess.call("TagResources", {**tag, "ResourceIds": [other], "Tags": full})
+    first, second = sorted(eci.backend.ess.instances[gid])
+    if defect.startswith("standby"):
+        ess.call("EnterStandby", {"ScalingGroupId": gid, "InstanceIds": [second]}, region=REGION)
+    before = _ess_world(eci, [gid, other])
+    app = {"Name": "app", "Image": "reg.example.com/team/web:9"}
+    calls = {
+        "modify: a later container unknown": ("ModifyEciScalingConfiguration", {
+            "ScalingConfigurationId": cid, "ContainersUpdateType": "IncrementalUpdate",
+            "Containers": [app, {"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}]}),
+        "modify: an unknown init container": ("ModifyEciScalingConfiguration", {
+            "ScalingConfigurationId": cid, "ContainersUpdateType": "IncrementalUpdate",
+            "Containers": [app], "InitContainers": [{"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}]}),
+        "tag: the second group full": ("TagResources", {**tag, "Tags": [{"Key": "extra", "Value": "v"}]}),
+        # EnterStandbyRequest has no RegionId (alibabacloud-ess20220222): the client's region is the call's
+        "standby: a later instance not InService": ("EnterStandby", {"ScalingGroupId": gid,
+                                                                     "InstanceIds": [first, second]}),
+    }
+    action, body = calls[defect]
+    with pytest.raises(EciApiError) as err:
+        ess.call(action, body, region=REGION)
+    assert err.value.code != "ParameterNotSent", err.value  # refused by the fake, not before sending
+    assert _ess_world(eci, [gid, other]) == before, defect

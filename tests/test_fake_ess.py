@@ -124,3 +124,25 @@ def test_describe_scaling_groups_pages_and_filters_by_tags(eci):
     assert [g.scaling_group_id for g in tagged.scaling_groups] == ids[:3]
     assert _code(lambda: client.describe_scaling_groups(models.DescribeScalingGroupsRequest(
         region_id=REGION, page_size=51))) == "InvalidParameter.PageSize"
+
+
+def test_a_parameter_the_ess_sdk_would_drop_is_refused_not_sent(eci):
+    """Issue 22 item 1 for Auto Scaling: what the plan shows is what goes on the wire. EnterStandby's
+    request model (alibabacloud-ess20220222 EnterStandbyRequest) has no RegionId, and a misspelt field
+    has no place either: the SDK's from_map would drop them silently, so the gateway refuses the
+    request, naming them, and nothing reaches the fake (as the ECI gateway does)."""
+    from eci_redeploy.clients.ess import ess_for
+    from eci_redeploy.core.errors import EciApiError
+
+    gid, _ = scaling_group(eci, instances=1)
+    iid = next(iter(eci.backend.ess.instances[gid]))
+    before = len(eci.backend.calls)
+    with pytest.raises(EciApiError) as err:
+        ess_for(eci.gateway).call("EnterStandby",
+                                  {"RegionId": REGION, "ScalingGroupId": gid, "InstanceIds": [iid]})
+    assert err.value.code == "ParameterNotSent" and "RegionId" in str(err.value)
+    with pytest.raises(EciApiError, match=r"ProcesSes\.1"):
+        ess_for(eci.gateway).call("SuspendProcesses", {"RegionId": REGION, "ScalingGroupId": gid,
+                                                       "ProcesSes": ["ScaleIn"]})
+    assert len(eci.backend.calls) == before
+    assert eci.backend.ess.instances[gid][iid]["LifecycleState"] == "InService"

@@ -306,6 +306,26 @@ def test_every_planned_ess_request_is_what_the_sdk_sends(eci):
     assert checked == len(report.outcomes) == 11
 
 
+def test_instances_that_never_restart_are_not_updated_in_place_unless_the_rule_says_so(eci):
+    """Issue 22 item 5 for a scaling group's instances: "Updating an ECI instance with a RestartPolicy of
+    Never may cause containers to fail" (UpdateContainerGroup, https://www.alibabacloud.com/help/en/eci/
+    developer-reference/api-eci-2018-08-08-updatecontainergroup). The configuration still moves (what
+    the group creates from now on runs the new image); the instances are skipped, saying why, until the
+    rule opts in with update: {restart_policy_never: in-place}."""
+    gid, cid = scaling_group(eci, instances=2, restart_policy="Never")
+    assert {eci.backend.group(i).spec["RestartPolicy"] for i in images(eci, gid)} == {"Never"}
+    report = _run(eci, _rules(rule(gid)), push("1.1.0"))
+    assert not [c for c in eci.backend.calls if c.action == "UpdateContainerGroup"]
+    assert set(images(eci, gid).values()) == {OLD} and configuration_image(eci, cid) == NEW
+    reasons = [s.reason for s in report.plan.skipped if s.target in images(eci, gid)]
+    assert len(reasons) == 2 and all("RestartPolicy is Never" in r and "restart_policy_never: in-place" in r
+                                     for r in reasons), reasons
+    assert _group(eci, gid)["SuspendedProcesses"] == []
+    opted = rule(gid, update={"restart_policy_never": "in-place"})
+    report = _run(eci, _rules(opted), push("1.2.0", minutes=1))
+    assert not report.failed and set(images(eci, gid).values()) == {f"{HOST}/team/web:1.2.0"}
+
+
 def test_gates_on_a_scaling_group_rule_are_refused_with_the_way_out():
     from eci_redeploy.core.errors import RulesError
 

@@ -212,3 +212,31 @@ def test_a_template_tag_ecis_refuses_is_a_planning_error_naming_it(make_rules, k
     rules = make_rules(_rule("web", action=action, template="t.yaml"), templates={"t.yaml": template})
     with pytest.raises(PlanningError, match=key[:20]):
         plan_event(_push(), rules, [group("eci-1", f"{HOST}/team/web:1")], {})
+
+
+def test_docs_list_every_tag_key_the_product_writes():
+    """docs/rules.md, "How the tracking keys are built", says every key eci-redeploy writes and its
+    format (issue 22 item 2). The keys are the modules' constants; each must be in that table (the
+    rollout's marks, the freeze and the scaling groups' records came after the table was written)."""
+    import re
+
+    from eci_redeploy.gates import store as gates_store
+    from eci_redeploy.planning import batchmark, scaling
+
+    from helpers import ROOT
+
+    keys = {v for m in (tracking, batchmark, scaling, gates_store) for v in vars(m).values()
+            if isinstance(v, str) and v.startswith(tracking.PREFIX) and v != tracking.PREFIX}
+    text = (ROOT / "docs" / "rules.md").read_text()
+    section = text[text.index("### How the tracking keys are built"):]
+    section = section[: section.index("\n## ")] if "\n## " in section else section
+    # a row's keys: `eci-redeploy.digest`, `.event-time` (the prefix written once), `eci-redeploy.held.<rule part>`
+    shown = set()
+    for cell in re.findall(r"`([^`]+)`", section):
+        if cell.startswith(tracking.PREFIX):
+            shown.add(re.sub(r"<[^>]*>$", "", cell))
+        elif re.fullmatch(r"\.[a-z-]+", cell):
+            shown.add(tracking.PREFIX + cell[1:])
+    missing = sorted(k for k in keys if k not in shown)
+    assert missing == [], missing
+    assert all(len(k) <= 64 for k in keys)

@@ -160,3 +160,61 @@ def test_7_an_unknown_approval_id_answers_401_like_a_known_one(world, headers):
     assert w.http("POST", "/approvals/nope.3c0b4a5e1d2f", headers={"Authorization": "Bearer al1ce-token"})[
         "statusCode"
     ] == 404
+
+
+# ---- the writer's de-duplication memory (issue 23 item 7: "the writer keeps every task id and result
+# forever (memory grows with distinct pushes)") ----
+
+
+def _writer_order(n):
+    from datetime import datetime, timezone
+
+    from eci_redeploy.events.model import PushEvent
+    from eci_redeploy.execution.handoff import WorkOrder
+
+    push = PushEvent("team/web", f"1.0.{n}", None, "distribution", f"ev-{n}",
+                     time=datetime(2026, 11, 27, tzinfo=timezone.utc), registry_host="reg.example.com")
+    return WorkOrder.for_events([push])
+
+
+def test_7_the_writer_forgets_a_task_id_after_a_day_on_its_own_clock(make_rules):
+    """A task id is remembered for a day (FC's default maxAsyncEventAgeInSeconds, after which FC
+    itself would no longer redeliver it) on the writer's clock: a redelivery within it is dropped, one
+    after it runs again (and changes nothing twice: every ECI call carries its transition's ClientToken)."""
+    from eci_redeploy.execution.writer import Writer
+
+    from helpers import rule
+
+    now = [1000.0]
+    ran = []
+    rules = make_rules(rule("web", tags={"semver": "^1.0.0"}))
+    writer = Writer(lambda order: ran.append(order.task_id), lambda: rules, clock=lambda: now[0])
+    try:
+        first = _writer_order(1)
+        assert writer.submit(first).via == "writer"
+        assert writer.drain(10)
+        now[0] += 86399
+        assert writer.submit(first).via == "writer:duplicate"
+        now[0] += 2
+        assert writer.submit(first).via == "writer"
+        assert writer.drain(10)
+    finally:
+        writer.stop()
+    assert ran == [first.task_id, first.task_id]
+
+
+def test_7_the_task_ids_and_results_kept_are_bounded_in_count():
+    """At most 100,000 task ids (the oldest forgotten first) and the last 1,000 results: memory stays
+    bounded however many distinct pushes a long-running `serve` sees (docs/security.md, Limits)."""
+    from eci_redeploy.core.idempotency import SeenTasks
+    from eci_redeploy.execution.writer import RESULTS, Results
+
+    seen = SeenTasks(clock=lambda: 0.0)
+    for i in range(100_000 + 10):
+        assert seen.first(f"t{i}")
+    assert len(seen) == 100_000 and "t9" not in seen and "t10" in seen
+    assert seen.first("t0")  # forgotten, so new again
+    results = Results()
+    for i in range(RESULTS + 10):
+        results[f"t{i}"] = "ok"
+    assert len(results) == RESULTS == 1000 and "t9" not in results

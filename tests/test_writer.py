@@ -156,9 +156,23 @@ def test_backoff_grows_and_is_bounded():
 def test_a_bad_retry_setting_is_one_clear_error(value):
     from eci_redeploy.core.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_RETRIES must be a non-negative number"):
+    with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_RETRIES must be a whole number of at least 0, not"):
         RetryBudget.from_env({"ECI_REDEPLOY_WORKER_RETRIES": value})
     assert RetryBudget.from_env({}) == RetryBudget()
+
+
+@pytest.mark.parametrize("value", ["many", "0", "2.5"])
+def test_a_bad_step_limit_is_one_clear_error_before_anything_is_handed_off(value):
+    """ECI_REDEPLOY_WORKER_MAX_STEPS is read by the same parser as the writer's budget
+    (core.settings.env_number): a whole number of at least 1, else one error naming it."""
+    from eci_redeploy.core.errors import ConfigError
+    from eci_redeploy.functions import push_worker
+
+    order = WorkOrder.for_events([push("1.1.0", 1)])
+    handed = []
+    with pytest.raises(ConfigError, match="ECI_REDEPLOY_WORKER_MAX_STEPS must be a whole number of at least 1"):
+        push_worker._continue(order, None, {"ECI_REDEPLOY_WORKER_MAX_STEPS": value}, None, 0.0, handed)
+    assert handed == []
 
 
 def test_an_evidence_order_is_no_push_it_neither_supersedes_nor_is_superseded(semver_rules):

@@ -312,3 +312,75 @@ def test_the_async_event_age_covers_the_retries_behind_a_backlog_and_serve_keeps
     assert age <= 604800
     assert resources["push"]["props"]["asyncInvokeConfig"]["maxAsyncEventAgeInSeconds"] == age
     assert RetryBudget().max_age == age and RetryBudget().retries == retries
+
+
+def test_the_docs_state_the_message_age_s_yaml_sets():
+    """Issue 22 item 6: the docs name the same maximum message age as s.yaml and RetryBudget (a page
+    still saying 3600 after the change told an operator a backlog is dropped after an hour)."""
+    import re
+
+    from helpers import ROOT
+
+    resources = yaml.safe_load((ROOT / "s.yaml").read_text())["resources"]
+    age = resources["worker"]["props"]["asyncInvokeConfig"]["maxAsyncEventAgeInSeconds"]
+    stated = []
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        text = page.read_text()
+        for pattern in (r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?(\d[\d,]*\d)",
+                        r"_MAX_AGE_SECONDS`?,? default (\d[\d,]*\d)", r"doubling to 30 s, (\d[\d,]*\d) s\)"):
+            stated += [(page.name, int(m.replace(",", ""))) for m in re.findall(pattern, text)]
+    assert stated, "the docs name the message age somewhere"
+    assert [s for s in stated if s[1] != age] == [], age
+
+
+def _web_groups(n: int, *, pull: str | None = None) -> list[dict[str, Any]]:
+    """Rule web's groups as an account with creator tags has them: the system tag acs:tag:createdby,
+    which Resource Management adds and no request may name (CreateContainerGroupRequestTag: keys
+    "cannot start with acs: or aliyun")."""
+    out = []
+    for group in seeded(n):
+        group["Tags"] = [*group["Tags"], {"Key": "acs:tag:createdby", "Value": "ram:1234:alice"}]
+        if pull:
+            group["Containers"] = [{**c, "ImagePullPolicy": pull} for c in group["Containers"]]
+        out.append(group)
+    return out
+
+
+def test_a_later_step_s_rollback_sends_no_system_tag_and_is_accepted(stack):
+    """Issue 30 item 2 in the stepped rollout's rollback (planning/batchmark.rollback_body): it copied
+    the group's whole tag list, acs:tag:createdby included, so ECI (and the fake) refused the rollback
+    with InvalidParameter.Tag and the group stayed on the image that cannot be pulled."""
+    s = stack(0, transition=0.1, timeout_seconds=1, poll_seconds=0.2)
+    s.backend.seed(_web_groups(2))
+    s.backend.faults.broken_images = [f"*{digest(8)}"]
+    assert s.deliver(envelope(8)) == 202
+    s.drain()
+    refused = [c for c in s.backend.calls if c.action == "UpdateContainerGroup" and c.status != 200]
+    assert refused == []
+    updates = [c.params for c in s.backend.mutating_calls("UpdateContainerGroup")]
+    assert [p["ContainerGroupId"] for p in updates] == ["eci-000", "eci-000"]  # the change, its rollback
+    assert not [k for p in updates for k, v in p.items() if k.startswith("Tag.") and v.startswith("acs:")]
+    until(lambda: s.backend.group("eci-000").status == "Running", "the rollback")
+    assert web_images(s)["eci-000"] == f"{HOST}/team/web:1.0.0"
+    tags = {t["Key"]: t["Value"] for t in s.backend.group("eci-000").spec["Tag"]}
+    assert tags["acs:tag:createdby"] == "ram:1234:alice"  # ECI keeps its system tags
+
+
+def test_a_rollback_the_undo_tag_cannot_express_is_not_left_to_a_later_step(stack):
+    """Issue 22 item 6 in a stepped rollout: a same-tag re-push (no digest) pulls with
+    ImagePullPolicy=Always, and its rollback puts back the policy the group had. The undo tag a later
+    step reads holds only the image, so such a change is rolled out waiting in its step, with the
+    planner's own rollback (IfNotPresent restored), instead of being handed to a later step that would
+    leave Always."""
+    s = stack(0, transition=0.1, timeout_seconds=1, poll_seconds=0.2)
+    s.backend.seed(_web_groups(1, pull="IfNotPresent"))
+    s.backend.faults.broken_images = [f"{HOST}/team/web:1.0.0"]  # the re-pushed tag cannot be pulled
+    body = json.loads(envelope(0, tag="1.0.0"))
+    del body["events"][0]["target"]["digest"]
+    del body["events"][0]["target"]["url"]
+    assert s.deliver(json.dumps(body).encode()) == 202
+    s.drain()
+    updates = [c.params for c in s.backend.mutating_calls("UpdateContainerGroup")]
+    assert [p.get("Container.1.ImagePullPolicy") for p in updates] == ["Always", "IfNotPresent"], updates
+    spec = s.backend.group("eci-000").spec["Container"][0]
+    assert spec["ImagePullPolicy"] == "IfNotPresent"

@@ -354,7 +354,9 @@ def tag_calls(
 UNSENT = "ParameterNotSent"
 
 
-def _refuse_unsent(action: str, request_name: str, body: Mapping[str, Any], request: Any) -> None:
+def _refuse_unsent(
+    action: str, request_name: str, body: Mapping[str, Any], request: Any, sdk: str = "alibabacloud-eci20180808"
+) -> None:
     """What `plan` and the dry run print (the body, flattened) is what goes on the wire: a parameter the
     SDK's request model has no field for is dropped by its `from_map` (UpdateContainerGroup's
     AcrRegistryInfo has no ArnService; a template's misspelt or newer field), so such a request is
@@ -367,7 +369,7 @@ def _refuse_unsent(action: str, request_name: str, body: Mapping[str, Any], requ
     if unsent:
         shown = ", ".join(unsent[:5]) + (f" and {len(unsent) - 5} more" if len(unsent) > 5 else "")
         raise EciApiError(
-            UNSENT, f"alibabacloud-eci20180808's {request_name} has no field for {shown}: not sent", action=action
+            UNSENT, f"{sdk}'s {request_name} has no field for {shown}: not sent", action=action
         )
 
 

@@ -16,7 +16,15 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.secrets import redact_endpoint, revealed
-from .eci import CallResult, Credentials, EciGateway, RetryPolicy, open_api_config, parse_endpoint
+from .eci import (
+    CallResult,
+    Credentials,
+    EciGateway,
+    RetryPolicy,
+    _refuse_unsent,
+    open_api_config,
+    parse_endpoint,
+)
 from .ess_model import EciConfiguration, ScalingGroup, ScalingInstance
 
 ENDPOINT_ENV = "ECI_REDEPLOY_ESS_ENDPOINT"
@@ -83,7 +91,9 @@ class EssGateway(EciGateway):
         from darabonba.runtime import RuntimeOptions
 
         request_name, method_name = ESS_ACTIONS[action]
-        request = getattr(models, request_name)().from_map(revealed(dict(body)))
+        plain = revealed(dict(body))
+        request = getattr(models, request_name)().from_map(plain)
+        _refuse_unsent(action, request_name, plain, request, "alibabacloud-ess20220222")  # as for ECI: plan == wire
         runtime = RuntimeOptions(autoretry=False, connect_timeout=5000, read_timeout=15000)
         response = getattr(self._client(region), method_name)(request, runtime)
         return response.body.to_map() if response.body is not None else {}

@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import ConfigError
 from .secrets import Secret
+
+N = TypeVar("N", int, float)
+
+
+def env_number(env: Mapping[str, str], name: str, default: N, kind: Callable[[str], N], *, least: N) -> N:
+    """A numeric setting: `default` when unset or empty, else `kind(value)`, at least `least`; anything
+    else is one ConfigError naming the variable and its value."""
+    raw = env.get(name)
+    what = "a whole number" if kind is int else "a number"
+    try:
+        value = kind(raw) if raw else default
+    except ValueError:
+        raise ConfigError(f"{name} must be {what} of at least {least}, not {raw!r}") from None
+    if value < least:
+        raise ConfigError(f"{name} must be {what} of at least {least}, not {raw!r}")
+    return value
 
 
 @dataclass(frozen=True)

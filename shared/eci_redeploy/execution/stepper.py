@@ -253,10 +253,10 @@ def _with_marks(unit: list[Step], mark: bm.Mark, rule: Rule, seen: dict[str, Con
         return None
     # No undo where the planner plans no rollback (the image it replaces is not a valid reference).
     can_undo = step.action == "UpdateContainerGroup" and step.rollback is not None and rule.rollout.rollback
-    undo = bm.undo_value(step.previous) if can_undo else None
+    undo = bm.undo_value(step.previous) if can_undo and _images_only(step.rollback) else None
     if step.action == "UpdateContainerGroup":
         if "Tag" not in step.body or (undo is None and can_undo):
-            return None
+            return None  # the waiting rollout, with the planner's own rollback
         tags = bm.with_marks(step.body["Tag"], mark, undo)
         if tags is None:
             return None
@@ -265,6 +265,13 @@ def _with_marks(unit: list[Step], mark: bm.Mark, rule: Rule, seen: dict[str, Con
     if len(set(group.tag_map) | set(record)) > 20:
         return None
     return _copy(step, record=record)
+
+
+def _images_only(rollback: Mapping[str, Any] | None) -> bool:
+    """Whether the rollback puts back images only, which is all the undo tag can hold: not the
+    ImagePullPolicy a same-tag re-push set to Always, nor a whole container spec (update.containers: full)."""
+    entries = [c for section in ("Container", "InitContainer") for c in (rollback or {}).get(section) or []]
+    return all(set(c) <= {"Name", "Image"} for c in entries)
 
 
 def _copy(step: Step, **changes: Any) -> Step:

@@ -55,22 +55,12 @@ class RetryBudget:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RetryBudget:
-        from ..core.errors import ConfigError
-
-        def number(name: str, default: float, kind: Callable[[str], float]) -> Any:
-            raw = env.get(name)
-            try:
-                value = kind(raw) if raw else default
-            except ValueError:
-                raise ConfigError(f"{name} must be a non-negative number, not {raw!r}") from None
-            if value < 0:
-                raise ConfigError(f"{name} must be a non-negative number, not {raw!r}")
-            return value
+        from ..core.settings import env_number
 
         return cls(
-            retries=number("ECI_REDEPLOY_WORKER_RETRIES", cls.retries, int),
-            initial=number("ECI_REDEPLOY_WORKER_BACKOFF_SECONDS", cls.initial, float),
-            max_age=number("ECI_REDEPLOY_WORKER_MAX_AGE_SECONDS", cls.max_age, float),
+            retries=env_number(env, "ECI_REDEPLOY_WORKER_RETRIES", cls.retries, int, least=0),
+            initial=env_number(env, "ECI_REDEPLOY_WORKER_BACKOFF_SECONDS", cls.initial, float, least=0.0),
+            max_age=env_number(env, "ECI_REDEPLOY_WORKER_MAX_AGE_SECONDS", cls.max_age, float, least=0.0),
         )
 
     def delay(self, retry: int, rng: random.Random) -> float:
@@ -169,7 +159,7 @@ class Writer:
         self.dropped: deque[tuple[PushEvent, PushEvent]] = deque(maxlen=RESULTS)
         self._rng = random.Random(seed)
         self._queue: list[Job] = []
-        self._seen = SeenTasks()
+        self._seen = SeenTasks(clock=clock)  # a day on the writer's own clock, like its queue's times
         self._seq = 0
         self._busy = False
         self._stopped = False

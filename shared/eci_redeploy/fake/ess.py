@@ -172,16 +172,21 @@ class FakeEss:
         # ContainersUpdateType: RenewUpdate (default) overwrites Containers; IncrementalUpdate matches them
         # by Name and changes only what the request names (API reference, ModifyEciScalingConfiguration).
         incremental = body.get("ContainersUpdateType") == "IncrementalUpdate"
-        for section in ("Containers", "InitContainers"):
-            if section not in body:
-                continue
+        sections = [s for s in ("Containers", "InitContainers") if s in body]
+        if incremental:  # the whole request is checked before anything changes (a refusal changes nothing)
+            for section in sections:
+                names = {c["Name"] for c in config.get(section) or []}
+                for change in body[section]:
+                    if change.get("Name") not in names:
+                        raise ApiError(
+                            400, "InvalidParameter.Containers", f"container {change.get('Name')} does not exist"
+                        )
+        for section in sections:
             if not incremental:
                 config[section] = [dict(c) for c in body[section]]
                 continue
-            existing = {c["Name"]: c for c in config.get(section) or []}
+            existing = {c["Name"]: dict(c) for c in config.get(section) or []}
             for change in body[section]:
-                if change.get("Name") not in existing:
-                    raise ApiError(400, "InvalidParameter.Containers", f"container {change.get('Name')} does not exist")
                 existing[change["Name"]].update(change)
             config[section] = list(existing.values())
         for key in ("Tags", "AcrRegistryInfos", "ImageRegistryCredentials", "ContainerGroupName"):
@@ -303,15 +308,19 @@ class FakeEss:
 
     def _TagResources(self, params: dict[str, str]) -> dict[str, Any]:
         body = unflatten(params)
+        tagged = []  # every group's new tags first: a refusal for one group tags none (nothing half-applied)
         for group in self._tagged(body):
             tags = {t["Key"]: t.get("Value", "") for t in group["Tags"]}
             for tag in body.get("Tags") or []:
+                # TagResources: Tags.N.Key and Tags.N.Value up to 128 characters (API reference)
                 if not tag.get("Key") or len(tag["Key"]) > 128 or len(str(tag.get("Value") or "")) > 128:
                     raise ApiError(400, "InvalidParameter.Tags", "tag keys are 1-128 characters, values at most 128")
                 tags[tag["Key"]] = tag.get("Value", "")
             if len(tags) > MAX_TAGS:
                 raise ApiError(400, "QuotaExceed.Tags", f"a scaling group has at most {MAX_TAGS} tags")
-            group["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+            tagged.append((group, [{"Key": k, "Value": v} for k, v in tags.items()]))
+        for group, tags_after in tagged:
+            group["Tags"] = tags_after
         return {}
 
     def _UntagResources(self, params: dict[str, str]) -> dict[str, Any]:

@@ -27,7 +27,11 @@ from .exceptions import required as _required
 from .group import Group, event, new_request_id, now
 from .params import check_numbers
 
+# ContainerGroupName: "2 to 128 characters ... lowercase letters, digits, and hyphens (-). It cannot start or
+# end with a hyphen" (CreateContainerGroupRequest.container_group_name, alibabacloud-eci20180808).
 GROUP_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,126}[a-z0-9])$")
+# UpdateContainerGroup / RestartContainerGroup: only an instance that is Pending or Running can be updated or
+# restarted (API reference, "Operation description"; otherwise IncorrectStatus, ECI's error codes).
 MUTABLE = ("Pending", "Running")
 MUTATING = (
     "CreateContainerGroup",
@@ -43,6 +47,8 @@ ESS_MUTATING = (
     "EnterStandby",
     "ExitStandby",
 )
+# DescribeContainerGroups: Limit "Default value: 20. Maximum value: 20", ContainerGroupIds "up to 20 IDs"
+# in JSON format (DescribeContainerGroupsRequest, alibabacloud-eci20180808).
 PAGE_MAX = 20
 # CreateContainerGroup's Tag.N.Key: "up to 64 characters" (CreateContainerGroupRequestTag in
 # alibabacloud-eci20180808; the ECI tags guide, https://www.alibabacloud.com/help/en/eci/user-guide/
@@ -254,6 +260,8 @@ class FakeEci:
                 f"ContainerGroupName {name!r} is invalid: 2-128 lowercase letters, digits or '-', "
                 "not starting or ending with '-'",
             )
+        # Container: "This parameter is required"; each container's Name and Image too
+        # (CreateContainerGroupRequest / CreateContainerGroupRequestContainer, alibabacloud-eci20180808).
         containers = body.get("Container")
         if not isinstance(containers, list) or not containers:
             raise ApiError(400, "MissingParameter.Container", "Container is required")
@@ -385,6 +393,8 @@ class FakeEci:
 
     def _GetAuthorizationToken(self, params: dict[str, str]) -> dict[str, Any]:
         instance = _required(params, "InstanceId")
+        # ACR's GetAuthorizationToken (cr 2018-12-01 API reference): an instance that does not exist is
+        # INSTANCE_NOT_EXIST (ACR's error codes).
         if instance not in self.acr_tokens:
             raise ApiError(404, "INSTANCE_NOT_EXIST", f"instance {instance} does not exist")
         user, token = self.acr_tokens[instance]
@@ -399,10 +409,14 @@ class FakeEci:
         body = unflatten({k: v for k, v in params.items() if k != "ClientToken"})
         _required(body, "RegionId")
         name = _required(body, "ImageCacheName")
+        # Image.N and ImageCacheName: "This parameter is required" (CreateImageCacheRequest,
+        # alibabacloud-eci20180808).
         images = body.get("Image")
         if not isinstance(images, list) or not images:
             raise ApiError(400, "MissingParameter.Image", "Image.N is required")
-
+        # SecurityGroupId and VSwitchId: the CreateImageCache API reference marked them required; the SDK
+        # model (2.1.0) no longer does (the default security group and vSwitch are then used). The fake
+        # keeps refusing their absence, the stricter reading (docs/fake.md, the CreateImageCache row).
         for key in ("SecurityGroupId", "VSwitchId"):
             _required(body, key)
 
@@ -484,6 +498,7 @@ class FakeEci:
         gid = _required(params, "ContainerGroupId")
         _required(params, "RegionId")
         group = self.groups.get(gid)
+        # A group that does not exist in that region: InvalidContainerGroup.NotFound, 404 (ECI's error codes).
         if group is None or group.region != params["RegionId"]:
             raise ApiError(
                 404, "InvalidContainerGroup.NotFound", f"The specified container group {gid} does not exist."

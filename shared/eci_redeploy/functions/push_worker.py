@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.errors import EciRedeployError, InputError, RetryLater
 from ..core.log import log_event
-from ..core.settings import Settings
+from ..core.settings import Settings, env_number
 from ..events.adapters import decode_json, parse_body
 from ..events.triggers import eventbridge_events
 from . import runtime as common
@@ -161,7 +161,7 @@ def _continue(order: Any, settings: Settings, env: Any, context: Any, delay: flo
     from ..core.errors import ConfigError
     from ..core.idempotency import task_id
 
-    limit = _number(env, "ECI_REDEPLOY_WORKER_MAX_STEPS", 1000)
+    limit = env_number(env, "ECI_REDEPLOY_WORKER_MAX_STEPS", 1000, int, least=1)
     if order.step + 1 > limit:
         log_event("work.gave_up", task_id=order.task_id, reason=f"rollout still unfinished after {limit} steps")
         return {"gave_up": f"rollout still unfinished after {limit} steps"}
@@ -179,19 +179,6 @@ def _continue(order: Any, settings: Settings, env: Any, context: Any, delay: flo
         raise RetryLater(f"rollout continues; hand-off failed: {exc.one_line()}") from None
     log_event("work.continued", task_id=order.task_id, next_task_id=done.task_id, delay=seconds, step=follow_up.step)
     return {"task_id": done.task_id, "via": done.via, "delay": seconds}
-
-
-def _number(env: Any, name: str, default: int) -> int:
-    from ..core.errors import ConfigError
-
-    raw = env.get(name)
-    try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
-    if value < 1:
-        raise ConfigError(f"{name} must be at least 1, not {raw!r}")
-    return value
 
 
 def _through_pipeline(

@@ -175,6 +175,8 @@ def rollback_body(group: ContainerGroup, rule: Any, event: PushEvent, env: Mappi
             body[section] = entries
     body.update(pull_parameters([old], rule, event, env).for_update())
     failed = Mark(mark.started_ms, FAILED, mark.push, mark.rule)
+    # As every other request's Tag (tracking.for_request): no system tag (ECI refuses a request naming
+    # one: CreateContainerGroupRequestTag, keys "cannot start with acs: or aliyun") and no key past 64.
     tags = [{"Key": t.key, "Value": t.value} for t in group.tags if t.key not in KEYS]
-    body["Tag"] = [*tags, {"Key": BATCH, "Value": failed.value()}]
+    body["Tag"] = [*tracking.for_request(tags, group.tag_map).tags, {"Key": BATCH, "Value": failed.value()}]
     return body

@@ -98,14 +98,15 @@ NEVER_RESTARTS = (
 )
 
 
-def _never_restarts(rule: Rule, group: ContainerGroup) -> Skip | None:
-    """A group that never restarts its containers is changed in place only when the rule says so."""
+def _never_restarts(rule: Rule, group: ContainerGroup, way_out: str | None = None) -> Skip | None:
+    """A group that never restarts its containers is changed in place only when the rule says so.
+    `way_out`: what else moves it (a scaling group's instance: not a replace, its group's next ones)."""
     if group.restart_policy != "Never" or rule.update.restart_policy_never == "in-place":
         return None
+    way_out = way_out or "action: replace (a new group from a template)"
     reason = (
         f"{NEVER_RESTARTS}: not {'restarted' if rule.target.action == 'restart' else 'updated'} in place; use "
-        "action: replace (a new group from a template), or update: {restart_policy_never: in-place} to change it "
-        "anyway"
+        f"{way_out}, or update: {{restart_policy_never: in-place}} to change it anyway"
     )
     return Skip(rule.name, reason, group.id)
 

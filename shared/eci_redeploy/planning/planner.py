@@ -87,7 +87,9 @@ def _plan_rule(
 
         views = groups.scaling if isinstance(groups, GroupIndex) else GroupIndex(groups).scaling
         # The container-group decisions it reuses are handed over, not imported (no import cycle).
-        reuse = SimpleNamespace(guard=_guard, changes=_changes, plan_update=_plan_update, pulls=PullCache())
+        reuse = SimpleNamespace(
+            guard=_guard, never=_never_restarts, changes=_changes, plan_update=_plan_update, pulls=PullCache()
+        )
         plan_scaling(plan, event, rule, views, env, live, reuse)
         return
     if action == "create":

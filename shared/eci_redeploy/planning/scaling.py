@@ -258,6 +258,15 @@ def _configuration(
     ]
 
 
+# A scaling group's instance that never restarts (RestartPolicy Never, from its configuration) is not
+# replaced by this product: the configuration it was created from moves anyway, so ESS's next instances
+# run the new image.
+NEVER_WAY_OUT = (
+    "the scaling group's own replacement of its instances (the configuration is updated: scale in and out to "
+    "renew them)"
+)
+
+
 def _instances(
     plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
     reuse: Any,
@@ -275,6 +284,7 @@ def _instances(
             plan.skipped.append(Skip(rule.name, f"{why}: left to the scaling group", instance.id))
             continue
         guard, held = reuse.guard(event, rule, group)
+        guard = guard or reuse.never(rule, group, NEVER_WAY_OUT)  # as for any container group (planner)
         if guard is not None:
             plan.skipped.append(guard)
             continue
