@@ -18,6 +18,7 @@ import latency
 import load
 import observe
 import scale
+import scaling
 import tagpolicy
 import throughput
 from common import table
@@ -40,6 +41,7 @@ def main() -> int:
     headofline.run()
     scale.run(20 if quick else 60, 0.05, 8 if quick else 20)
     observe.run()
+    scaling.run()
     tagpolicy.run()
     print()
     print(table())

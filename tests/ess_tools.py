@@ -13,10 +13,17 @@ from eci_redeploy.events.model import PushEvent
 REGION = "cn-hangzhou"
 HOST = "reg.example.com"
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+NEW_IMAGE = f"{HOST}/team/web:1.1.0"  # what push("1.1.0") deploys on a group scaling_group() made
 
 
 def scaling_group(
-    handle: Any, *, instances: int = 6, image: str = f"{HOST}/team/web:1.0.0", restart_policy: str | None = None
+    handle: Any,
+    *,
+    instances: int = 6,
+    image: str = f"{HOST}/team/web:1.0.0",
+    name: str = "web",
+    tags: dict[str, str] | None = None,
+    restart_policy: str | None = None,
 ) -> tuple[str, str]:
     """A scaling group of the ECI type with one ECI configuration and `instances` InService instances
     (created with the configuration's RestartPolicy, as ESS creates them)."""
@@ -25,7 +32,8 @@ def scaling_group(
     client = ess_for(handle.gateway)._client(REGION)
     gid = client.create_scaling_group(
         models.CreateScalingGroupRequest(
-            region_id=REGION, scaling_group_name="web", group_type="ECI", min_size=0, max_size=50
+            region_id=REGION, scaling_group_name=name, group_type="ECI", min_size=0, max_size=50,
+            tags=[models.CreateScalingGroupRequestTags(key=k, value=v) for k, v in (tags or {}).items()] or None,
         )
     ).body.scaling_group_id
     cid = client.create_eci_scaling_configuration(

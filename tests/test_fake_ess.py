@@ -109,6 +109,23 @@ def test_the_gateway_retries_ess_throttling_with_the_same_client_token(eci):
     assert {c.params["ClientToken"] for c in tries} == {"tok-1"}
 
 
+def test_describe_scaling_groups_pages_and_filters_by_tags(eci):
+    """DescribeScalingGroups: PageSize "Maximum value: 50. Default value: 10", PageNumber from 1, Tags.N.Key /
+    Value filter (API reference, DescribeScalingGroups; DescribeScalingGroupsRequestTags in the SDK)."""
+    ids = [scaling_group(eci, instances=0, name=f"g{n}", tags={"team": "a" if n < 3 else "b"})[0] for n in range(4)]
+    client = _client(eci)
+    first = client.describe_scaling_groups(models.DescribeScalingGroupsRequest(
+        region_id=REGION, page_size=2, page_number=1)).body
+    second = client.describe_scaling_groups(models.DescribeScalingGroupsRequest(
+        region_id=REGION, page_size=2, page_number=2)).body
+    assert first.total_count == 4 and [g.scaling_group_id for g in first.scaling_groups + second.scaling_groups] == ids
+    tagged = client.describe_scaling_groups(models.DescribeScalingGroupsRequest(
+        region_id=REGION, page_size=50, tags=[models.DescribeScalingGroupsRequestTags(key="team", value="a")])).body
+    assert [g.scaling_group_id for g in tagged.scaling_groups] == ids[:3]
+    assert _code(lambda: client.describe_scaling_groups(models.DescribeScalingGroupsRequest(
+        region_id=REGION, page_size=51))) == "InvalidParameter.PageSize"
+
+
 def test_a_parameter_the_ess_sdk_would_drop_is_refused_not_sent(eci):
     """Issue 22 item 1 for Auto Scaling: what the plan shows is what goes on the wire. EnterStandby's
     request model (alibabacloud-ess20220222 EnterStandbyRequest) has no RegionId, and a misspelt field

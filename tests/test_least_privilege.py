@@ -74,6 +74,30 @@ def test_eci_writes_are_scoped_to_container_groups_and_image_caches():
     assert invoke[0]["Resource"] == "acs:fc:*:*:functions/eci-redeploy-worker"
 
 
+# The ESS writes whose "Authorization information" table (API reference, 2022-02-22) names the resource type
+# ScalingGroup, acs:ess:{#regionId}:{#accountId}:scalinggroup/{#ScalingGroupId}: help.aliyun.com/zh/auto-scaling/
+# developer-reference/api-ess-2022-02-22-{suspendprocesses, resumeprocesses, enterstandby, exitstandby} and
+# help.aliyun.com/document_detail/459378.htm (ModifyEciScalingConfiguration). TagResources / UntagResources:
+# no page found that names a resource type, so they stay on "*" (docs/scaling-groups.md).
+ESS_SCALING_GROUP_WRITES = {
+    "ess:SuspendProcesses",
+    "ess:ResumeProcesses",
+    "ess:EnterStandby",
+    "ess:ExitStandby",
+    "ess:ModifyEciScalingConfiguration",
+}
+
+
+def test_ess_writes_are_scoped_to_scaling_groups_where_ess_authorises_by_resource():
+    statements = _policy("worker")["Statement"]
+    for st in statements:
+        actions = set(st["Action"]) & ESS_SCALING_GROUP_WRITES
+        if actions:
+            assert st["Resource"] == "acs:ess:*:*:scalinggroup/*", sorted(actions)
+    scoped = {a for st in statements if st["Resource"] == "acs:ess:*:*:scalinggroup/*" for a in st["Action"]}
+    assert scoped == ESS_SCALING_GROUP_WRITES
+
+
 def test_the_async_failure_destination_can_be_written_by_the_functions_that_have_one():
     import yaml
 

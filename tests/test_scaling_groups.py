@@ -14,7 +14,7 @@ import pytest
 
 from eci_redeploy import pipeline
 from eci_redeploy.rules.model import parse_rules
-from ess_tools import HOST, REGION, configuration_image, images, push, rule, scaling_group
+from ess_tools import HOST, REGION, T0, configuration_image, images, push, rule, scaling_group
 
 NEW = f"{HOST}/team/web:1.1.0"
 OLD = f"{HOST}/team/web:1.0.0"
@@ -342,3 +342,129 @@ def test_a_scaling_group_rule_refuses_container_groups_and_other_actions():
     with pytest.raises(RulesError, match="action: update"):
         _rules(rule("asg-x1", target={"action": "restart"}))
     assert _rules(rule("asg-x1", target={"scaling_group": {"name": "web"}})).rules[0].target.scaling_group.name == "web"
+
+
+class _Registry:
+    """The registry as `rollback` asks it (resolve a tag to its digest); the digest is made up here."""
+
+    host = HOST
+
+    def resolve(self, repository, tag, platform):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(tag=tag, digest="sha256:" + {"1.0.0": "e", "1.1.0": "f"}[tag] * 64, index_digest=None)
+
+    def list_tags(self, repository):
+        return ["1.0.0", "1.1.0"]
+
+
+def test_rollback_with_freeze_moves_configuration_and_instances_back_and_freezes_the_scaling_group(eci):
+    """`eci-redeploy rollback RULE --to TAG --freeze` (docs/cli.md) on a scaling-group rule: the freeze is
+    set where the scaling-group planning reads it (the scaling group's tags, ESS TagResources), a push
+    after it is left alone, `unfreeze` lifts it, and a rollback passes a frozen group as for container
+    groups. Before: ECI TagResources was sent with the scaling group's id (InvalidResourceId.NotFound)."""
+    from eci_redeploy.operations import rollback as back
+
+    gid, cid = scaling_group(eci, instances=2)
+    rules = _rules(rule(gid))
+    r = rules.rules[0]
+    _run(eci, rules, push("1.1.0"))
+    assert configuration_image(eci, cid) == NEW
+    observed = back.rule_groups(eci.gateway, r, rules)
+    assert back.previous_tag(r, rules, observed, _Registry()) == "1.0.0"
+    event = back.rollback_event(r, rules, _Registry(), "1.0.0")
+    report = back.run_rollback(event, rules, eci.gateway, {"REG_PASSWORD": "s3cret"})
+    assert not report.failed
+    back_to = f"{HOST}/team/web@sha256:{'e' * 64}"
+    assert configuration_image(eci, cid) == back_to and set(images(eci, gid).values()) == {back_to}
+    assert back.set_freeze(eci.gateway, r, observed, "rollback to 1.0.0") == [gid]
+    assert {"Key": "eci-redeploy.freeze", "Value": "rollback to 1.0.0"} in _group(eci, gid)["Tags"]
+    later = _run(eci, rules, push("1.2.0", minutes=5))
+    assert "frozen" in later.plan.skipped[-1].reason and configuration_image(eci, cid) == back_to
+    # a rollback is the operator's: a frozen scaling group lets it through, as a frozen container group does
+    again = back.run_rollback(back.rollback_event(r, rules, _Registry(), "1.1.0"), rules, eci.gateway,
+                              {"REG_PASSWORD": "s3cret"})
+    assert not again.failed and not [s for s in again.plan.skipped if "frozen" in s.reason]
+    assert configuration_image(eci, cid) == f"{HOST}/team/web@sha256:{'f' * 64}"
+    assert back.set_freeze(eci.gateway, r, back.rule_groups(eci.gateway, r, rules), None) == [gid]
+    assert not [t for t in _group(eci, gid)["Tags"] if t["Key"] == "eci-redeploy.freeze"]
+    _run(eci, rules, push("1.2.0", minutes=6))
+    assert configuration_image(eci, cid) == f"{HOST}/team/web:1.2.0"
+
+
+def test_one_notification_per_push_names_the_image_and_a_failed_rollout_is_not_also_deployed(eci):
+    """docs/notifications.md: one message per (rule, event) that changed something. Before, the procedure's
+    steps (suspend, standby, their records) had no event, so each push sent a second message, "deployed"
+    with no image, also for a rollout that was rolled back."""
+    from eci_redeploy.report.notify import messages_for
+
+    gid, _ = scaling_group(eci, instances=2)
+    report = _run(eci, _rules(rule(gid)), push("1.1.0"))
+    [message] = messages_for(report)
+    assert (message.outcome, message.image) == ("deployed", NEW)
+    assert [(g["target"], g["action"]) for g in message.groups] == [
+        (gid, "ModifyEciScalingConfiguration"), *((i, "UpdateContainerGroup") for i in sorted(images(eci, gid)))]
+    eci.backend.faults.broken_images = [f"{HOST}/team/web:1.2.0"]
+    failed = _run(eci, _rules(rule(gid, rollout={"timeout_seconds": 1})), push("1.2.0", minutes=1))
+    [message] = messages_for(failed)
+    assert message.outcome == "rolled-back" and message.image == f"{HOST}/team/web:1.2.0"
+    # the audit trail names the push on every step of the procedure
+    assert {o.step.event_id for o in failed.outcomes} == {"ev-1.2.0-1"}
+
+
+def test_the_example_acr_rule_sends_acr_registry_infos_with_the_configuration(eci):
+    """examples/scaling-group-rules.yaml's api-asg (ACR Enterprise Edition, no password), applied on the wire:
+    ModifyEciScalingConfiguration carries AcrRegistryInfos.N.{Domains, InstanceId, InstanceName, RegionId}
+    (ModifyEciScalingConfigurationRequestAcrRegistryInfos in alibabacloud-ess20220222: Domains, not ECI's
+    Domain), the image by digest, and the instances get ECI's AcrRegistryInfo as for any container group."""
+    import yaml
+
+    from eci_redeploy.events.model import PushEvent
+
+    from helpers import ROOT
+
+    doc = yaml.safe_load((ROOT / "examples" / "scaling-group-rules.yaml").read_text())
+    body = next(r for r in doc["rules"] if r["name"] == "api-asg")
+    domain = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com"
+    gid, cid = scaling_group(eci, instances=2, image=f"{domain}/team/api:2.0.0")
+    body["target"] = {**body["target"], "scaling_group": gid}
+    body["rollout"] = {**body["rollout"], "poll_seconds": 0.01}
+    digest = "sha256:" + "d" * 64
+    event = PushEvent("team/api", "2.1.0", digest, "acr-eventbridge", "ev-acr", time=T0, instance_id="cri-abc123",
+                      instance_name="acme", region=REGION, signed=True)
+    report = _run(eci, _rules(body), event)
+    assert not report.failed, report.to_json()
+    [modify] = [c for c in eci.backend.calls if c.mutating and c.action == "ModifyEciScalingConfiguration"]
+    assert modify.params["AcrRegistryInfos.1.InstanceId"] == "cri-abc123"
+    assert modify.params["AcrRegistryInfos.1.InstanceName"] == "acme"
+    assert modify.params["AcrRegistryInfos.1.RegionId"] == REGION
+    assert modify.params["AcrRegistryInfos.1.Domains.1"] == domain
+    assert "ImageRegistryCredentials.1.Password" not in modify.params
+    assert configuration_image(eci, cid) == f"{domain}/team/api@{digest}"
+    assert set(images(eci, gid).values()) == {f"{domain}/team/api@{digest}"}
+
+
+def test_a_rule_by_tags_rolls_every_scaling_group_that_carries_them_and_no_other(eci):
+    """issue 26: "target: {scaling_group: ...} (or by name/tags)". DescribeScalingGroups filters by Tags.N
+    (DescribeScalingGroupsRequestTags in alibabacloud-ess20220222); each matching group gets its own procedure."""
+    web1, c1 = scaling_group(eci, instances=2, name="web-a", tags={"app": "web", "env": "prod"})
+    web2, c2 = scaling_group(eci, instances=1, name="web-b", tags={"app": "web", "env": "prod"})
+    other, c3 = scaling_group(eci, instances=1, name="web-test", tags={"app": "web", "env": "test"})
+    body = rule("asg-x1", target={"scaling_group": {"tags": {"app": "web", "env": "prod"}}})
+    report = _run(eci, _rules(body), push("1.1.0"))
+    assert not report.failed
+    assert configuration_image(eci, c1) == configuration_image(eci, c2) == NEW
+    assert set(images(eci, web1).values()) == set(images(eci, web2).values()) == {NEW}
+    assert configuration_image(eci, c3) == OLD and set(images(eci, other).values()) == {OLD}
+    suspended = [c.params["ScalingGroupId"] for c in eci.backend.calls if c.action == "SuspendProcesses"]
+    assert sorted(suspended) == sorted([web1, web2])
+    assert all(_group(eci, g)["SuspendedProcesses"] == [] for g in (web1, web2, other))
+
+
+def test_a_scaling_group_reference_takes_exactly_one_of_id_name_tags():
+    from eci_redeploy.core.errors import RulesError
+
+    with pytest.raises(RulesError, match="exactly one of id, name, tags"):
+        _rules(rule("asg-x1", target={"scaling_group": {"name": "web", "tags": {"app": "web"}}}))
+    with pytest.raises(RulesError, match="keys are 1-128 characters"):
+        _rules(rule("asg-x1", target={"scaling_group": {"tags": {"k" * 129: "v"}}}))

@@ -69,8 +69,14 @@ def _target_text(rule: Any) -> str:
     selector = target.container_groups
     if selector is None:
         return f"{target.action}: a new group from {target.template}"
-    which = selector.ids or selector.name or selector.tags
-    return f"{target.action} container groups {which} in {target.region}"
+    if selector.ids:
+        which = "ids " + ", ".join(selector.ids)
+    elif selector.name:
+        which = selector.name  # as the README's walk-through shows it: `container groups api`
+    else:
+        which = "tagged " + ", ".join(f"{k}={v}" for k, v in (selector.tags or {}).items())
+    owned = " (and scaling groups' instances)" if target.allow_owned else ""
+    return f"{target.action} container groups {which}{owned} in {target.region}"
 
 
 @cli.command()
@@ -418,16 +424,16 @@ def _scaling_status(rules: Any, gateway: Any) -> list[dict[str, Any]]:
         except EciRedeployError as exc:
             out.append({"rule": rule.name, "scaling_group": ref.label, "error": exc.one_line()})
             continue
-        if not found:
+        views = [v for v in found if getattr(v, "is_scaling_view", False)]
+        if not views:
             out.append({"rule": rule.name, "scaling_group": ref.label, "error": "no such scaling group"})
-            continue
-        view = found[0]
-        processes, owner, standby = recorded(view.group.tag_map)
-        entry = {"rule": rule.name, **view.to_json()}
-        if processes or standby:
-            entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
-                                "note": "a rollout that did not finish: the next run or reconcile puts it back"}
-        out.append(entry)
+        for view in views:
+            processes, owner, standby = recorded(view.group.tag_map)
+            entry = {"rule": rule.name, **view.to_json()}
+            if processes or standby:
+                entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
+                                    "note": "a rollout that did not finish: the next run or reconcile puts it back"}
+            out.append(entry)
     return out
 
 

@@ -103,13 +103,30 @@ class EssGateway(EciGateway):
     def scaling_group(
         self, region: str, *, group_id: str | None = None, name: str | None = None
     ) -> ScalingGroup | None:
+        found = self.scaling_groups(region, group_id=group_id, name=name)
+        return found[0] if found else None
+
+    def scaling_groups(
+        self, region: str, *, group_id: str | None = None, name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> list[ScalingGroup]:
+        """The scaling groups of the region that match, every page (PageSize at most 50)."""
         query: dict[str, Any] = {"RegionId": region, "PageSize": PAGE_SIZE}
         if group_id:
             query["ScalingGroupIds"] = [group_id]
         if name:
             query["ScalingGroupName"] = name
-        found = self.call("DescribeScalingGroups", query).body.get("ScalingGroups") or []
-        return ScalingGroup.model_validate({**found[0], "RegionId": region}) if found else None
+        if tags:
+            query["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        out: list[ScalingGroup] = []
+        page = 1
+        while True:
+            result = self.call("DescribeScalingGroups", {**query, "PageNumber": page}).body
+            items = result.get("ScalingGroups") or []
+            out.extend(ScalingGroup.model_validate({**g, "RegionId": region}) for g in items)
+            if not items or len(out) >= int(result.get("TotalCount") or 0):
+                return out
+            page += 1
 
     def eci_configuration(self, region: str, group_id: str, config_id: str) -> EciConfiguration | None:
         body = {"RegionId": region, "ScalingGroupId": group_id, "ScalingConfigurationIds": [config_id]}

@@ -72,7 +72,7 @@ def observe(
             region, selector = rule.target.region, rule.target.container_groups
             scaling = rule.target.scaling_group
             if scaling is not None:  # the scaling group, its configuration, its instances (Auto Scaling)
-                skey = (region, "asg", scaling.id, scaling.name)
+                skey = (region, "asg", scaling.id, scaling.name, tuple(sorted((scaling.tags or {}).items())))
                 if skey not in seen:
                     seen.add(skey)
                     from .scaling import observe_scaling

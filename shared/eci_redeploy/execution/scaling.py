@@ -32,11 +32,15 @@ from .rollout import CONTINUED, Outcome, _call, _undo, wait_healthy
 
 
 def observe_scaling(gateway: EciGateway, region: str, ref: ScalingGroupRef) -> list[Any]:
-    """[ScalingView, its instances' container groups...], or [] when there is no such scaling group."""
+    """[ScalingView, its instances' container groups...] for each scaling group the rule names ([]: none)."""
     ess = ess_for(gateway)
-    group = ess.scaling_group(region, group_id=ref.id, name=ref.name)
-    if group is None:
-        return []
+    out: list[Any] = []
+    for group in ess.scaling_groups(region, group_id=ref.id, name=ref.name, tags=ref.tags):
+        out.extend(_observe_one(gateway, ess, region, group))
+    return out
+
+
+def _observe_one(gateway: EciGateway, ess: EssGateway, region: str, group: Any) -> list[Any]:
     config = (
         ess.eci_configuration(region, group.id, group.active_configuration) if group.active_configuration else None
     )

@@ -88,8 +88,15 @@ def _event_for(rule: Rule, plan: Plan, rule_units: list[list[Step]]) -> PushEven
 
 
 def steppable(rule: Rule) -> bool:
-    """Rules whose rollout goes in steps: health-gated in-place changes without an image-cache pre-warm."""
-    return rule.rollout.wait and rule.target.action in ("update", "restart") and rule.pull.prewarm is None
+    """Rules whose rollout goes in steps: health-gated in-place changes of container groups without an
+    image-cache pre-warm. A scaling group's procedure is not (execution/scaling.py): its processes stay
+    suspended only while one invocation runs it, which resumes them before it returns."""
+    return (
+        rule.rollout.wait
+        and rule.target.action in ("update", "restart")
+        and rule.pull.prewarm is None
+        and rule.target.scaling_group is None
+    )
 
 
 def _rule_step(

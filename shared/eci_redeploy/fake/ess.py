@@ -198,13 +198,24 @@ class FakeEss:
         body = unflatten(params)
         region = _required(body, "RegionId")
         ids = body.get("ScalingGroupIds")
+        # Tags.N.Key / Tags.N.Value (DescribeScalingGroupsRequestTags): the groups that carry every tag given
+        # (assumption: the filters are joined with AND, as the ECI tag filter of DescribeContainerGroups is;
+        # docs/fake.md).
+        wanted = {t.get("Key"): t.get("Value", "") for t in body.get("Tags") or []}
         found = [
             g
-            for g in self.groups.values()
+            for g in sorted(self.groups.values(), key=lambda g: g["ScalingGroupId"])
             if g["RegionId"] == region
             and (not ids or g["ScalingGroupId"] in ids)
             and (not body.get("ScalingGroupName") or g["ScalingGroupName"] == body["ScalingGroupName"])
+            and all({"Key": k, "Value": v} in g["Tags"] for k, v in wanted.items())
         ]
+        # PageSize: "Maximum value: 50. Default value: 10"; PageNumber from 1 (API reference, DescribeScalingGroups).
+        size, page = int(body.get("PageSize") or 10), int(body.get("PageNumber") or 1)
+        if not 1 <= size <= 50:
+            raise ApiError(400, "InvalidParameter.PageSize", "PageSize must be 1..50")
+        total = len(found)
+        found = found[(page - 1) * size : page * size]
         out = []
         for g in found:
             members = self.instances[g["ScalingGroupId"]].values()
@@ -217,7 +228,7 @@ class FakeEss:
                     "StandbyCapacity": sum(1 for i in members if i["LifecycleState"] == "Standby"),
                 }
             )
-        return {"ScalingGroups": out, "TotalCount": len(out), "PageNumber": 1, "PageSize": 50}
+        return {"ScalingGroups": out, "TotalCount": total, "PageNumber": page, "PageSize": size}
 
     def _DescribeEciScalingConfigurations(self, params: dict[str, str]) -> dict[str, Any]:
         body = unflatten(params)

@@ -65,6 +65,7 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     pending = {s.rule for s in plan.steps} | {s.rule for s in plan.deferred if s.rule}
     pending |= {s.rule for s in plan.skipped if s.rule and is_held(s)}
     events = [e for e in result.events if e.only_rule in pending]
+    events += _recoveries(rules, plan, events, tick_id)
     body = result.to_json()
     if events:
         body["handed_off"] = hand_off(events, rules, settings, env, context, salt=tick_id)
@@ -91,6 +92,24 @@ def run_reconcile(
     if not dry_run:
         tell_problems(result, rules, env)
     return result
+
+
+def _recoveries(rules: Any, plan: Any, events: list[Any], tick_id: str) -> list[Any]:
+    """A recovery order for each rule whose scaling group a dead worker left suspended and that has no
+    other event to hand over (its registry did not answer): the worker puts the group back. (With an
+    event, the worker's plan for it starts with the same recovery.)"""
+    from ..events.model import PushEvent
+    from ..planning.steps import RECOVERY_SOURCE
+
+    handed = {e.only_rule for e in events}
+    out = []
+    for step in plan.steps:
+        rule = rules.rule(step.rule)
+        if step.phase == "recover" and step.rule not in handed and rule is not None:
+            handed.add(step.rule)
+            out.append(PushEvent(rule.source.repository, None, None, RECOVERY_SOURCE,
+                                 f"recover:{step.rule}:{tick_id}", signed=True, only_rule=step.rule))
+    return out
 
 
 def tell_problems(result: Any, rules: Any, env: Any) -> None:

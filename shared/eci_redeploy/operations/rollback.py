@@ -127,7 +127,10 @@ def run_rollback(
 
 def set_freeze(gateway: EciGateway, rule: Rule, groups: list[ContainerGroup], value: str | None) -> list[str]:
     """Freeze (value) or unfreeze (None) the rule's groups; returns the groups changed. Raises the
-    first ECI error (the operator runs it again)."""
+    first ECI error (the operator runs it again). A scaling-group rule's freeze is a tag on the scaling
+    group (ESS TagResources): that is what its planning reads, and its instances are the group's."""
+    if rule.target.scaling_group is not None:
+        return _freeze_scaling(gateway, rule, groups, value)
     ids = sorted(g.id for g in groups)
     if not ids:
         return []
@@ -139,4 +142,19 @@ def set_freeze(gateway: EciGateway, rule: Rule, groups: list[ContainerGroup], va
     failed = tag_calls(gateway, action, rule.target.region, ids, what)
     if failed:
         raise failed[0][1]
+    return ids
+
+
+def _freeze_scaling(gateway: EciGateway, rule: Rule, observed: list[Any], value: str | None) -> list[str]:
+    from ..clients.ess import ess_for
+
+    ids = sorted(v.id for v in observed if getattr(v, "is_scaling_view", False))
+    if not ids:
+        return []
+    body: dict[str, Any] = {"RegionId": rule.target.region, "ResourceType": "scalinggroup", "ResourceIds": ids}
+    if value is None:
+        ess_for(gateway).call("UntagResources", {**body, "TagKeys": [tracking.FREEZE]})
+    else:
+        tag = {"Key": tracking.FREEZE, "Value": value[: tracking.MAX_VALUE]}
+        ess_for(gateway).call("TagResources", {**body, "Tags": [tag]})
     return ids

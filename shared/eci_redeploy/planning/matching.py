@@ -14,10 +14,13 @@ from ..events.model import PushEvent
 from ..rules.model import Rule, RuleSet, Selector
 from . import tracking
 from .registry_kinds import RegistryKind, classify, same_registry
+from .steps import RECOVERY_SOURCE
 
 
 def skip_reason(rule: Rule, event: PushEvent, rules: RuleSet) -> str | None:
     """Why a rule watching the pushed repository does not act on this push (None: it does)."""
+    if event.source == RECOVERY_SOURCE:  # no image to judge: only the rule's scaling group to put back
+        return None if rule.name == event.only_rule and rule.target.scaling_group else "not the rule recovered"
     return registry_mismatch(rule, event) or rules.policy(rule).decide(event.tag)
 
 

@@ -26,6 +26,7 @@ creates from it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
@@ -34,7 +35,7 @@ from ..core.idempotency import transition_token
 from ..events.model import PushEvent
 from ..rules.model import Rule
 from . import tracking
-from .steps import Plan, Skip, Step
+from .steps import RECOVERY_SOURCE, Plan, Skip, Step
 
 SUSPENDED = tracking.PREFIX + "suspended"  # value: "<processes>|<rule>"
 STANDBY_KEY = tracking.PREFIX + "standby."  # + n: up to IDS_PER_TAG instance ids, comma-separated
@@ -45,15 +46,12 @@ PROCESSES = ("ScaleIn", "ScaleOut", "HealthCheck", "AlarmNotification", "Schedul
 MAX_BATCH = 20  # EnterStandby / ExitStandby take at most 20 instances a call
 
 
-def find(views: Mapping[str, ScalingView], rule: Rule) -> ScalingView | None:
+def find(views: Mapping[str, ScalingView], rule: Rule) -> list[ScalingView]:
+    """The observed scaling groups the rule names, by id (one by id or name; every match of its tags)."""
     ref = rule.target.scaling_group
     assert ref is not None
-    for view in views.values():
-        if view.region != rule.target.region:
-            continue
-        if (ref.id and view.group.id == ref.id) or (ref.name and view.group.name == ref.name):
-            return view
-    return None
+    found = [v for v in views.values() if v.region == rule.target.region and ref.matches(v.group)]
+    return sorted(found, key=lambda v: v.group.id)
 
 
 def recorded(tags: Mapping[str, str]) -> tuple[list[str], str | None, list[str]]:
@@ -105,13 +103,23 @@ def plan_scaling(
     reuse: Any,
 ) -> None:
     """`reuse`: the planner's container-group decisions (guard, changes, plan_update) and its PullCache."""
-    view = find(views, rule)
+    found = find(views, rule)
     ref = rule.target.scaling_group
     assert ref is not None
-    if view is None:
+    if not found:
         plan.skipped.append(Skip(rule.name, f"no scaling group {ref.label} in {rule.target.region}"))
-        return
-    reason = _refusal(view)
+    for view in found:
+        if event.source == RECOVERY_SOURCE:  # the timer's order: only put back what a dead worker left
+            plan.steps.extend(replace(s, event_id=event.event_id) for s in _recovery(rule, view))
+            continue
+        _plan_group(plan, event, rule, view, env, live, reuse)
+
+
+def _plan_group(
+    plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
+    reuse: Any,
+) -> None:
+    reason = _refusal(view, rollback=event.source == "rollback")  # planner.ROLLBACK_SOURCE
     if reason:
         plan.skipped.append(Skip(rule.name, reason, view.group.id))
         return
@@ -129,11 +137,12 @@ def plan_scaling(
         plan.steps.extend(_wrapped(work, event, rule, view, already=foreign))
 
 
-def _refusal(view: ScalingView) -> str | None:
+def _refusal(view: ScalingView, *, rollback: bool) -> str | None:
     group = view.group
     if group.group_type != "ECI":
         return f"scaling group {group.id} is of type {group.group_type}: only ECI scaling groups are redeployed"
-    if tracking.frozen(group.tag_map):
+    # A freeze stops pushes and the reconcile, not the operator's rollback (as for container groups).
+    if tracking.frozen(group.tag_map) and not rollback:
         return f"frozen ({tracking.FREEZE} is set on the scaling group): left as it is"
     if group.lifecycle_state != "Active":
         return f"scaling group {group.id} is {group.lifecycle_state}: it must be Active"
@@ -179,8 +188,7 @@ def recovery(rules: Any, observed: Any) -> list[Step]:
     views = GroupIndex(observed).scaling
     out: list[Step] = []
     for rule in rules:
-        view = find(views, rule) if rule.target.scaling_group is not None else None
-        if view is not None:
+        for view in find(views, rule) if rule.target.scaling_group is not None else []:
             out.extend(_recovery(rule, view))
     return out
 
@@ -288,6 +296,12 @@ def _instances(
 
 
 def _wrapped(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
+    """The OOS procedure around the work; each of its steps names the push it is for (audit, notifications)."""
+    steps = _procedure(work, event, rule, view, already=already)
+    return [s if s.event_id else replace(s, event_id=event.event_id) for s in steps]
+
+
+def _procedure(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
     region, gid = view.region, view.group.id
     ours = [p for p in PROCESSES if p not in already]
     basis = [event.digest or f"{event.tag}#{event.event_id}", f"pushed@{tracking.millis(event.time) or ''}"]

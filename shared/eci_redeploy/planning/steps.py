@@ -9,6 +9,11 @@ from ..clients.eci_wire import flatten
 from ..core.secrets import masked
 from ..events.model import PushEvent
 
+# Not a push: the timer's order to put back what a worker that died left on a rule's scaling group
+# (planning/scaling.py), handed to the worker when the rule has nothing else to hand (its registry did
+# not answer, or nothing drifted). Its `only_rule` names the rule.
+RECOVERY_SOURCE = "scaling-recovery"
+
 
 @dataclass(slots=True)  # not frozen: a rollout plans thousands; treated as immutable all the same
 class Step:

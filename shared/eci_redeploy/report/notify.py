@@ -86,13 +86,23 @@ class Message:
         }
 
 
+# A scaling-group rollout's procedure (planning/scaling.py): what changes an image is the configuration's
+# and the instances' steps; the suspension, the standby moves and their records are told only when they fail.
+IMAGE_STEPS = ("ModifyEciScalingConfiguration", "UpdateContainerGroup")
+
+
+def _bookkeeping(outcome: Any) -> bool:
+    step = outcome.step
+    return bool(step.scaling_group) and step.action not in IMAGE_STEPS and outcome.status == "applied"
+
+
 def messages_for(report: Any, now: datetime | None = None) -> list[Message]:
     """One message per (rule, event) that changed something or failed; deferrals only when old."""
     now = now or datetime.now(timezone.utc)
     events = {e.event_id: e for e in report.plan.events}
     by_key: dict[tuple[str, str], list[Any]] = {}
     for outcome in report.outcomes:
-        if outcome.status in ("dry-run",):
+        if outcome.status in ("dry-run",) or _bookkeeping(outcome):
             continue
         by_key.setdefault((outcome.step.rule, outcome.step.event_id), []).append(outcome)
     out = []
@@ -114,7 +124,7 @@ def messages_for(report: Any, now: datetime | None = None) -> list[Message]:
             Message(
                 rule,
                 kind,
-                outcomes[0].step.image,
+                next((o.step.image for o in outcomes if o.step.image), ""),
                 event.digest if event else None,
                 [
                     {

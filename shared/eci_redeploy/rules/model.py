@@ -223,19 +223,36 @@ class Selector(_Strict):
 
 
 class ScalingGroupRef(_Strict):
-    """An Auto Scaling (ESS) group of the ECI type: by id, or by name (unique in the region)."""
+    """Auto Scaling (ESS) groups of the ECI type: one by id, one by name (unique in the region), or every
+    one that carries all of the given tags (DescribeScalingGroups Tags.N), each rolled on its own."""
 
     id: str | None = Field(None, pattern=r"^asg-[A-Za-z0-9]+$")
     name: str | None = Field(None, min_length=1, max_length=64)
+    # TagResources (ESS): a scaling group has at most 20 tags, keys 1-128 characters, values at most 128.
+    tags: dict[str, str] | None = Field(None, min_length=1, max_length=20)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ScalingGroupRef:
-        if (self.id is None) == (self.name is None):
-            raise ValueError("give exactly one of id, name")
+        if sum(v is not None for v in (self.id, self.name, self.tags)) != 1:
+            raise ValueError("give exactly one of id, name, tags")
+        for key, value in (self.tags or {}).items():
+            if not 1 <= len(key) <= 128 or len(value) > 128:
+                raise ValueError(f"tag {key[:40]!r}: keys are 1-128 characters, values at most 128")
         return self
+
+    def matches(self, group: Any) -> bool:
+        """Whether an observed scaling group (clients/ess_model.ScalingGroup) is one this names."""
+        if self.id:
+            return bool(group.id == self.id)
+        if self.name:
+            return bool(group.name == self.name)
+        have = group.tag_map
+        return all(have.get(k) == v for k, v in (self.tags or {}).items())
 
     @property
     def label(self) -> str:
+        if self.tags:
+            return "tagged " + ", ".join(f"{k}={v}" for k, v in self.tags.items())
         return self.id or f"named {self.name}"
 
 
