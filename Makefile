@@ -52,6 +52,7 @@ test: $(STAMP) wheelhouse system-deps
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared tests functions scripts .ci/check_junit.py $(wildcard bench)
+	$(BIN)/ruff format --check shared tests functions scripts .ci/check_junit.py $(wildcard bench)
 	$(BIN)/mypy
 
 check: lint test

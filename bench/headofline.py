@@ -51,8 +51,12 @@ def service_groups(services: int) -> list[dict[str, Any]]:
     for k in range(services):
         group = seeded(1, f"{HOST}/team/svc-{k}:1.0.0")[0]
         out.append(
-            {**group, "ContainerGroupId": f"eci-svc-{k}", "ContainerGroupName": f"svc-{k}",
-             "Tags": [{"Key": "app", "Value": f"svc-{k}"}]}
+            {
+                **group,
+                "ContainerGroupId": f"eci-svc-{k}",
+                "ContainerGroupName": f"svc-{k}",
+                "Tags": [{"Key": "app", "Value": f"svc-{k}"}],
+            }
         )
     return out
 
@@ -136,10 +140,28 @@ def run(transition: float = 2.0, services: int = 15) -> dict[str, Any]:
             continue
         p50, p99 = percentile(delays, 50), percentile(delays, 99)
         name = f"head-of-line delay, {label}: {len(delays)} pushes while web rolls {WEB_GROUPS} x {transition:g} s"
-        report(Result(name + ", p50", p50, "s", "web's last update at (s)", result["web_last_update_s"],
-                      f"<= {BUDGET_S:g} s", p50 <= BUDGET_S if stepped else None))
-        report(Result(name + ", p99", p99, "s", "pushes never applied", result["missing"],
-                      f"<= {BUDGET_S:g} s", p99 <= BUDGET_S if stepped else None))
+        report(
+            Result(
+                name + ", p50",
+                p50,
+                "s",
+                "web's last update at (s)",
+                result["web_last_update_s"],
+                f"<= {BUDGET_S:g} s",
+                p50 <= BUDGET_S if stepped else None,
+            )
+        )
+        report(
+            Result(
+                name + ", p99",
+                p99,
+                "s",
+                "pushes never applied",
+                result["missing"],
+                f"<= {BUDGET_S:g} s",
+                p99 <= BUDGET_S if stepped else None,
+            )
+        )
     return out
 
 
@@ -149,5 +171,7 @@ if __name__ == "__main__":
     parser.add_argument("--services", type=int, default=15)
     args = parser.parse_args()
     for label, result in run(args.transition, args.services).items():
-        print(f"# {label}: delays {[round(d, 2) for d in result['delays']]}, web on new {result['web_on_new']}, "
-              f"ECI calls {result['calls']}")
+        print(
+            f"# {label}: delays {[round(d, 2) for d in result['delays']]}, web on new {result['web_on_new']}, "
+            f"ECI calls {result['calls']}"
+        )

@@ -215,22 +215,46 @@ def run(pushes: int = 60, rtt: float = 0.05, rtt_pushes: int = 20) -> dict[str, 
     tick, registry, seconds, planned = one_tick()
     out["tick"] = (tick, registry, seconds, planned)
     _limit_line(f"one converged timer tick, {RULES:,} rules / {RULES * PER_RULE:,} groups", tick, "ticks", 1)
-    report(Result(f"one converged timer tick, {RULES:,} rules: registry requests", registry, "requests",
-                  "steps planned", planned, "0 steps", planned == 0))
-    report(Result(f"one converged timer tick, {RULES:,} rules: seconds (fake's round trip)", seconds, "s",
-                  "", None, "< 300 s (the tick)", seconds < 300))
+    report(
+        Result(
+            f"one converged timer tick, {RULES:,} rules: registry requests",
+            registry,
+            "requests",
+            "steps planned",
+            planned,
+            "0 steps",
+            planned == 0,
+        )
+    )
+    report(
+        Result(
+            f"one converged timer tick, {RULES:,} rules: seconds (fake's round trip)",
+            seconds,
+            "s",
+            "",
+            None,
+            "< 300 s (the tick)",
+            seconds < 300,
+        )
+    )
     for delay, n, parallel in ((0.0, pushes, None), (rtt, rtt_pushes, None), (rtt, rtt_pushes, 1)):
         rate, calls = sustained(n, delay, parallel)
         out[f"sustained@{delay}" + ("/sequential" if parallel else "")] = (rate, calls)
         how = ", a batch's calls one after another (before)" if parallel else ""
         per_push = {a: c / n for a, c in calls.items()}
         eci_bound = min(LIMITS_PER_MINUTE[a] / c for a, c in per_push.items() if a in LIMITS_PER_MINUTE)
-        report(Result(
-            f"pushes per minute one writer carries out ({n} rules x {PER_RULE} groups, "
-            f"+{delay * 1000:.0f} ms per ECI call{how})",
-            rate, "pushes/min", "ECI's limits allow (pushes/min)", eci_bound,
-            "reaches ECI's limits", rate >= eci_bound,
-        ))
+        report(
+            Result(
+                f"pushes per minute one writer carries out ({n} rules x {PER_RULE} groups, "
+                f"+{delay * 1000:.0f} ms per ECI call{how})",
+                rate,
+                "pushes/min",
+                "ECI's limits allow (pushes/min)",
+                eci_bound,
+                "reaches ECI's limits",
+                rate >= eci_bound,
+            )
+        )
         out[f"per_push@{delay}"] = per_push
     return out
 

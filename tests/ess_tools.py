@@ -32,7 +32,11 @@ def scaling_group(
     client = ess_for(handle.gateway)._client(REGION)
     gid = client.create_scaling_group(
         models.CreateScalingGroupRequest(
-            region_id=REGION, scaling_group_name=name, group_type="ECI", min_size=0, max_size=50,
+            region_id=REGION,
+            scaling_group_name=name,
+            group_type="ECI",
+            min_size=0,
+            max_size=50,
             tags=[models.CreateScalingGroupRequestTags(key=k, value=v) for k, v in (tags or {}).items()] or None,
         )
     ).body.scaling_group_id

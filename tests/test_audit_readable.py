@@ -71,7 +71,11 @@ def test_a_skip_row_has_no_request_and_the_group_name_finds_rows(make_rules, eci
     def cli(*args):
         out = subprocess.run(
             [sys.executable, "-m", "eci_redeploy.cli", "audit", str(log), *args],
-            capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=env,
+            timeout=60,
         )
         assert out.returncode == 0, out.stderr
         return out.stdout

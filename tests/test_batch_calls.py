@@ -32,7 +32,9 @@ def rules(batch_size: int, **rollout):
                     "name": "web",
                     "source": {"repository": "team/web", "registry": HOST, "tags": {"glob": "*"}},
                     "target": {
-                        "region": "cn-hangzhou", "action": "update", "container_groups": {"tags": {"app": "web"}}
+                        "region": "cn-hangzhou",
+                        "action": "update",
+                        "container_groups": {"tags": {"app": "web"}},
                     },
                     "pull": {"public": [HOST]},
                     "rollout": {"batch_size": batch_size, "poll_seconds": 0.01, **rollout},

@@ -186,8 +186,15 @@ def web_stack(fc, moved_tag, tmp_path, monkeypatch):
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")  # the default: the fixture turns it off
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(web_rules(tmp_path, reg.host)))
     fc.backend.seed(
-        [{"ContainerGroupId": "eci-web", "ContainerGroupName": "web", "RegionId": "cn-hangzhou", "Status": "Running",
-          "Containers": [{"Name": "web", "Image": f"{reg.host}/team/web:1.3.0"}]}]
+        [
+            {
+                "ContainerGroupId": "eci-web",
+                "ContainerGroupName": "web",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Containers": [{"Name": "web", "Image": f"{reg.host}/team/web:1.3.0"}],
+            }
+        ]
     )
     return fc, reg, old, new
 
@@ -217,8 +224,15 @@ def test_30_3_a_registry_that_cannot_be_reached_deploys_nothing_and_asks_for_a_r
     monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(web_rules(tmp_path, host)))
     fc.backend.seed(
-        [{"ContainerGroupId": "eci-web", "ContainerGroupName": "web", "RegionId": "cn-hangzhou", "Status": "Running",
-          "Containers": [{"Name": "web", "Image": f"{host}/team/web:1.3.0"}]}]
+        [
+            {
+                "ContainerGroupId": "eci-web",
+                "ContainerGroupName": "web",
+                "RegionId": "cn-hangzhou",
+                "Status": "Running",
+                "Containers": [{"Name": "web", "Image": f"{host}/team/web:1.3.0"}],
+            }
+        ]
     )
     status, body = deliver(distribution(host, "sha256:" + "4" * 64))
     assert status == 503, body
@@ -241,9 +255,7 @@ def test_30_3_a_push_naming_a_host_no_rule_or_group_names_is_not_asked_there(web
     assert fc.mutations() == [] and fc.dispatcher.seen == set()
 
 
-def test_30_3_a_registry_refusing_the_rules_credentials_deploys_nothing_and_is_not_retried(
-    fc, tmp_path, monkeypatch
-):
+def test_30_3_a_registry_refusing_the_rules_credentials_deploys_nothing_and_is_not_retried(fc, tmp_path, monkeypatch):
     import subprocess
 
     htpasswd = tmp_path / "htpasswd"
@@ -259,8 +271,15 @@ def test_30_3_a_registry_refusing_the_rules_credentials_deploys_nothing_and_is_n
         monkeypatch.setenv("ECI_REDEPLOY_CONFIRM_DIGESTS", "1")
         monkeypatch.setenv("ECI_REDEPLOY_RULES", str(path))
         fc.backend.seed(
-            [{"ContainerGroupId": "eci-web", "ContainerGroupName": "web", "RegionId": "cn-hangzhou",
-              "Status": "Running", "Containers": [{"Name": "web", "Image": f"{reg.host}/team/web:1.3.0"}]}]
+            [
+                {
+                    "ContainerGroupId": "eci-web",
+                    "ContainerGroupName": "web",
+                    "RegionId": "cn-hangzhou",
+                    "Status": "Running",
+                    "Containers": [{"Name": "web", "Image": f"{reg.host}/team/web:1.3.0"}],
+                }
+            ]
         )
         status, body = deliver(distribution(reg.host, digest))
     assert status == 200, body  # a redelivery cannot fix the credentials

@@ -32,18 +32,39 @@ TAG_DEFECTS = {
     "url": {"Key": "site", "Value": "https://example.com"},
     "empty key": {"Key": "", "Value": "x"},
 }
-UPDATE_DEFECTS = ("tag", "too many tags", "unknown container", "nameless container", "not found", "wrong region",
-                  "bad cpu", "long token", "token reused", "status", "throttled", "unavailable")
+UPDATE_DEFECTS = (
+    "tag",
+    "too many tags",
+    "unknown container",
+    "nameless container",
+    "not found",
+    "wrong region",
+    "bad cpu",
+    "long token",
+    "token reused",
+    "status",
+    "throttled",
+    "unavailable",
+)
 
 
 def _seed(backend, status="Running"):
     gid = f"eci-atomic{next(_ids):06d}"
-    backend.seed([{
-        "ContainerGroupId": gid, "ContainerGroupName": gid, "RegionId": REGION, "Status": status,
-        "Containers": [{"Name": "app", "Image": "reg.example.com/team/app:1"},
-                       {"Name": "side", "Image": "reg.example.com/team/side:1"}],
-        "Tags": [{"Key": "team", "Value": "web"}, {"Key": "acs:tag:createdby", "Value": "ram:1"}],
-    }])
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": gid,
+                "ContainerGroupName": gid,
+                "RegionId": REGION,
+                "Status": status,
+                "Containers": [
+                    {"Name": "app", "Image": "reg.example.com/team/app:1"},
+                    {"Name": "side", "Image": "reg.example.com/team/side:1"},
+                ],
+                "Tags": [{"Key": "team", "Value": "web"}, {"Key": "acs:tag:createdby", "Value": "ram:1"}],
+            }
+        ]
+    )
     return gid
 
 
@@ -52,18 +73,23 @@ def _world(backend):
     groups = backend.handle("DescribeContainerGroups", {"RegionId": REGION, "Limit": "20"})
     pages = [groups["ContainerGroups"]]
     while groups.get("NextToken"):
-        groups = backend.handle("DescribeContainerGroups", {"RegionId": REGION, "Limit": "20",
-                                                            "NextToken": groups["NextToken"]})
+        groups = backend.handle(
+            "DescribeContainerGroups", {"RegionId": REGION, "Limit": "20", "NextToken": groups["NextToken"]}
+        )
         pages.append(groups["ContainerGroups"])
     caches = backend.handle("DescribeImageCaches", {"RegionId": REGION})["ImageCaches"]
     return [g for page in pages for g in page], caches
 
 
 def _update(gid, defect, tag_defect, also):
-    body = {"RegionId": REGION, "ContainerGroupId": gid, "UpdateType": "IncrementalUpdate",
-            "ClientToken": f"atomic-{gid}-{defect}",
-            "Container": [{"Name": "app", "Image": "reg.example.com/team/app:2"}],
-            "Tag": [{"Key": "team", "Value": "web"}, {"Key": "eci-redeploy.digest", "Value": "sha256:" + "a" * 64}]}
+    body = {
+        "RegionId": REGION,
+        "ContainerGroupId": gid,
+        "UpdateType": "IncrementalUpdate",
+        "ClientToken": f"atomic-{gid}-{defect}",
+        "Container": [{"Name": "app", "Image": "reg.example.com/team/app:2"}],
+        "Tag": [{"Key": "team", "Value": "web"}, {"Key": "eci-redeploy.digest", "Value": "sha256:" + "a" * 64}],
+    }
     if also:
         body["Cpu"] = 2.0
         body["Container"].append({"Name": "side", "Image": "reg.example.com/team/side:2"})
@@ -127,8 +153,17 @@ def test_every_tag_refusal_leaves_the_update_unapplied(eci, tag_defect):
     assert _world(eci.backend) == before
 
 
-CREATE_DEFECTS = ("tag", "bad name", "no name", "no region", "no container", "imageless container", "bad cpu",
-                  "throttled", "token reused")
+CREATE_DEFECTS = (
+    "tag",
+    "bad name",
+    "no name",
+    "no region",
+    "no container",
+    "imageless container",
+    "bad cpu",
+    "throttled",
+    "token reused",
+)
 
 
 @pytest.mark.parametrize("defect", CREATE_DEFECTS)
@@ -136,9 +171,12 @@ CREATE_DEFECTS = ("tag", "bad name", "no name", "no region", "no container", "im
 @given(tag_defect=TAG)
 def test_a_refused_create_changes_nothing(eci, defect, tag_defect):
     _seed(eci.backend)
-    body = {"RegionId": REGION, "ContainerGroupName": f"new-{next(_ids)}",
-            "Container": [{"Name": "app", "Image": "reg.example.com/team/app:2"}],
-            "Tag": [{"Key": "team", "Value": "web"}]}
+    body = {
+        "RegionId": REGION,
+        "ContainerGroupName": f"new-{next(_ids)}",
+        "Container": [{"Name": "app", "Image": "reg.example.com/team/app:2"}],
+        "Tag": [{"Key": "team", "Value": "web"}],
+    }
     if defect == "tag":
         body["Tag"].append(TAG_DEFECTS[tag_defect])
     elif defect == "bad name":
@@ -162,9 +200,21 @@ def test_a_refused_create_changes_nothing(eci, defect, tag_defect):
     assert _world(eci.backend) == before, defect
 
 
-OTHER = ("restart failed group", "restart missing", "restart token reused", "delete missing", "tag past 20",
-         "tag bad key", "tag missing group", "tag nothing", "tag wrong type", "untag missing group",
-         "cache without network", "cache without image", "unknown action")
+OTHER = (
+    "restart failed group",
+    "restart missing",
+    "restart token reused",
+    "delete missing",
+    "tag past 20",
+    "tag bad key",
+    "tag missing group",
+    "tag nothing",
+    "tag wrong type",
+    "untag missing group",
+    "cache without network",
+    "cache without image",
+    "unknown action",
+)
 
 
 @pytest.mark.parametrize("defect", OTHER)
@@ -183,24 +233,38 @@ def test_other_refused_mutations_change_nothing(eci, defect, tag_defect):
         # nothing is tagged on any
         "tag past 20": ("TagResources", {**tag_body, "Tag": [{"Key": f"n{i}", "Value": "v"} for i in range(20)]}),
         "tag bad key": ("TagResources", {**tag_body, "Tag": [{"Key": "ok", "Value": "v"}, bad_tag]}),
-        "tag missing group": ("TagResources", {**tag_body, "ResourceId": [running, "eci-missing"],
-                                               "Tag": [{"Key": "ok", "Value": "v"}]}),
-        "untag missing group": ("UntagResources", {**tag_body, "ResourceId": [running, "eci-missing"],
-                                                   "TagKey": ["team"]}),
+        "tag missing group": (
+            "TagResources",
+            {**tag_body, "ResourceId": [running, "eci-missing"], "Tag": [{"Key": "ok", "Value": "v"}]},
+        ),
+        "untag missing group": (
+            "UntagResources",
+            {**tag_body, "ResourceId": [running, "eci-missing"], "TagKey": ["team"]},
+        ),
         "tag nothing": ("TagResources", tag_body),
-        "tag wrong type": ("TagResources", {**tag_body, "ResourceType": "imagecache",
-                                            "Tag": [{"Key": "ok", "Value": "v"}]}),
+        "tag wrong type": (
+            "TagResources",
+            {**tag_body, "ResourceType": "imagecache", "Tag": [{"Key": "ok", "Value": "v"}]},
+        ),
         # the same ClientToken as an earlier restart, another group: IdempotentParameterMismatch
-        "restart token reused": ("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": failed,
-                                                           "ClientToken": f"atomic-restart-{running}"}),
-        "cache without network": ("CreateImageCache", {"RegionId": REGION, "ImageCacheName": "c",
-                                                       "Image": ["reg.example.com/team/app:2"]}),
-        "cache without image": ("CreateImageCache", {"RegionId": REGION, "ImageCacheName": "c",
-                                                     "SecurityGroupId": "sg-1", "VSwitchId": "vsw-1"}),
+        "restart token reused": (
+            "RestartContainerGroup",
+            {"RegionId": REGION, "ContainerGroupId": failed, "ClientToken": f"atomic-restart-{running}"},
+        ),
+        "cache without network": (
+            "CreateImageCache",
+            {"RegionId": REGION, "ImageCacheName": "c", "Image": ["reg.example.com/team/app:2"]},
+        ),
+        "cache without image": (
+            "CreateImageCache",
+            {"RegionId": REGION, "ImageCacheName": "c", "SecurityGroupId": "sg-1", "VSwitchId": "vsw-1"},
+        ),
     }
     if defect == "restart token reused":
-        eci.gateway.call("RestartContainerGroup", {"RegionId": REGION, "ContainerGroupId": running,
-                                                   "ClientToken": f"atomic-restart-{running}"})
+        eci.gateway.call(
+            "RestartContainerGroup",
+            {"RegionId": REGION, "ContainerGroupId": running, "ClientToken": f"atomic-restart-{running}"},
+        )
         eci.backend.settle()
     before = _world(eci.backend)
     if defect == "unknown action":  # InvalidAction.NotFound: no SDK method names it, so the fake's entry point
@@ -215,6 +279,7 @@ def test_other_refused_mutations_change_nothing(eci, defect, tag_defect):
 
 # ---- the fake's Auto Scaling (fake/ess.py) is held to the same rule: a refused request changes nothing ----
 
+
 def _ess_world(eci, gids):
     """Everything the official ESS client can observe of these scaling groups: the groups (tags
     included), their ECI scaling configurations, their instances."""
@@ -223,17 +288,30 @@ def _ess_world(eci, gids):
     from eci_redeploy.clients.ess import ess_for
 
     client = ess_for(eci.gateway)._client(REGION)
-    groups = client.describe_scaling_groups(ess.DescribeScalingGroupsRequest(
-        region_id=REGION, scaling_group_ids=gids)).body.to_map()["ScalingGroups"]
-    configs = [client.describe_eci_scaling_configurations(ess.DescribeEciScalingConfigurationsRequest(
-        region_id=REGION, scaling_group_id=gid)).body.to_map()["ScalingConfigurations"] for gid in gids]
-    instances = [client.describe_scaling_instances(ess.DescribeScalingInstancesRequest(
-        region_id=REGION, scaling_group_id=gid, page_size=50)).body.to_map()["ScalingInstances"] for gid in gids]
+    groups = client.describe_scaling_groups(
+        ess.DescribeScalingGroupsRequest(region_id=REGION, scaling_group_ids=gids)
+    ).body.to_map()["ScalingGroups"]
+    configs = [
+        client.describe_eci_scaling_configurations(
+            ess.DescribeEciScalingConfigurationsRequest(region_id=REGION, scaling_group_id=gid)
+        ).body.to_map()["ScalingConfigurations"]
+        for gid in gids
+    ]
+    instances = [
+        client.describe_scaling_instances(
+            ess.DescribeScalingInstancesRequest(region_id=REGION, scaling_group_id=gid, page_size=50)
+        ).body.to_map()["ScalingInstances"]
+        for gid in gids
+    ]
     return groups, configs, instances
 
 
-ESS_DEFECTS = ("modify: a later container unknown", "modify: an unknown init container", "tag: the second group full",
-               "standby: a later instance not InService")
+ESS_DEFECTS = (
+    "modify: a later container unknown",
+    "modify: an unknown init container",
+    "tag: the second group full",
+    "standby: a later instance not InService",
+)
 
 
 @pytest.mark.parametrize("defect", ESS_DEFECTS)
@@ -260,16 +338,29 @@ def test_a_refused_ess_mutation_changes_nothing(eci, defect):
     before = _ess_world(eci, [gid, other])
     app = {"Name": "app", "Image": "reg.example.com/team/web:9"}
     calls = {
-        "modify: a later container unknown": ("ModifyEciScalingConfiguration", {
-            "ScalingConfigurationId": cid, "ContainersUpdateType": "IncrementalUpdate",
-            "Containers": [app, {"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}]}),
-        "modify: an unknown init container": ("ModifyEciScalingConfiguration", {
-            "ScalingConfigurationId": cid, "ContainersUpdateType": "IncrementalUpdate",
-            "Containers": [app], "InitContainers": [{"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}]}),
+        "modify: a later container unknown": (
+            "ModifyEciScalingConfiguration",
+            {
+                "ScalingConfigurationId": cid,
+                "ContainersUpdateType": "IncrementalUpdate",
+                "Containers": [app, {"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}],
+            },
+        ),
+        "modify: an unknown init container": (
+            "ModifyEciScalingConfiguration",
+            {
+                "ScalingConfigurationId": cid,
+                "ContainersUpdateType": "IncrementalUpdate",
+                "Containers": [app],
+                "InitContainers": [{"Name": "ghost", "Image": "reg.example.com/team/ghost:1"}],
+            },
+        ),
         "tag: the second group full": ("TagResources", {**tag, "Tags": [{"Key": "extra", "Value": "v"}]}),
         # EnterStandbyRequest has no RegionId (alibabacloud-ess20220222): the client's region is the call's
-        "standby: a later instance not InService": ("EnterStandby", {"ScalingGroupId": gid,
-                                                                     "InstanceIds": [first, second]}),
+        "standby: a later instance not InService": (
+            "EnterStandby",
+            {"ScalingGroupId": gid, "InstanceIds": [first, second]},
+        ),
     }
     action, body = calls[defect]
     with pytest.raises(EciApiError) as err:

@@ -427,8 +427,17 @@ def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
 HOSTS = settings(max_examples=examples(200), deadline=None, suppress_health_check=list(HealthCheck))
 _HOST_CHARS = st.sampled_from([*"abcz09-.:@/#?%[]\\ _", "\n", "\x00", "\u3002", "\uff0e", "é"])
 PLACE_ATTACKS = [
-    "x@127.0.0.1:1/#", "127.0.0.1:1/#", "cn-hangzhou.evil.example#", "cn-hangzhou\n", "cn-hangzhou/..",
-    "evil.example@127.0.0.1", "[::1]:1", "a" * 64, "cn-hangzhou:443", "%2e%2e", "cn\u3002hangzhou",
+    "x@127.0.0.1:1/#",
+    "127.0.0.1:1/#",
+    "cn-hangzhou.evil.example#",
+    "cn-hangzhou\n",
+    "cn-hangzhou/..",
+    "evil.example@127.0.0.1",
+    "[::1]:1",
+    "a" * 64,
+    "cn-hangzhou:443",
+    "%2e%2e",
+    "cn\u3002hangzhou",
 ]
 place_text = st.one_of(
     st.sampled_from(PLACE_ATTACKS),

@@ -1044,7 +1044,6 @@ def test_an_early_signature_is_not_written_on_a_frozen_group(world):
     assert frozen.spec["Tag"] == before, "a frozen group was tagged"
 
 
-
 def test_signatures_of_tags_or_registries_a_rule_does_not_watch_do_not_evict_its_own(world):
     """A rule is told of a signature only for a push it would act on: signings of 2.x tags (another rule's
     line) or from another ACR instance are not recorded on ^1 groups, so they cannot evict the signature

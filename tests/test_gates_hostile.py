@@ -113,14 +113,8 @@ def test_an_approver_of_another_rule_cannot_approve(world, monkeypatch):
     monkeypatch.setenv("PROD_APPROVERS", "carol:c4rol")
     w.push(json.loads((EVENTS / "acr-ee-push.json").read_text()))
     assert (
-        w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer al1ce-token"})[
-            "statusCode"
-        ]
-        == 401
+        w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer al1ce-token"})["statusCode"] == 401
     )
     w.now += timedelta(minutes=1)
-    assert (
-        w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer c4rol"})["statusCode"]
-        == 202
-    )
+    assert w.http("POST", f"/approvals/{held_id(w)}", headers={"Authorization": "Bearer c4rol"})["statusCode"] == 202
     assert w.images() == {NEW}

@@ -121,9 +121,7 @@ def sidecar_group(backend, sidecar, app):
         (None, "1.4.0", "1.0.0", "1.3.0", False),
     ],
 )
-def test_updates_and_the_guard_judge_the_targeted_container_only(
-    eci, make_rules, updates, sidecar, app, pushed, moves
-):
+def test_updates_and_the_guard_judge_the_targeted_container_only(eci, make_rules, updates, sidecar, app, pushed, moves):
     sidecar_group(eci.backend, sidecar, app)
     tags = {"semver": "*", **({"updates": updates} if updates else {})}
     rules = make_rules(web(tags, **SIDECAR))

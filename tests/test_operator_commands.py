@@ -79,7 +79,11 @@ def cli(fake, *args, hook_url="http://127.0.0.1:9/none", **env):
     )
     return subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env=full, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=full,
+        timeout=120,
     )
 
 
@@ -372,7 +376,11 @@ def test_progress_lines_on_stderr_during_a_rollout(tmp_path):
     command = ["invoke", str(event), "--rules", str(rules), "--state", str(state), "--transition-seconds", "0.3"]
     out = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *command],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     progress = [line for line in out.stderr.splitlines() if line.startswith("eci-redeploy: ")]
@@ -388,9 +396,24 @@ def test_rollback_is_not_held_by_the_rules_gates(registry, tmp_path):
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"ContainerGroups": [described("eci-1", f"{reg.host}/team/web@{digests['1.2.0']}")]}))
     out = subprocess.run(
-        [sys.executable, "-m", "eci_redeploy.cli", "rollback", "web", "--to", "1.0.0", "--rules", str(rules),
-         "--state", str(state)],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "eci_redeploy.cli",
+            "rollback",
+            "web",
+            "--to",
+            "1.0.0",
+            "--rules",
+            str(rules),
+            "--state",
+            str(state),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     (action,) = json.loads(out.stdout)["actions"]

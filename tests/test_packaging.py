@@ -111,8 +111,7 @@ def built(tmp_path_factory):
     )
     if done.returncode:
         pytest.fail(
-            f"build_functions.py failed (exit {done.returncode}):\n"
-            f"{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+            f"build_functions.py failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
         )
     return out
 

@@ -228,8 +228,11 @@ def test_entries_stay_within_eci_limits():
     entry = as_map(tags)[tracking.rule_key(tracking.ENTRY, name)]
     assert entry == f"{MS0};;{DIGEST_A}"  # the tag does not fit: left out, the digest kept whole
     long_version = ":" + "x" * 127
-    cut = as_map(tracking.record({**last, "eci-redeploy.digest": long_version}, version=DIGEST_C, event_time=T0,
-                                 rule="side", previous=None))
+    cut = as_map(
+        tracking.record(
+            {**last, "eci-redeploy.digest": long_version}, version=DIGEST_C, event_time=T0, rule="side", previous=None
+        )
+    )
     done = tracking.applied(cut, name)
     entry = cut[tracking.rule_key(tracking.ENTRY, name)]
     assert len(entry) <= 128 and done.holds(long_version) and not done.holds(":x")
@@ -237,8 +240,9 @@ def test_entries_stay_within_eci_limits():
 
 def test_entries_of_rules_no_longer_in_the_file_are_dropped():
     tags = {**LEGACY_APP, "eci-redeploy.applied.gone": f"{MS0};1;{DIGEST_B}"}
-    kept = as_map(tracking.record(tags, version=DIGEST_C, event_time=T0, rule="side", previous=None,
-                                  live={"app", "side"}))
+    kept = as_map(
+        tracking.record(tags, version=DIGEST_C, event_time=T0, rule="side", previous=None, live={"app", "side"})
+    )
     assert "eci-redeploy.applied.gone" not in kept and "eci-redeploy.applied.app" in kept
 
 
@@ -256,15 +260,17 @@ def test_no_room_for_the_other_rules_records_is_no_room():
 def test_planner_without_room_for_both_records_restarts_nothing_and_says_why(make_rules):
     user = {f"k{i}": "v" for i in range(14)}  # with `app` and the record's 5: ECI's 20
     crowded = both({**user, **LEGACY_APP, "eci-redeploy.previous": DIGEST_B})
-    plan = plan_event(push("team/sidecar", "7", DIGEST_D, minutes=1), two_rules(make_rules, action="restart"),
-                      [crowded], {})
+    plan = plan_event(
+        push("team/sidecar", "7", DIGEST_D, minutes=1), two_rules(make_rules, action="restart"), [crowded], {}
+    )
     assert plan.steps == [] and "no room for the tracking tags" in reasons(plan)[0]
 
 
 def test_a_restart_writes_the_moved_entry_and_clears_its_own(make_rules):
     tags = {**LEGACY_APP, "eci-redeploy.applied.side": f"{MS0};6;{DIGEST_B}"}
-    plan = plan_event(push("team/sidecar", "7", DIGEST_D, minutes=1), two_rules(make_rules, action="restart"),
-                      [both(tags)], {})
+    plan = plan_event(
+        push("team/sidecar", "7", DIGEST_D, minutes=1), two_rules(make_rules, action="restart"), [both(tags)], {}
+    )
     [step] = plan.steps
     assert step.record["eci-redeploy.applied.app"] == f"{MS0};2;{DIGEST_A}"
     assert step.record["eci-redeploy.applied.side"] == ""  # the five keys hold it now; empty reads as unset

@@ -40,8 +40,10 @@ TEMPLATE = {
     "SecurityGroupId": "sg-1",
     "VSwitchId": "vsw-1",
     "RestartPolicy": "Always",
-    "Container": [{"Name": "app", "Image": f"{HOST}/team/web:1", "Port": [{"Port": 80, "Protocol": "TCP"}]},
-                  {"Name": "side", "Image": "reg.example.com/team/side:1"}],
+    "Container": [
+        {"Name": "app", "Image": f"{HOST}/team/web:1", "Port": [{"Port": 80, "Protocol": "TCP"}]},
+        {"Name": "side", "Image": "reg.example.com/team/side:1"},
+    ],
     "Tag": [{"Key": "app", "Value": "web"}],
 }
 # (not acs:autoscaling:scalingGroupId: a group a scaling group owns is left to it, planner.owned)
@@ -59,8 +61,12 @@ def sdk_query(action, body):
 
 
 def _rule(name, action="update", **extra):
-    out = {"name": name, "source": {"repository": "team/web", "tags": {"glob": "*"}},
-           "target": {"region": "cn-hangzhou", "action": action, **extra}, "pull": PULL}
+    out = {
+        "name": name,
+        "source": {"repository": "team/web", "tags": {"glob": "*"}},
+        "target": {"region": "cn-hangzhou", "action": action, **extra},
+        "pull": PULL,
+    }
     if action != "create":
         out["target"]["container_groups"] = {"tags": {"app": "web"}}
     return out
@@ -68,7 +74,8 @@ def _rule(name, action="update", **extra):
 
 def _groups():
     old_keys = {  # written by an earlier version: over-long keys, still read, never sent again
-        "eci-redeploy.rule": LONG_RULE, "eci-redeploy.digest": "sha256:" + "b" * 64,
+        "eci-redeploy.rule": LONG_RULE,
+        "eci-redeploy.digest": "sha256:" + "b" * 64,
         "eci-redeploy.held." + LONG_RULE: "sha256:" + "c" * 64,
         "eci-redeploy.signed." + "d" * 64: "1700000000000;team/web",
     }
@@ -88,8 +95,12 @@ def steps(make_rules):
     )
     event = PushEvent("team/web", "2", DIGEST_A, "acr-webhook", "e", registry_host=HOST)
     out = plan_event(event, rules, _groups(), {"PW": "pw"}).steps
-    assert {s.action for s in out} == {"CreateContainerGroup", "UpdateContainerGroup", "RestartContainerGroup",
-                                       "DeleteContainerGroup"}
+    assert {s.action for s in out} == {
+        "CreateContainerGroup",
+        "UpdateContainerGroup",
+        "RestartContainerGroup",
+        "DeleteContainerGroup",
+    }
     return out
 
 
@@ -99,9 +110,16 @@ def _bodies(steps):
         if step.rollback:
             yield "UpdateContainerGroup", step.rollback, step
         if step.record:
-            yield "TagResources", {"RegionId": step.region, "ResourceType": "ContainerGroup",
-                                   "ResourceId": [step.target], "Tag": [{"Key": k, "Value": v}
-                                                                        for k, v in step.record.items()]}, step
+            yield (
+                "TagResources",
+                {
+                    "RegionId": step.region,
+                    "ResourceType": "ContainerGroup",
+                    "ResourceId": [step.target],
+                    "Tag": [{"Key": k, "Value": v} for k, v in step.record.items()],
+                },
+                step,
+            )
 
 
 def test_every_planned_parameter_is_what_the_sdk_sends(steps):
@@ -154,10 +172,19 @@ class _Spy:
 def test_the_fake_receives_every_planned_parameter(eci, steps, monkeypatch):
     """On the wire, through the SDK: each request as the fake received it is the one planned, and
     what the SDK's request object serialises; the pre-warm's CreateImageCache included."""
-    eci.backend.seed([{"ContainerGroupId": "eci-1", "ContainerGroupName": "eci-1",
-                       "Tags": [{"Key": "app", "Value": "web"}],
-                       "Containers": [{"Name": "c1", "Image": f"{HOST}/team/web:1"},
-                                      {"Name": "c2", "Image": "reg.example.com/team/side:1"}]}])
+    eci.backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-1",
+                "ContainerGroupName": "eci-1",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [
+                    {"Name": "c1", "Image": f"{HOST}/team/web:1"},
+                    {"Name": "c2", "Image": "reg.example.com/team/side:1"},
+                ],
+            }
+        ]
+    )
     spy = _Spy(monkeypatch)
     for action, body, _ in _bodies(steps):
         if action != "DeleteContainerGroup":  # the group is needed by the calls after it
@@ -168,8 +195,14 @@ def test_the_fake_receives_every_planned_parameter(eci, steps, monkeypatch):
     warm(create, eci.gateway, Prewarm(timeout_seconds=1, poll_seconds=1), Clock(sleep=lambda s: None, now=lambda: 0.0))
     received = [(c.action, c.params) for c in eci.backend.calls]
     assert received == [(a, revealed(flatten(b))) for a, b in spy.sent]
-    assert {a for a, _ in received} >= {"CreateContainerGroup", "UpdateContainerGroup", "RestartContainerGroup",
-                                       "DeleteContainerGroup", "TagResources", "CreateImageCache"}
+    assert {a for a, _ in received} >= {
+        "CreateContainerGroup",
+        "UpdateContainerGroup",
+        "RestartContainerGroup",
+        "DeleteContainerGroup",
+        "TagResources",
+        "CreateImageCache",
+    }
     for action, body in spy.sent:
         if not action.startswith("Describe"):
             assert revealed(flatten(body)) == sdk_query(action, body), action
@@ -181,13 +214,20 @@ def test_a_parameter_the_sdk_would_drop_is_refused_not_sent(eci):
     SDK's from_map would drop it silently while `plan` printed it."""
     from eci_redeploy.core.errors import EciApiError
 
-    body = {"RegionId": "cn-hangzhou", "ContainerGroupName": "web", "Container": [{"Name": "app", "Image": "nginx"}],
-            "RestartPolcy": "Never"}
+    body = {
+        "RegionId": "cn-hangzhou",
+        "ContainerGroupName": "web",
+        "Container": [{"Name": "app", "Image": "nginx"}],
+        "RestartPolcy": "Never",
+    }
     with pytest.raises(EciApiError) as err:
         eci.gateway.call("CreateContainerGroup", body)
     assert err.value.code == "ParameterNotSent" and "RestartPolcy" in str(err.value)
-    update = {"RegionId": "cn-hangzhou", "ContainerGroupId": "eci-x",
-              "AcrRegistryInfo": [{"InstanceId": "cri-1", "ArnService": "acs:ram::1:role/r"}]}
+    update = {
+        "RegionId": "cn-hangzhou",
+        "ContainerGroupId": "eci-x",
+        "AcrRegistryInfo": [{"InstanceId": "cri-1", "ArnService": "acs:ram::1:role/r"}],
+    }
     with pytest.raises(EciApiError, match=r"AcrRegistryInfo\.1\.ArnService"):
         eci.gateway.call("UpdateContainerGroup", update)
     assert eci.backend.calls == []  # nothing reached the fake

@@ -115,7 +115,11 @@ def run_line(line: str, reg, work, env: dict[str, str]) -> subprocess.CompletedP
     args = [w for w in words[1:] if not w.startswith("2>")]
     done = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *args],
-        capture_output=True, text=True, cwd=work, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=work,
+        env=env,
+        timeout=120,
     )
     for redirect in (w for w in words if w.startswith("2>>")):
         with (work / redirect[3:]).open("a") as log:
@@ -127,8 +131,12 @@ def test_the_readme_walkthrough_runs_as_written(world):
     reg, fake, hook, work = world
     write_inputs(reg, fake, work)
     key, secret = fake.credentials
-    env = clean_env(ECI_REDEPLOY_ECI_ENDPOINT=fake.url, ALIBABA_CLOUD_ACCESS_KEY_ID=key,
-                    ALIBABA_CLOUD_ACCESS_KEY_SECRET=secret, TEAM_HOOK_URL=hook.url)
+    env = clean_env(
+        ECI_REDEPLOY_ECI_ENDPOINT=fake.url,
+        ALIBABA_CLOUD_ACCESS_KEY_ID=key,
+        ALIBABA_CLOUD_ACCESS_KEY_SECRET=secret,
+        TEAM_HOOK_URL=hook.url,
+    )
     ran, stderr = [], ""
     for line, expected in steps():
         done = run_line(line, reg, work, env)
@@ -142,8 +150,18 @@ def test_the_readme_walkthrough_runs_as_written(world):
             assert any(pattern.fullmatch(p) for p in printed), f"{line}\nREADME shows: {want}\nprinted:\n{done.stdout}"
         stderr += done.stderr
         fake.backend.settle()
-    assert ran == ["validate", "test-policy", "list", "plan", "invoke", "reconcile", "history", "rollback", "list",
-                   "unfreeze"]
+    assert ran == [
+        "validate",
+        "test-policy",
+        "list",
+        "plan",
+        "invoke",
+        "reconcile",
+        "history",
+        "rollback",
+        "list",
+        "unfreeze",
+    ]
     # the progress lines the prose quotes, as the commands printed them on stderr
     for quoted in re.findall(r"`(eci-redeploy: [^`]+)`", walkthrough()):
         assert shown(re.sub(r"\d+ s left", "... s left", quoted)).search(stderr), quoted
@@ -161,7 +179,11 @@ def test_what_the_demo_showed_is_what_make_demo_does():
     assert f"`eci-redeploy {recipe[1]}`" in re.sub(r"\s*\n\s*", " ", text), "README quotes the demo's command"
     done = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", *shlex.split(recipe[1])],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     actions = json.loads(done.stdout)["actions"]

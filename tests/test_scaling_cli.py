@@ -61,13 +61,23 @@ def test_validate_says_where_each_rule_deploys(tmp_path):
     plain = {
         "name": "plain",
         "source": {"repository": "team/api", "tags": {"semver": "^1.0.0"}},
-        "target": {"region": "cn-shanghai", "action": "update", "container_groups": {"tags": {"app": "api"}},
-                   "allow_owned": ["scaling-group"]},
+        "target": {
+            "region": "cn-shanghai",
+            "action": "update",
+            "container_groups": {"tags": {"app": "api"}},
+            "allow_owned": ["scaling-group"],
+        },
     }
-    named = {**plain, "name": "named",
-             "target": {"region": "cn-shanghai", "action": "restart", "container_groups": {"name": "api"}}}
-    by_ids = {**plain, "name": "ids",
-              "target": {"region": "cn-shanghai", "action": "update", "container_groups": {"ids": ["eci-1", "eci-2"]}}}
+    named = {
+        **plain,
+        "name": "named",
+        "target": {"region": "cn-shanghai", "action": "restart", "container_groups": {"name": "api"}},
+    }
+    by_ids = {
+        **plain,
+        "name": "ids",
+        "target": {"region": "cn-shanghai", "action": "update", "container_groups": {"ids": ["eci-1", "eci-2"]}},
+    }
     asg_by_name = rule("asg-x1", name="asg-named", target={"scaling_group": {"name": "web"}})
     path = write_rules(tmp_path, rule("asg-bp1abc"), asg_by_name, plain, named, by_ids)
     out = run("validate", str(path))
@@ -113,9 +123,18 @@ def test_status_names_what_a_dead_worker_left_suspended(fake, tmp_path):
     first = sorted(fake.backend.ess.instances[gid])[0]
     ess = ess_for(fake.gateway)
     # what a worker killed mid-batch leaves: its records, the processes it suspended, a batch in Standby
-    ess.call("TagResources", {"RegionId": REGION, "ResourceType": "scalinggroup", "ResourceIds": [gid],
-                              "Tags": [{"Key": "eci-redeploy.suspended", "Value": "ScaleIn,ScaleOut|web-asg"},
-                                       {"Key": "eci-redeploy.standby.1", "Value": first}]})
+    ess.call(
+        "TagResources",
+        {
+            "RegionId": REGION,
+            "ResourceType": "scalinggroup",
+            "ResourceIds": [gid],
+            "Tags": [
+                {"Key": "eci-redeploy.suspended", "Value": "ScaleIn,ScaleOut|web-asg"},
+                {"Key": "eci-redeploy.standby.1", "Value": first},
+            ],
+        },
+    )
     ess.call("SuspendProcesses", {"RegionId": REGION, "ScalingGroupId": gid, "Processes": ["ScaleIn", "ScaleOut"]})
     ess.call("EnterStandby", {"ScalingGroupId": gid, "InstanceIds": [first]}, region=REGION)
     path = write_rules(tmp_path, rule(gid))

@@ -49,8 +49,11 @@ def test_a_push_rolls_six_instances_in_batches_and_a_scale_out_afterwards_runs_t
     order = [c.action for c in calls]
     # OOS order: suspend, configuration, then three batches of two, then resume
     assert order[:2] == ["SuspendProcesses", "ModifyEciScalingConfiguration"] and order[-1] == "ResumeProcesses"
-    batches = [sorted(v for k, v in c.params.items() if k.startswith("InstanceIds.")) for c in calls
-               if c.action == "EnterStandby"]
+    batches = [
+        sorted(v for k, v in c.params.items() if k.startswith("InstanceIds."))
+        for c in calls
+        if c.action == "EnterStandby"
+    ]
     assert [len(b) for b in batches] == [2, 2, 2] and sorted(i for b in batches for i in b) == sorted(images(eci, gid))
     first_exit = order.index("ExitStandby")
     updated_in_batch_1 = [
@@ -149,12 +152,19 @@ def test_a_worker_killed_mid_rollout_leaves_no_process_suspended_for_the_next_ru
     left = _group(eci, gid)
     assert set(left["SuspendedProcesses"]) >= {"ScaleIn", "ScaleOut", "HealthCheck"}
     assert sorted(i["LifecycleState"] for i in eci.backend.ess.instances[gid].values()) == [
-        "InService", "InService", "Standby", "Standby"]
+        "InService",
+        "InService",
+        "Standby",
+        "Standby",
+    ]
     assert eci.backend.ess.scale_out(gid, 1) == []  # suspended: nothing scales
     # the next run (a redelivery of the same push) puts the group back first, then finishes the rollout
     report = _run(eci, rules, push("1.1.0"))
     assert [s.action for s in report.plan.steps if s.phase == "recover"] == [
-        "ExitStandby", "ResumeProcesses", "UntagResources"]
+        "ExitStandby",
+        "ResumeProcesses",
+        "UntagResources",
+    ]
     assert not report.failed
     assert _group(eci, gid)["SuspendedProcesses"] == []
     assert {i["LifecycleState"] for i in eci.backend.ess.instances[gid].values()} == {"InService"}
@@ -203,16 +213,32 @@ def test_processes_someone_else_suspended_are_not_touched_and_the_push_is_deferr
 
 def test_a_container_group_rule_skips_groups_a_scaling_group_or_kubernetes_owns(eci):
     gid, _ = scaling_group(eci, instances=2)
-    eci.backend.seed([
-        {"ContainerGroupId": "eci-pod", "ContainerGroupName": "pod", "RegionId": REGION, "Status": "Running",
-         "Tags": [{"Key": "app", "Value": "web"}, {"Key": "ack.aliyun.com", "Value": "c0ffee42"}],
-         "Containers": [{"Name": "app", "Image": OLD}]},
-        {"ContainerGroupId": "eci-free", "ContainerGroupName": "free", "RegionId": REGION, "Status": "Running",
-         "Tags": [{"Key": "app", "Value": "web"}], "Containers": [{"Name": "app", "Image": OLD}]},
-    ])
-    plain = {"name": "web", "source": {"repository": "team/web", "tags": {"semver": ">=1.0.0"}},
-             "target": {"region": REGION, "action": "update", "container_groups": {"tags": {"app": "web"}}},
-             "pull": {"public": [HOST]}}
+    eci.backend.seed(
+        [
+            {
+                "ContainerGroupId": "eci-pod",
+                "ContainerGroupName": "pod",
+                "RegionId": REGION,
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}, {"Key": "ack.aliyun.com", "Value": "c0ffee42"}],
+                "Containers": [{"Name": "app", "Image": OLD}],
+            },
+            {
+                "ContainerGroupId": "eci-free",
+                "ContainerGroupName": "free",
+                "RegionId": REGION,
+                "Status": "Running",
+                "Tags": [{"Key": "app", "Value": "web"}],
+                "Containers": [{"Name": "app", "Image": OLD}],
+            },
+        ]
+    )
+    plain = {
+        "name": "web",
+        "source": {"repository": "team/web", "tags": {"semver": ">=1.0.0"}},
+        "target": {"region": REGION, "action": "update", "container_groups": {"tags": {"app": "web"}}},
+        "pull": {"public": [HOST]},
+    }
     report = _run(eci, _rules(plain), push("1.1.0"))
     reasons = {s.target: s.reason for s in report.plan.skipped if s.target}
     for iid in images(eci, gid):
@@ -235,8 +261,11 @@ def test_two_pushes_in_either_order_end_on_the_newer(eci, first, second):
     _run(eci, rules, push(second, minutes=2))
     newer = f"{HOST}/team/web:1.2.0"
     assert configuration_image(eci, cid) == newer and set(images(eci, gid).values()) == {newer}
-    moves = [c.params["Containers.1.Image"] for c in eci.backend.calls
-             if c.mutating and c.action == "ModifyEciScalingConfiguration"]
+    moves = [
+        c.params["Containers.1.Image"]
+        for c in eci.backend.calls
+        if c.mutating and c.action == "ModifyEciScalingConfiguration"
+    ]
     assert moves == sorted(set(moves))  # never backwards
 
 
@@ -270,9 +299,15 @@ def test_a_frozen_scaling_group_is_left_as_it_is(eci):
     from eci_redeploy.clients.ess import ess_for
 
     gid, cid = scaling_group(eci, instances=2)
-    ess_for(eci.gateway).call("TagResources", {"RegionId": REGION, "ResourceType": "scalinggroup",
-                                               "ResourceIds": [gid], "Tags": [{"Key": "eci-redeploy.freeze",
-                                                                               "Value": "true"}]})
+    ess_for(eci.gateway).call(
+        "TagResources",
+        {
+            "RegionId": REGION,
+            "ResourceType": "scalinggroup",
+            "ResourceIds": [gid],
+            "Tags": [{"Key": "eci-redeploy.freeze", "Value": "true"}],
+        },
+    )
     report = _run(eci, _rules(rule(gid)), push("1.1.0"))
     assert "frozen" in report.plan.skipped[-1].reason and not report.plan.steps
     assert configuration_image(eci, cid) == OLD
@@ -282,9 +317,19 @@ def test_dry_run_and_plan_show_the_procedure_and_change_nothing(eci):
     gid, cid = scaling_group(eci, instances=2)
     report = _run(eci, _rules(rule(gid)), push("1.1.0"), mode="dry-run")
     actions = [a["action"] for a in report.to_json()["actions"]]
-    assert actions == ["TagResources", "SuspendProcesses", "ModifyEciScalingConfiguration", "TagResources",
-                       "EnterStandby", "UpdateContainerGroup", "UpdateContainerGroup", "ExitStandby",
-                       "UntagResources", "ResumeProcesses", "UntagResources"]
+    assert actions == [
+        "TagResources",
+        "SuspendProcesses",
+        "ModifyEciScalingConfiguration",
+        "TagResources",
+        "EnterStandby",
+        "UpdateContainerGroup",
+        "UpdateContainerGroup",
+        "ExitStandby",
+        "UntagResources",
+        "ResumeProcesses",
+        "UntagResources",
+    ]
     assert "s3cret" not in str(report.to_json())
     assert configuration_image(eci, cid) == OLD and not [c for c in eci.backend.calls if c.mutating]
 
@@ -318,8 +363,9 @@ def test_instances_that_never_restart_are_not_updated_in_place_unless_the_rule_s
     assert not [c for c in eci.backend.calls if c.action == "UpdateContainerGroup"]
     assert set(images(eci, gid).values()) == {OLD} and configuration_image(eci, cid) == NEW
     reasons = [s.reason for s in report.plan.skipped if s.target in images(eci, gid)]
-    assert len(reasons) == 2 and all("RestartPolicy is Never" in r and "restart_policy_never: in-place" in r
-                                     for r in reasons), reasons
+    assert len(reasons) == 2 and all(
+        "RestartPolicy is Never" in r and "restart_policy_never: in-place" in r for r in reasons
+    ), reasons
     assert _group(eci, gid)["SuspendedProcesses"] == []
     opted = rule(gid, update={"restart_policy_never": "in-place"})
     report = _run(eci, _rules(opted), push("1.2.0", minutes=1))
@@ -382,8 +428,9 @@ def test_rollback_with_freeze_moves_configuration_and_instances_back_and_freezes
     later = _run(eci, rules, push("1.2.0", minutes=5))
     assert "frozen" in later.plan.skipped[-1].reason and configuration_image(eci, cid) == back_to
     # a rollback is the operator's: a frozen scaling group lets it through, as a frozen container group does
-    again = back.run_rollback(back.rollback_event(r, rules, _Registry(), "1.1.0"), rules, eci.gateway,
-                              {"REG_PASSWORD": "s3cret"})
+    again = back.run_rollback(
+        back.rollback_event(r, rules, _Registry(), "1.1.0"), rules, eci.gateway, {"REG_PASSWORD": "s3cret"}
+    )
     assert not again.failed and not [s for s in again.plan.skipped if "frozen" in s.reason]
     assert configuration_image(eci, cid) == f"{HOST}/team/web@sha256:{'f' * 64}"
     assert back.set_freeze(eci.gateway, r, back.rule_groups(eci.gateway, r, rules), None) == [gid]
@@ -403,7 +450,9 @@ def test_one_notification_per_push_names_the_image_and_a_failed_rollout_is_not_a
     [message] = messages_for(report)
     assert (message.outcome, message.image) == ("deployed", NEW)
     assert [(g["target"], g["action"]) for g in message.groups] == [
-        (gid, "ModifyEciScalingConfiguration"), *((i, "UpdateContainerGroup") for i in sorted(images(eci, gid)))]
+        (gid, "ModifyEciScalingConfiguration"),
+        *((i, "UpdateContainerGroup") for i in sorted(images(eci, gid))),
+    ]
     eci.backend.faults.broken_images = [f"{HOST}/team/web:1.2.0"]
     failed = _run(eci, _rules(rule(gid, rollout={"timeout_seconds": 1})), push("1.2.0", minutes=1))
     [message] = messages_for(failed)
@@ -430,8 +479,18 @@ def test_the_example_acr_rule_sends_acr_registry_infos_with_the_configuration(ec
     body["target"] = {**body["target"], "scaling_group": gid}
     body["rollout"] = {**body["rollout"], "poll_seconds": 0.01}
     digest = "sha256:" + "d" * 64
-    event = PushEvent("team/api", "2.1.0", digest, "acr-eventbridge", "ev-acr", time=T0, instance_id="cri-abc123",
-                      instance_name="acme", region=REGION, signed=True)
+    event = PushEvent(
+        "team/api",
+        "2.1.0",
+        digest,
+        "acr-eventbridge",
+        "ev-acr",
+        time=T0,
+        instance_id="cri-abc123",
+        instance_name="acme",
+        region=REGION,
+        signed=True,
+    )
     report = _run(eci, _rules(body), event)
     assert not report.failed, report.to_json()
     [modify] = [c for c in eci.backend.calls if c.mutating and c.action == "ModifyEciScalingConfiguration"]

@@ -49,12 +49,18 @@ def test_reconcile_undoes_drift_of_the_configuration_and_of_one_instance(open_re
     old = f"{registry.host}/team/web:1.0.0"
     # someone puts the configuration back on 1.0.0 (the console, another pipeline), and one instance too
     client = ess_for(handle.gateway)._client(REGION)
-    client.modify_eci_scaling_configuration(models.ModifyEciScalingConfigurationRequest(
-        scaling_configuration_id=cid, containers_update_type="IncrementalUpdate",
-        containers=[models.ModifyEciScalingConfigurationRequestContainers(name="app", image=old)]))
+    client.modify_eci_scaling_configuration(
+        models.ModifyEciScalingConfigurationRequest(
+            scaling_configuration_id=cid,
+            containers_update_type="IncrementalUpdate",
+            containers=[models.ModifyEciScalingConfigurationRequestContainers(name="app", image=old)],
+        )
+    )
     drifted = sorted(images(handle, gid))[0]
-    handle.gateway.call("UpdateContainerGroup", {"RegionId": REGION, "ContainerGroupId": drifted,
-                                                 "Container": [{"Name": "app", "Image": old}]})
+    handle.gateway.call(
+        "UpdateContainerGroup",
+        {"RegionId": REGION, "ContainerGroupId": drifted, "Container": [{"Name": "app", "Image": old}]},
+    )
     handle.backend.settle()
     assert configuration_image(handle, cid) == old and images(handle, gid)[drifted] == old
     mark = len(handle.backend.mutating_calls())
@@ -62,8 +68,11 @@ def test_reconcile_undoes_drift_of_the_configuration_and_of_one_instance(open_re
     assert not result.report.failed, result.to_json()
     assert configuration_image(handle, cid) == wanted
     assert set(images(handle, gid).values()) == {wanted}
-    updated = [c.params["ContainerGroupId"] for c in handle.backend.mutating_calls()[mark:]
-               if c.action == "UpdateContainerGroup"]
+    updated = [
+        c.params["ContainerGroupId"]
+        for c in handle.backend.mutating_calls()[mark:]
+        if c.action == "UpdateContainerGroup"
+    ]
     assert updated == [drifted]  # only the instance that drifted
     assert handle.backend.ess.groups[gid]["SuspendedProcesses"] == []
 
@@ -93,11 +102,22 @@ def test_as_deployed_the_timer_hands_the_recovery_to_the_worker_when_the_registr
     first = sorted(backend.ess.instances[gid])[0]
     ess = ess_for(handle.gateway)
     record = "ScaleIn,ScaleOut,HealthCheck|web-asg"
-    ess.call("TagResources", {"RegionId": REGION, "ResourceType": "scalinggroup", "ResourceIds": [gid],
-                              "Tags": [{"Key": "eci-redeploy.suspended", "Value": record},
-                                       {"Key": "eci-redeploy.standby.1", "Value": first}]})
-    ess.call("SuspendProcesses", {"RegionId": REGION, "ScalingGroupId": gid,
-                                  "Processes": ["ScaleIn", "ScaleOut", "HealthCheck"]})
+    ess.call(
+        "TagResources",
+        {
+            "RegionId": REGION,
+            "ResourceType": "scalinggroup",
+            "ResourceIds": [gid],
+            "Tags": [
+                {"Key": "eci-redeploy.suspended", "Value": record},
+                {"Key": "eci-redeploy.standby.1", "Value": first},
+            ],
+        },
+    )
+    ess.call(
+        "SuspendProcesses",
+        {"RegionId": REGION, "ScalingGroupId": gid, "Processes": ["ScaleIn", "ScaleOut", "HealthCheck"]},
+    )
     ess.call("EnterStandby", {"ScalingGroupId": gid, "InstanceIds": [first]}, region=REGION)
     body = rule(gid, source={"registry": "127.0.0.1:9"})  # nothing listens there: the registry does not answer
     body["pull"] = {"plain_http": ["127.0.0.1:9"]}
@@ -124,8 +144,12 @@ def test_as_deployed_the_timer_hands_the_recovery_to_the_worker_when_the_registr
     assert group["SuspendedProcesses"] == []
     assert {i["LifecycleState"] for i in backend.ess.instances[gid].values()} == {"InService"}
     assert not [t for t in group["Tags"] if t["Key"].startswith("eci-redeploy.")]
-    reads = ("DescribeScalingGroups", "DescribeEciScalingConfigurations", "DescribeScalingInstances",
-             "DescribeContainerGroups")
+    reads = (
+        "DescribeScalingGroups",
+        "DescribeEciScalingConfigurations",
+        "DescribeScalingInstances",
+        "DescribeContainerGroups",
+    )
     writes = [c.action for c in backend.calls[before:] if c.status == 200 and c.action not in reads]
     assert writes == ["ExitStandby", "ResumeProcesses", "UntagResources"]  # the worker's, and nothing else
 

@@ -216,8 +216,17 @@ def test_ci_gate_passes_only_a_run_where_every_collected_test_passed(tmp_path, b
     junit = tmp_path / "junit.xml"
     # in-process (a subprocess per case costs seconds of interpreter and plugin start-up)
     pytest.main(
-        ["-q", "-p", "no:cacheprovider", "--import-mode=importlib", f"--rootdir={tmp_path}", "-c", os.devnull,
-         f"--junitxml={junit}", str(sample)]
+        [
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--import-mode=importlib",
+            f"--rootdir={tmp_path}",
+            "-c",
+            os.devnull,
+            f"--junitxml={junit}",
+            str(sample),
+        ]
     )
     capsys.readouterr()  # the inner run's report is not this test's output
     assert _check_junit().main(str(junit)) == gate

@@ -11,8 +11,15 @@ CUSTOM = "registry.cn-shanghai.aliyuncs.com"  # the issue's custom domain of an 
 def acr_push(tag="1.4.3"):
     # What the ACR EE EventBridge adapter makes of a push (events/acr-ee-push.json): the instance, not a host.
     return PushEvent(
-        "acme/api", tag, "sha256:" + "e" * 64, "acr-eventbridge", "ev-acr", instance_id="cri-abc123",
-        instance_name="acme", region="cn-shanghai", signed=True,
+        "acme/api",
+        tag,
+        "sha256:" + "e" * 64,
+        "acr-eventbridge",
+        "ev-acr",
+        instance_id="cri-abc123",
+        instance_name="acme",
+        region="cn-shanghai",
+        signed=True,
     )
 
 

@@ -41,12 +41,20 @@ def _rule(name, **kw):
 
 def _seed(backend, gid="eci-1", tags=None, system=True):
     # Seeding is the fake's control path (what ECI itself put on the group): system tags included.
-    backend.seed([{
-        "ContainerGroupId": gid, "ContainerGroupName": gid, "RegionId": REGION,
-        "Containers": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
-        "Tags": [{"Key": k, "Value": v}
-                 for k, v in {"app": "web", **(SYSTEM if system else {}), **(tags or {})}.items()],
-    }])
+    backend.seed(
+        [
+            {
+                "ContainerGroupId": gid,
+                "ContainerGroupName": gid,
+                "RegionId": REGION,
+                "Containers": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
+                "Tags": [
+                    {"Key": k, "Value": v}
+                    for k, v in {"app": "web", **(SYSTEM if system else {}), **(tags or {})}.items()
+                ],
+            }
+        ]
+    )
 
 
 def _tags(eci, gid="eci-1"):
@@ -70,10 +78,16 @@ def _apply(eci, rules, event, only=None):
 def test_the_fake_refuses_a_key_past_64_naming_it(eci, action):
     _seed(eci.backend, system=False)
     key = "k" * 65
-    body = {"RegionId": REGION, "Tag": [{"Key": "ok", "Value": "v"}, {"Key": key, "Value": "v"}],
-            "Container": [{"Name": "app", "Image": f"{HOST}/team/web:2"}]}
-    body.update({"ContainerGroupName": "new"} if action == "CreateContainerGroup" else
-                {"ContainerGroupId": "eci-1", "UpdateType": "IncrementalUpdate"})
+    body = {
+        "RegionId": REGION,
+        "Tag": [{"Key": "ok", "Value": "v"}, {"Key": key, "Value": "v"}],
+        "Container": [{"Name": "app", "Image": f"{HOST}/team/web:2"}],
+    }
+    body.update(
+        {"ContainerGroupName": "new"}
+        if action == "CreateContainerGroup"
+        else {"ContainerGroupId": "eci-1", "UpdateType": "IncrementalUpdate"}
+    )
     with pytest.raises(EciApiError) as err:
         eci.gateway.call(action, body)
     assert err.value.code == "InvalidParameter.Tag" and key in str(err.value)
@@ -133,9 +147,12 @@ def test_a_63_character_rule_writes_keys_within_64_on_every_path(eci, make_rules
 def test_a_group_with_old_long_keys_is_still_understood(eci, make_rules):
     """Keys an earlier version wrote with the whole rule name (and the whole digest) past 64 characters."""
     old = {
-        "eci-redeploy.digest": DIGEST_B, "eci-redeploy.rule": "web", "eci-redeploy.tag": "3",
+        "eci-redeploy.digest": DIGEST_B,
+        "eci-redeploy.rule": "web",
+        "eci-redeploy.tag": "3",
         "eci-redeploy.applied." + LONG: f"{int(T0.timestamp() * 1000)};2;{DIGEST_A}",
-        "eci-redeploy.held." + LONG: DIGEST_A, "eci-redeploy.held-rule": "web",
+        "eci-redeploy.held." + LONG: DIGEST_A,
+        "eci-redeploy.held-rule": "web",
         "eci-redeploy.held-info." + LONG: "held;-;1;scan;2",
         "eci-redeploy.signed." + "6" * 64: "3;team/web",
     }
@@ -180,7 +197,11 @@ def test_the_group_reads_the_same_whether_tag_n_replaces_or_merges(eci, make_rul
     tags = _tags(eci)
     done = tracking.applied(tags, "web")
     assert (done.digest, done.event_time_ms, tags["team"], tags["acs:tag:createdby"]) == (
-        DIGEST_B, None, "payments", SYSTEM["acs:tag:createdby"])
+        DIGEST_B,
+        None,
+        "payments",
+        SYSTEM["acs:tag:createdby"],
+    )
 
 
 @pytest.mark.parametrize("semantics", ["replace", "merge"])
@@ -207,8 +228,11 @@ def test_a_released_hold_is_gone_whether_tag_n_replaces_or_merges(make_rules, mo
 @pytest.mark.parametrize("action", ["create", "replace"])
 def test_a_template_tag_ecis_refuses_is_a_planning_error_naming_it(make_rules, key, action):
     """One clear error before anything is sent, not a CreateContainerGroup refused by ECI."""
-    template = {"ContainerGroupName": "web", "Container": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
-                "Tag": [{"Key": "app", "Value": "web"}, {"Key": key, "Value": "x"}]}
+    template = {
+        "ContainerGroupName": "web",
+        "Container": [{"Name": "app", "Image": f"{HOST}/team/web:1"}],
+        "Tag": [{"Key": "app", "Value": "web"}, {"Key": key, "Value": "x"}],
+    }
     rules = make_rules(_rule("web", action=action, template="t.yaml"), templates={"t.yaml": template})
     with pytest.raises(PlanningError, match=key[:20]):
         plan_event(_push(), rules, [group("eci-1", f"{HOST}/team/web:1")], {})
@@ -225,10 +249,14 @@ def test_docs_list_every_tag_key_the_product_writes():
 
     from helpers import ROOT
 
-    keys = {v for m in (tracking, batchmark, scaling, gates_store) for v in vars(m).values()
-            if isinstance(v, str) and v.startswith(tracking.PREFIX) and v != tracking.PREFIX}
+    keys = {
+        v
+        for m in (tracking, batchmark, scaling, gates_store)
+        for v in vars(m).values()
+        if isinstance(v, str) and v.startswith(tracking.PREFIX) and v != tracking.PREFIX
+    }
     text = (ROOT / "docs" / "rules.md").read_text()
-    section = text[text.index("### How the tracking keys are built"):]
+    section = text[text.index("### How the tracking keys are built") :]
     section = section[: section.index("\n## ")] if "\n## " in section else section
     # a row's keys: `eci-redeploy.digest`, `.event-time` (the prefix written once), `eci-redeploy.held.<rule part>`
     shown = set()

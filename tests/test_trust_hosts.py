@@ -91,9 +91,7 @@ def gated_rules(tmp_path: Path) -> Path:
 def webhook(body):
     from eci_redeploy.functions import webhook as handler
 
-    response = handler.handle(
-        http_event(json.dumps(body), query={"token": TOKEN}), fc_context(), default_rules=EVENTS
-    )
+    response = handler.handle(http_event(json.dumps(body), query={"token": TOKEN}), fc_context(), default_rules=EVENTS)
     return response["statusCode"], json.loads(response["body"])
 
 
@@ -278,8 +276,10 @@ def test_5_a_distribution_request_host_outside_rfc_1123_is_rejected(fc, host, li
         (lambda r: r["pull"]["acr"].update(domains=["evil@127.0.0.1:1"]), "pull.acr.domains"),
         (lambda r: r["source"].update(registry="cri-x@127.0.0.1:1"), "source.registry"),
         (lambda r: r["pull"].update(plain_http=["h:99999"]), "pull.plain_http"),
-        (lambda r: r["pull"].update(credentials=[{"server": "r.io\n", "username": "u", "password_env": "P"}]),
-         "pull.credentials"),
+        (
+            lambda r: r["pull"].update(credentials=[{"server": "r.io\n", "username": "u", "password_env": "P"}]),
+            "pull.credentials",
+        ),
     ],
 )
 def test_5_the_rules_file_holds_its_hosts_to_the_same_grammar(edit, field):

@@ -157,9 +157,10 @@ def test_7_an_unknown_approval_id_answers_401_like_a_known_one(world, headers):
     assert unknown["body"] == known["body"] and "web-prod" not in known["body"] and "nope" not in unknown["body"]
     assert len(w.backend.calls) == calls  # nothing looked up: no describe, no tag written
     # An approver is told (authenticated, the id's rule is then looked up).
-    assert w.http("POST", "/approvals/nope.3c0b4a5e1d2f", headers={"Authorization": "Bearer al1ce-token"})[
-        "statusCode"
-    ] == 404
+    assert (
+        w.http("POST", "/approvals/nope.3c0b4a5e1d2f", headers={"Authorization": "Bearer al1ce-token"})["statusCode"]
+        == 404
+    )
 
 
 # ---- the writer's de-duplication memory (issue 23 item 7: "the writer keeps every task id and result
@@ -172,8 +173,15 @@ def _writer_order(n):
     from eci_redeploy.events.model import PushEvent
     from eci_redeploy.execution.handoff import WorkOrder
 
-    push = PushEvent("team/web", f"1.0.{n}", None, "distribution", f"ev-{n}",
-                     time=datetime(2026, 11, 27, tzinfo=timezone.utc), registry_host="reg.example.com")
+    push = PushEvent(
+        "team/web",
+        f"1.0.{n}",
+        None,
+        "distribution",
+        f"ev-{n}",
+        time=datetime(2026, 11, 27, tzinfo=timezone.utc),
+        registry_host="reg.example.com",
+    )
     return WorkOrder.for_events([push])
 
 

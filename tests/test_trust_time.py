@@ -90,6 +90,7 @@ def wire(mocker, monkeypatch, tmp_path):
     )
     retry = RetryPolicy(max_attempts=3, initial=0.001, maximum=0.002)
     mocker.patch.object(common, "gateway_factory", side_effect=lambda env, ctx: gateway_for(server, retry=retry))
+
     def work(order):
         return push_worker.handle_work(order.model_dump_json().encode(), fc_context("worker"), default_rules=rules)
 
@@ -258,8 +259,16 @@ def acr_push(s, tag: str, digest_: str):
 
     s.events += 1
     event = PushEvent(
-        REPO, tag, digest_, "acr-eventbridge", f"push-{s.events}", time=s.now, instance_id=INSTANCE,
-        instance_name="acme", region="cn-hangzhou", signed=True,
+        REPO,
+        tag,
+        digest_,
+        "acr-eventbridge",
+        f"push-{s.events}",
+        time=s.now,
+        instance_id=INSTANCE,
+        instance_name="acme",
+        region="cn-hangzhou",
+        signed=True,
     )
     clock = Clock(sleep=lambda _: None)
     return run([event], s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=clock)
@@ -338,8 +347,10 @@ def test_3_an_approval_recorded_for_another_hold_counts_for_nothing():
     ("kind", "result"),
     [
         ("SigningCompleted", {"SigningStatus": "SUCCESS"}),
-        ("ScanCompleted", {"ScanStatus": "COMPLETE", "HighSeverity": 0, "MediumSeverity": 0, "LowSeverity": 0,
-                           "UnknownSeverity": 0}),
+        (
+            "ScanCompleted",
+            {"ScanStatus": "COMPLETE", "HighSeverity": 0, "MediumSeverity": 0, "LowSeverity": 0, "UnknownSeverity": 0},
+        ),
     ],
     ids=["signing", "scan-zero-counts"],
 )

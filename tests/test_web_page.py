@@ -94,8 +94,12 @@ def test_held_changes_get_an_approve_button_for_approvers_only(site, capsys, tmp
                 "id": "ev-1",
                 "timestamp": "2026-12-01T00:00:00Z",
                 "action": "push",
-                "target": {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": D2,
-                           "repository": "team/web", "tag": "1.1.0"},
+                "target": {
+                    "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "digest": D2,
+                    "repository": "team/web",
+                    "tag": "1.1.0",
+                },
                 "request": {"host": HOST},
             }
         ]
@@ -123,20 +127,43 @@ def test_held_changes_get_an_approve_button_for_approvers_only(site, capsys, tmp
     log.write_text(capsys.readouterr().err)
     rules = __import__("os").environ["ECI_REDEPLOY_RULES"]
     out = subprocess.run(
-        [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--group", "eci-1",
-         "--json"],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "eci_redeploy.cli",
+            "history",
+            "--rules",
+            rules,
+            "--log",
+            str(log),
+            "--group",
+            "eci-1",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     seen = [(e["cause"], e["outcome"], e["tag_after"], e["digest_after"]) for e in json.loads(out.stdout)]
     assert seen == [("approval", "approved", "1.1.0", D2), ("release", "applied", "1.1.0", D2)]  # before: no approval
     table = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--rule", "web"],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=60,
     ).stdout.splitlines()
     assert f"{hid}  approval  approved  approved by alice: 1.1.0 (sha256:{'2' * 12})" in table[0]
     other = subprocess.run(
         [sys.executable, "-m", "eci_redeploy.cli", "history", "--rules", rules, "--log", str(log), "--rule", "api"],
-        capture_output=True, text=True, cwd=ROOT, env=clean_env(), timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=clean_env(),
+        timeout=60,
     )
     assert other.returncode == 2 and "no rule named 'api'" in other.stderr

@@ -39,12 +39,23 @@ class Browser:
         assert binary, "chromium is missing: run .ci/install-system-deps"
         self.proc = subprocess.Popen(
             [
-                binary, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-extensions", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
-                f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank",
+                binary,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-extensions",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={profile}",
+                "--window-size=1280,900",
+                "about:blank",
             ],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
@@ -155,7 +166,10 @@ def test_the_page_in_chromium_with_the_approve_flow(tmp_path, browser):
             command = ["serve", "--port", str(port), "--rules", str(rules), "--live"]
             serve = subprocess.Popen(
                 [sys.executable, "-m", "eci_redeploy.cli", *command],
-                cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log,
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
             )
             try:
                 base = f"http://127.0.0.1:{port}"
@@ -169,10 +183,23 @@ def test_the_page_in_chromium_with_the_approve_flow(tmp_path, browser):
 
 
 def _push_and_wait_for_the_hold(base: str, host: str, digest: str) -> None:
-    target = {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": digest, "repository": "team/web",
-              "tag": "1.1.0"}
-    body = {"events": [{"id": "ev-page", "timestamp": "2026-12-01T00:00:00Z", "action": "push", "target": target,
-                        "request": {"host": host}}]}
+    target = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": digest,
+        "repository": "team/web",
+        "tag": "1.1.0",
+    }
+    body = {
+        "events": [
+            {
+                "id": "ev-page",
+                "timestamp": "2026-12-01T00:00:00Z",
+                "action": "push",
+                "target": target,
+                "request": {"host": host},
+            }
+        ]
+    }
     request = urllib.request.Request(
         f"{base}/?token={TOKEN}", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
     )

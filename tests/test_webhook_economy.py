@@ -39,8 +39,11 @@ def test_a_delivery_costs_the_webhook_no_eci_call_and_the_worker_a_describe_an_u
     assert [r["rule"] for r in body["rules"]] == ["distribution"] and body["actions"] == []
     assert "?preview=1" in body["preview"]
     held.run_worker(held.queued[0])
-    assert [c.action for c in held.backend.calls] == ["DescribeContainerGroups", "UpdateContainerGroup",
-                                                       "DescribeContainerGroups"]  # the change, its health look
+    assert [c.action for c in held.backend.calls] == [
+        "DescribeContainerGroups",
+        "UpdateContainerGroup",
+        "DescribeContainerGroups",
+    ]  # the change, its health look
 
 
 def test_a_throttled_preview_still_hands_the_push_off(held):

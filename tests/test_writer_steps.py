@@ -58,8 +58,12 @@ def api_groups(n: int) -> list[dict[str, Any]]:
     out = []
     for i, group in enumerate(seeded(n, f"{HOST}/team/api:1.0.0")):
         out.append(
-            {**group, "ContainerGroupId": f"eci-api-{i}", "ContainerGroupName": f"api-{i}",
-             "Tags": [{"Key": "app", "Value": "api"}]}
+            {
+                **group,
+                "ContainerGroupId": f"eci-api-{i}",
+                "ContainerGroupName": f"api-{i}",
+                "Tags": [{"Key": "app", "Value": "api"}],
+            }
         )
     return out
 
@@ -249,8 +253,12 @@ def test_a_rollout_survives_a_worker_killed_between_steps_and_a_continuation_del
 
         def worker(log: str) -> subprocess.Popen:
             return subprocess.Popen(
-                [sys.executable, "-c", WORKER, fc.url, str(rules)], cwd=ROOT, env=worker_env,
-                stdout=subprocess.PIPE, stderr=(tmp_path / log).open("wb"), text=True,
+                [sys.executable, "-c", WORKER, fc.url, str(rules)],
+                cwd=ROOT,
+                env=worker_env,
+                stdout=subprocess.PIPE,
+                stderr=(tmp_path / log).open("wb"),
+                text=True,
             )
 
         def updates() -> list[str]:
@@ -326,8 +334,11 @@ def test_the_docs_state_the_message_age_s_yaml_sets():
     stated = []
     for page in sorted((ROOT / "docs").glob("*.md")):
         text = page.read_text()
-        for pattern in (r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?(\d[\d,]*\d)",
-                        r"_MAX_AGE_SECONDS`?,? default (\d[\d,]*\d)", r"doubling to 30 s, (\d[\d,]*\d) s\)"):
+        for pattern in (
+            r"maxAsyncEventAgeInSeconds:?`?\s*(?:is\s+)?(\d[\d,]*\d)",
+            r"_MAX_AGE_SECONDS`?,? default (\d[\d,]*\d)",
+            r"doubling to 30 s, (\d[\d,]*\d) s\)",
+        ):
             stated += [(page.name, int(m.replace(",", ""))) for m in re.findall(pattern, text)]
     assert stated, "the docs name the message age somewhere"
     assert [s for s in stated if s[1] != age] == [], age

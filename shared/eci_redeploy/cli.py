@@ -117,7 +117,6 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
     _emit(run(parsed, rules, gateway, os.environ, mode="preview", groups=groups).plan.to_json())
 
 
-
 def transition_option(scope: str) -> Any:
     """--transition-seconds, the same for invoke, serve (the embedded fake) and fake-eci."""
     return click.option(
@@ -127,6 +126,7 @@ def transition_option(scope: str) -> Any:
         show_default=True,
         help=f"{scope}seconds a changed group stays Pending / Updating / Restarting",
     )
+
 
 @cli.command()
 @click.argument("event_file", metavar="EVENT_FILE")
@@ -431,8 +431,12 @@ def _scaling_status(rules: Any, gateway: Any) -> list[dict[str, Any]]:
             processes, owner, standby = recorded(view.group.tag_map)
             entry = {"rule": rule.name, **view.to_json()}
             if processes or standby:
-                entry["left_by"] = {"rule": owner, "suspended": processes, "standby": standby,
-                                    "note": "a rollout that did not finish: the next run or reconcile puts it back"}
+                entry["left_by"] = {
+                    "rule": owner,
+                    "suspended": processes,
+                    "standby": standby,
+                    "note": "a rollout that did not finish: the next run or reconcile puts it back",
+                }
             out.append(entry)
     return out
 

@@ -368,9 +368,7 @@ def _refuse_unsent(
     unsent = sorted(set(flatten(body)) - set(OpenApiUtil.query(request.to_map())))
     if unsent:
         shown = ", ".join(unsent[:5]) + (f" and {len(unsent) - 5} more" if len(unsent) > 5 else "")
-        raise EciApiError(
-            UNSENT, f"{sdk}'s {request_name} has no field for {shown}: not sent", action=action
-        )
+        raise EciApiError(UNSENT, f"{sdk}'s {request_name} has no field for {shown}: not sent", action=action)
 
 
 def translate(exc: Exception, action: str, attempt: int = 1) -> EciApiError:

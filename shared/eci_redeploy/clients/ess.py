@@ -107,7 +107,11 @@ class EssGateway(EciGateway):
         return found[0] if found else None
 
     def scaling_groups(
-        self, region: str, *, group_id: str | None = None, name: str | None = None,
+        self,
+        region: str,
+        *,
+        group_id: str | None = None,
+        name: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> list[ScalingGroup]:
         """The scaling groups of the region that match, every page (PageSize at most 50)."""

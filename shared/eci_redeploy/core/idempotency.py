@@ -35,6 +35,7 @@ class Delivered(Protocol):
     @property
     def digest(self) -> str | None: ...
 
+
 TOKEN_PREFIX = "er1-"
 TASK_PREFIX = "er-"
 

@@ -221,6 +221,7 @@ def _parse_cached(text: str) -> ImageRef:
     # Image references repeat across groups and events; ImageRef is immutable, so share the parse.
     return ImageRef._parse(text)
 
+
 def running_ref(image: str) -> ImageRef | None:
     """A running container's image: parsed, or (when it fails the grammar, e.g. `app:1.0\\n` left by
     hand or an older version) just the repository it names, so that a valid push can repair it."""

@@ -41,9 +41,7 @@ def observe_scaling(gateway: EciGateway, region: str, ref: ScalingGroupRef) -> l
 
 
 def _observe_one(gateway: EciGateway, ess: EssGateway, region: str, group: Any) -> list[Any]:
-    config = (
-        ess.eci_configuration(region, group.id, group.active_configuration) if group.active_configuration else None
-    )
+    config = ess.eci_configuration(region, group.id, group.active_configuration) if group.active_configuration else None
     instances = ess.instances(region, group.id)
     groups = gateway.describe(region, ids=[i.id for i in instances]) if instances else []
     view = ScalingView(
@@ -78,10 +76,18 @@ def _ess_call(ess: EssGateway, step: Step) -> Outcome:
     try:
         result = ess.call(step.action, step.body, target=step.target, region=step.region)
     except EciApiError as exc:
-        return Outcome(step, "failed", request_id=exc.request_id, error=exc.one_line(), code=exc.code,
-                       attempts=exc.attempts, seconds=time.monotonic() - started)
-    return Outcome(step, "applied", request_id=result.request_id, attempts=result.attempts,
-                   seconds=time.monotonic() - started)
+        return Outcome(
+            step,
+            "failed",
+            request_id=exc.request_id,
+            error=exc.one_line(),
+            code=exc.code,
+            attempts=exc.attempts,
+            seconds=time.monotonic() - started,
+        )
+    return Outcome(
+        step, "applied", request_id=result.request_id, attempts=result.attempts, seconds=time.monotonic() - started
+    )
 
 
 class _Run:
@@ -113,8 +119,9 @@ class _Run:
                 self._change(deadline)
         finally:
             self._resume(suspend)
-        return [self.done.get(id(s)) or Outcome(s, "not-attempted", error=self.stopped or "not reached")
-                for s in self.steps]
+        return [
+            self.done.get(id(s)) or Outcome(s, "not-attempted", error=self.stopped or "not reached") for s in self.steps
+        ]
 
     def _change(self, deadline: float | None) -> None:
         for step in self.phase("configure"):

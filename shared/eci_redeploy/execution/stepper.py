@@ -208,8 +208,15 @@ def _fail(verdict: bm.Verdict, rule: Rule, event: PushEvent, gateway: EciGateway
         log_event("rollback", rule=rule.name, target=group.id, outcome="failed", code=exc.code)
         return outcome
     outcome.status, outcome.rollback_request_id = "rolled-back", result.request_id
-    log_event("rollback", rule=rule.name, target=group.id, outcome="applied", request_id=result.request_id,
-              reason=verdict.reason, found_by="a later step")
+    log_event(
+        "rollback",
+        rule=rule.name,
+        target=group.id,
+        outcome="applied",
+        request_id=result.request_id,
+        reason=verdict.reason,
+        found_by="a later step",
+    )
     return outcome
 
 

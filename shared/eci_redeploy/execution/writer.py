@@ -71,6 +71,7 @@ class RetryBudget:
 
 # ---- supersession: which queued pushes a newer one makes pointless ----
 
+
 def newer(rules: RuleSet, rule_name: str, a: PushEvent, b: PushEvent) -> bool:
     """Whether push `a` is strictly newer than `b` under one rule: planning.newer.compare, without a
     receipt order (two pushes it cannot tell apart both run; the planner decides between them). With
@@ -153,7 +154,13 @@ class Writer:
         # task id -> last result ("superseded", "gave-up: ...", or the worker's): the last RESULTS orders
         self.results: Results = Results()
         self.counts = {
-            "submitted": 0, "duplicate": 0, "run": 0, "retried": 0, "superseded": 0, "gave_up": 0, "delayed": 0
+            "submitted": 0,
+            "duplicate": 0,
+            "run": 0,
+            "retried": 0,
+            "superseded": 0,
+            "gave_up": 0,
+            "delayed": 0,
         }
         # (a superseded push, the newer one), the last RESULTS of them
         self.dropped: deque[tuple[PushEvent, PushEvent]] = deque(maxlen=RESULTS)

@@ -236,8 +236,11 @@ class FakeEss:
         ids, gid = body.get("ScalingConfigurationIds"), body.get("ScalingGroupId")
         found = [
             {k: v for k, v in c.items() if k != "ImageRegistryCredentials"}
-            | {"ImageRegistryCredentials": [{k: v for k, v in r.items() if k != "Password"}
-                                            for r in c.get("ImageRegistryCredentials") or []]}
+            | {
+                "ImageRegistryCredentials": [
+                    {k: v for k, v in r.items() if k != "Password"} for r in c.get("ImageRegistryCredentials") or []
+                ]
+            }
             for c in self.configs.values()
             if (not ids or c["ScalingConfigurationId"] in ids) and (not gid or c["ScalingGroupId"] == gid)
         ]

@@ -59,4 +59,3 @@ class Group:
 
     def images(self) -> list[str]:
         return [c.get("Image", "") for c in (self.spec.get("Container") or []) + (self.spec.get("InitContainer") or [])]
-

@@ -155,7 +155,6 @@ class InProcessClients:
         client._fake_eci_clients = self  # keeps the host registered while a client can still call it
         return client
 
-
     def ess(self, region: str) -> Any:
         """A real Auto Scaling (`alibabacloud-ess20220222`) client served by the same fake (fake/ess.py)."""
         from alibabacloud_ess20220222.client import Client

@@ -47,8 +47,7 @@ button{background:#0b6b2f;color:#fff;border:0;border-radius:4px;padding:6px 14px
 """
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 CSP = (
-    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    f"default-src 'none'; style-src 'sha256-{STYLE_HASH}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 HEADERS = {
     "Content-Type": "text/html; charset=utf-8",
@@ -125,16 +124,16 @@ def render(
     held = status(rules, gateway, now=now) if any(rules.gates_for(r) for r in rules) else {"held": [], "refused": []}
     timeline = sorted(from_groups(groups.values(), rules), key=lambda x: x["time"] or "", reverse=True)[:50]
     parts = [
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">",
-        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>eci-redeploy</title><style>{STYLE}</style></head><body>",
         f"<header><h1>eci-redeploy</h1><p>{e(len(listed['rules']))} rule(s) · as of "
         f"{e(now.strftime('%Y-%m-%d %H:%M:%S'))} UTC · {e(viewer)}</p></header><main>",
-        "<h2 id=\"rules\">Rules and groups</h2>",
+        '<h2 id="rules">Rules and groups</h2>',
         *(_rule_card(r) for r in listed["rules"]),
-        "<h2 id=\"held\">Held changes</h2>",
+        '<h2 id="held">Held changes</h2>',
         _held(held, may, token),
-        "<h2 id=\"history\">Recent history</h2>",
+        '<h2 id="history">Recent history</h2>',
         _timeline(timeline),
         "</main></body></html>",
     ]
@@ -153,18 +152,18 @@ def _rule_card(r: dict[str, Any]) -> str:
         rows.append(
             f"<tr><td>{e(g['name'])}<br><code>{e(g['id'])}</code></td><td>{e(g['status'])}{e(frozen)}</td>"
             f"<td>{e(version_text(g['running']['tag'], g['running']['digest']))}</td><td>{e(newest_text)}</td>"
-            f"<td class=\"{kind}\">{e(then)}</td></tr>"
+            f'<td class="{kind}">{e(then)}</td></tr>'
         )
     table = (
         "<table><thead><tr><th>group</th><th>status</th><th>running</th><th>newest allowed</th>"
         f"<th>next reconcile</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
         if rows
-        else "<p class=\"warn\">no container group</p>"
+        else '<p class="warn">no container group</p>'
     )
-    notes = "".join(f"<p class=\"warn\">{e(n)}</p>" for n in r["notes"])
+    notes = "".join(f'<p class="warn">{e(n)}</p>' for n in r["notes"])
     return (
-        f"<section class=\"card rule\"><h3>{e(r['rule'])}</h3>"
-        f"<p class=\"meta\">{e(r['registry'] or '?')}/{e(r['repository'])} · {e(r['action'])} {e(r['target'])} · "
+        f'<section class="card rule"><h3>{e(r["rule"])}</h3>'
+        f'<p class="meta">{e(r["registry"] or "?")}/{e(r["repository"])} · {e(r["action"])} {e(r["target"])} · '
         f"{e(r['policy'])}</p>{notes}{table}</section>"
     )
 
@@ -177,7 +176,7 @@ def _reason(nxt: dict[str, Any]) -> str:
 def _held(held: dict[str, Any], may: set[str], token: str | None) -> str:
     items = held.get("held", []) + held.get("refused", [])
     if not items:
-        return "<p class=\"card none\">nothing is held</p>"
+        return '<p class="card none">nothing is held</p>'
     rows = []
     for h in items:
         waiting = ", ".join(w["gate"] for w in h.get("waiting_on", [])) or h["state"]
@@ -186,8 +185,8 @@ def _held(held: dict[str, Any], may: set[str], token: str | None) -> str:
             # The id as the gates API gives it; the token the page was opened with (an approver's).
             target = f"/approvals/{quote(h['id'], safe='')}?token={quote(token, safe='')}"
             action = (
-                f"<form class=\"approve\" method=\"post\" action=\"{e(target)}\">"
-                f"<button type=\"submit\" id=\"approve-{e(h['id'])}\">Approve</button></form>"
+                f'<form class="approve" method="post" action="{e(target)}">'
+                f'<button type="submit" id="approve-{e(h["id"])}">Approve</button></form>'
             )
         rows.append(
             f"<tr><td><code>{e(h['id'])}</code></td><td>{e(h['rule'])}</td>"
@@ -195,14 +194,14 @@ def _held(held: dict[str, Any], may: set[str], token: str | None) -> str:
             f"<td>{e(waiting)}</td><td>{e(', '.join(h['groups']))}</td><td>{action}</td></tr>"
         )
     return (
-        "<div class=\"card\"><table><thead><tr><th>id</th><th>rule</th><th>version</th><th>held since</th>"
+        '<div class="card"><table><thead><tr><th>id</th><th>rule</th><th>version</th><th>held since</th>'
         f"<th>waiting on</th><th>groups</th><th></th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
 def _timeline(entries: list[dict[str, Any]]) -> str:
     if not entries:
-        return "<p class=\"card none\">no change recorded on the groups yet</p>"
+        return '<p class="card none">no change recorded on the groups yet</p>'
     items = []
     for x in entries:
         where = f"{x['group_name']} ({x['group']})" if x["group_name"] else x["group"]
@@ -212,4 +211,4 @@ def _timeline(entries: list[dict[str, Any]]) -> str:
             f"<li><time>{e((x['time'] or '?')[:19].replace('T', ' '))}</time>{e(x['rule'])} · {e(where)} · "
             f"now {e(version)}{e(before)}</li>"
         )
-    return f"<div class=\"card\"><ol class=\"timeline\">{''.join(items)}</ol></div>"
+    return f'<div class="card"><ol class="timeline">{"".join(items)}</ol></div>'

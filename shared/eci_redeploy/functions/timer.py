@@ -107,8 +107,17 @@ def _recoveries(rules: Any, plan: Any, events: list[Any], tick_id: str) -> list[
         rule = rules.rule(step.rule)
         if step.phase == "recover" and step.rule not in handed and rule is not None:
             handed.add(step.rule)
-            out.append(PushEvent(rule.source.repository, None, None, RECOVERY_SOURCE,
-                                 f"recover:{step.rule}:{tick_id}", signed=True, only_rule=step.rule))
+            out.append(
+                PushEvent(
+                    rule.source.repository,
+                    None,
+                    None,
+                    RECOVERY_SOURCE,
+                    f"recover:{step.rule}:{tick_id}",
+                    signed=True,
+                    only_rule=step.rule,
+                )
+            )
     return out
 
 

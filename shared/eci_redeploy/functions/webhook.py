@@ -97,9 +97,7 @@ def _deliver(
     )
     preview = dry_run or _wants_preview(request, env)
     try:
-        return _plan_and_dispatch(
-            parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run, preview=preview
-        )
+        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run, preview=preview)
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:

@@ -283,7 +283,6 @@ class AcrEvidence:
         return None
 
 
-
 def evidence_from_env(env: Mapping[str, str], context: Any = None) -> AcrEvidence | None:
     from ..clients.eci import Credentials
     from ..core.errors import EciRedeployError

@@ -66,9 +66,7 @@ def _rule_entry(rule: Rule, rules: RuleSet, result: ReconcileResult) -> dict[str
     }
 
 
-def _group_entry(
-    group: ContainerGroup, rule: Rule, host: str | None, plan: Plan, notes: list[str]
-) -> dict[str, Any]:
+def _group_entry(group: ContainerGroup, rule: Rule, host: str | None, plan: Plan, notes: list[str]) -> dict[str, Any]:
     probe = PushEvent(rule.source.repository, None, None, "list", "probe", registry_host=host)
     digest = None
     images = []

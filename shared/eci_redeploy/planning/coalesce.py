@@ -80,4 +80,3 @@ def coalesce(events: Sequence[PushEvent], rules: RuleSet) -> Coalesced:
         gone = lost.get(i)
         out.only.append(None if not gone else [r.name for r in rules_of_event if r.name not in gone])
     return out
-

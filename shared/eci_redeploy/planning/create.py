@@ -1,5 +1,4 @@
-"""`action: create`: CreateContainerGroup from the rule's template with the pushed image on it.
-"""
+"""`action: create`: CreateContainerGroup from the rule's template with the pushed image on it."""
 
 from __future__ import annotations
 

@@ -60,9 +60,7 @@ class Seen:
     line: Any | None = None  # TagPolicy.line with `updates` (None: one line)
 
     @classmethod
-    def of(
-        cls, policy: Any, tag: str | None, time: datetime | int | None, received: int | None = None
-    ) -> Seen:
+    def of(cls, policy: Any, tag: str | None, time: datetime | int | None, received: int | None = None) -> Seen:
         """`policy` a TagPolicy (None: no order), `time` a datetime or Unix ms."""
         key = policy.order_key(tag) if policy is not None else None
         ms = time if isinstance(time, int) or time is None else millis(time)

@@ -79,9 +79,7 @@ class PullParameters:
     @property
     def create_only(self) -> list[str]:
         """Settings an update cannot carry (worth a note on an update step)."""
-        out = [
-            k for k, hosts in (("PlainHttpRegistry", self.plain_http), ("InsecureRegistry", self.insecure)) if hosts
-        ]
+        out = [k for k, hosts in (("PlainHttpRegistry", self.plain_http), ("InsecureRegistry", self.insecure)) if hosts]
         out += [
             f"the cross-account AcrRegistryInfo of {e['InstanceId']} (ArnService / ArnUser)"
             for e in self.acr

@@ -23,7 +23,11 @@ from .update import request_tags
 
 
 def _replace_tags(
-    template: dict[str, Any], event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str],
+    template: dict[str, Any],
+    event: PushEvent,
+    rule: Rule,
+    group: ContainerGroup,
+    live: frozenset[str],
     notes: list[str],
 ) -> list[Any]:
     tags = _template_tags(template, rule)
@@ -62,8 +66,13 @@ def _runs_all(group: ContainerGroup, changed: list[ImageRef], event: PushEvent, 
 
 
 def _plan_replace(
-    plan: Plan, event: PushEvent, rule: Rule, template: dict[str, Any], group: ContainerGroup,
-    env: Mapping[str, str], live: frozenset[str],
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    template: dict[str, Any],
+    group: ContainerGroup,
+    env: Mapping[str, str],
+    live: frozenset[str],
 ) -> None:
     if group.status in ("Terminating", "Expired"):
         plan.skipped.append(Skip(rule.name, f"group is {group.status}", group.id))

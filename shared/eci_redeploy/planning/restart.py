@@ -1,5 +1,4 @@
-"""`action: restart`: RestartContainerGroup, recognised afterwards only by the tracking tags it leaves.
-"""
+"""`action: restart`: RestartContainerGroup, recognised afterwards only by the tracking tags it leaves."""
 
 from __future__ import annotations
 
@@ -94,9 +93,7 @@ def _restart_record(group: ContainerGroup, event: PushEvent, rule: Rule, live: f
         return {}
     ours = {t["Key"]: t["Value"] for t in tags if tracking.is_tracking(t["Key"])}
     # An earlier version's over-long key is never written again (its current key is, and wins).
-    stale = {
-        k: "" for k in group.tag_map if tracking.is_tracking(k) and k not in ours and len(k) <= tracking.MAX_KEY
-    }
+    stale = {k: "" for k in group.tag_map if tracking.is_tracking(k) and k not in ours and len(k) <= tracking.MAX_KEY}
     if len(set(group.tag_map) | set(ours)) > tracking.MAX_TAGS:
         return {}
     return {**stale, **ours}

@@ -116,7 +116,12 @@ def plan_scaling(
 
 
 def _plan_group(
-    plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    view: ScalingView,
+    env: Mapping[str, str],
+    live: frozenset[str],
     reuse: Any,
 ) -> None:
     reason = _refusal(view, rollback=event.source == "rollback")  # planner.ROLLBACK_SOURCE
@@ -207,7 +212,12 @@ def _tag(region: str, gid: str, tags: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _configuration(
-    plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    view: ScalingView,
+    env: Mapping[str, str],
+    live: frozenset[str],
     reuse: Any,
 ) -> list[Step]:
     config = as_group(view)
@@ -233,29 +243,47 @@ def _configuration(
         tag=event.tag,
         live=live,
     )
+    body, back = _modify_bodies(config.id, changes, pull, tags, view)
+    # ModifyEciScalingConfiguration has no ClientToken (SDK model): setting the same images twice is harmless.
+    return [
+        _ess_step(
+            rule,
+            view,
+            "ModifyEciScalingConfiguration",
+            body,
+            "configure",
+            image=changes.new_images[0].render(),
+            rollback=back,
+            previous=changes.previous,
+            event_id=event.event_id,
+            notes=tuple(notes),
+            location=view.region,
+        )
+    ]
+
+
+def _modify_bodies(
+    config_id: str, changes: Any, pull: dict[str, Any], tags: list[dict[str, str]] | None, view: ScalingView
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ModifyEciScalingConfiguration to the new images, and back to the old ones (with the
+    configuration's own tags)."""
     ess = {"Container": "Containers", "InitContainer": "InitContainers"}
     # No RegionId: ModifyEciScalingConfigurationRequest has none (SDK model); the client's region is the step's.
     body: dict[str, Any] = {
-        "ScalingConfigurationId": config.id,
+        "ScalingConfigurationId": config_id,
         "ContainersUpdateType": "IncrementalUpdate",  # the default, RenewUpdate, would drop the other containers
         **{ess[k]: v for k, v in changes.body.items()},
         **pull,
         **({"Tags": tags} if tags is not None else {}),
     }
     back: dict[str, Any] = {
-        "ScalingConfigurationId": config.id,
+        "ScalingConfigurationId": config_id,
         "ContainersUpdateType": "IncrementalUpdate",
         **{ess[k]: v for k, v in changes.back.items()},
         **pull,
         "Tags": [{"Key": t.key, "Value": t.value} for t in view.configuration.tags] if view.configuration else [],
     }
-    # ModifyEciScalingConfiguration has no ClientToken (SDK model): setting the same images twice is harmless.
-    return [
-        _ess_step(
-            rule, view, "ModifyEciScalingConfiguration", body, "configure", image=changes.new_images[0].render(),
-            rollback=back, previous=changes.previous, event_id=event.event_id, notes=tuple(notes), location=view.region,
-        )
-    ]
+    return body, back
 
 
 # A scaling group's instance that never restarts (RestartPolicy Never, from its configuration) is not
@@ -268,7 +296,12 @@ NEVER_WAY_OUT = (
 
 
 def _instances(
-    plan: Plan, event: PushEvent, rule: Rule, view: ScalingView, env: Mapping[str, str], live: frozenset[str],
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    view: ScalingView,
+    env: Mapping[str, str],
+    live: frozenset[str],
     reuse: Any,
 ) -> list[Step]:
     """An UpdateContainerGroup per instance that runs an older image, planned as for any container group
@@ -337,10 +370,21 @@ def _batch(
     leave = transition_token(rule.name, "exit-standby", gid, before=[*before, *ids], after=after)
     return [
         _ess_step(rule, view, "TagResources", _tag(region, gid, record), phase),
-        _ess_step(rule, view, "EnterStandby", {"ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": enter}, phase,
-                  location=region),
+        _ess_step(
+            rule,
+            view,
+            "EnterStandby",
+            {"ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": enter},
+            phase,
+            location=region,
+        ),
         *(s.with_scaling(gid, phase) for s in updates),
-        _ess_step(rule, view, "ExitStandby",
-                  {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": leave}, phase),
+        _ess_step(
+            rule,
+            view,
+            "ExitStandby",
+            {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": leave},
+            phase,
+        ),
         _ess_step(rule, view, "UntagResources", _untag(region, gid, list(record)), phase),
     ]

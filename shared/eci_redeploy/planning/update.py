@@ -162,8 +162,14 @@ def _show_tag(changes: _Changes, event: PushEvent, notes: list[str]) -> None:
 
 
 def _plan_update(
-    plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, env: Mapping[str, str], pulls: PullCache,
-    live: frozenset[str], held: Mapping[str, str],
+    plan: Plan,
+    event: PushEvent,
+    rule: Rule,
+    group: ContainerGroup,
+    env: Mapping[str, str],
+    pulls: PullCache,
+    live: frozenset[str],
+    held: Mapping[str, str],
 ) -> None:
     if group.status not in MUTABLE_STATUSES:
         plan.skipped.append(

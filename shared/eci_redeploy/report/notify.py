@@ -62,8 +62,10 @@ class Message:
             lines.append(f"- digest: `{esc(self.digest)}`")
         if self.event:
             e = self.event
-            lines.append(f"- event: {code(e.get('source'))} {code(e.get('id'))} ({code(e.get('repository'))}:"
-                         f"{code(e.get('tag'))})")
+            lines.append(
+                f"- event: {code(e.get('source'))} {code(e.get('id'))} ({code(e.get('repository'))}:"
+                f"{code(e.get('tag'))})"
+            )
         for g in self.groups:
             extra = f" — {code(g['error'])}" if g.get("error") else ""
             lines.append(f"- {code(g['target'])}: {code(g['status'])}{extra}")

@@ -538,8 +538,14 @@ class TagPolicy:
             return alphabetical_pitfalls(self.pattern, self.order.keys)
         if self.kind == "semver":
             assert isinstance(self.pattern, str)
-            years = sorted({c.bound[0] for checks in parse_range(self.pattern).sets for c in checks
-                            if isinstance(c, _Cmp) and 1970 <= c.bound[0] <= 9999})
+            years = sorted(
+                {
+                    c.bound[0]
+                    for checks in parse_range(self.pattern).sets
+                    for c in checks
+                    if isinstance(c, _Cmp) and 1970 <= c.bound[0] <= 9999
+                }
+            )
             if years:
                 return [
                     f"the range names {years[0]} as a major version: date tags such as {years[0]}.07.10 are not "
