@@ -45,6 +45,19 @@ class Outcome:
     result: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0  # how long the ECI call took, retries included
 
+    @classmethod
+    def failed(cls, step: Step, exc: EciApiError, started: float) -> Outcome:
+        """A call the API refused (after the gateway's retries): what it said, and how long it took."""
+        return cls(
+            step,
+            "failed",
+            request_id=exc.request_id,
+            error=exc.one_line(),
+            code=exc.code,
+            attempts=exc.attempts,
+            seconds=time.monotonic() - started,
+        )
+
     def to_json(self) -> dict[str, Any]:
         out = self.step.to_json()
         out.pop("params")
@@ -106,15 +119,7 @@ def _call(gateway: EciGateway, step: Step) -> Outcome:
     try:
         result = gateway.call(step.action, step.body, target=step.target)
     except EciApiError as exc:
-        return Outcome(
-            step,
-            "failed",
-            request_id=exc.request_id,
-            error=exc.one_line(),
-            code=exc.code,
-            attempts=exc.attempts,
-            seconds=time.monotonic() - started,
-        )
+        return Outcome.failed(step, exc, started)
     group_id = result.body.get("ContainerGroupId") or step.group_id
     return Outcome(
         step,

@@ -76,15 +76,7 @@ def _ess_call(ess: EssGateway, step: Step) -> Outcome:
     try:
         result = ess.call(step.action, step.body, target=step.target, region=step.region)
     except EciApiError as exc:
-        return Outcome(
-            step,
-            "failed",
-            request_id=exc.request_id,
-            error=exc.one_line(),
-            code=exc.code,
-            attempts=exc.attempts,
-            seconds=time.monotonic() - started,
-        )
+        return Outcome.failed(step, exc, started)
     return Outcome(
         step, "applied", request_id=result.request_id, attempts=result.attempts, seconds=time.monotonic() - started
     )
