@@ -52,6 +52,65 @@ def eci(request, mocker):
             yield FakeHandle(backend, gateway, server, sleeps)
 
 
+@pytest.fixture(scope="module")
+def open_registry(tmp_path_factory):
+    """Debian's docker-registry holding team/web at 1.0.0, 1.1.0, 1.2.0 (a two-platform index), 1.3.0-rc.1,
+    2.0.0 and not-semver: (the registry, {tag or "tag/arch": digest}, its folder). The reconcile's tests
+    use it (operations/, gates/, and the scaling groups'); tests/reconcile_stage.py has the rule."""
+    import json
+
+    from registry_tools import Registry, push, write_layout
+
+    root = tmp_path_factory.mktemp("registry")
+    with Registry(root) as registry:
+        digests = {}
+        for tag in ("1.0.0", "1.1.0", "1.3.0-rc.1", "2.0.0", "not-semver"):
+            digests[tag] = write_layout(root / f"img-{tag}", tag, f"web {tag}")
+            push(root / f"img-{tag}", tag, f"{registry.host}/team/web:{tag}")
+        layout = root / "img-1.2.0"
+        digests["1.2.0"] = write_layout(layout, "1.2.0", "web 1.2.0", platforms=("amd64", "arm64"))
+        push(layout, "1.2.0", f"{registry.host}/team/web:1.2.0")
+        index = json.loads((layout / "blobs" / "sha256" / digests["1.2.0"].split(":")[1]).read_text())
+        for arch in ("amd64", "arm64"):
+            digests[f"1.2.0/{arch}"] = next(
+                m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == arch
+            )
+        yield registry, digests, root
+
+
+@pytest.fixture
+def fake_eci_process():
+    """`eci-redeploy fake-eci` as a process on a free loopback port, seeded with examples/state.json: its URL."""
+    import subprocess
+    import sys
+
+    from registry_tools import free_port
+
+    from helpers import EXAMPLES, ROOT, clean_env, wait_for_url
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "eci_redeploy.cli",
+            "fake-eci",
+            "--port",
+            str(port),
+            "--state",
+            str(EXAMPLES / "state.json"),
+        ],
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    wait_for_url(f"http://127.0.0.1:{port}/_fake/calls")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(10)
+
+
 class FakeHandle:
     def __init__(self, backend, gateway, server, sleeps):
         self.backend, self.gateway, self.server, self.sleeps = backend, gateway, server, sleeps
@@ -76,7 +135,7 @@ def fc(mocker, monkeypatch):
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_HMAC_SECRET", HMAC_SECRET)
     # These tests read the webhook's plan in its reply: the preview is on here (off by default, issue 25;
-    # tests/test_webhook_economy.py covers the default)
+    # tests/functions/test_webhook_economy.py covers the default)
     monkeypatch.setenv("ECI_REDEPLOY_WEBHOOK_PREVIEW", "1")
     backend = FakeEci()
     backend.seed(__import__("json").loads((DATA / "webhook-state.json").read_text())["ContainerGroups"])

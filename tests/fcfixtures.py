@@ -3,6 +3,7 @@ gateway factory and an inline worker behind the dispatcher factory (both patched
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 from eci_redeploy.events.auth import sign
 
 DATA = Path(__file__).with_name("data")
+ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "t0ken-for-tests"
 HMAC_SECRET = "hm4c-secret-for-tests"
 
@@ -54,6 +56,20 @@ def http_event(
 def signed_headers(body: bytes, *, secret: str = HMAC_SECRET, at: float | None = None) -> dict[str, str]:
     ts = str(int(at if at is not None else time.time()))
     return {"X-Eci-Redeploy-Timestamp": ts, "X-Eci-Redeploy-Signature": sign(secret, ts, body)}
+
+
+def entry(name: str) -> Any:
+    """The handler of functions/<name>/index.py, loaded as Function Compute loads it (from its file)."""
+    spec = importlib.util.spec_from_file_location(f"fc_{name}", ROOT / "functions" / name / "index.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+def call_webhook(body: bytes | str, **kw: Any) -> Any:
+    """The webhook function's handler called with an FC HTTP event carrying `body`."""
+    return entry("webhook")(http_event(body, **kw), fc_context())
 
 
 class FcHarness:

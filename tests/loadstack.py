@@ -4,7 +4,7 @@ Distribution notification envelopes (the format `docker-registry` sends: distrib
 docs/content/about/notifications.md, a `push` event of a manifest with `target.tag`), POSTed with the
 bearer token the registry's `notifications.endpoints[].headers` would carry.
 
-Shared by tests/test_concurrency.py and bench/load.py.
+Shared by tests/system/test_concurrency.py and bench/load.py.
 """
 
 from __future__ import annotations

@@ -5,11 +5,7 @@ import subprocess
 import sys
 import urllib.request
 
-import pytest
-
-from registry_tools import free_port
-
-from helpers import EVENTS, EXAMPLES, ROOT, clean_env, wait_for_url
+from helpers import EVENTS, EXAMPLES, ROOT, clean_env
 
 DIGEST = "sha256:3c0b4a5e1d2f6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d"
 BASE_ENV = clean_env()
@@ -86,31 +82,6 @@ def test_live_without_credentials_is_one_clear_line():
     out = cli(*sample("--live"))
     assert out.returncode == 2
     assert out.stderr.strip().count("\n") == 0 and "ALIBABA_CLOUD_ACCESS_KEY_ID" in out.stderr
-
-
-@pytest.fixture
-def fake_eci_process():
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "eci_redeploy.cli",
-            "fake-eci",
-            "--port",
-            str(port),
-            "--state",
-            str(EXAMPLES / "state.json"),
-        ],
-        cwd=ROOT,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=BASE_ENV,
-    )
-    wait_for_url(f"http://127.0.0.1:{port}/_fake/calls")
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(10)
 
 
 def test_invoke_live_sends_the_planned_parameters_signed(fake_eci_process):

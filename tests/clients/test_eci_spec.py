@@ -22,7 +22,7 @@ from eci_redeploy.clients.eci_wire import flatten
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer, seeded_backend
 from full_spec import APP, INIT, SIDECAR, create_body
-from test_fake_fidelity import _is_model, check_shape, model_fields
+from sdk_shapes import check_shape, is_model, model_fields
 
 STATUS_ONLY = {"Ready", "RestartCount", "CurrentState", "PreviousState"}
 
@@ -51,7 +51,7 @@ def missing_aliases(sdk_model, ours, path: str) -> list[str]:
             out.append(f"{path}.{wire}")
             continue
         inner = _unwrap(annotation)
-        if _is_model(inner):
+        if is_model(inner):
             out.extend(missing_aliases(inner, _unwrap(names[wire]), f"{path}.{wire}"))
     return out
 

@@ -66,7 +66,7 @@ def test_a_body_two_formats_claim_is_refused_not_guessed(fc):
 
 
 def test_the_push_function_does_not_drop_a_harbor_cloudevent_as_not_acs_cr(fc):
-    from test_functions import entry
+    from fcfixtures import entry
 
     result = entry("push")((CORPUS / "harbor-cdevents-published.json").read_bytes(), fc_context("push"))
     assert result["ok"] is True and "is not acs.cr" not in json.dumps(result)
@@ -164,7 +164,7 @@ def test_an_envelope_of_only_bad_pushes_is_400_listing_each(fc):
 
 
 def test_a_batch_array_of_eventbridge_events_keeps_the_good_ones(fc, caplog):
-    from test_functions import entry
+    from fcfixtures import entry
 
     good = json.loads((EVENTS / "acr-ee-push.json").read_text())
     result = entry("push")(json.dumps([{"specversion": "1.0"}, good]).encode(), fc_context("push"))

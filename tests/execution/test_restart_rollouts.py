@@ -79,8 +79,7 @@ def drive(fc, event) -> tuple[int, list[dict]]:
     (invocations run, their results)."""
     from eci_redeploy.core.errors import RetryLater
     from eci_redeploy.execution.handoff import WorkOrder
-    from fcfixtures import fc_context
-    from test_functions import entry
+    from fcfixtures import entry, fc_context
 
     worker = entry("worker")
     queue = [WorkOrder.for_events([event])]

@@ -18,15 +18,16 @@ import json
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.fake.server import FakeEciServer
 
+from helpers import ROOT
+
 REGION = "cn-hangzhou"
-NODE_DIR = Path(__file__).parent / "node"
+NODE_DIR = ROOT / "tests" / "node"
 KEY, SECRET = "fake-access-key-id", "fake-access-key-secret"
 
 

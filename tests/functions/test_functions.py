@@ -1,21 +1,13 @@
 """Each Function Compute entry point called as FC calls it: bytes in, an FC-shaped context, the
 samples in events/. The ECI behind them is the fake (in-process), the worker runs inline."""
 
-import importlib.util
 import json
 
 import pytest
 
-from fcfixtures import TOKEN, fc_context, http_event, signed_headers
+from fcfixtures import TOKEN, call_webhook, entry, fc_context, http_event, signed_headers
 
-from helpers import EVENTS, ROOT
-
-
-def entry(name):
-    spec = importlib.util.spec_from_file_location(f"fc_{name}", ROOT / "functions" / name / "index.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.handler
+from helpers import EVENTS
 
 
 def images(fc, gid):
@@ -72,10 +64,6 @@ FORMATS = {
     "harbor": ("harbor-push.json", "eci-harbor", "harbor.example.com/team/web@sha256:3333"),
     "dockerhub": ("dockerhub-push.json", "eci-hub", "acme/web:1.4.0"),
 }
-
-
-def call_webhook(body, **kw):
-    return entry("webhook")(http_event(body, **kw), fc_context())
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -14,7 +14,6 @@ import textwrap
 import pytest
 
 from eci_redeploy.functions import runtime, startup
-from test_cli_invoke import fake_eci_process  # noqa: F401  (a fixture: fake-eci as a process)
 
 from helpers import EVENTS, EXAMPLES, ROOT, clean_env
 
@@ -197,14 +196,14 @@ def assert_warmed(seen):
     assert seen["frozen"] > 10_000  # the SDK, pydantic and the rules model left the collections
 
 
-def test_a_cold_matched_push_imports_during_the_pause_and_applies_with_the_collector_on(fake_eci_process):  # noqa: F811
+def test_a_cold_matched_push_imports_during_the_pause_and_applies_with_the_collector_on(fake_eci_process):
     seen = run_function("push", str(EVENTS / "acr-ee-push.json"), live_env(fake_eci_process))
     assert seen["result"]["ok"] is True, seen["result"]
     assert [a["status"] for a in seen["result"]["actions"]] == ["applied", "applied"]
     assert_warmed(seen)
 
 
-def test_a_cold_worker_imports_during_the_pause_and_applies_with_the_collector_on(fake_eci_process, tmp_path):  # noqa: F811
+def test_a_cold_worker_imports_during_the_pause_and_applies_with_the_collector_on(fake_eci_process, tmp_path):
     from eci_redeploy.events.adapters import parse_body
     from eci_redeploy.events.triggers import eventbridge_events
     from eci_redeploy.execution.handoff import WorkOrder

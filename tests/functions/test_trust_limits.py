@@ -16,6 +16,7 @@ import time
 
 import pytest
 
+import gates_world
 from fcfixtures import TOKEN
 
 from helpers import ROOT
@@ -141,7 +142,7 @@ def test_7_a_normal_request_still_goes_through(server):
 
 # ---- authentication before any lookup that could reveal names ---------------------------------------
 
-world = __import__("test_gates_functions").world  # the fixture: a fake on the wire behind the functions
+world = gates_world.world  # the fixture: a fake on the wire behind the functions
 
 
 @pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong"}], ids=["no-token", "wrong-token"])

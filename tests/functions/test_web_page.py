@@ -1,6 +1,6 @@
 """GET / (functions/page.py) through `serve`'s WSGI app, in-process (werkzeug's test client): the
 tokens, the security headers, escaping, and what the page lists. The real browser, the click and the
-screenshot: tests/test_web_page_browser.py."""
+screenshot: tests/functions/test_web_page_browser.py."""
 
 from __future__ import annotations
 

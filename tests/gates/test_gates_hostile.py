@@ -11,15 +11,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import test_gates_functions
+import gates_world
 from eci_redeploy.gates import store
 from eci_redeploy.gates.handlers import on_gate_events
-from test_fuzz import mutate
-from test_gates_functions import DIGEST, NEW, held_id
+from fuzzing import mutate
+from gates_world import DIGEST, NEW, held_id
 
 from helpers import EVENTS, examples
 
-world = test_gates_functions.world  # the fixture: a fake on the wire behind the functions' factories
+world = gates_world.world  # the fixture: a fake on the wire behind the functions' factories
 GATE_SAMPLES = [json.loads((EVENTS / f"acr-ee-{n}-completed.json").read_text()) for n in ("scan", "signing")]
 
 

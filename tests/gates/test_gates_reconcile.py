@@ -9,12 +9,12 @@ from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.gates import store
 from eci_redeploy.gates.flow import GateContext
 from eci_redeploy.operations.reconcile import client_factory, reconcile
-from test_reconcile_registry import gateway_on, open_registry, seed, web_rule  # noqa: F401 - the fixture
+from reconcile_stage import gateway_on, seed, web_rule
 
 T = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)
 
 
-def test_reconcile_holds_its_pick_until_the_soak_passed(open_registry, make_rules):  # noqa: F811
+def test_reconcile_holds_its_pick_until_the_soak_passed(open_registry, make_rules):
     registry, digests, _ = open_registry
     backend = FakeEci()
     seed(backend, f"{registry.host}/team/web:1.0.0")
@@ -47,7 +47,7 @@ def test_reconcile_holds_its_pick_until_the_soak_passed(open_registry, make_rule
 
 
 def test_with_the_single_writer_the_timer_hands_holds_and_releases_to_the_worker(
-    open_registry,  # noqa: F811
+    open_registry,
     tmp_path,
     monkeypatch,
     mocker,

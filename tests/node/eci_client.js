@@ -1,5 +1,5 @@
 // Drives the official Node ECI SDK (@alicloud/eci20180808 + @alicloud/openapi-client, pinned in
-// package-lock.json) against fake-eci; tests/test_fake_clients.py runs it and checks every step.
+// package-lock.json) against fake-eci; tests/fake/test_fake_clients.py runs it and checks every step.
 // Usage: node eci_client.js '{"endpoint": "127.0.0.1:1234", "accessKeyId": ..., "accessKeySecret": ...,
 //                            "signatureAlgorithm": "v2" | null, "wrongSecret": "..."}'
 // Prints one JSON object: {step: {ok, code, statusCode, data}} for every step.

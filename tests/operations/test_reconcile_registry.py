@@ -10,70 +10,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from eci_redeploy.clients.eci import EciGateway, RetryPolicy
 from eci_redeploy.clients.registry_api import RegistryAuthError, RegistryClient
-from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.operations.reconcile import client_factory, reconcile
+from reconcile_stage import gateway_on, seed, web_rule
 from registry_tools import Registry, push, write_layout
-
-
-def gateway_on(backend):
-    return EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
-
-
-def seed(backend, image, gid="eci-web"):
-    backend.seed(
-        [
-            {
-                "ContainerGroupId": gid,
-                "ContainerGroupName": gid,
-                "RegionId": "cn-hangzhou",
-                "Status": "Running",
-                "Tags": [{"Key": "app", "Value": "web"}],
-                "Containers": [{"Name": "app", "Image": image}],
-            }
-        ]
-    )
-
-
-def web_rule(host, tags, selector=None, **pull):
-    """The rule these tests reconcile: team/web from `host` over plain HTTP."""
-    return {
-        "name": "web",
-        "source": {"repository": "team/web", "registry": host, "tags": tags},
-        "target": {
-            "region": "cn-hangzhou",
-            "action": "update",
-            "container_groups": selector or {"tags": {"app": "web"}},
-        },
-        "pull": {"plain_http": [host], **pull},
-    }
 
 
 def rules_for(make_rules, host, tags, **pull):
     return make_rules(web_rule(host, tags, **pull))
-
-
-@pytest.fixture(scope="module")
-def open_registry(tmp_path_factory):
-    root = tmp_path_factory.mktemp("registry")
-    with Registry(root) as registry:
-        digests = {}
-        for tag in ("1.0.0", "1.1.0", "1.3.0-rc.1", "2.0.0", "not-semver"):
-            digests[tag] = write_layout(root / f"img-{tag}", tag, f"web {tag}")
-            push(root / f"img-{tag}", tag, f"{registry.host}/team/web:{tag}")
-        layout = root / "img-1.2.0"
-        digests["1.2.0"] = write_layout(layout, "1.2.0", "web 1.2.0", platforms=("amd64", "arm64"))
-        push(layout, "1.2.0", f"{registry.host}/team/web:1.2.0")
-        index = json.loads((layout / "blobs" / "sha256" / digests["1.2.0"].split(":")[1]).read_text())
-        digests["1.2.0/amd64"] = next(
-            m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "amd64"
-        )
-        digests["1.2.0/arm64"] = next(
-            m["digest"] for m in index["manifests"] if m["platform"]["architecture"] == "arm64"
-        )
-        yield registry, digests, root
 
 
 def test_highest_allowed_tag_per_platform_digest_then_nothing(open_registry, make_rules):

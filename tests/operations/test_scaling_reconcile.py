@@ -13,10 +13,10 @@ from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.operations.reconcile import client_factory, reconcile
 from eci_redeploy.rules.model import parse_rules
 from ess_tools import REGION, configuration_image, images, rule, scaling_group
-from test_reconcile_registry import gateway_on, open_registry  # noqa: F401 - the fixture
+from reconcile_stage import gateway_on
 
 
-def _world(open_registry):  # noqa: F811
+def _world(open_registry):
     registry, digests, _ = open_registry
     backend = FakeEci()
     handle = type("Handle", (), {})()
@@ -30,7 +30,7 @@ def _world(open_registry):  # noqa: F811
     return handle, rules, gid, cid, wanted
 
 
-def test_reconcile_moves_the_configuration_and_the_instances_to_what_the_registry_says(open_registry):  # noqa: F811
+def test_reconcile_moves_the_configuration_and_the_instances_to_what_the_registry_says(open_registry):
     handle, rules, gid, cid, wanted = _world(open_registry)
     result = reconcile(rules, handle.gateway, client_factory({}), {})
     assert not result.report.failed and not result.problems, result.to_json()
@@ -42,7 +42,7 @@ def test_reconcile_moves_the_configuration_and_the_instances_to_what_the_registr
     assert not again.report.failed and len(handle.backend.mutating_calls()) == before  # converged: no write
 
 
-def test_reconcile_undoes_drift_of_the_configuration_and_of_one_instance(open_registry):  # noqa: F811
+def test_reconcile_undoes_drift_of_the_configuration_and_of_one_instance(open_registry):
     handle, rules, gid, cid, wanted = _world(open_registry)
     reconcile(rules, handle.gateway, client_factory({}), {})
     registry = open_registry[0]

@@ -243,7 +243,7 @@ def test_30_3_a_registry_that_cannot_be_reached_deploys_nothing_and_asks_for_a_r
 def test_30_3_a_push_naming_a_host_no_rule_or_group_names_is_not_asked_there(web_stack, tmp_path, monkeypatch):
     # The rule names no registry, so a push from any host is one it watches; the host to ask is the one
     # the group runs from, never the payload's: a listener at the payload's host gets no connection.
-    from test_trust_hosts import Listener
+    from loopback import Listener
 
     fc, reg, old, _ = web_stack
     monkeypatch.setenv("ECI_REDEPLOY_RULES", str(web_rules(tmp_path, reg.host, registry=False)))

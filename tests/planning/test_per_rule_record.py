@@ -145,8 +145,7 @@ ACR = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com"
 
 
 def test_entry_point_a_sidecar_push_made_earlier_is_applied(fc, tmp_path, monkeypatch):
-    from fcfixtures import signed_headers
-    from test_functions import call_webhook
+    from fcfixtures import call_webhook, signed_headers
 
     rules = {
         "version": 1,

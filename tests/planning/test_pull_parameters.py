@@ -113,7 +113,7 @@ CASES = [
         },
         # UpdateContainerGroupRequestAcrRegistryInfo (alibabacloud-eci20180808) has no ArnService /
         # ArnUser: the cross-account entry is left off (the group keeps what it was created with; a
-        # note says so and names action: replace). CreateContainerGroup carries it: tests/test_plan_is_wire.py.
+        # note says so and names action: replace). CreateContainerGroup carries it: tests/planning/test_plan_is_wire.py.
         {
             "Container.1.Image": f"acme-registry.cn-hangzhou.cr.aliyuncs.com/team/web@{DIGEST_A}",
         },

@@ -7,7 +7,7 @@ to 128 characters"), and the ECI tags guide, https://www.alibabacloud.com/help/e
 use-tags-to-manage-elastic-container-instances (the same 64 / 128). System tags: `acs:tag:createdby`
 (Resource Management's creator tag), `acs:rm:rgId` (the resource group) and
 `acs:autoscaling:scalingGroupId` (Auto Scaling's instances, which a container-group rule leaves to their
-scaling group: tests/test_scaling_groups.py) are added by Alibaba Cloud; no request may name them.
+scaling group: tests/execution/test_scaling_groups.py) are added by Alibaba Cloud; no request may name them.
 """
 
 from __future__ import annotations

@@ -194,8 +194,7 @@ def reseed(fc, gid, image, tags=()):
 
 
 def test_webhook_push_below_the_running_version_is_skipped(fc):
-    from fcfixtures import TOKEN
-    from test_functions import call_webhook
+    from fcfixtures import TOKEN, call_webhook
 
     from helpers import EVENTS
 
@@ -209,8 +208,7 @@ def test_webhook_push_below_the_running_version_is_skipped(fc):
 
 
 def test_signed_ci_call_below_a_digest_deploy_is_skipped(fc):
-    from fcfixtures import signed_headers
-    from test_functions import call_webhook
+    from fcfixtures import call_webhook, signed_headers
 
     from helpers import EVENTS
 

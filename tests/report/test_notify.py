@@ -6,53 +6,14 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 import urllib.parse
-from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eci_redeploy.clients.eci import EciGateway, RetryPolicy
 from eci_redeploy.events.model import PushEvent
-from eci_redeploy.fake.inprocess import inprocess_factory
-from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
-
-from helpers import described, rule
-
-HOST = "reg.example.com"
-DING_SECRET = "SECdingtalk-secret-0123456789"
-HOOK_SECRET = "hook-secret-abcdef"
-
-
-class Receiver:
-    def __init__(self):
-        self.requests = []
-        self.fail_next = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-                status = 500 if receiver.fail_next > 0 else 200
-                receiver.fail_next -= 1
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"{}")
-
-            def log_message(self, *a):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-
-    def at(self, path):
-        return [r for r in self.requests if urllib.parse.urlparse(r["path"]).path == path]
+from notify_stage import DING_SECRET, HOOK_SECRET, Receiver, push, setup
 
 
 @pytest.fixture
@@ -70,41 +31,6 @@ def dingtalk_accepts(request, secret, now_ms):
         return False
     expected = base64.b64encode(hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest())
     return hmac.compare_digest(expected.decode(), sign) and query["access_token"] == ["robot-token"]
-
-
-def setup(make_rules, receiver, monkeypatch, **rollout):
-    monkeypatch.setenv("DING_URL", f"{receiver.url}/robot/send?access_token=robot-token")
-    monkeypatch.setenv("DING_SECRET", DING_SECRET)
-    monkeypatch.setenv("SLACK_URL", f"{receiver.url}/slack")
-    monkeypatch.setenv("HOOK_URL", f"{receiver.url}/hook")
-    monkeypatch.setenv("HOOK_SECRET", HOOK_SECRET)
-    doc_rule = {**rule("web", pull={"public": [HOST]}), "rollout": {"poll_seconds": 0.01, **rollout}}
-    rules = make_rules(doc_rule)
-    from eci_redeploy.rules.model import Channel
-
-    rules.notify = [
-        Channel.model_validate({"dingtalk": {"url_env": "DING_URL", "secret_env": "DING_SECRET"}}),
-        Channel.model_validate({"slack": {"url_env": "SLACK_URL"}}),
-        Channel.model_validate({"webhook": {"url_env": "HOOK_URL", "secret_env": "HOOK_SECRET"}}),
-    ]
-    backend = FakeEci()
-    backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1", name=f"web-{i}") for i in range(3)])
-    gateway = EciGateway(inprocess_factory(backend), retry=RetryPolicy(max_attempts=2, initial=0.001))
-    return rules, backend, gateway
-
-
-def push(digest="sha256:" + "a" * 64, minutes_ago=0):
-    return [
-        PushEvent(
-            "team/web",
-            "1.4.0",
-            digest,
-            "distribution",
-            "ev-42",
-            registry_host=HOST,
-            time=datetime.now(timezone.utc) - timedelta(minutes=minutes_ago),
-        )
-    ]
 
 
 def test_one_signed_message_per_rollout_on_every_channel(make_rules, receiver, monkeypatch):

@@ -22,7 +22,7 @@ import re
 import pytest
 
 from eci_redeploy.pipeline import run
-from test_notify import HOST, Receiver, push, setup
+from notify_stage import HOST, Receiver, push, setup
 
 EVIL = "evil.example"
 HOSTILE_ID = f"<!channel> <http://{EVIL}/a|click> [Approve](http://{EVIL}/approve)\n- approve: POST https://{EVIL}/x"

@@ -251,8 +251,8 @@ def test_date_tags_through_plan_and_invoke(tmp_path, command, running, pushed, d
 
 def test_the_reconcile_picks_the_highest_date_tag(tmp_path, make_rules):
     from eci_redeploy.operations.reconcile import client_factory, reconcile
+    from reconcile_stage import gateway_on, seed, web_rule
     from registry_tools import Registry, push, require_tools, write_layout
-    from test_reconcile_registry import gateway_on, seed, web_rule
 
     require_tools()
     with Registry(tmp_path / "registry") as registry:

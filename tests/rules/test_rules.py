@@ -1,14 +1,10 @@
-from pathlib import Path
-
 import pytest
 import yaml
 
 from eci_redeploy.core.errors import RulesError
 from eci_redeploy.rules.model import json_schema, load_rules
 
-from helpers import EXAMPLES, rule
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import EXAMPLES, ROOT, rule
 
 
 def write(tmp_path, data, name="rules.yaml"):

@@ -232,9 +232,8 @@ def test_a_long_rollout_continues_in_further_worker_invocations(fc, monkeypatch,
 
     from eci_redeploy.events.model import PushEvent
     from eci_redeploy.execution.handoff import WorkOrder
-    from fcfixtures import fc_context
+    from fcfixtures import entry, fc_context
     from loadstack import HOST, T0, digest, seeded
-    from test_functions import entry
 
     rules = {
         "version": 1,

@@ -16,33 +16,13 @@ from eci_redeploy.events.adapters import parse_payload
 from eci_redeploy.events.model import IgnoredEvent, PushEvent, RejectedEvent, TimerTick
 from eci_redeploy.rules.model import parse_rules
 from fcfixtures import TOKEN, fc_context, http_event
+from fuzzing import json_values, mutate
 
 from helpers import EVENTS, examples
 
 SAMPLES = [json.loads(p.read_text()) for p in sorted(EVENTS.glob("*.json"))]
 # ...and every registry payload of the corpus (tests/payloads/SOURCES.md).
 SAMPLES += [json.loads(p.read_text()) for p in sorted((EVENTS.parent / "tests" / "payloads").glob("*-*.json"))]
-scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=40)
-json_values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
-    max_leaves=20,
-)
-
-
-def mutate(draw_value, value, depth=0):
-    """Replace, drop or retype parts of a real sample."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            choice = draw_value(st.integers(0, 5))
-            if choice == 0:
-                continue  # dropped
-            out[k] = draw_value(json_values) if choice == 1 else mutate(draw_value, v, depth + 1)
-        return out
-    if isinstance(value, list):
-        return [mutate(draw_value, v, depth + 1) for v in value]
-    return draw_value(json_values) if draw_value(st.integers(0, 3)) == 0 else value
 
 
 @st.composite
@@ -418,7 +398,7 @@ def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
     assert decision.verdict == ("go" if minutes >= 120 else "held")
 
 
-# ---- issue 23 item 5: region and host fields (tests/test_trust_hosts.py has each reported attack) -------
+# ---- issue 23 item 5: region and host fields (tests/system/test_trust_hosts.py has each reported attack) -------
 # Whatever a payload puts in a field that becomes part of a host name, either the adapter refuses it
 # (naming the field) or the host the product would connect to is exactly the one the grammar implies:
 # `cr.<region>.aliyuncs.com` with no userinfo, port, path or fragment smuggled in, a registry host

@@ -7,7 +7,7 @@ README says so beside the rule).
 
 Each `#   ` line under a command is output the README shows for it: it must be a line of what the
 command printed (`...` stands for elided text, a time for any time). Every command must exit 0.
-`fake-eci` (the FakeEciServer stands for it) and `serve` (tests/test_web_page_browser.py runs it)
+`fake-eci` (the FakeEciServer stands for it) and `serve` (tests/functions/test_web_page_browser.py runs it)
 are not run. Digests are the registry's own (tests/registry_tools.write_layout)."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ class _Open(BaseModel):
 
 # A container as DescribeContainerGroups returns it: every field of the SDK's
 # `DescribeContainerGroupsResponseBodyContainerGroupsContainers` / `...InitContainers` (alibabacloud-eci20180808;
-# tests/test_eci_spec.py holds the names equal to the models' wire names), each optional so that a state
+# tests/clients/test_eci_spec.py holds the names equal to the models' wire names), each optional so that a state
 # file written by hand may give only Name and Image, and a dump gives back only what was read. The nested
 # parts are typed dicts under the API's own names: validated like models, but plain dicts once read (a
 # described fleet is thousands of them: model instances cost ~3x as much to build and to collect).

@@ -23,7 +23,7 @@ from typing import Any
 
 from .eci_model import EnvironmentVar, ObservedContainer, Probe
 
-# Keys of the request form a full container spec may hold (tests/test_eci_spec.py checks each against the
+# Keys of the request form a full container spec may hold (tests/clients/test_eci_spec.py checks each against the
 # SDK's UpdateContainerGroupRequestContainer and ...InitContainer).
 CONTAINER_KEYS = (
     "Name", "Image", "ImagePullPolicy", "Command", "Arg", "WorkingDir", "Cpu", "Memory", "Gpu",

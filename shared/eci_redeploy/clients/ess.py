@@ -5,7 +5,7 @@ unwatched push (and every container-group rule) never pays for it. The retries, 
 translation and the call log are the ECI gateway's (`EciGateway._with_retries`, `translate`): one
 answer to "may this be sent again" for both services.
 
-ESS_ACTIONS is the table of what the code calls (tests/test_least_privilege.py derives the worker's
+ESS_ACTIONS is the table of what the code calls (tests/functions/test_least_privilege.py derives the worker's
 RAM actions from it, as from `eci._REQUESTS`).
 """
 

@@ -1,6 +1,6 @@
 """What each function's RAM role allows: exactly the API actions its code path calls (issue 22, least
 privilege). `s.yaml` gives every function its own role (ECI_REDEPLOY_<FUNCTION>_ROLE_ARN) and
-deploy/ram/<function>.json is that role's policy; tests/test_least_privilege.py holds the policies equal
+deploy/ram/<function>.json is that role's policy; tests/functions/test_least_privilege.py holds the policies equal
 to this table and the table to the clients' own action tables (clients/eci.py `_REQUESTS`,
 clients/ess.py `ESS_ACTIONS`, gates/acr.py `RAM_ACTIONS`). The gateway a function builds enforces it
 (functions/runtime.gateway_factory): a call outside its role fails here, before it is sent, with the

@@ -8,7 +8,7 @@ tag's manifest, on a registry host the rules or the observed groups name (never 
 - no digest was claimed: the registry's is filled in;
 - the tag points elsewhere, or does not exist: asked again after 0.25, 0.5 and 1 s (`SETTLE`), since a
   registry may notify before it has linked the tag (Distribution sends the manifest's event from its
-  Put, and its handler links the tag after; caught by tests/test_registry_e2e.py on a loaded machine);
+  Put, and its handler links the tag after; caught by tests/system/test_registry_e2e.py on a loaded machine);
   then the push is dropped (a forged or stale claim must not roll a group back or trigger a failed
   pull), with the reason in the report and the audit. Not a 503: Distribution redelivers an endpoint's
   events in order, so a stale claim answered 503 would hold every later notification behind it;
