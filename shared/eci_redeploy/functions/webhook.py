@@ -18,6 +18,7 @@ from ..events.adapters.fc_http import HttpRequest, reply
 from ..events.adapters.traits import traits
 from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
+from ..execution.executor import Executor, Preview, executor_for
 from ..execution.handoff import WorkOrder
 from ..planning.confirm import confirm
 from ..report import audit
@@ -95,9 +96,10 @@ def _deliver(
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
-    preview = dry_run or _wants_preview(request, env)
+    # the webhook never applies: it previews for its reply and hands the pushes on, unless a dry run
+    executor, preview = executor_for(dry_run), dry_run or _wants_preview(request, env)
     try:
-        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run, preview=preview)
+        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, executor, preview=preview)
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:
@@ -214,8 +216,8 @@ def _plan_and_dispatch(
     context: Any,
     dispatcher: Any,
     gateway: Any,
+    executor: Executor,
     *,
-    dry_run: bool,
     preview: bool = True,
 ) -> dict[str, Any]:
     from ..pipeline import unwatched
@@ -249,7 +251,8 @@ def _plan_and_dispatch(
     else:
         parsed, dropped, notes = refine(parsed, [])
         summary = _without_eci(parsed, rules, dropped, notes)
-    handed = [] if dry_run else _for_the_writer(events, rules)
+    handed = executor.effect(_for_the_writer, events, rules) or []
+    dry_run = not executor.applies
     # A push its registry could not confirm is not deployed: 503 asks the sender to deliver it again
     # (the confirmed pushes beside it are handed on; a redelivery of them changes nothing).
     done_status = 503 if retry and not dry_run else done_status
@@ -276,7 +279,7 @@ def _preview(parsed: list[Any], rules: Any, env: Any, context: Any, gateway: Any
 
     gateway = gateway or common.gateway_factory(env, context)
     try:
-        report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
+        report = run(parsed, rules, gateway, env, executor=Preview(), refine=refine)
     except EciApiError as exc:
         log_event("webhook.preview_unavailable", code=exc.code)
         _, dropped, notes = refine(parsed, [])
