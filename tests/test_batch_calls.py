@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.pipeline import run
 from eci_redeploy.rules.model import parse_rules
 
@@ -72,7 +73,7 @@ def test_a_batch_sends_its_updates_together_and_each_group_moves_once(
     eci.backend.faults.delay_seconds = 0.001
     eci.backend.faults.actions = ("UpdateContainerGroup",)
     push = PushEvent("team/web", "1.1.0", DIGEST_B, "bench", "ev-1", registry_host=HOST)
-    report = run([push], rules(batch_size), eci.gateway, {}, stepwise=stepwise)
+    report = run([push], rules(batch_size), eci.gateway, {}, executor=Executor(stepwise=stepwise))
     assert bool(broken) is not overlap, broken
     assert [o.status for o in report.outcomes] == ["applied"] * groups
     updates = eci.backend.mutating_calls("UpdateContainerGroup")
