@@ -49,6 +49,26 @@ def lines(notice: Notice) -> list[dict[str, Any]]:
     ]
 
 
+def approval(
+    rule: str, hold_id: str, digest: str | None, tag: str | None, groups: Sequence[str], names: Sequence[str], by: str
+) -> None:
+    """The line of an approval given (POST /approvals/<id>): on the hold, naming the groups the approved
+    change goes to (`history --group` finds the approval under them)."""
+    write(
+        line(
+            event_source="approval",
+            rule=rule,
+            target=hold_id,
+            outcome="approved",
+            digest_after=digest,
+            tag_after=tag,
+            groups=sorted(groups),
+            group_names=sorted(set(names)),
+            reason=f"approved by {by}",
+        )
+    )
+
+
 def emit(notice: Notice) -> None:
     for fields in lines(notice):
         write(fields)
