@@ -62,7 +62,7 @@ def test_the_builder_holds_the_fields_the_docs_list():
     # docs/reporting.md lists the stable fields again, in prose: the same ones
     listed = re.search(r"the stable fields\s+`([^`]+)`", (DOCS / "reporting.md").read_text())
     assert listed and [f.strip() for f in listed.group(1).split(",")] == list(auditline.COMMON)
-    # report/audit.py's docstring (which tests/test_self_contained.py holds to audit.md) names them all
+    # report/audit.py's docstring (which tests/system/test_self_contained.py holds to audit.md) names them all
     declared = re.search(r"Stable fields:(.*?)\.\s", audit.__doc__ or "", re.S)
     assert declared and {f.strip() for f in declared.group(1).split(",")} == set(common + optional)
 
