@@ -16,6 +16,7 @@ from ..core import progress
 from ..core.errors import EciApiError
 from ..core.log import log_event
 from ..planning.steps import Plan, Step
+from ..planning.tokens import undo_create_token
 from ..rules.model import Prewarm, Rollout
 from .clock import Clock
 from .records import record_accepted
@@ -218,12 +219,10 @@ def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rol
     if first.action == "UpdateContainerGroup" and first.rollback:
         undo, action = first.rollback, "UpdateContainerGroup"
     elif first.action == "CreateContainerGroup" and outcome.group_id:
-        from ..core.idempotency import client_token
-
         undo = {
             "RegionId": first.region,
             "ContainerGroupId": outcome.group_id,
-            "ClientToken": client_token("undo-create", first.client_token or "", outcome.group_id),
+            "ClientToken": undo_create_token(first.client_token, outcome.group_id),
         }
         action = "DeleteContainerGroup"
     if undo is None:

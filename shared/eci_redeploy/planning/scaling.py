@@ -31,10 +31,9 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..clients.ess_model import IN_SERVICE, STANDBY, ScalingView
-from ..core.idempotency import transition_token
 from ..events.model import PushEvent
 from ..rules.model import Rule
-from . import tracking
+from . import tokens, tracking
 from .steps import RECOVERY_SOURCE, Plan, Skip, Step
 
 SUSPENDED = tracking.PREFIX + "suspended"  # value: "<processes>|<rule>"
@@ -172,12 +171,12 @@ def _recovery(rule: Rule, view: ScalingView) -> list[Step]:
     standby = [i.id for i in view.instances if i.id in ids and i.lifecycle_state == STANDBY]
     for start in range(0, len(standby), MAX_BATCH):
         chunk = standby[start : start + MAX_BATCH]
-        token = transition_token(rule.name, "recover-exit", gid, before=chunk, after=[tags.get(SUSPENDED, "")])
+        token = tokens.recover_exit_token(rule, view, chunk, tags.get(SUSPENDED, ""))
         body = {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": chunk, "ClientToken": token}
         steps.append(_ess_step(rule, view, "ExitStandby", body, "recover", notes=note))
     still = [p for p in processes if p in view.group.suspended]
     if still:
-        token = transition_token(rule.name, "recover-resume", gid, before=still, after=[tags.get(SUSPENDED, "")])
+        token = tokens.recover_resume_token(rule, view, still, tags.get(SUSPENDED, ""))
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": still, "ClientToken": token}
         steps.append(_ess_step(rule, view, "ResumeProcesses", body, "recover", notes=note))
     keys = [k for k in tags if k == SUSPENDED or k.startswith(STANDBY_KEY)]
@@ -337,37 +336,33 @@ def _wrapped(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, 
 def _procedure(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
     region, gid = view.region, view.group.id
     ours = [p for p in PROCESSES if p not in already]
-    basis = [event.digest or f"{event.tag}#{event.event_id}", f"pushed@{tracking.millis(event.time) or ''}"]
-    before = [f"{i.id}={i.lifecycle_state}" for i in view.instances] + [",".join(view.group.suspended)]
     steps: list[Step] = []
     record = {SUSPENDED: f"{','.join(ours)}|{rule.name}"}
     steps.append(_ess_step(rule, view, "TagResources", _tag(region, gid, record), "suspend"))
     if ours:
-        token = transition_token(rule.name, "suspend", gid, before=before, after=basis)
+        token = tokens.suspend_token(rule, view, event)
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": ours, "ClientToken": token}
         steps.append(_ess_step(rule, view, "SuspendProcesses", body, "suspend"))
     steps.extend(s for s in work if s.action == "ModifyEciScalingConfiguration")
     updates = [s for s in work if s.action == "UpdateContainerGroup"]
     size = min(rule.rollout.batch_size, MAX_BATCH)
     for n, start in enumerate(range(0, len(updates), size), 1):
-        steps.extend(_batch(rule, view, updates[start : start + size], f"batch:{n}", before, basis))
+        steps.extend(_batch(rule, view, event, updates[start : start + size], f"batch:{n}"))
     if ours:
-        token = transition_token(rule.name, "resume", gid, before=before, after=basis)
+        token = tokens.resume_token(rule, view, event)
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": ours, "ClientToken": token}
         steps.append(_ess_step(rule, view, "ResumeProcesses", body, "resume"))
     steps.append(_ess_step(rule, view, "UntagResources", _untag(region, gid, [SUSPENDED]), "resume"))
     return steps
 
 
-def _batch(
-    rule: Rule, view: ScalingView, updates: list[Step], phase: str, before: list[str], after: list[str]
-) -> list[Step]:
+def _batch(rule: Rule, view: ScalingView, event: PushEvent, updates: list[Step], phase: str) -> list[Step]:
     region, gid = view.region, view.group.id
     ids = [s.group_id or s.target for s in updates]
     chunks = [ids[i : i + IDS_PER_TAG] for i in range(0, len(ids), IDS_PER_TAG)]
     record = {f"{STANDBY_KEY}{n}": ",".join(chunk) for n, chunk in enumerate(chunks, 1)}
-    enter = transition_token(rule.name, "enter-standby", gid, before=[*before, *ids], after=after)
-    leave = transition_token(rule.name, "exit-standby", gid, before=[*before, *ids], after=after)
+    enter = tokens.enter_standby_token(rule, view, event, ids)
+    leave = tokens.exit_standby_token(rule, view, event, ids)
     return [
         _ess_step(rule, view, "TagResources", _tag(region, gid, record), phase),
         _ess_step(
