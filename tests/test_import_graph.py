@@ -327,3 +327,22 @@ def test_the_token_check_sees_calls_and_imports(tmp_path):
         "pkg/execution/a.py:1 imports transition_token",
         "pkg/execution/b.py:2 calls client_token(",
     ]
+
+
+def parameter_counts(file: Path) -> dict[str, int]:
+    """Function name -> its named parameters (positional and keyword-only; not *args / **kwargs)."""
+    out = {}
+    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            out[node.name] = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs)
+    return out
+
+
+def test_the_scaling_planners_take_one_context():
+    # issue 27: _plan_group, _configuration and _instances took the same 7 parameters (plan, event, rule,
+    # view, env, live, reuse) and _batch 6; they take planning/scaling.py's _ScalingCase now. plan_scaling,
+    # the planner's entry, keeps the planner's signature (planning/planner.py calls it).
+    counts = parameter_counts(PACKAGE / "planning" / "scaling.py")
+    assert counts["_plan_group"] == counts["_configuration"] == counts["_instances"] == 2  # (plan, case)
+    assert {name: n for name, n in counts.items() if n > 5 and name != "plan_scaling"} == {}
