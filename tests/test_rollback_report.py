@@ -23,14 +23,13 @@ import pytest
 
 from eci_redeploy.core.log import set_level
 from eci_redeploy.events.model import PushEvent
-from eci_redeploy.execution.clock import Clock
 from eci_redeploy.execution.rollout import execute
 from eci_redeploy.execution.stepper import advance
 from eci_redeploy.planning import batchmark as bm
 from eci_redeploy.planning.steps import Plan, Skip, Step
 from eci_redeploy.rules.model import Rollout
 
-from helpers import DIGEST_A, HOST, rule
+from helpers import DIGEST_A, HOST, FakeTime, rule
 
 OLD = f"{HOST}/team/web:1.0.0"
 NEW = f"{HOST}/team/web@{DIGEST_A}"
@@ -52,15 +51,6 @@ def lines(capsys):
 def rules(make_rules):
     body = {**rule("web", pull={"public": [HOST]}), "rollout": {"poll_seconds": 1, "timeout_seconds": TIMEOUT}}
     return make_rules(body)
-
-
-class FakeTime:
-    def __init__(self):
-        self.now = 0.0
-        self.clock = Clock(sleep=self.sleep, now=lambda: self.now)
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def seed(eci, status="Running", tags=(), **extra):
@@ -89,31 +79,42 @@ def waiting(eci, step):
     return execute(Plan(steps=[step]), eci.gateway, {"web": settings}, FakeTime().clock)
 
 
-def test_the_waiting_rollout_rolls_an_update_back(eci, lines):
-    seed(eci)
-    eci.backend.faults.broken_images = [NEW]  # RestartPolicy Always: pulled again and again, never Ready
-    (outcome,) = waiting(eci, update_step({"app": OLD}))
-    reason = f"timeout: still Pending after {TIMEOUT} s"
+def rolled_back(outcome, back, line, reason, **said):
+    """The outcome and the log line of a rollback ECI accepted (`back`: its call on the fake)."""
     assert (outcome.status, outcome.health, outcome.error, outcome.code) == (
         "rolled-back",
         reason,
         f"not healthy: {reason}",
         None,
     )
-    (back,) = [c for c in eci.backend.mutating_calls("UpdateContainerGroup") if c.params["Container.1.Image"] == OLD]
     assert outcome.rollback_request_id == back.request_id
-    (line,) = lines()
+    del line["ts"]
+    applied = {"outcome": "applied", "request_id": back.request_id, "reason": reason, **said}
+    assert line == {"kind": "rollback", "rule": "web", "target": "eci-1", **applied}
+
+
+def refused(outcome, line, code):
+    """A rollback ECI refused: the outcome stays failed and its error says both; the line names the code."""
+    assert (outcome.status, outcome.rollback_request_id, outcome.code) == ("failed", None, code)
+    assert outcome.error.startswith("not healthy: failed: the group is Failed; rollback failed: ")
+    assert "IncorrectStatus" in outcome.error
     del line["ts"]
     assert line == {
         "kind": "rollback",
         "rule": "web",
         "target": "eci-1",
-        "outcome": "applied",
-        "request_id": back.request_id,
-        "reason": reason,
-        "restored": {"app": OLD},
-        "deleted": None,
+        "outcome": "failed",
+        "code": "IncorrectStatus",
     }
+
+
+def test_the_waiting_rollout_rolls_an_update_back(eci, lines):
+    seed(eci)
+    eci.backend.faults.broken_images = [NEW]  # RestartPolicy Always: pulled again and again, never Ready
+    (outcome,) = waiting(eci, update_step({"app": OLD}))
+    (back,) = [c for c in eci.backend.mutating_calls("UpdateContainerGroup") if c.params["Container.1.Image"] == OLD]
+    (line,) = lines()
+    rolled_back(outcome, back, line, f"timeout: still Pending after {TIMEOUT} s", restored={"app": OLD}, deleted=None)
 
 
 def test_the_waiting_rollout_deletes_a_created_group_that_is_not_healthy(eci, lines):
@@ -132,18 +133,8 @@ def test_the_waiting_rollout_says_when_its_rollback_is_refused(eci, lines):
     seed(eci, RestartPolicy="Never")  # a pull that fails ends the group Failed: ECI updates it no more
     eci.backend.faults.broken_images = [NEW]
     (outcome,) = waiting(eci, update_step({"app": OLD}))
-    assert (outcome.status, outcome.rollback_request_id, outcome.code) == ("failed", None, None)
-    assert outcome.error.startswith("not healthy: failed: the group is Failed; rollback failed: ")
-    assert "IncorrectStatus" in outcome.error
     (line,) = lines()
-    del line["ts"]
-    assert line == {
-        "kind": "rollback",
-        "rule": "web",
-        "target": "eci-1",
-        "outcome": "failed",
-        "code": "IncorrectStatus",
-    }
+    refused(outcome, line, None)  # the waiting rollout's outcome does not carry ECI's code
 
 
 def stepped(eci, rules, status):
@@ -158,38 +149,13 @@ def stepped(eci, rules, status):
 
 def test_a_later_step_rolls_the_batch_back(eci, rules, lines):
     (outcome,) = stepped(eci, rules, "Pending")
-    reason = f"timeout: still Pending after {TIMEOUT} s"
-    assert (outcome.status, outcome.health, outcome.error, outcome.code) == (
-        "rolled-back",
-        reason,
-        f"not healthy: {reason}",
-        None,
-    )
     (back,) = eci.backend.mutating_calls("UpdateContainerGroup")
-    assert back.params["Container.1.Image"] == OLD and outcome.rollback_request_id == back.request_id
+    assert back.params["Container.1.Image"] == OLD
     (line,) = lines()
-    del line["ts"]
-    assert line == {
-        "kind": "rollback",
-        "rule": "web",
-        "target": "eci-1",
-        "outcome": "applied",
-        "request_id": back.request_id,
-        "reason": reason,
-        "found_by": "a later step",
-    }
+    rolled_back(outcome, back, line, f"timeout: still Pending after {TIMEOUT} s", found_by="a later step")
 
 
 def test_a_later_step_says_when_its_rollback_is_refused(eci, rules, lines):
     (outcome,) = stepped(eci, rules, "Failed")
-    assert (outcome.status, outcome.rollback_request_id, outcome.code) == ("failed", None, "IncorrectStatus")
-    assert outcome.error.startswith("not healthy: failed: the group is Failed; rollback failed: ")
     (line,) = lines()
-    del line["ts"]
-    assert line == {
-        "kind": "rollback",
-        "rule": "web",
-        "target": "eci-1",
-        "outcome": "failed",
-        "code": "IncorrectStatus",
-    }
+    refused(outcome, line, "IncorrectStatus")  # the stepped rollout's does
