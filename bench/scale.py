@@ -6,7 +6,7 @@ HTTP (tests/loadstack.Stack). It counts, by action, what the fake ECI receives:
 
 - one push (one rule, 10 groups), with 0.3 s transitions so that the rollout takes several steps;
 - one timer tick at 1,000 rules, converged (what the timer function asks before it hands anything
-  to the worker: `reconcile(dry_run=True)`), the registries an in-process stand-in that counts requests;
+  to the worker: `reconcile(executor=DryRun())`), the registries an in-process stand-in that counts requests;
 - how many pushes per minute one writer carries out, each for another rule, healthy at once: with
   the fake's own round trip (~ms, so the writer's own cost) and with `--rtt` seconds added to every
   ECI call (the fake's `Faults.delay_seconds`), a stand-in for the API's round trip from FC.
@@ -179,6 +179,7 @@ class StandInRegistry:
 def one_tick() -> tuple[Counter[str], int, float, int]:
     """A converged timer tick at 1,000 rules: ECI calls by action, registry requests, seconds, steps planned."""
     from eci_redeploy.clients.eci import RetryPolicy
+    from eci_redeploy.execution.executor import DryRun
     from eci_redeploy.fake.embedded import gateway_for
     from eci_redeploy.fake.server import FakeEciServer
     from eci_redeploy.operations.reconcile import reconcile
@@ -190,7 +191,7 @@ def one_tick() -> tuple[Counter[str], int, float, int]:
         gateway = gateway_for(fake, retry=RetryPolicy(max_attempts=3, initial=0.01))
         registry = StandInRegistry()
         started = time.perf_counter()
-        result = reconcile(rules, gateway, lambda rule, host: registry, {}, dry_run=True)  # type: ignore[arg-type,return-value]
+        result = reconcile(rules, gateway, lambda rule, host: registry, {}, executor=DryRun())  # type: ignore[arg-type,return-value]
         seconds = time.perf_counter() - started
         with fake.backend._lock:
             calls = list(fake.backend.calls)

@@ -12,6 +12,7 @@ from typing import Any
 
 from eci_redeploy.clients.eci import Credentials, RetryPolicy
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.acr_gates import artifact_event, state
 from eci_redeploy.fake.embedded import gateway_for
@@ -122,7 +123,14 @@ class Stage:
             signed=True,
         )
         clock = Clock(sleep=lambda s: None)
-        return run([event], self.rules, self.gateway, self.env, gate_context=self.context(lookup=False), clock=clock)
+        return run(
+            [event],
+            self.rules,
+            self.gateway,
+            self.env,
+            gate_context=self.context(lookup=False),
+            executor=Executor(clock=clock),
+        )
 
     def event(self, kind: str, tag: str, n: int | None, **data: Any) -> dict[str, Any]:
         raw = artifact_event(kind, INSTANCE, REPO, tag, digest(n) if n is not None else None, when=self.now, **data)

@@ -15,6 +15,7 @@ import threading
 import pytest
 
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.pipeline import run
 from eci_redeploy.rules.model import parse_rules
 
@@ -60,7 +61,7 @@ def test_a_batch_sends_its_updates_together_and_each_group_moves_once(eci, stepw
     eci.backend.faults.delay_seconds = 0.001
     eci.backend.faults.actions = ("UpdateContainerGroup",)
     push = PushEvent("team/web", "1.1.0", DIGEST_B, "bench", "ev-1", registry_host=HOST)
-    report = run([push], rules(5), eci.gateway, {}, stepwise=stepwise)
+    report = run([push], rules(5), eci.gateway, {}, executor=Executor(stepwise=stepwise))
     assert not broken, broken
     assert [o.status for o in report.outcomes] == ["applied"] * 5
     updates = eci.backend.mutating_calls("UpdateContainerGroup")
@@ -85,7 +86,7 @@ def test_batches_still_go_one_after_another(eci):
     eci.backend.faults.delay_seconds = 0.001
     eci.backend.faults.actions = ("UpdateContainerGroup",)
     push = PushEvent("team/web", "1.1.0", DIGEST_B, "bench", "ev-1", registry_host=HOST)
-    report = run([push], rules(2), eci.gateway, {}, stepwise=True)
+    report = run([push], rules(2), eci.gateway, {}, executor=Executor(stepwise=True))
     assert broken  # never 3 at once
     assert len(eci.backend.mutating_calls("UpdateContainerGroup")) == 4
     assert {o.status for o in report.outcomes} == {"applied"}

@@ -20,6 +20,7 @@ from eci_redeploy.clients.eci_spec import container_spec
 from eci_redeploy.clients.eci_wire import flatten, unflatten
 from eci_redeploy.core.errors import RulesError
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import Executor, Preview
 from eci_redeploy.pipeline import run
 from full_spec import APP, HOST, INIT, SIDECAR, create_body
 
@@ -84,7 +85,7 @@ def test_a_full_resend_sends_the_whole_described_container(eci, make_rules):
 
 def test_the_plan_of_a_full_resend_masks_environment_values(eci, make_rules):
     created(eci)
-    report = run(push(), rules(make_rules, update={"containers": "full"}), eci.gateway, {}, mode="preview")
+    report = run(push(), rules(make_rules, update={"containers": "full"}), eci.gateway, {}, executor=Preview())
     (step,) = report.plan.steps
     params = step.to_json()["params"]
     assert params["Container.1.EnvironmentVar.2.Key"] == "DB_PASSWORD"
@@ -122,7 +123,7 @@ def test_a_full_rollback_puts_back_every_field(eci, make_rules):
     eci.backend.faults.broken_images = [f"*{DIGEST_A}"]
     t = FakeTime()
     report = run(push(), rules(make_rules, update={"containers": "full"}, timeout_seconds=5), eci.gateway, {},
-                 clock=t.clock)  # fmt: skip
+                 executor=Executor(clock=t.clock))  # fmt: skip
     assert [o.status for o in report.outcomes] == ["rolled-back"]
     forward, back = update_calls(eci)
     assert back["Container"] == wire(APP) and forward["Container"] == wire({**APP, "Image": NEW})
@@ -138,7 +139,7 @@ def test_a_rollback_of_a_same_tag_re_push_restores_the_pull_policy(eci, make_rul
     eci.backend.faults.broken_images = [f"{HOST}/team/web:1.0.0"]  # the re-pushed content cannot start
     t = FakeTime()
     report = run(push("1.0.0", None), rules(make_rules, update=update, timeout_seconds=5), eci.gateway, {},
-                 clock=t.clock)  # fmt: skip
+                 executor=Executor(clock=t.clock))  # fmt: skip
     assert [o.status for o in report.outcomes] == ["rolled-back"]
     forward, back = update_calls(eci)
     assert forward["Container"][0]["ImagePullPolicy"] == "Always"
@@ -177,7 +178,7 @@ def test_a_failed_never_group_cannot_be_rolled_back(eci, make_rules):
     gid = created(eci, restart_policy="Never")
     t = FakeTime()
     rules_file = rules(make_rules, update={"restart_policy_never": "in-place"}, timeout_seconds=5)
-    report = run(push(), rules_file, eci.gateway, {}, clock=t.clock)
+    report = run(push(), rules_file, eci.gateway, {}, executor=Executor(clock=t.clock))
     (outcome,) = report.outcomes
     assert outcome.status == "failed" and "rollback failed" in outcome.error and "IncorrectStatus" in outcome.error
     assert described(eci, gid).status == "Failed"

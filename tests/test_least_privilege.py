@@ -11,6 +11,8 @@ import re
 
 import pytest
 
+from eci_redeploy.execution.executor import Preview
+
 from helpers import ROOT
 
 FUNCTIONS = ("push", "webhook", "worker", "timer")
@@ -132,7 +134,7 @@ def test_the_webhook_role_previews_a_scaling_group_rule_and_the_worker_role_appl
     gid, _ = scaling_group(eci, instances=2)
     rules = parse_rules({"version": 1, "rules": [rule(gid)]}, source="rules.yaml")
     eci.gateway.allowed = ROLES["webhook"]
-    preview = pipeline.run([push("1.1.0")], rules, eci.gateway, dict(os.environ), mode="preview")
+    preview = pipeline.run([push("1.1.0")], rules, eci.gateway, dict(os.environ), executor=Preview())
     assert preview.plan.steps
     eci.gateway.allowed = ROLES["worker"]
     eci.gateway._ess_gateway = None

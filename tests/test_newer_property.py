@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import DryRun
 from eci_redeploy.execution.writer import superseded
 from eci_redeploy.planning import newer, tracking
 from eci_redeploy.planning.coalesce import coalesce
@@ -76,7 +77,7 @@ def passed_over_by_the_gates(event: PushEvent, held: PushEvent, kind: str) -> bo
     g = group("g", f"{HOST}/team/web:{running}", tags={"app": "web", **hold.tags()})
     plan = plan_event(event, rules, [g], {})
     ctx = GateContext(now=lambda: T0 + timedelta(minutes=1))
-    out = gate_plan(plan, rules, [g], None, {}, context=ctx, dry_run=True)
+    out = gate_plan(plan, rules, [g], None, {}, context=ctx, executor=DryRun())
     return any("older than the held change" in s.reason for s in out.skipped)
 
 

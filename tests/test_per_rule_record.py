@@ -10,6 +10,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from eci_redeploy.clients.eci import EciGateway, RetryPolicy
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.fake.models import FakeEci
 from eci_redeploy.pipeline import run
@@ -324,12 +325,14 @@ class GatedWorld:
         self.ctx = GateContext(now=lambda: self.now, approvals=self.approvals)
 
     def push(self, event):
-        return run([event], self.rules, self.gateway, self.env, gate_context=self.ctx, clock=self.clock)
+        return run(
+            [event], self.rules, self.gateway, self.env, gate_context=self.ctx, executor=Executor(clock=self.clock)
+        )
 
     def release(self):
         from eci_redeploy.gates import flow
 
-        return flow.release(self.rules, self.gateway, self.env, context=self.ctx, clock=self.clock)
+        return flow.release(self.rules, self.gateway, self.env, context=self.ctx, executor=Executor(clock=self.clock))
 
     def held(self):
         from eci_redeploy.gates import flow
@@ -421,7 +424,7 @@ def test_gates_one_rule_going_while_the_other_is_held_in_the_same_pass_keeps_the
         w.gateway,
         w.env,
         gate_context=w.ctx,
-        clock=w.clock,
+        executor=Executor(clock=w.clock),
     )
     assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}"
     assert w.held()["side"]["version"] == DIGEST_D  # the update's tag list did not undo the new hold
@@ -500,7 +503,7 @@ def test_gates_an_update_carrying_a_new_hold_of_another_rule_stays_within_eci_ta
         w.gateway,
         w.env,
         gate_context=w.ctx,
-        clock=w.clock,
+        executor=Executor(clock=w.clock),
     )
     assert [o.status for o in out.outcomes] == ["applied"]
     assert images(w.backend)["c1"] == f"{HOST}/team/app@{DIGEST_C}"

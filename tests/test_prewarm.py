@@ -4,6 +4,7 @@ import pytest
 
 from eci_redeploy.clients.eci import RetryPolicy
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
@@ -58,7 +59,9 @@ def push():
 def test_ready_cache_is_created_waited_for_and_used(world, make_rules):
     backend, gateway, clock = world
     backend.cache_seconds = 20
-    report = run(push(), create_rules(make_rules, size_gb=40, retention_days=7), gateway, {}, clock=clock)
+    report = run(
+        push(), create_rules(make_rules, size_gb=40, retention_days=7), gateway, {}, executor=Executor(clock=clock)
+    )
     (cache_call,) = backend.mutating_calls("CreateImageCache")
     assert cache_call.params["Image.1"] == f"{HOST}/team/web@{DIGEST}"
     assert cache_call.params["SecurityGroupId"] == "sg-t" and cache_call.params["VSwitchId"] == "vsw-t"
@@ -75,7 +78,7 @@ def test_ready_cache_is_created_waited_for_and_used(world, make_rules):
 def test_slow_cache_deploys_without_it_and_says_so(world, make_rules):
     backend, gateway, clock = world
     backend.cache_seconds = 600
-    report = run(push(), create_rules(make_rules), gateway, {}, clock=clock)
+    report = run(push(), create_rules(make_rules), gateway, {}, executor=Executor(clock=clock))
     (create,) = backend.mutating_calls("CreateContainerGroup")
     assert "ImageSnapshotId" not in create.params and create.params["AutoMatchImageCache"] == "True"
     assert any(": timeout" in n and "deployed without it" in n for n in report.outcomes[0].step.notes)
@@ -85,7 +88,7 @@ def test_failed_cache_deploys_without_it_and_says_why(world, make_rules):
     backend, gateway, clock = world
     backend.faults.broken_images = [f"*{DIGEST}"]
     backend.cache_seconds = 10
-    report = run(push(), create_rules(make_rules), gateway, {}, clock=clock)
+    report = run(push(), create_rules(make_rules), gateway, {}, executor=Executor(clock=clock))
     note = next(n for n in report.outcomes[0].step.notes if "image cache" in n)
     assert ": failed" in note and "Failed to pull image" in note
     assert len(backend.mutating_calls("CreateContainerGroup")) == 1
@@ -93,7 +96,7 @@ def test_failed_cache_deploys_without_it_and_says_why(world, make_rules):
 
 def test_a_cache_that_holds_the_image_is_reused(world, make_rules):
     backend, gateway, clock = world
-    run(push(), create_rules(make_rules), gateway, {}, clock=clock)
+    run(push(), create_rules(make_rules), gateway, {}, executor=Executor(clock=clock))
     for group in list(backend.groups):
         del backend.groups[group]  # the job finished and was cleaned up
     report = run(
@@ -101,7 +104,7 @@ def test_a_cache_that_holds_the_image_is_reused(world, make_rules):
         create_rules(make_rules),
         gateway,
         {},
-        clock=clock,
+        executor=Executor(clock=clock),
     )
     assert len(backend.mutating_calls("CreateImageCache")) == 1
     assert any(": reused" in n for n in report.outcomes[0].step.notes)
@@ -126,7 +129,7 @@ def test_updates_warm_the_cache_but_cannot_name_it(world, make_rules):
     rules = make_rules(
         {**rule("web", pull={"public": [HOST], "prewarm": {"poll_seconds": 1}}), "rollout": {"poll_seconds": 1}}
     )
-    report = run(push(), rules, gateway, {}, clock=clock)
+    report = run(push(), rules, gateway, {}, executor=Executor(clock=clock))
     (cache_call,) = backend.mutating_calls("CreateImageCache")
     assert (cache_call.params["SecurityGroupId"], cache_call.params["VSwitchId"]) == ("sg-g", "vsw-g")
     (update,) = backend.mutating_calls("UpdateContainerGroup")
@@ -153,7 +156,7 @@ def test_a_cache_for_a_registry_with_credentials_is_built_with_them(world, make_
         },
         templates={"t.yaml": TEMPLATE},
     )
-    report = run(push(), rules, gateway, {"REG_PW": "pw-123"}, clock=clock)
+    report = run(push(), rules, gateway, {"REG_PW": "pw-123"}, executor=Executor(clock=clock))
     (cache_call,) = backend.mutating_calls("CreateImageCache")
     assert cache_call.params["ImageRegistryCredential.1.Password"] == "pw-123"
     assert report.outcomes[0].status == "applied"

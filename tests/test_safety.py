@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from eci_redeploy.clients.eci import RetryPolicy
+from eci_redeploy.execution.executor import DryRun, Executor
 from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
@@ -87,7 +88,7 @@ def test_ten_deliveries_change_each_group_exactly_once(world, make_rules):
     world.seed(3)
     rules = rules_with(make_rules)
     for _ in range(10):
-        run(push(4), rules, world.gateway, {}, clock=world.clock)
+        run(push(4), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     assert Counter(c.params["ContainerGroupId"] for c in world.mutations()) == {"eci-0": 1, "eci-1": 1, "eci-2": 1}
     assert set(world.images().values()) == {f"{HOST}/team/web@{digest(4)}"}
 
@@ -95,9 +96,9 @@ def test_ten_deliveries_change_each_group_exactly_once(world, make_rules):
 def test_an_older_event_after_a_newer_one_changes_nothing(world, make_rules):
     world.seed(2)
     rules = rules_with(make_rules)
-    run(push(5, minutes=10), rules, world.gateway, {}, clock=world.clock)
+    run(push(5, minutes=10), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     before = len(world.mutations())
-    report = run(push(4, minutes=5), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(4, minutes=5), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     assert len(world.mutations()) == before == 2
     assert all("older than the one already applied" in s.reason for s in report.plan.skipped)
     assert set(world.images().values()) == {f"{HOST}/team/web@{digest(5)}"}
@@ -110,15 +111,17 @@ def test_racing_pushes_newer_wins_and_nothing_is_mutated_while_updating(world, m
 
     def second_push_arrives():  # while the first rollout waits for the group to become healthy
         if not racing:
-            racing.append(run(push(6, minutes=2), rules, world.gateway, {}, clock=world.clock))
+            racing.append(run(push(6, minutes=2), rules, world.gateway, {}, executor=Executor(clock=world.clock)))
 
     world.on_sleep.append(second_push_arrives)
-    first = run(push(5, minutes=1), rules, world.gateway, {}, clock=world.clock)
+    first = run(push(5, minutes=1), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     world.on_sleep.clear()
     assert first.outcomes[0].health == "ready"
     assert racing[0].deferred and racing[0].outcomes == []  # it saw Updating and kept its hands off
     assert not [c for c in world.backend.calls if c.code == "IncorrectStatus"]
-    retried = run(push(6, minutes=2), rules, world.gateway, {}, clock=world.clock)  # the platform's retry
+    retried = run(
+        push(6, minutes=2), rules, world.gateway, {}, executor=Executor(clock=world.clock)
+    )  # the platform's retry
     assert [o.status for o in retried.outcomes] == ["applied"]
     assert world.images() == {"eci-0": f"{HOST}/team/web@{digest(6)}"}
     assert len(world.mutations()) == 2
@@ -128,7 +131,7 @@ def test_thirty_percent_throttling_completes_every_rollout_without_duplicates(wo
     world.seed(6)
     world.backend.faults.throttle_share = 0.3
     rules = rules_with(make_rules, batch_size=2)
-    report = run(push(7), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(7), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     assert [o.status for o in report.outcomes] == ["applied"] * 6
     throttled = [c for c in world.backend.calls if c.code == "Throttling.User"]
     assert len(throttled) >= 3  # the faults really happened
@@ -141,7 +144,7 @@ def test_an_image_that_fails_to_start_is_rolled_back_and_the_rollout_stops(world
     world.seed(3)
     world.backend.faults.broken_images = [f"*{digest(8)}"]
     rules = rules_with(make_rules, batch_size=1, timeout_seconds=30)
-    report = run(push(8), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(8), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     first, *rest = report.outcomes
     assert first.status == "rolled-back" and first.health.startswith("timeout: still Pending")
     assert any("Failed to pull image" in e for e in first.events)
@@ -159,7 +162,7 @@ def test_failure_budget_lets_the_rollout_continue(world, make_rules):
     world.seed(2)
     world.backend.faults.broken_images = [f"*{digest(9)}"]
     rules = rules_with(make_rules, batch_size=1, timeout_seconds=10, failure_budget=5)
-    report = run(push(9), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(9), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     assert [o.status for o in report.outcomes] == ["rolled-back", "rolled-back"]
 
 
@@ -179,10 +182,10 @@ def test_killed_after_k_of_n_groups_redelivery_finishes_the_rest(world, make_rul
 
     world.gateway.call = dies_after_two
     with pytest.raises(KeyboardInterrupt):
-        run(push(10), rules, world.gateway, {}, clock=world.clock)
+        run(push(10), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     world.gateway.call = real_call
     assert len(world.mutations()) == 2
-    report = run(push(10), rules, world.gateway, {}, clock=world.clock)  # redelivery
+    report = run(push(10), rules, world.gateway, {}, executor=Executor(clock=world.clock))  # redelivery
     assert len([o for o in report.outcomes if o.status == "applied"]) == 3
     assert Counter(c.params["ContainerGroupId"] for c in world.mutations()) == {f"eci-{i}": 1 for i in range(5)}
 
@@ -198,7 +201,7 @@ def test_replace_with_a_failing_successor_keeps_the_old_group(world, make_rules)
         },
         templates={"t.yaml": template},
     )
-    report = run(push(11), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(11), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     create, delete = report.outcomes
     assert create.status == "rolled-back" and delete.status == "not-attempted"
     assert list(world.backend.groups) == ["eci-0"]  # the successor was deleted, the old group kept
@@ -213,7 +216,7 @@ def test_replace_deletes_the_old_group_only_after_the_successor_is_healthy(world
         {**rule("web", action="replace", template="t.yaml", pull={"public": [HOST]}), "rollout": {"poll_seconds": 1}},
         templates={"t.yaml": template},
     )
-    report = run(push(12), rules, world.gateway, {}, clock=world.clock)
+    report = run(push(12), rules, world.gateway, {}, executor=Executor(clock=world.clock))
     create, delete = report.outcomes
     assert (create.status, create.health, delete.status) == ("applied", "ready", "applied")
     (successor,) = world.backend.groups.values()
@@ -223,21 +226,21 @@ def test_replace_deletes_the_old_group_only_after_the_successor_is_healthy(world
 
 def test_a_frozen_group_is_never_touched(world, make_rules):
     world.seed(1, Tags=[{"Key": "app", "Value": "web"}, {"Key": "eci-redeploy.freeze", "Value": "manual rollback"}])
-    report = run(push(13), rules_with(make_rules), world.gateway, {}, clock=world.clock)
+    report = run(push(13), rules_with(make_rules), world.gateway, {}, executor=Executor(clock=world.clock))
     assert report.outcomes == [] and "frozen" in report.plan.skipped[0].reason
     assert world.mutations() == []
 
 
 def test_dry_run_applies_nothing(world, make_rules):
     world.seed(2)
-    report = run(push(14), rules_with(make_rules), world.gateway, {}, mode="dry-run", clock=world.clock)
+    report = run(push(14), rules_with(make_rules), world.gateway, {}, executor=DryRun(clock=world.clock))
     assert [o.status for o in report.outcomes] == ["dry-run", "dry-run"] and world.mutations() == []
 
 
 def test_tracking_tags_stay_within_ecI_limits(world, make_rules):
     many = [{"Key": f"k{i}", "Value": "v"} for i in range(18)]
     world.seed(1, Tags=[{"Key": "app", "Value": "web"}, *many])
-    report = run(push(15), rules_with(make_rules), world.gateway, {}, clock=world.clock)
+    report = run(push(15), rules_with(make_rules), world.gateway, {}, executor=Executor(clock=world.clock))
     assert [o.status for o in report.outcomes] == ["applied"]
     assert any("no room" in n for n in report.outcomes[0].step.notes)
     assert len(world.backend.group("eci-0").spec["Tag"]) == 19

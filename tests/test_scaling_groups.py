@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from eci_redeploy import pipeline
+from eci_redeploy.execution.executor import APPLY, DryRun
 from eci_redeploy.rules.model import parse_rules
 from ess_tools import HOST, REGION, T0, configuration_image, images, push, rule, scaling_group
 
@@ -29,10 +30,10 @@ def _rules(*items):
     return parse_rules({"version": 1, "rules": list(items)}, source="rules.yaml")
 
 
-def _run(eci, rules, *events, mode="apply"):
+def _run(eci, rules, *events, executor=APPLY):
     import os
 
-    return pipeline.run(list(events), rules, eci.gateway, dict(os.environ), mode=mode)
+    return pipeline.run(list(events), rules, eci.gateway, dict(os.environ), executor=executor)
 
 
 def _group(eci, gid):
@@ -315,7 +316,7 @@ def test_a_frozen_scaling_group_is_left_as_it_is(eci):
 
 def test_dry_run_and_plan_show_the_procedure_and_change_nothing(eci):
     gid, cid = scaling_group(eci, instances=2)
-    report = _run(eci, _rules(rule(gid)), push("1.1.0"), mode="dry-run")
+    report = _run(eci, _rules(rule(gid)), push("1.1.0"), executor=DryRun())
     actions = [a["action"] for a in report.to_json()["actions"]]
     assert actions == [
         "TagResources",

@@ -1,6 +1,7 @@
 """Skip reasons carry the selector used, the hosts found and the fix (issue 24)."""
 
 from eci_redeploy.events.model import PushEvent
+from eci_redeploy.execution.executor import DryRun
 from eci_redeploy.pipeline import run
 
 from helpers import described, rule
@@ -31,7 +32,7 @@ def test_a_custom_domain_missing_from_pull_acr_domains_is_named_with_the_fix(mak
         }
     )
     eci.backend.seed([described("eci-api", f"{CUSTOM}/acme/api:1.4.2", name="api")])
-    report = run([acr_push()], rules, eci.gateway, {}, mode="dry-run")
+    report = run([acr_push()], rules, eci.gateway, {}, executor=DryRun())
     (skip,) = report.plan.skipped
     # before: "no container runs acme/api", while the group runs registry.cn-shanghai.aliyuncs.com/acme/api:1.4.2
     assert f"the group runs {CUSTOM}/acme/api" in skip.reason
@@ -48,7 +49,7 @@ def test_with_the_domain_added_the_same_push_deploys(make_rules, eci):
         }
     )
     eci.backend.seed([described("eci-api", f"{CUSTOM}/acme/api:1.4.2", name="api")])
-    report = run([acr_push()], rules, eci.gateway, {}, mode="dry-run")
+    report = run([acr_push()], rules, eci.gateway, {}, executor=DryRun())
     assert [s.target for s in report.plan.steps] == ["eci-api"]  # the hint's fix is the fix
 
 
@@ -57,5 +58,5 @@ def test_a_selector_that_matches_nothing_names_itself(make_rules, eci):
     rules = make_rules(rule("web", selector=selector, pull={"public": ["reg.example.com"]}))
     eci.backend.seed([described("eci-1", "reg.example.com/team/web:1.0.0", app="web")])
     push = PushEvent("team/web", "1.1.0", None, "distribution", "ev-1", registry_host="reg.example.com")
-    (skip,) = run([push], rules, eci.gateway, {}, mode="dry-run").plan.skipped
+    (skip,) = run([push], rules, eci.gateway, {}, executor=DryRun()).plan.skipped
     assert "tags app=web,env=prod in cn-hangzhou" in skip.reason and "check the selector" in skip.reason

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
+from eci_redeploy.execution.executor import Executor
 from eci_redeploy.planning import tracking
 from fcfixtures import TOKEN, fc_context, http_event
 
@@ -271,7 +272,7 @@ def acr_push(s, tag: str, digest_: str):
         signed=True,
     )
     clock = Clock(sleep=lambda _: None)
-    return run([event], s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), clock=clock)
+    return run([event], s.rules, s.gateway, s.env, gate_context=s.context(lookup=False), executor=Executor(clock=clock))
 
 
 def approve(s, hid: str, token: str = "al1ce-token"):

@@ -105,6 +105,7 @@ def _load(event_file: str, rules_file: str, state_file: str | None) -> tuple[Any
 @click.option("--live", is_flag=True, help="read the container groups from the real ECI API")
 def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -> None:
     """Show what a payload would change, with the exact ECI parameters. Changes nothing."""
+    from .execution.executor import Preview
     from .pipeline import run
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
@@ -114,7 +115,7 @@ def plan(event_file: str, rules_file: str, state_file: str | None, live: bool) -
 
         gateway, groups = EciGateway.from_env(), None  # observed through the gateway
     # What the gates would hold (nothing recorded, nobody told: a plan changes nothing).
-    _emit(run(parsed, rules, gateway, os.environ, mode="preview", groups=groups).plan.to_json())
+    _emit(run(parsed, rules, gateway, os.environ, executor=Preview(), groups=groups).plan.to_json())
 
 
 def transition_option(scope: str) -> Any:
@@ -140,6 +141,7 @@ def invoke(
 ) -> None:
     """Plan and apply a payload: against the embedded fake ECI, or the real API with --live."""
     from .core import progress
+    from .execution.executor import DryRun
     from .pipeline import run, run_serialised
 
     rules, parsed, groups = _load(event_file, rules_file, state_file)
@@ -153,7 +155,7 @@ def invoke(
         gateway = embedded_gateway(groups, transition_seconds=transition_seconds)
     progress.enable(sys.stderr)  # batch n/m, waiting for health: the JSON comes at the end
     if dry_run:
-        report = run(parsed, rules, gateway, os.environ, mode="dry-run")
+        report = run(parsed, rules, gateway, os.environ, executor=DryRun())
     else:  # through the single writer, as `serve` and the worker apply
         report = run_serialised(parsed, rules, gateway, os.environ)
     _emit(report.to_json())
@@ -169,13 +171,14 @@ def invoke(
 def reconcile(rules_file: str, state_file: str | None, live: bool, dry_run: bool) -> None:
     """Converge every rule's targets on the image its registry says it wants now (what the timer runs)."""
     from .core import progress
+    from .execution.executor import executor_for
     from .functions.timer import run_reconcile
     from .rules.model import load_rules
 
     rules = load_rules(rules_file)
     gateway = _gateway(state_file, live)
     progress.enable(sys.stderr)
-    result = run_reconcile(rules, os.environ, gateway=gateway, dry_run=dry_run)
+    result = run_reconcile(rules, os.environ, gateway=gateway, executor=executor_for(dry_run))
     _emit(result.to_json())
     for problem in result.problems:  # also on stderr: a cron job's mail shows stderr
         click.echo(f"eci-redeploy: reconcile: {problem['rule']}: {problem['reason']}", err=True)
@@ -306,6 +309,7 @@ def rollback(
 ) -> None:
     """Go back to an earlier version: an audited downgrade through the single writer, with the rule's rollout."""
     from .core import progress
+    from .execution.executor import executor_for
     from .operations import rollback as back
     from .planning.registry_kinds import registry_host
     from .rules.model import load_rules
@@ -329,7 +333,7 @@ def rollback(
         event = back.rollback_event(rule, rules, client, tag)
     progress.enable(sys.stderr)
     progress.say(f"{rule.name}: rolling back to {event.describe()}")
-    report = back.run_rollback(event, rules, gateway, os.environ, dry_run=dry_run)
+    report = back.run_rollback(event, rules, gateway, os.environ, executor_for(dry_run))
     body = report.to_json()
     if freeze and not dry_run and not report.failed:
         body["frozen"] = back.set_freeze(gateway, rule, groups, f"rollback to {tag}")

@@ -2,38 +2,38 @@
 
     parsed events ──► observe (only what matched rules select) ──► [refine: the webhook confirms digests]
         ──► decide (pure: steps with the exact ECI requests) ──► gate (gates/: hold, refuse, record)
-        ──► apply (execution.apply.carry_out: batches, health, rollback; audit) ──► report (notifications)
+        ──► apply (Executor.carry_out: batches, health, rollback; audit) ──► report (notifications)
 
 The push and worker functions, `serve`, `invoke` (through the single writer: `run_serialised`) call
-`run`; the webhook's reply and `plan` call `run(..., mode="preview")` (gated, applied nowhere, nobody
-told); the reconcile decides from the registries and enters at `finish` (gate, apply, report). Entry
-points differ only in their adapter and in what they do with the report (reply 202, raise `RetryLater`
-for a platform retry, print JSON, exit 1). Held changes the gates release go through the same
-`execution.apply.carry_out` (gates/ sit below this module).
+`run`; the webhook's reply and `plan` call `run(..., executor=Preview())` (gated, applied nowhere,
+nobody told: execution/executor.py says what each executor does); the reconcile decides from the
+registries and enters at `finish` (gate, apply, report). Entry points differ only in their adapter,
+in the executor they choose, and in what they do with the report (reply 202, raise `RetryLater` for
+a platform retry, print JSON, exit 1). Held changes the gates release go through the same
+`Executor.carry_out` (gates/ sit below this module).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from .clients.eci_model import ContainerGroup
 from .core.errors import EciRedeployError, PlanningError, RetryLater
 from .events.adapters import Parsed
 from .events.model import PushEvent
+from .execution.executor import APPLY, Executor
 from .planning.decide import decide, push_events
 from .planning.steps import Plan, Skip
 from .rules.model import RuleSet
 
 if TYPE_CHECKING:  # the execution modules load when something may be applied, not for an unwatched push
     from .execution.apply import Report
-    from .execution.rollout import Clock
 
-Mode = Literal["apply", "dry-run", "preview"]
 # The webhook's digest confirmation: (parsed, observed groups) -> (parsed, skips, notes).
 Refine = Callable[[list[Parsed], list[ContainerGroup]], tuple[list[Parsed], list[Skip], list[str]]]
 
-__all__ = ["Mode", "finish", "raise_if_retryable", "run", "run_serialised", "unwatched"]
+__all__ = ["finish", "raise_if_retryable", "run", "run_serialised", "unwatched"]
 
 
 def unwatched(parsed: Sequence[Parsed], rules: RuleSet, env: Mapping[str, str]) -> Plan | None:
@@ -52,19 +52,15 @@ def run(
     gateway: Any,
     env: Mapping[str, str],
     *,
-    mode: Mode = "apply",
+    executor: Executor = APPLY,
     groups: Sequence[ContainerGroup] | None = None,
     refine: Refine | None = None,
-    clock: Clock | None = None,
-    deadline: float | None = None,
     gate_context: Any = None,
-    stepwise: bool = False,
 ) -> Report:
     """The whole pipeline for a delivery. `groups`: the observed state when the caller has it (`plan
-    --state`), else described through `gateway`. `mode`: "apply"; "dry-run" (gated and shown, a
-    planning error still notified); "preview" (the same, nobody told; `Report.decided` keeps the plan
-    before the gates). `deadline`: see rollout.execute. `stepwise`: health-gated rollouts go in steps
-    (execution/stepper.py); `Report.next_step` says when the caller should run the next one."""
+    --state`), else described through `gateway`. `executor`: applies, or shows (DryRun, Preview:
+    `Report.decided` keeps the plan before the gates); with `stepwise` `Report.next_step` says when
+    the caller should run the next step."""
     from .execution.apply import observe
     from .planning.decide import watched
 
@@ -78,22 +74,10 @@ def run(
     try:
         plan = decide(parsed, rules, groups, env)
     except PlanningError as exc:
-        if mode != "preview":
-            _planning_error(exc, parsed, rules, env)
+        executor.planning_error(exc, push_events(parsed), rules, env)
         raise
     plan.skipped[:0] = dropped
-    report = finish(
-        plan,
-        rules,
-        groups,
-        gateway,
-        env,
-        mode=mode,
-        clock=clock,
-        deadline=deadline,
-        gate_context=gate_context,
-        stepwise=stepwise,
-    )
+    report = finish(plan, rules, groups, gateway, env, executor=executor, gate_context=gate_context)
     report.decided, report.notes = plan, notes
     return report
 
@@ -105,32 +89,18 @@ def finish(
     gateway: Any,
     env: Mapping[str, str],
     *,
-    mode: Mode = "apply",
-    clock: Clock | None = None,
-    deadline: float | None = None,
+    executor: Executor = APPLY,
     gate_context: Any = None,
-    stepwise: bool = False,
 ) -> Report:
     """From a decided plan on: gate (held and refused changes leave the plan here), apply, report."""
-    from .execution.apply import Stepwise, carry_out
-
     groups = groups if hasattr(groups, "__len__") else list(groups)  # read twice: gates, steps
-    dry_run = mode != "apply"
     gated = plan
     # gate_plan returns the plan as it is when nothing is gated: the gates stay unimported then.
     if plan.steps and any(rules.gates_for(r) is not None for r in rules):
         from .gates.flow import gate_plan
 
-        gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, dry_run=dry_run)
-    steps = Stepwise(list(groups), env) if stepwise else None
-    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline, steps=steps)
-
-
-def _planning_error(exc: PlanningError, parsed: Sequence[Parsed], rules: RuleSet, env: Mapping[str, str]) -> None:
-    from .report.notify import planning_error_message, send
-
-    events = push_events(parsed)
-    send([planning_error_message(exc.rule, exc.one_line(), events[0] if events else None)], rules, env)
+        gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, executor=executor)
+    return executor.carry_out(gated, rules, gateway, env, list(groups))
 
 
 def raise_if_retryable(report: Report, *, stepped: Iterable[str] = ()) -> None:

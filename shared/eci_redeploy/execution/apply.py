@@ -103,18 +103,15 @@ def apply_plan(
     plan: Plan,
     gateway: EciGateway,
     *,
-    dry_run: bool = False,
     rules: RuleSet | None = None,
     clock: Clock | None = None,
     deadline: float | None = None,
     steps: Stepwise | None = None,
 ) -> Report:
-    """`steps`: carry health-gated rollouts out in steps (execution/stepper.py) instead of waiting."""
+    """Carry a gated plan out (a dry run never gets here: execution/executor.py shows it instead).
+    `steps`: carry health-gated rollouts out in steps (execution/stepper.py) instead of waiting."""
     started = time.monotonic()
-    report = Report(plan, dry_run=dry_run)
-    if dry_run:
-        report.outcomes = [Outcome(step, "dry-run") for step in plan.steps]
-        return report
+    report = Report(plan)
     rollouts = {r.name: r.rollout for r in rules} if rules is not None else {}
     prewarms = {r.name: r.pull.prewarm for r in rules if r.pull.prewarm} if rules is not None else {}
     waited = plan
@@ -139,26 +136,6 @@ def apply_plan(
 
     emit(report)
     report.seconds = time.monotonic() - started
-    return report
-
-
-def carry_out(
-    plan: Plan,
-    rules: RuleSet,
-    gateway: EciGateway,
-    env: Mapping[str, str],
-    *,
-    dry_run: bool = False,
-    clock: Clock | None = None,
-    deadline: float | None = None,
-    steps: Stepwise | None = None,
-) -> Report:
-    """The pipeline's tail for a gated plan: apply it (or show it), then tell the rules' channels."""
-    report = apply_plan(plan, gateway, dry_run=dry_run, rules=rules, clock=clock, deadline=deadline, steps=steps)
-    if not dry_run and (rules.notify or any(r.notify for r in rules)):  # no channel: nothing to send
-        from ..report.notify import messages_for, send
-
-        send(messages_for(report), rules, env)
     return report
 
 

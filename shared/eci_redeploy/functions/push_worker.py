@@ -15,6 +15,7 @@ from ..core.log import log_event
 from ..core.settings import Settings, env_number
 from ..events.adapters import decode_json, parse_body
 from ..events.triggers import eventbridge_events
+from ..execution.executor import APPLY, Executor, executor_for
 from . import runtime as common
 
 
@@ -32,7 +33,7 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
         rules = common.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it
             return hand_off(parsed, rules, settings, env, context)
-        return _through_pipeline(parsed, rules, env, context, dry_run=False)
+        return _through_pipeline(parsed, rules, env, context, APPLY)
     except InputError as exc:
         log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
         return {"ok": False, "error": exc.one_line()}
@@ -73,12 +74,10 @@ def handle_work(
             rules,
             env,
             context,
-            dry_run=order.dry_run,
+            executor_for(order.dry_run, deadline=_deadline(env), stepwise=steps_enabled(env)),
             gateway=gateway,
-            deadline=_deadline(env),
             continuation=lambda delay: _continue(order, settings, env, context, delay, dispatcher),
             release=order if order.gates is not None else None,
-            stepwise=steps_enabled(env),
         )
         return {**result, "task_id": order.task_id}
     except RetryLater:
@@ -186,13 +185,11 @@ def _through_pipeline(
     rules: Any,
     env: Any,
     context: Any,
+    executor: Executor,
     *,
-    dry_run: bool,
     gateway: Any = None,
-    deadline: float | None = None,
     continuation: Any = None,
     release: Any = None,
-    stepwise: bool = False,
 ) -> dict[str, Any]:
     """The pipeline on the pushes; for a release order (`release`: the WorkOrder) the gates' release of
     the held changes it names, with the evidence and approval it brings (gates.handlers.run_order).
@@ -211,13 +208,12 @@ def _through_pipeline(
         from ..gates.handlers import order_context, run_order
 
         gates = order_context(release, env, context)
-        report = run_order(release, rules, gateway, env, context, deadline=deadline, gate_context=gates)
+        report = run_order(release, rules, gateway, env, context, executor=executor, gate_context=gates)
     if report is None:  # gated with what a release order brings: its holds may be gone, not its evidence
-        mode: Any = "dry-run" if dry_run else "apply"
-        report = run(parsed, rules, gateway, env, mode=mode, deadline=deadline, gate_context=gates, stepwise=stepwise)
+        report = run(parsed, rules, gateway, env, executor=executor, gate_context=gates)
     from ..execution.stepper import steppable
 
-    raise_if_retryable(report, stepped=[r.name for r in rules if steppable(r)] if stepwise else ())
+    raise_if_retryable(report, stepped=[r.name for r in rules if steppable(r)] if executor.stepwise else ())
     body = {"ok": not report.failed, **report.to_json()}
     from ..execution.rollout import CONTINUED
 

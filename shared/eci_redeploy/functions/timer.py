@@ -11,6 +11,7 @@ from ..core.settings import Settings
 from ..events.adapters import parse_body
 from ..events.model import TimerTick
 from ..events.triggers import timer_event
+from ..execution.executor import APPLY, DryRun, Executor
 from . import runtime as common
 
 
@@ -58,7 +59,7 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
         context,
         hand_off=lambda ev, work: hand_off(ev, rules, settings, env, context, salt=tick_id, gates=work),
     )
-    result = run_reconcile(rules, env, context, gateway=gateway, dry_run=True)
+    result = run_reconcile(rules, env, context, gateway=gateway, executor=DryRun())
     result.released = released
     tell_problems(result, rules, env)  # decided here, so told here: the worker only sees what drifted
     plan = result.report.plan
@@ -74,23 +75,30 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
 
 
 def run_reconcile(
-    rules: Any, env: Any, context: Any = None, *, gateway: Any = None, dry_run: bool = False, gate_context: Any = None
+    rules: Any,
+    env: Any,
+    context: Any = None,
+    *,
+    gateway: Any = None,
+    executor: Executor = APPLY,
+    gate_context: Any = None,
 ) -> Any:
-    """Release held changes whose gates opened (not in a dry run), then reconcile."""
+    """Release held changes whose gates opened (not in a dry run), then reconcile; the problems told."""
     from ..gates.handlers import run_release
     from ..operations.reconcile import reconcile
 
     gateway = gateway or common.gateway_factory(env, context)
     # Held changes whose gates opened go first (gates/); the reconcile then sees them in flight.
-    released = None if dry_run else run_release(rules, gateway, env, context, gate_context=gate_context)
+    released = executor.effect(run_release, rules, gateway, env, context, gate_context=gate_context)
     clients = common.registry_clients(
         env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
     )
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))
-    result = reconcile(rules, gateway, clients, env, spread_seconds=spread, dry_run=dry_run, gate_context=gate_context)
+    result = reconcile(
+        rules, gateway, clients, env, spread_seconds=spread, executor=executor, gate_context=gate_context
+    )
     result.released = released
-    if not dry_run:
-        tell_problems(result, rules, env)
+    executor.effect(tell_problems, result, rules, env)
     return result
 
 

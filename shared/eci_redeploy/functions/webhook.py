@@ -7,6 +7,7 @@ from a request that fails any check.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from ..events.adapters.fc_http import HttpRequest, reply
 from ..events.adapters.traits import traits
 from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
+from ..execution.executor import Executor, Preview, executor_for
 from ..execution.handoff import WorkOrder
 from ..planning.confirm import confirm
 from ..report import audit
@@ -32,10 +34,29 @@ def client_factory(env: Any, context: Any, **limits: Any) -> Any:
 GUARD = ReplayGuard()
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One invocation: its environment and FC context, where the rules file is by default, and the ECI
+    gateway and dispatcher a caller may pass (`serve`, tests; else made from the environment)."""
+
+    env: Any
+    context: Any
+    default_rules: Path
+    dispatcher: Any = None
+    gateway: Any = None
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env, default_rules=self.default_rules)
+
+    def eci_gateway(self) -> Any:
+        return self.gateway or common.gateway_factory(self.env, self.context)
+
+
 def handle(
     event: bytes | dict[str, Any], context: Any, *, default_rules: Path, dispatcher: Any = None, gateway: Any = None
 ) -> dict[str, Any]:
     env = common.environment()
+    call = _Call(env, context, default_rules, dispatcher, gateway)
     rid = common.request_id(context)
     try:
         raw = decode_json(event, source="http-event", limit=MAX_ENVELOPE) if not isinstance(event, dict) else event
@@ -45,16 +66,16 @@ def handle(
     except InputError as exc:
         return reply(400, {"error": exc.one_line()})
     if request.path.rstrip("/") == "/status" or request.path.startswith("/approvals/"):
-        return _gates_route(request, env, context, default_rules, dispatcher, gateway)
+        return _gates_route(request, call)
     if request.method == "GET" and request.path.rstrip("/") in ("", "/rules"):
-        return _page(request, env, context, default_rules, gateway)
+        return _page(request, call)
     if request.method != "POST":
         return reply(405, {"error": "use POST"})
     if len(request.body) > MAX_BODY:
         log_event("webhook.rejected", status=413, size=len(request.body), request_id=rid)
         return reply(413, {"error": f"body of {len(request.body)} bytes is over the {MAX_BODY}-byte limit"})
     try:
-        settings = Settings.from_env(env, default_rules=default_rules)
+        settings = call.settings()
     except ConfigError as exc:
         return reply(500, {"error": exc.one_line()})
     try:
@@ -76,28 +97,20 @@ def handle(
         reason = f"body: no push in the delivery was accepted: {rejections(parsed)}"
         log_event("webhook.rejected", status=400, reason=reason, request_id=rid)
         return reply(400, {"error": reason, "events": [p.summary() for p in parsed if hasattr(p, "summary")]})
-    return _deliver(request, body, parsed, settings, env, context, dispatcher, gateway)
+    return _deliver(request, body, parsed, settings, call)
 
 
-def _deliver(
-    request: HttpRequest,
-    body: Any,
-    parsed: list[Any],
-    settings: Settings,
-    env: Any,
-    context: Any,
-    dispatcher: Any,
-    gateway: Any,
-) -> dict[str, Any]:
+def _deliver(request: HttpRequest, body: Any, parsed: list[Any], settings: Settings, call: _Call) -> dict[str, Any]:
     """An authenticated delivery with at least one push: planned (or previewed) and handed to the
     writer; each typed error answered with the status that tells the sender whether to retry."""
-    rid = common.request_id(context)
+    rid = common.request_id(call.context)
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
-    preview = dry_run or _wants_preview(request, env)
+    # the webhook never applies: it previews for its reply and hands the pushes on, unless a dry run
+    executor, preview = executor_for(dry_run), dry_run or _wants_preview(request, call.env)
     try:
-        return _plan_and_dispatch(parsed, settings, env, context, dispatcher, gateway, dry_run=dry_run, preview=preview)
+        return _plan_and_dispatch(parsed, settings, call, executor, preview=preview)
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:
@@ -110,20 +123,17 @@ def _deliver(
         return reply(503, {"error": exc.one_line()})
 
 
-def _gates_route(
-    request: HttpRequest, env: Any, context: Any, default_rules: Path, dispatcher: Any, gateway: Any
-) -> dict[str, Any]:
+def _gates_route(request: HttpRequest, call: _Call) -> dict[str, Any]:
     """GET /status and POST /approvals/<id> (gates/handlers.py)."""
     from ..gates.handlers import http_route
 
     try:
-        settings = Settings.from_env(env, default_rules=default_rules)
+        settings = call.settings()
         rules = common.rules_for(settings.rules_path)
     except EciRedeployError as exc:
         return reply(500, {"error": exc.one_line()})
-    gateway = gateway or common.gateway_factory(env, context)
-    dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
-    answer = http_route(request, settings, rules, env, gateway, dispatcher)
+    dispatcher = call.dispatcher or common.dispatcher_factory(settings, call.env, call.context)
+    answer = http_route(request, settings, rules, call.env, call.eci_gateway(), dispatcher)
     form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
     if form and request.method == "POST" and answer["statusCode"] == 202:
         # The page's Approve button (functions/page.py): back to the page, with the token it came with.
@@ -136,19 +146,19 @@ def _gates_route(
     return answer
 
 
-def _page(request: HttpRequest, env: Any, context: Any, default_rules: Path, gateway: Any) -> dict[str, Any]:
+def _page(request: HttpRequest, call: _Call) -> dict[str, Any]:
     """GET /: the operator's page (functions/page.py); GET /rules: what it lists, as `list --json` prints
     it. Behind the viewer or an approver token."""
     from . import page
 
     try:
-        settings = Settings.from_env(env, default_rules=default_rules)
+        settings = call.settings()
         rules = common.rules_for(settings.rules_path)
     except EciRedeployError as exc:
         return reply(500, {"error": exc.one_line()})
-    gateway = gateway or common.gateway_factory(env, context)
     limits = {"max_requests": 20, "timeout": 3.0, "max_wait_seconds": 2.0}  # a page must answer soon
-    return page.handle(request, settings, rules, env, gateway, client_factory(env, context, **limits))
+    clients = client_factory(call.env, call.context, **limits)
+    return page.handle(request, settings, rules, call.env, call.eci_gateway(), clients)
 
 
 def _authenticate(request: HttpRequest, kinds: frozenset[str] | None, settings: Settings) -> None:
@@ -208,20 +218,12 @@ def _wants_preview(request: HttpRequest, env: Any) -> bool:
 
 
 def _plan_and_dispatch(
-    parsed: list[Any],
-    settings: Settings,
-    env: Any,
-    context: Any,
-    dispatcher: Any,
-    gateway: Any,
-    *,
-    dry_run: bool,
-    preview: bool = True,
+    parsed: list[Any], settings: Settings, call: _Call, executor: Executor, *, preview: bool = True
 ) -> dict[str, Any]:
     from ..pipeline import unwatched
     from ..planning.decide import push_events
 
-    rules = common.rules_for(settings.rules_path)
+    rules, env = common.rules_for(settings.rules_path), call.env
     # 202 as soon as part of a delivery was rejected and the rest accepted: the sender must not read a
     # plain 200 as "all of it went through" (the reply's `events` names each rejected one).
     done_status = 202 if any(isinstance(p, RejectedEvent) for p in parsed) else 200
@@ -236,7 +238,7 @@ def _plan_and_dispatch(
         if env.get("ECI_REDEPLOY_CONFIRM_DIGESTS", "1") == "0":
             return parsed, [], _trust_notes(events)
         limits = {"max_requests": 6, "timeout": 3.0, "max_wait_seconds": 2.0}
-        confirmation = confirm(events, rules, groups, client_factory(env, context, **limits))
+        confirmation = confirm(events, rules, groups, client_factory(env, call.context, **limits))
         events = confirmation.events
         retry.extend(confirmation.retry)
         for event, skip in confirmation.refused:
@@ -245,18 +247,19 @@ def _plan_and_dispatch(
         return parsed, confirmation.dropped, confirmation.notes
 
     if preview:
-        summary = _preview(parsed, rules, env, context, gateway, refine)
+        summary = _preview(parsed, rules, call, refine)
     else:
         parsed, dropped, notes = refine(parsed, [])
         summary = _without_eci(parsed, rules, dropped, notes)
-    handed = [] if dry_run else _for_the_writer(events, rules)
+    handed = executor.effect(_for_the_writer, events, rules) or []
+    dry_run = not executor.applies
     # A push its registry could not confirm is not deployed: 503 asks the sender to deliver it again
     # (the confirmed pushes beside it are handed on; a redelivery of them changes nothing).
     done_status = 503 if retry and not dry_run else done_status
     if not handed:
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
     order = WorkOrder.for_events(handed)
-    dispatcher = dispatcher or common.dispatcher_factory(settings, env, context)
+    dispatcher = call.dispatcher or common.dispatcher_factory(settings, env, call.context)
     done = dispatcher.dispatch(order)
     log_event(
         "webhook.dispatched",
@@ -268,15 +271,14 @@ def _plan_and_dispatch(
     return reply(503 if retry else 202, {"accepted": True, "task_id": done.task_id, **summary})
 
 
-def _preview(parsed: list[Any], rules: Any, env: Any, context: Any, gateway: Any, refine: Any) -> dict[str, Any]:
+def _preview(parsed: list[Any], rules: Any, call: _Call, refine: Any) -> dict[str, Any]:
     """The plan against ECI for the reply (`?preview=1`), gated (nothing recorded here: the worker
     records and applies). An ECI error (throttling) costs the preview, never the delivery."""
     from ..core.errors import EciApiError
     from ..pipeline import run
 
-    gateway = gateway or common.gateway_factory(env, context)
     try:
-        report = run(parsed, rules, gateway, env, mode="preview", refine=refine)
+        report = run(parsed, rules, call.eci_gateway(), call.env, executor=Preview(), refine=refine)
     except EciApiError as exc:
         log_event("webhook.preview_unavailable", code=exc.code)
         _, dropped, notes = refine(parsed, [])

@@ -18,6 +18,7 @@ from typing import Any
 from ..core.errors import RetryLater
 from ..core.log import log_event
 from ..events.model import PushEvent
+from ..execution.executor import APPLY, Executor
 from ..planning import tracking
 from ..rules.model import RuleSet
 from . import EVIDENCE_SOURCE, store
@@ -70,7 +71,7 @@ def signed_by(ctx: GateContext, event: PushEvent) -> bool:
 
 
 def record(
-    events: list[PushEvent], rules: RuleSet, gateway: Any, ctx: GateContext, *, dry_run: bool = False
+    events: list[PushEvent], rules: RuleSet, gateway: Any, ctx: GateContext, executor: Executor = APPLY
 ) -> list[str]:
     """Record each event's signature on its rule's groups (not on a frozen one, nor one already running that digest).
     Returns the groups it was recorded on; a failed write raises RetryLater (the platform retries)."""
@@ -94,7 +95,7 @@ def record(
                 writes.put(region, group.id, put)
             writes.drop(region, group.id, drop)
             recorded.append(group.id)
-    if not dry_run and (failed := _write(writes, gateway)):
+    if failed := executor.effect(_write, writes, gateway):
         raise RetryLater(f"a signature could not be recorded on {', '.join(failed)}")
     log_event("gates.signature_recorded", groups=recorded, digests=sorted({e.digest for e in events if e.digest}))
     return recorded
@@ -106,12 +107,10 @@ def run(
     gateway: Any,
     env: Mapping[str, str],
     ctx: GateContext,
-    *,
-    deadline: float | None = None,
+    executor: Executor = APPLY,
 ) -> Any:
     """The writer's side of an evidence order: release what is held for the digest by now (as a release
     order would), record the signature for the rules with nothing held. Never planned as a push."""
-    from ..execution.apply import Report
     from ..planning.steps import Plan
 
     events = order.push_events()
@@ -132,8 +131,7 @@ def run(
         context=ctx,
         match=matches,
         repositories=repositories,
-        dry_run=order.dry_run,
-        deadline=deadline,
+        executor=executor,
     )
-    record([e for e in events if e.only_rule not in found], rules, gateway, ctx, dry_run=order.dry_run)
-    return report if report is not None else Report(Plan(), dry_run=order.dry_run)
+    record([e for e in events if e.only_rule not in found], rules, gateway, ctx, executor)
+    return report if report is not None else executor.nothing_done(Plan())

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..events.model import PushEvent
+from ..execution.executor import APPLY, Executor
 from ..planning import tracking
 from ..planning.newer import compare, seen
 from ..planning.steps import Plan, Skip, Step
@@ -94,21 +95,25 @@ def gate_plan(
     env: Mapping[str, str],
     *,
     context: GateContext | None = None,
-    dry_run: bool = False,
+    executor: Executor = APPLY,
 ) -> Plan:
-    """The plan with only what may go now; held and refused changes recorded, reported, skipped."""
+    """The plan with only what may go now; held and refused changes recorded and reported (when the
+    executor applies), skipped."""
     ctx = context or GateContext.from_env(env)
     gating = _gate(plan, rules, groups, ctx)
     if gating is None:
         return plan
-    if not dry_run:
-        failed = _write(gating.writes, gateway)
-        for gid in failed:
-            gating.out.skipped.append(
-                Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
-            )
-        _report(list(gating.transitions.values()), rules, env, ctx)
+    executor.effect(_record, gating, rules, gateway, env, ctx)
     return gating.out
+
+
+def _record(gating: _Gating, rules: RuleSet, gateway: Any, env: Mapping[str, str], ctx: GateContext) -> None:
+    """The holds' tag writes made, and each transition told; a write that failed is a skip (asked again)."""
+    for gid in _write(gating.writes, gateway):
+        gating.out.skipped.append(
+            Skip(None, f"could not record the hold on {gid}: the next push or reconcile asks again")
+        )
+    _report(list(gating.transitions.values()), rules, env, ctx)
 
 
 def _gate(plan: Plan, rules: RuleSet, groups: Iterable[ContainerGroup], ctx: GateContext) -> _Gating | None:

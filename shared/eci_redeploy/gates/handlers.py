@@ -12,6 +12,7 @@ from typing import Any
 from ..core.errors import AuthenticationError, EciRedeployError
 from ..core.log import log_event
 from ..events.adapters.fc_http import reply
+from ..execution.executor import APPLY, Executor
 from ..rules.model import RuleSet
 from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
 from .decide import Approval, Change, Evidence, evaluate
@@ -284,7 +285,7 @@ def run_release(
     env: Mapping[str, str],
     context: Any = None,
     *,
-    dry_run: bool = False,
+    executor: Executor = APPLY,
     gate_context: GateContext | None = None,
     hand_off: Any = None,
 ) -> Any:
@@ -294,7 +295,7 @@ def run_release(
     ctx = gate_context or GateContext.from_env(env, lookup=False)
     if ctx.lookup is None:
         ctx.lookup = evidence_from_env(env, context)
-    return release(rules, gateway, env, context=ctx, dry_run=dry_run, hand_off=hand_off)
+    return release(rules, gateway, env, context=ctx, executor=executor, hand_off=hand_off)
 
 
 def run_order(
@@ -304,17 +305,18 @@ def run_order(
     env: Mapping[str, str],
     context: Any = None,
     *,
-    deadline: Any = None,
+    executor: Executor = APPLY,
     gate_context: GateContext | None = None,
 ) -> Any:
     """The worker's side of a release order (`WorkOrder.gates`): the held changes its pushes name are
     planned again on a fresh describe, with the evidence and the approval it brings, and released,
-    recorded, refused or dropped there (flow.release). Returns the apply Report, or None."""
+    recorded, refused or dropped there (flow.release). `executor`: the one the order asks for (its
+    `dry_run`). Returns the apply Report, or None."""
     ctx = order_context(order, env, context, gate_context)
     if is_evidence_order(order):
         from . import early
 
-        return early.run(order, rules, gateway, env, ctx, deadline=deadline)
+        return early.run(order, rules, gateway, env, ctx, executor)
     events = order.push_events()
     named = {(r.name, version_for(r, e)) for e in events if e.only_rule and (r := rules.rule(e.only_rule)) is not None}
     found: list[HeldChange] = []
@@ -333,8 +335,7 @@ def run_order(
         context=ctx,
         match=matches,
         repositories=frozenset(e.repository for e in events),
-        dry_run=order.dry_run,
-        deadline=deadline,
+        executor=executor,
     )
     approval = order.gates.approval
     if approval is not None and not any(_approved_any(c, ctx) for c in found):

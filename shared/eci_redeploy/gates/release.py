@@ -10,6 +10,7 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..events.model import PushEvent
+from ..execution.executor import APPLY, Executor
 from ..planning import tracking
 from ..planning.newer import compare, seen
 from ..planning.steps import Plan
@@ -102,31 +103,26 @@ def release(
     context: GateContext | None = None,
     match: Callable[[HeldChange], bool] | None = None,
     repositories: frozenset[str] | None = None,
-    dry_run: bool = False,
-    clock: Any = None,
-    deadline: float | None = None,
+    executor: Executor = APPLY,
     hand_off: Callable[[list[PushEvent], Any], Any] | None = None,
 ) -> Any:
     """Plan every held change again (those `match` selects) with what is known now: drop stale holds,
     record evidence, hold or refuse, apply what goes. With `hand_off` none of that is done here: the
     pushes whose release would change anything are handed to the single writer, which does it (with
     the evidence `context.events` holds). Returns the apply Report, or HandedOff (None: nothing held)."""
-    from ..execution.apply import carry_out
-
     ctx = context or GateContext.from_env(env)
     found = _replan(rules, gateway, env, match, repositories)
     if found is None:
         return None
     if hand_off is not None:
-        return _hand_off(found, rules, ctx, hand_off, dry_run=dry_run)
-    if not dry_run:
-        _write(found.stale, gateway)
-    gated = gate_plan(found.plan, rules, found.groups.values(), gateway, env, context=ctx, dry_run=dry_run)
-    return carry_out(gated, rules, gateway, env, dry_run=dry_run, clock=clock, deadline=deadline)
+        return _hand_off(found, rules, ctx, hand_off, executor)
+    executor.effect(_write, found.stale, gateway)
+    gated = gate_plan(found.plan, rules, found.groups.values(), gateway, env, context=ctx, executor=executor)
+    return executor.carry_out(gated, rules, gateway, env)
 
 
 def _hand_off(
-    found: _Replanned, rules: RuleSet, ctx: GateContext, hand_off: Callable[..., Any], *, dry_run: bool
+    found: _Replanned, rules: RuleSet, ctx: GateContext, hand_off: Callable[..., Any], executor: Executor
 ) -> HandedOff:
     """Decided here only to know what to hand over (nothing is written here: what was read may be stale
     by the time a write would land, and the writer decides again on a fresh describe): a change that
@@ -138,7 +134,7 @@ def _hand_off(
         touched.update(gid for ids in [*gating.writes.set.values(), *gating.writes.unset.values()] for gid in ids)
     wanted = {s.event_id for s in found.plan.steps if s.group_id in touched}
     events = [e for eid, (e, stale) in found.events.items() if stale or eid in wanted]
-    answer = hand_off(events, _work(ctx.events, events)) if events and not dry_run else None
+    answer = executor.effect(hand_off, events, _work(ctx.events, events)) if events else None
     return HandedOff(shown, events, answer)
 
 

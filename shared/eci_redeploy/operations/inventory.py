@@ -13,6 +13,7 @@ from typing import Any
 from ..clients.eci_model import ContainerGroup
 from ..core.imageref import running_ref
 from ..events.model import PushEvent
+from ..execution.executor import DryRun
 from ..planning import hints, tracking
 from ..planning.planner import runs_pushed_repository
 from ..planning.steps import Plan
@@ -30,7 +31,7 @@ def collect(
     rules: RuleSet, gateway: Any, client_for: ClientFor, env: Mapping[str, str]
 ) -> tuple[dict[str, Any], dict[str, ContainerGroup]]:
     """The listing, and the groups it read (by id: the web page's timeline reads their records)."""
-    result = reconcile(rules, gateway, client_for, env, dry_run=True)
+    result = reconcile(rules, gateway, client_for, env, executor=DryRun())
     body = {"rules": [_rule_entry(rule, rules, result) for rule in rules], "problems": result.problems}
     return body, {g.id: g for groups in result.groups.values() for g in groups}
 

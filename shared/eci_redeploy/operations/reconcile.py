@@ -23,7 +23,7 @@ from ..core.imageref import ImageRef
 from ..core.log import log_event
 from ..events.model import PushEvent
 from ..execution.apply import Report, observe
-from ..execution.rollout import Clock
+from ..execution.executor import APPLY, Executor
 from ..planning import hints
 from ..planning.planner import plan_event, runs_pushed_repository
 from ..planning.pull import registry_info
@@ -106,13 +106,13 @@ def reconcile(
     spread_seconds: float = 0.0,
     platform: str = DEFAULT_PLATFORM,
     sleep: Callable[[float], None] = time.sleep,
-    dry_run: bool = False,
-    clock: Clock | None = None,
+    executor: Executor = APPLY,
     gate_context: Any = None,
 ) -> ReconcileResult:
     plan = Plan()
     observed: list[ContainerGroup] = []  # for the gates: held changes live in the groups' tags
     result = ReconcileResult(None)  # type: ignore[arg-type]  # the report comes last
+    this = _Pass(plan, result, rules, env, platform)
     clients: dict[str, RegistryClient] = {}
     started = time.monotonic()
     for offset, rule in schedule(rules, spread_seconds):
@@ -140,14 +140,13 @@ def reconcile(
                 names = ", ".join(g.id for g in subset)
                 plan.skipped.append(Skip(rule.name, f"reconcile: updates: the running version of {names} is unknown"))
                 continue
-            if _reconcile_line(plan, result, rule, rules, client, platform, host, running, subset, env):
+            if _reconcile_line(this, rule, client, host, running, subset):
                 break  # the registry answers no better for the rule's other lines
     if any(r.target.scaling_group is not None for r in rules):
         _recover_scaling(plan, rules, observed)
-    from ..pipeline import Mode, finish  # gate, apply, report: the tail every entry point shares
+    from ..pipeline import finish  # gate, apply, report: the tail every entry point shares
 
-    mode: Mode = "dry-run" if dry_run else "apply"
-    result.report = finish(plan, rules, observed, gateway, env, mode=mode, clock=clock, gate_context=gate_context)
+    result.report = finish(plan, rules, observed, gateway, env, executor=executor, gate_context=gate_context)
     result.registry_requests = {h: c.requests_made for h, c in clients.items()}
     return result
 
@@ -188,24 +187,26 @@ def _lines(
     return list(lines.values())
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One reconcile pass: what every rule's lines are planned into, and with."""
+
+    plan: Plan
+    result: ReconcileResult
+    rules: RuleSet
+    env: Mapping[str, str]
+    platform: str
+
+
 def _reconcile_line(
-    plan: Plan,
-    result: ReconcileResult,
-    rule: Rule,
-    rules: RuleSet,
-    client: RegistryClient,
-    platform: str,
-    host: str,
-    running: str | None,
-    groups: list[ContainerGroup],
-    env: Mapping[str, str],
+    run: _Pass, rule: Rule, client: RegistryClient, host: str, running: str | None, groups: list[ContainerGroup]
 ) -> bool:
     """Plan one line of the rule's groups; True when the registry could not answer (the rule's problem)."""
-    wanted, events = result.wanted, result.events
+    plan, wanted, events = run.plan, run.result.wanted, run.result.events
     try:
-        resolved = wanted_image(rule, rules, client, platform, running)
+        resolved = wanted_image(rule, run.rules, client, run.platform, running)
     except (RegistryError, PlanningError) as exc:
-        _skip_rule(plan, result, rule, host, exc)
+        _skip_rule(plan, run.result, rule, host, exc)
         return isinstance(exc, RegistryError)
     event = PushEvent(
         rule.source.repository,
@@ -224,7 +225,7 @@ def _reconcile_line(
         rule.name, {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
     )
     try:
-        plan.extend(plan_event(event, rules, groups, env, only=rule.name))
+        plan.extend(plan_event(event, run.rules, groups, run.env, only=rule.name))
     except EciRedeployError as exc:
         plan.skipped.append(Skip(rule.name, exc.one_line(), event_id=event.event_id))
     return False

@@ -19,6 +19,7 @@ from ..clients.eci_model import ContainerGroup
 from ..clients.registry_api import RegistryClient
 from ..core.errors import InputError
 from ..events.model import PushEvent
+from ..execution.executor import APPLY, Executor
 from ..planning import tracking
 from ..planning.planner import ROLLBACK_SOURCE, runs_pushed_repository
 from ..planning.versionguard import running_tag
@@ -109,7 +110,7 @@ def rollback_event(
 
 
 def run_rollback(
-    event: PushEvent, rules: RuleSet, gateway: EciGateway, env: Mapping[str, str], *, dry_run: bool = False
+    event: PushEvent, rules: RuleSet, gateway: EciGateway, env: Mapping[str, str], executor: Executor = APPLY
 ) -> Any:
     """Through the single writer (as `invoke`, `serve` and the worker apply), or shown for a dry run.
     Not gated: the gates hold new images on their way in (a soak would hold a rollback as a fresh push,
@@ -120,8 +121,8 @@ def run_rollback(
 
     ungated = [r.model_copy(update={"gates": Gates()}) if r.name == event.only_rule else r for r in rules]
     rules = RuleSet(ungated, rules.templates, rules.path, rules.notify, rules.gates)
-    if dry_run:
-        return run([event], rules, gateway, env, mode="dry-run")
+    if not executor.applies:
+        return run([event], rules, gateway, env, executor=executor)
     return run_serialised([event], rules, gateway, env)
 
 
