@@ -45,48 +45,37 @@ def rules(batch_size: int, **rollout):
     )
 
 
-@pytest.mark.parametrize("stepwise", [True, False], ids=["in-steps", "waiting-worker"])
-def test_a_batch_sends_its_updates_together_and_each_group_moves_once(eci, stepwise):
-    eci.backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1.0.0") for i in range(5)])
-    barrier = threading.Barrier(5, timeout=5)
+@pytest.mark.parametrize(
+    ("groups", "batch_size", "together", "timeout", "stepwise", "overlap"),
+    [
+        pytest.param(5, 5, 5, 5, True, True, id="one-batch-in-steps"),
+        pytest.param(5, 5, 5, 5, False, True, id="one-batch-waiting-worker"),
+        # Overlap stays inside a batch: with batch_size 2 the second batch is sent only after the first
+        # is healthy, so the barrier for 2 opens twice and one for 3 never opens.
+        pytest.param(4, 2, 3, 2, True, False, id="batches-one-after-another"),
+    ],
+)
+def test_a_batch_sends_its_updates_together_and_each_group_moves_once(
+    eci, groups, batch_size, together, timeout, stepwise, overlap
+):
+    """`together` updates in flight at once open the barrier; fewer wait until its timeout breaks it."""
+    eci.backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1.0.0") for i in range(groups)])
+    barrier = threading.Barrier(together, timeout=timeout)
     broken: list[str] = []
 
-    def together(_seconds: float) -> None:
+    def wait_together(_seconds: float) -> None:
         try:
             barrier.wait()
         except threading.BrokenBarrierError:
-            broken.append("an update waited alone")
+            broken.append(f"fewer than {together} updates in flight")
 
-    eci.backend.sleep = together
+    eci.backend.sleep = wait_together
     eci.backend.faults.delay_seconds = 0.001
     eci.backend.faults.actions = ("UpdateContainerGroup",)
     push = PushEvent("team/web", "1.1.0", DIGEST_B, "bench", "ev-1", registry_host=HOST)
-    report = run([push], rules(5), eci.gateway, {}, executor=Executor(stepwise=stepwise))
-    assert not broken, broken
-    assert [o.status for o in report.outcomes] == ["applied"] * 5
+    report = run([push], rules(batch_size), eci.gateway, {}, executor=Executor(stepwise=stepwise))
+    assert bool(broken) is not overlap, broken
+    assert [o.status for o in report.outcomes] == ["applied"] * groups
     updates = eci.backend.mutating_calls("UpdateContainerGroup")
-    assert sorted(c.params["ContainerGroupId"] for c in updates) == [f"eci-{i}" for i in range(5)]
+    assert sorted(c.params["ContainerGroupId"] for c in updates) == [f"eci-{i}" for i in range(groups)]
     assert [o.group_id for o in report.outcomes] == sorted(o.group_id for o in report.outcomes)  # plan order
-
-
-def test_batches_still_go_one_after_another(eci):
-    """Overlap stays inside a batch: with batch_size 2 the second batch is sent only after the first
-    is healthy, so the barrier for 2 opens twice and one for 3 would never open."""
-    eci.backend.seed([described(f"eci-{i}", f"{HOST}/team/web:1.0.0") for i in range(4)])
-    barrier = threading.Barrier(3, timeout=2)
-    broken: list[str] = []
-
-    def three(_seconds: float) -> None:
-        try:
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            broken.append("fewer than 3 in flight")
-
-    eci.backend.sleep = three
-    eci.backend.faults.delay_seconds = 0.001
-    eci.backend.faults.actions = ("UpdateContainerGroup",)
-    push = PushEvent("team/web", "1.1.0", DIGEST_B, "bench", "ev-1", registry_host=HOST)
-    report = run([push], rules(2), eci.gateway, {}, executor=Executor(stepwise=True))
-    assert broken  # never 3 at once
-    assert len(eci.backend.mutating_calls("UpdateContainerGroup")) == 4
-    assert {o.status for o in report.outcomes} == {"applied"}

@@ -6,7 +6,7 @@
 - `context`: the gate clock (`CLOCK`), the evidence sources and what one pass knows (`GateContext`).
 - `gating`: gate a plan before it is applied: per rollout unit go, held or refused.
 - `writes`: the hold writes of one pass, buffered, then made in as few tag calls as ECI allows.
-- `notices`: the audit lines and notifications of held changes' transitions.
+- `notices`: when held changes' transitions are told (audit lines, notifications); report/holds.py says what.
 - `held`: held changes as the groups' tags record them: listing and status.
 - `replay`: a held push planned again as a redelivery, and what its event id says back.
 - `release`: release held changes (planned again, gated again, applied), or hand them to the writer.

@@ -255,28 +255,11 @@ def _all_approvers(rules: RuleSet, env: Mapping[str, str]) -> list[tuple[str, st
 
 
 def _audit_approval(change: HeldChange, approver: str) -> None:
-    log_event(
-        "audit",
-        event_id=None,
-        event_source="approval",
-        rule=change.rule.name,
-        target=change.held.id,
-        group_id=None,
-        action=None,
-        outcome="approved",
-        image_before=None,
-        image_after=None,
-        digest_before=None,
-        digest_after=change.held.digest,
-        tag_after=change.held.tag,
-        # which groups the approved change goes to: `history --group` finds the approval under them
-        groups=sorted(g.id for g in change.groups),
-        group_names=sorted({g.name for g in change.groups if g.name}),
-        request_id=None,
-        rollback_request_id=None,
-        duration_ms=0.0,
-        reason=f"approved by {approver}",
-    )
+    from ..report import holds
+
+    names = [g.name for g in change.groups if g.name]
+    groups = [g.id for g in change.groups]
+    holds.approval(change.rule.name, change.held.id, change.held.digest, change.held.tag, groups, names, approver)
 
 
 def run_release(

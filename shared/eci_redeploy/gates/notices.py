@@ -1,68 +1,59 @@
-"""Telling what happened to held changes: one audit line per group and one notification per transition
-(held, refused, released, superseded), through report/notify.
+"""When to tell what happened to held changes: audit lines (one per group) for every transition (held,
+refused, released, superseded), a notification for held and refused ones. What the lines and the
+message say is report/holds.py's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from ..core.log import log_event
 from ..rules.model import RuleSet
 from .context import GateContext, Transition
 from .decide import ScanResult
 
+if TYPE_CHECKING:
+    from ..report.holds import Notice
+
 
 def _report(transitions: list[Transition], rules: RuleSet, env: Mapping[str, str], ctx: GateContext) -> None:
-    from ..report.notify import Message, send
+    from ..report import holds
+    from ..report.notify import send
 
     messages = []
     for t in transitions:
-        waiting = t.decision.waiting if t.decision else ()
-        reason = (
-            t.decision.reason
-            if t.decision and t.decision.verdict == "refused"
-            else "; ".join(f"{w.gate}: {w.releases_by}" for w in waiting)
-        )
-        if t.outcome == "superseded":
-            reason = "replaced by a newer push"
-        hid = t.id
-        for gid in t.groups:
-            log_event(
-                "audit",
-                event_id=t.event.event_id,
-                event_source=t.event.source,
-                rule=t.rule,
-                target=gid,
-                group_id=gid if gid.startswith("eci-") else None,
-                action=None,
-                outcome=t.outcome,
-                image_before=None,
-                image_after=None,
-                digest_before=None,
-                digest_after=t.version if t.version.startswith("sha256:") else None,
-                request_id=None,
-                rollback_request_id=None,
-                duration_ms=0.0,
-                reason=f"{hid}: {reason}" if reason else hid,
-                gate=waiting[0].gate if waiting else None,
-            )
+        notice = _notice(t)
+        holds.emit(notice)
         if t.outcome in ("held", "refused"):
-            detail, link = reason, None
-            if t.outcome == "held" and any(w.gate == "approval" for w in waiting):
-                link = f"{ctx.webhook_url}/approvals/{hid}" if ctx.webhook_url else f"/approvals/{hid}"
-            if t.decision and t.decision.counts:
-                detail += "\n- scan: " + ScanResult("COMPLETE", t.decision.counts).summary()
-            messages.append(
-                Message(
-                    t.rule,
-                    t.outcome,
-                    t.event.describe(),
-                    t.event.digest,
-                    [{"target": g, "status": t.outcome} for g in t.groups],
-                    t.event.summary(),
-                    f"{hid}: {detail}",
-                    link=link,  # rendered by report/notify.py, the one link a message carries
-                )
-            )
+            messages.append(holds.message(notice, scan=_scan(t), link=_approve_link(t, ctx)))
     if messages:
         send(messages, rules, env)
+
+
+def _notice(t: Transition) -> Notice:
+    """The transition as plain data for report/holds: why, and the first gate waited on."""
+    from ..report.holds import Notice
+
+    waiting = t.decision.waiting if t.decision else ()
+    if t.outcome == "superseded":
+        reason = "replaced by a newer push"
+    elif t.decision and t.decision.verdict == "refused":
+        reason = t.decision.reason
+    else:
+        reason = "; ".join(f"{w.gate}: {w.releases_by}" for w in waiting)
+    gate = waiting[0].gate if waiting else None
+    return Notice(t.outcome, t.rule, t.id, t.version, t.event, t.groups, reason, gate)
+
+
+def _scan(t: Transition) -> str | None:
+    """The scan's counts, when a scan result decided."""
+    if t.decision and t.decision.counts:
+        return ScanResult("COMPLETE", t.decision.counts).summary()
+    return None
+
+
+def _approve_link(t: Transition, ctx: GateContext) -> str | None:
+    """Where an approver approves a held change that waits on an approval (gates/handlers.http_route)."""
+    if t.outcome == "held" and t.decision and any(w.gate == "approval" for w in t.decision.waiting):
+        return f"{ctx.webhook_url}/approvals/{t.id}" if ctx.webhook_url else f"/approvals/{t.id}"
+    return None

@@ -1,11 +1,13 @@
 """The audit trail: one JSON line per decision (kind "audit"), so any change to a container group can
-be traced back to the push that caused it, in Simple Log Service or in a log file.
+be traced back to the push that caused it, in Simple Log Service or in a log file. Here: the apply's
+lines (a step's, a skip's, a push refused before planning), and reading the trail back; every line's
+fields and their order are report/auditline.py's, a held change's line is report/holds.py's.
 
 Stable fields: ts, kind, event_id, event_source, rule, target, group_id, action, outcome,
 image_before, image_after, digest_before, digest_after, request_id, rollback_request_id,
-duration_ms, reason, group_name, tag_before, tag_after, groups, group_names. The last two are on an
-approval's line only. `eci-redeploy audit LOGFILE` summarises them; `eci-redeploy history` reads
-them with the groups' own records.
+duration_ms, reason, group_name, tag_before, tag_after, gate, groups, group_names. `gate` is on a
+held change's line only, the last two on an approval's. `eci-redeploy audit LOGFILE` summarises
+them; `eci-redeploy history` reads them with the groups' own records.
 """
 
 from __future__ import annotations
@@ -16,8 +18,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..core.log import log_event
 from ..core.visible import visible
+from .auditline import line, write
 
 
 def _digest(image: str | None) -> str | None:
@@ -35,62 +37,42 @@ def _tag(image: str | None) -> str | None:
 
 def lines_for(report: Any) -> list[dict[str, Any]]:
     events = {e.event_id: e for e in report.plan.events}
-    out = []
-    for o in report.outcomes:
-        event = events.get(o.step.event_id)
-        before = next(iter(o.step.previous.values()), None) if o.step.previous else None
-        out.append(
-            {
-                "event_id": o.step.event_id or None,
-                "event_source": event.source if event else None,
-                "rule": o.step.rule,
-                "target": o.step.target,
-                "group_id": o.group_id or o.step.group_id,
-                "group_name": o.step.group_name,
-                "action": o.step.action,
-                "outcome": o.status,
-                "image_before": before,
-                "image_after": o.step.image or None,
-                "tag_before": o.step.tag_before or _tag(before),
-                "tag_after": (event.tag if event else None) or _tag(o.step.image),
-                "digest_before": _digest(before),
-                "digest_after": _digest(o.step.image) or (event.digest if event else None),
-                "request_id": o.request_id,
-                "rollback_request_id": o.rollback_request_id,
-                "duration_ms": round(o.seconds * 1000, 1),
-                "reason": o.error or o.health,
-            }
-        )
+    out = [_step_line(o, events.get(o.step.event_id)) for o in report.outcomes]
     for skip in report.plan.skipped:
         if skip.rule:
             out.append(_skip_line(skip, _event_of(skip, report.plan.events, events)))
     return out
 
 
+def _step_line(o: Any, event: Any) -> dict[str, Any]:
+    """What one step did to one group: the call, its images, tags and digests on both sides."""
+    before = next(iter(o.step.previous.values()), None) if o.step.previous else None
+    return line(
+        event_id=o.step.event_id or None,
+        event_source=event.source if event else None,
+        rule=o.step.rule,
+        target=o.step.target,
+        group_id=o.group_id or o.step.group_id,
+        group_name=o.step.group_name,
+        action=o.step.action,
+        outcome=o.status,
+        image_before=before,
+        image_after=o.step.image or None,
+        tag_before=o.step.tag_before or _tag(before),
+        tag_after=(event.tag if event else None) or _tag(o.step.image),
+        digest_before=_digest(before),
+        digest_after=_digest(o.step.image) or (event.digest if event else None),
+        request_id=o.request_id,
+        rollback_request_id=o.rollback_request_id,
+        duration_ms=round(o.seconds * 1000, 1),
+        reason=o.error or o.health,
+    )
+
+
 def refused(event: Any, rule: str | None, reason: str) -> None:
     """A push refused before planning (a digest its registry did not confirm): no step, no group, and
     still one audit line, so that a forged claim is on the trail beside the changes."""
-    log_event(
-        "audit",
-        event_id=event.event_id,
-        event_source=event.source,
-        rule=rule,
-        target=None,
-        group_id=None,
-        group_name=None,
-        action=None,
-        outcome="refused",
-        image_before=None,
-        image_after=None,
-        tag_before=None,
-        tag_after=event.tag,
-        digest_before=None,
-        digest_after=event.digest,
-        request_id=None,
-        rollback_request_id=None,
-        duration_ms=0.0,
-        reason=reason,
-    )
+    write(_unplanned(event, rule, "refused", reason, target=None))
 
 
 def _event_of(skip: Any, ordered: list[Any], by_id: dict[str, Any]) -> Any:
@@ -106,31 +88,30 @@ def _event_of(skip: Any, ordered: list[Any], by_id: dict[str, Any]) -> Any:
 
 
 def _skip_line(skip: Any, event: Any) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id if event else None,
-        "event_source": event.source if event else None,
-        "rule": skip.rule,
-        "target": skip.target,
-        "group_id": skip.target,
-        "group_name": None,
-        "action": None,
-        "outcome": "deferred" if skip.deferred else "skipped",
-        "image_before": None,
-        "image_after": None,
-        "tag_before": None,
-        "tag_after": event.tag if event else None,
-        "digest_before": None,
-        "digest_after": event.digest if event else None,
-        "request_id": None,
-        "rollback_request_id": None,
-        "duration_ms": 0.0,
-        "reason": skip.reason,
-    }
+    outcome = "deferred" if skip.deferred else "skipped"
+    return _unplanned(event, skip.rule, outcome, skip.reason, target=skip.target)
+
+
+def _unplanned(event: Any, rule: str | None, outcome: str, reason: str | None, *, target: str | None) -> dict[str, Any]:
+    """A push no call was made for (skipped, deferred, refused): what was pushed, nothing before it."""
+    return line(
+        event_id=event.event_id if event else None,
+        event_source=event.source if event else None,
+        rule=rule,
+        target=target,
+        group_id=target,
+        group_name=None,
+        outcome=outcome,
+        tag_before=None,
+        tag_after=event.tag if event else None,
+        digest_after=event.digest if event else None,
+        reason=reason,
+    )
 
 
 def emit(report: Any) -> None:
-    for line in lines_for(report):
-        log_event("audit", **line)
+    for fields in lines_for(report):
+        write(fields)
 
 
 def read(path: Path) -> Iterator[dict[str, Any]]:
