@@ -174,3 +174,16 @@ class Hook:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FakeTime:
+    """One clock for a rollout's health waits: sleeping moves it on, nothing really sleeps."""
+
+    def __init__(self) -> None:
+        from eci_redeploy.execution.clock import Clock
+
+        self.now = 0.0
+        self.clock = Clock(sleep=self.sleep, now=lambda: self.now)
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

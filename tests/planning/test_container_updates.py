@@ -20,12 +20,11 @@ from eci_redeploy.clients.eci_spec import container_spec
 from eci_redeploy.clients.eci_wire import flatten, unflatten
 from eci_redeploy.core.errors import RulesError
 from eci_redeploy.events.model import PushEvent
-from eci_redeploy.execution.clock import Clock
 from eci_redeploy.execution.executor import Executor, Preview
 from eci_redeploy.pipeline import run
 from full_spec import APP, HOST, INIT, SIDECAR, create_body
 
-from helpers import DIGEST_A, rule
+from helpers import DIGEST_A, FakeTime, rule
 
 NEW = f"{HOST}/team/web@{DIGEST_A}"
 
@@ -39,17 +38,6 @@ def rules(make_rules, *, action="update", update=None, **rollout):
     if update is not None:
         body["update"] = update
     return make_rules(body)
-
-
-class FakeTime:
-    """One clock for the rollout's health waits (no real sleeping)."""
-
-    def __init__(self):
-        self.now = 0.0
-        self.clock = Clock(sleep=self.sleep, now=lambda: self.now)
-
-    def sleep(self, seconds):
-        self.now += seconds
 
 
 def created(eci, **kwargs):

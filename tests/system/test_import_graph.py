@@ -278,3 +278,71 @@ def test_each_module_a_package_docstring_names_exists(tmp_path):
     assert named_but_missing(PACKAGE) == []
     files = {"__init__.py": '"""Parts.\n\n- `real`: here.\n- `gone.py`: not.\n"""\n', "real.py": ""}
     assert named_but_missing(_package(tmp_path, files)) == ["pkg/__init__.py: gone"]
+
+
+HASHES = frozenset({"client_token", "transition_token"})
+
+
+def token_hashing_outside_tokens(package: Path) -> list[str]:
+    """Where a module other than planning/tokens.py (which chooses every token's inputs, issue 27) and
+    core/idempotency.py (the hash) calls or imports `client_token` / `transition_token`: a token built
+    at its call site is a token whose inputs no one reviews with the others (tests/test_token_inputs.py
+    pins those in planning/tokens.py). An attribute call (`idempotency.client_token(...)`) counts; a
+    property read without a call (`step.client_token`) does not."""
+    homes = {f"{package.name}.planning.tokens", f"{package.name}.core.idempotency"}
+    out = []
+    for name, (file, _) in module_files(package).items():
+        if name in homes:
+            continue
+        where = file.relative_to(package.parent)
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+            if isinstance(node, ast.ImportFrom):
+                out += [f"{where}:{node.lineno} imports {a.name}" for a in node.names if a.name in HASHES]
+            elif isinstance(node, ast.Call):
+                func = node.func
+                called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+                if called in HASHES:
+                    out.append(f"{where}:{node.lineno} calls {called}(")
+    return out
+
+
+def test_only_planning_tokens_builds_a_client_token():
+    assert token_hashing_outside_tokens(PACKAGE) == []
+
+
+def test_the_token_check_sees_calls_and_imports(tmp_path):
+    files = {
+        "__init__.py": "",
+        "core/__init__.py": "",
+        "core/idempotency.py": "def client_token(*p): ...\ndef transition_token(*p, **k): ...\nclient_token('a')\n",
+        "planning/__init__.py": "",
+        "planning/tokens.py": "from ..core.idempotency import client_token\ndef t(): return client_token('x')\n",
+        "planning/steps.py": "class S:\n    @property\n    def client_token(self): ...\n"
+        "def f(s): return s.client_token\n",
+        "execution/__init__.py": "",
+        "execution/a.py": "from ..core.idempotency import transition_token as tt\n",
+        "execution/b.py": "from ..core import idempotency\nx = idempotency.client_token('undo')\n",
+    }
+    assert token_hashing_outside_tokens(_package(tmp_path, files)) == [
+        "pkg/execution/a.py:1 imports transition_token",
+        "pkg/execution/b.py:2 calls client_token(",
+    ]
+
+
+def parameter_counts(file: Path) -> dict[str, int]:
+    """Function name -> its named parameters (positional and keyword-only; not *args / **kwargs)."""
+    out = {}
+    for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"), str(file))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = node.args
+            out[node.name] = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs)
+    return out
+
+
+def test_the_scaling_planners_take_one_context():
+    # issue 27: _plan_group, _configuration and _instances took the same 7 parameters (plan, event, rule,
+    # view, env, live, reuse) and _batch 6; they take planning/scaling.py's _ScalingCase now. plan_scaling,
+    # the planner's entry, keeps the planner's signature (planning/planner.py calls it).
+    counts = parameter_counts(PACKAGE / "planning" / "scaling.py")
+    assert counts["_plan_group"] == counts["_configuration"] == counts["_instances"] == 2  # (plan, case)
+    assert {name: n for name, n in counts.items() if n > 5 and name != "plan_scaling"} == {}

@@ -17,9 +17,9 @@ from typing import Any
 
 from ..clients.eci import EciGateway
 from ..core.errors import EciApiError
-from ..core.idempotency import client_token
 from ..core.log import log_event
 from ..planning.steps import Step
+from ..planning.tokens import cached_create_token, image_cache_name, prewarm_token
 from ..rules.model import Prewarm
 from .clock import Clock
 
@@ -74,12 +74,12 @@ def warm(step: Step, gateway: EciGateway, settings: Prewarm, clock: Clock) -> Ca
             )
         body: dict[str, Any] = {
             "RegionId": region,
-            "ImageCacheName": "er-" + client_token(image)[4:20],
+            "ImageCacheName": image_cache_name(image),
             "Image": [image],
             "ImageCacheSize": settings.size_gb,
             "SecurityGroupId": security,
             "VSwitchId": vswitch.split(",")[0],
-            "ClientToken": client_token("prewarm", region, image),
+            "ClientToken": prewarm_token(region, image),
             # an update cannot carry every pull parameter a cache needs: the plan kept them aside
             **{k: copy.deepcopy(v) for k, v in (step.cache_pull or step.body).items() if k in PULL_KEYS},
         }
@@ -119,7 +119,7 @@ def apply_cache(step: Step, result: CacheResult) -> Step:
     body.pop("AutoMatchImageCache", None)
     body["ImageSnapshotId"] = result.snapshot_id or result.cache_id
     # A different request needs its own token: the same token with other parameters is refused.
-    body["ClientToken"] = client_token(str(step.body.get("ClientToken")), str(body["ImageSnapshotId"]))
+    body["ClientToken"] = cached_create_token(step.body.get("ClientToken"), body["ImageSnapshotId"])
     return dataclasses.replace(step, body=body, notes=(*step.notes, note))
 
 

@@ -16,6 +16,7 @@ from ..core import progress
 from ..core.errors import EciApiError
 from ..core.log import log_event
 from ..planning.steps import Plan, Step
+from ..planning.tokens import undo_create_token
 from ..rules.model import Prewarm, Rollout
 from .clock import Clock
 from .records import record_accepted
@@ -218,35 +219,45 @@ def _undo(gateway: EciGateway, unit: list[Step], outcome: Outcome, settings: Rol
     if first.action == "UpdateContainerGroup" and first.rollback:
         undo, action = first.rollback, "UpdateContainerGroup"
     elif first.action == "CreateContainerGroup" and outcome.group_id:
-        from ..core.idempotency import client_token
-
         undo = {
             "RegionId": first.region,
             "ContainerGroupId": outcome.group_id,
-            "ClientToken": client_token("undo-create", first.client_token or "", outcome.group_id),
+            "ClientToken": undo_create_token(first.client_token, outcome.group_id),
         }
         action = "DeleteContainerGroup"
     if undo is None:
         return extra
+    deleted = outcome.group_id if action == "DeleteContainerGroup" else None
+    roll_back(gateway, outcome, action, undo, restored=first.previous or None, deleted=deleted)
+    return extra
+
+
+def roll_back(
+    gateway: EciGateway, outcome: Outcome, action: str, body: dict[str, Any], **said: Any
+) -> EciApiError | None:
+    """Send the request that puts a group that is not healthy back, and say so once: the outcome
+    turns `rolled-back` with the request's id, or its error names the refusal; one `rollback` log
+    line either way (`said`: what an applied one adds after the reason, the outcome's health). The
+    rollout's own undo and the stepped rollout's rollback found by a later step (execution/stepper.py)
+    share it. Returns ECI's refusal, None once the rollback is sent."""
+    step = outcome.step
     try:
-        result = gateway.call(action, undo, target=outcome.group_id or first.target)
+        result = gateway.call(action, body, target=outcome.group_id or step.target)
     except EciApiError as exc:
-        outcome.error += f"; rollback failed: {exc.one_line()}"
-        log_event("rollback", rule=first.rule, target=first.target, outcome="failed", code=exc.code)
-        return extra
-    outcome.status = "rolled-back"
-    outcome.rollback_request_id = result.request_id
+        outcome.error = f"{outcome.error}; rollback failed: {exc.one_line()}"
+        log_event("rollback", rule=step.rule, target=step.target, outcome="failed", code=exc.code)
+        return exc
+    outcome.status, outcome.rollback_request_id = "rolled-back", result.request_id
     log_event(
         "rollback",
-        rule=first.rule,
-        target=first.target,
+        rule=step.rule,
+        target=step.target,
         outcome="applied",
         request_id=result.request_id,
         reason=outcome.health,
-        restored=first.previous or None,
-        deleted=outcome.group_id if action == "DeleteContainerGroup" else None,
+        **said,
     )
-    return extra
+    return None
 
 
 def wait_healthy(

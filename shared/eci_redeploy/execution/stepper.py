@@ -35,8 +35,7 @@ from ..planning import batchmark as bm
 from ..planning.steps import Plan, Step
 from ..rules.model import Rule, RuleSet
 from .clock import Clock
-from .records import record_accepted
-from .rollout import CONTINUED, FAILED, Outcome, _rollout, call_all, units
+from .rollout import CONTINUED, FAILED, Outcome, _record, _rollout, call_all, roll_back, units
 
 WAITING = "waiting for the batch before it to become healthy: a later step starts it"
 STEPPED = frozenset({"UpdateContainerGroup", "RestartContainerGroup"})
@@ -200,23 +199,9 @@ def _fail(verdict: bm.Verdict, rule: Rule, event: PushEvent, gateway: EciGateway
         for _, exc in tag_calls(gateway, "TagResources", rule.target.region, [group.id], tags):
             outcome.error = f"{error}; its mark could not be written: {exc.one_line()}"
         return outcome
-    try:
-        result = gateway.call("UpdateContainerGroup", body, target=group.id)
-    except EciApiError as exc:
-        outcome.error = f"{error}; rollback failed: {exc.one_line()}"
-        outcome.code = exc.code
-        log_event("rollback", rule=rule.name, target=group.id, outcome="failed", code=exc.code)
-        return outcome
-    outcome.status, outcome.rollback_request_id = "rolled-back", result.request_id
-    log_event(
-        "rollback",
-        rule=rule.name,
-        target=group.id,
-        outcome="applied",
-        request_id=result.request_id,
-        reason=verdict.reason,
-        found_by="a later step",
-    )
+    refused = roll_back(gateway, outcome, "UpdateContainerGroup", body, found_by="a later step")
+    if refused is not None:
+        outcome.code = refused.code
     return outcome
 
 
@@ -238,11 +223,7 @@ def _start(
         step = _with_marks(unit, mark, rule, seen)
         (marked if step is not None else waited).append(unit if step is None else [step, *unit[1:]])
     firsts = call_all(gateway, [unit[0] for unit in marked])
-    accepted = {o.group_id: o for o in firsts if o.status == "applied" and o.group_id and o.step.record}
-    for gid, exc in record_accepted(gateway, [(o.step, gid) for gid, o in accepted.items()]).items():
-        outcome = accepted[gid]
-        outcome.status, outcome.code = "failed", exc.code
-        outcome.error = f"restarted, but its record (tracking tags) could not be written: {exc.one_line()}"
+    _record(gateway, firsts)  # a restart's tracking tags, as the waiting rollout writes them
     for outcome in firsts:
         if outcome.status == "applied":
             outcome.health = "pending"

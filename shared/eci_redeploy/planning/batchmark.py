@@ -150,9 +150,9 @@ def failures(groups: Iterable[ContainerGroup], rule: str, push: str) -> int:
 def rollback_body(group: ContainerGroup, rule: Any, event: PushEvent, env: Mapping[str, str]) -> dict[str, Any] | None:
     """UpdateContainerGroup back to what the undo tag names, the batch mark turned `failed`; None when
     the group carries no undo (or it does not parse)."""
-    from ..core.idempotency import transition_token
     from ..core.imageref import ImageRef
     from .pull import pull_parameters
+    from .tokens import stepped_rollback_token
 
     undo = undo_of(group.tag_map)
     mark = mark_of(group.tag_map)
@@ -166,7 +166,7 @@ def rollback_body(group: ContainerGroup, rule: Any, event: PushEvent, env: Mappi
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, "rollback", group.id, before=[mark.value()], after=[image]),
+        "ClientToken": stepped_rollback_token(rule, group.id, mark.value(), image),
         "UpdateType": "IncrementalUpdate",
     }
     for section, containers in (("Container", group.containers), ("InitContainer", group.init_containers)):

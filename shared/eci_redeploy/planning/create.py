@@ -8,7 +8,6 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup, GroupIndex
 from ..core.errors import PlanningError
-from ..core.idempotency import client_token
 from ..core.imageref import ImageRef
 from ..events.model import PushEvent
 from ..rules.model import Rule
@@ -17,7 +16,7 @@ from .matching import _new_image, _running_by_name, _same_image, _targets
 from .pull import pull_parameters
 from .registry_kinds import enterprise_host
 from .steps import Plan, Skip, Step
-from .tokens import _token_basis
+from .tokens import create_token
 
 
 def _event_image(event: PushEvent, rule: Rule) -> ImageRef:
@@ -123,5 +122,5 @@ def _plan_create(
         if all(img.name in running and _same_image(running[img.name], img, event.equivalent) for img in changed):
             plan.skipped.append(Skip(rule.name, f"group {group.id} named {name} already runs {changed[0]}", group.id))
             return
-    body["ClientToken"] = client_token(rule.name, "create", name, *(_token_basis(i, event) for i in changed))
+    body["ClientToken"] = create_token(rule, name, changed, event)
     plan.steps.append(Step(rule.name, "CreateContainerGroup", name, body, changed[0].render(), event_id=event.event_id))

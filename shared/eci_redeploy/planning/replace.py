@@ -9,7 +9,6 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..core.errors import PlanningError
-from ..core.idempotency import transition_token
 from ..core.imageref import ImageRef
 from ..events.model import PushEvent
 from ..rules.model import Rule
@@ -18,7 +17,7 @@ from .create import _create_body, _template_tags
 from .guards import _running_version
 from .matching import _running_by_name, _same_content, _same_image, unparsable
 from .steps import Plan, Skip, Step
-from .tokens import _pushed, _recorded, _token_basis
+from .tokens import image_change, replace_create_token, replace_delete_token
 from .update import request_tags
 
 
@@ -85,11 +84,9 @@ def _plan_replace(
     if _runs_all(group, changed, event, rule):
         plan.skipped.append(Skip(rule.name, f"already running {changed[0]}", group.id))
         return
-    basis = [_token_basis(i, event) for i in changed]
     running_before = [ImageRef.parse(c.image) for c in group.containers if c.image and not unparsable(c.image)]
-    before = [*(str(r) for r in running_before), _recorded(group)]
-    after = [*basis, _pushed(event)]
-    create_token = transition_token(rule.name, "replace-create", group.id, before=before, after=after)
+    change = image_change(group, running_before, changed, event)
+    create_token = replace_create_token(rule, group, change)
     body["ClientToken"] = create_token
     image = changed[0].render()
     plan.steps.append(
@@ -106,7 +103,7 @@ def _plan_replace(
     delete = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, "replace-delete", group.id, before=before, after=after),
+        "ClientToken": replace_delete_token(rule, group, change),
     }
     plan.steps.append(
         Step(

@@ -5,13 +5,12 @@ from __future__ import annotations
 import hashlib
 
 from ..clients.eci_model import ContainerGroup
-from ..core.idempotency import transition_token
 from ..events.model import PushEvent
 from ..rules.model import Rule
 from . import tracking
 from .guards import MUTABLE_STATUSES, _never_note
 from .steps import Plan, Skip, Step
-from .tokens import _pushed, _recorded
+from .tokens import restart_token
 
 
 def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGroup, live: frozenset[str]) -> None:
@@ -28,12 +27,10 @@ def _plan_restart(plan: Plan, event: PushEvent, rule: Rule, group: ContainerGrou
         reason = "no room for the tracking tags a restart is recognised by (ECI allows 20 tags): not restarted"
         plan.skipped.append(Skip(rule.name, reason, group.id))
         return
-    basis = event.digest or f"{event.tag}#{event.event_id}"
-    after = [event.repository, basis, _pushed(event)]
     body = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, "restart", group.id, before=[_recorded(group)], after=after),
+        "ClientToken": restart_token(rule, group, event),
     }
     image = f"{event.repository}:{event.tag}" if event.tag else event.repository
     plan.steps.append(

@@ -26,15 +26,14 @@ creates from it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..clients.eci_model import ContainerGroup
 from ..clients.ess_model import IN_SERVICE, STANDBY, ScalingView
-from ..core.idempotency import transition_token
 from ..events.model import PushEvent
 from ..rules.model import Rule
-from . import tracking
+from . import tokens, tracking
 from .steps import RECOVERY_SOURCE, Plan, Skip, Step
 
 SUSPENDED = tracking.PREFIX + "suspended"  # value: "<processes>|<rule>"
@@ -44,6 +43,22 @@ IDS_PER_TAG = 5  # 5 ids of ~22 characters fit a 128-character tag value
 # instance while the configuration and the instances are changing (SuspendProcesses, Processes.N).
 PROCESSES = ("ScaleIn", "ScaleOut", "HealthCheck", "AlarmNotification", "ScheduledAction")
 MAX_BATCH = 20  # EnterStandby / ExitStandby take at most 20 instances a call
+
+
+@dataclass(frozen=True)
+class _ScalingCase:
+    """One push for one rule on one scaling group: what every planner of the group's procedure reads.
+    `reuse`: the planner's container-group decisions (guard, changes, plan_update) and its PullCache."""
+
+    event: PushEvent
+    rule: Rule
+    view: ScalingView
+    env: Mapping[str, str]
+    live: frozenset[str]
+    reuse: Any
+
+    def step(self, action: str, body: dict[str, Any], phase: str, **kw: Any) -> Step:
+        return _ess_step(self.rule, self.view, action, body, phase, **kw)
 
 
 def find(views: Mapping[str, ScalingView], rule: Rule) -> list[ScalingView]:
@@ -112,18 +127,11 @@ def plan_scaling(
         if event.source == RECOVERY_SOURCE:  # the timer's order: only put back what a dead worker left
             plan.steps.extend(replace(s, event_id=event.event_id) for s in _recovery(rule, view))
             continue
-        _plan_group(plan, event, rule, view, env, live, reuse)
+        _plan_group(plan, _ScalingCase(event, rule, view, env, live, reuse))
 
 
-def _plan_group(
-    plan: Plan,
-    event: PushEvent,
-    rule: Rule,
-    view: ScalingView,
-    env: Mapping[str, str],
-    live: frozenset[str],
-    reuse: Any,
-) -> None:
+def _plan_group(plan: Plan, case: _ScalingCase) -> None:
+    event, rule, view = case.event, case.rule, case.view
     reason = _refusal(view, rollback=event.source == "rollback")  # planner.ROLLBACK_SOURCE
     if reason:
         plan.skipped.append(Skip(rule.name, reason, view.group.id))
@@ -135,11 +143,10 @@ def _plan_group(
         why = f"its processes ({', '.join(foreign)}) are suspended by someone else: deferred"
         plan.skipped.append(Skip(rule.name, why, view.group.id, deferred=True))
         return
-    work = _configuration(plan, event, rule, view, env, live, reuse)
-    work += _instances(plan, event, rule, view, env, live, reuse)
+    work = _configuration(plan, case) + _instances(plan, case)
     plan.steps.extend(recovery)
     if work:
-        plan.steps.extend(_wrapped(work, event, rule, view, already=foreign))
+        plan.steps.extend(_wrapped(work, case, already=foreign))
 
 
 def _refusal(view: ScalingView, *, rollback: bool) -> str | None:
@@ -172,12 +179,12 @@ def _recovery(rule: Rule, view: ScalingView) -> list[Step]:
     standby = [i.id for i in view.instances if i.id in ids and i.lifecycle_state == STANDBY]
     for start in range(0, len(standby), MAX_BATCH):
         chunk = standby[start : start + MAX_BATCH]
-        token = transition_token(rule.name, "recover-exit", gid, before=chunk, after=[tags.get(SUSPENDED, "")])
+        token = tokens.recover_exit_token(rule, view, chunk, tags.get(SUSPENDED, ""))
         body = {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": chunk, "ClientToken": token}
         steps.append(_ess_step(rule, view, "ExitStandby", body, "recover", notes=note))
     still = [p for p in processes if p in view.group.suspended]
     if still:
-        token = transition_token(rule.name, "recover-resume", gid, before=still, after=[tags.get(SUSPENDED, "")])
+        token = tokens.recover_resume_token(rule, view, still, tags.get(SUSPENDED, ""))
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": still, "ClientToken": token}
         steps.append(_ess_step(rule, view, "ResumeProcesses", body, "recover", notes=note))
     keys = [k for k in tags if k == SUSPENDED or k.startswith(STANDBY_KEY)]
@@ -211,15 +218,8 @@ def _tag(region: str, gid: str, tags: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
-def _configuration(
-    plan: Plan,
-    event: PushEvent,
-    rule: Rule,
-    view: ScalingView,
-    env: Mapping[str, str],
-    live: frozenset[str],
-    reuse: Any,
-) -> list[Step]:
+def _configuration(plan: Plan, case: _ScalingCase) -> list[Step]:
+    event, rule, view, reuse = case.event, case.rule, case.view, case.reuse
     config = as_group(view)
     # held: the targeted containers whose own version keeps them where they are (the others may move)
     guard, held = reuse.guard(event, rule, config)
@@ -233,7 +233,7 @@ def _configuration(
         return []
     if not changes.new_images:
         return []  # the configuration has it: the instances may still drift (_instances)
-    pull = ess_pull(reuse.pulls.get(changes.new_images, rule, event, env).for_update())
+    pull = ess_pull(reuse.pulls.get(changes.new_images, rule, event, case.env).for_update())
     tags = tracking.record(
         config.tag_map,
         version=tracking.version_of(event.digest, event.tag),
@@ -241,14 +241,12 @@ def _configuration(
         rule=rule.name,
         previous=tracking.version_of(changes.old_images[0].digest, changes.old_images[0].tag),
         tag=event.tag,
-        live=live,
+        live=case.live,
     )
     body, back = _modify_bodies(config.id, changes, pull, tags, view)
     # ModifyEciScalingConfiguration has no ClientToken (SDK model): setting the same images twice is harmless.
     return [
-        _ess_step(
-            rule,
-            view,
+        case.step(
             "ModifyEciScalingConfiguration",
             body,
             "configure",
@@ -295,18 +293,11 @@ NEVER_WAY_OUT = (
 )
 
 
-def _instances(
-    plan: Plan,
-    event: PushEvent,
-    rule: Rule,
-    view: ScalingView,
-    env: Mapping[str, str],
-    live: frozenset[str],
-    reuse: Any,
-) -> list[Step]:
+def _instances(plan: Plan, case: _ScalingCase) -> list[Step]:
     """An UpdateContainerGroup per instance that runs an older image, planned as for any container group
     (its own no-downgrade guard, rollback request and ClientToken); Standby instances of our record count
     as InService (the recovery puts them back first)."""
+    event, rule, view, reuse = case.event, case.rule, case.view, case.reuse
     _, _, ours = recorded(view.group.tag_map)
     out: list[Step] = []
     for instance in view.instances:
@@ -322,69 +313,58 @@ def _instances(
             plan.skipped.append(guard)
             continue
         sub = Plan()
-        reuse.plan_update(sub, event, rule, group, env, reuse.pulls, live, held)
+        reuse.plan_update(sub, event, rule, group, case.env, reuse.pulls, case.live, held)
         plan.skipped.extend(sub.skipped)
         out.extend(s.with_scaling(view.group.id, "update") for s in sub.steps)
     return out
 
 
-def _wrapped(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
+def _wrapped(work: list[Step], case: _ScalingCase, *, already: list[str]) -> list[Step]:
     """The OOS procedure around the work; each of its steps names the push it is for (audit, notifications)."""
-    steps = _procedure(work, event, rule, view, already=already)
-    return [s if s.event_id else replace(s, event_id=event.event_id) for s in steps]
+    steps = _procedure(work, case, already=already)
+    return [s if s.event_id else replace(s, event_id=case.event.event_id) for s in steps]
 
 
-def _procedure(work: list[Step], event: PushEvent, rule: Rule, view: ScalingView, *, already: list[str]) -> list[Step]:
+def _procedure(work: list[Step], case: _ScalingCase, *, already: list[str]) -> list[Step]:
+    event, rule, view = case.event, case.rule, case.view
     region, gid = view.region, view.group.id
     ours = [p for p in PROCESSES if p not in already]
-    basis = [event.digest or f"{event.tag}#{event.event_id}", f"pushed@{tracking.millis(event.time) or ''}"]
-    before = [f"{i.id}={i.lifecycle_state}" for i in view.instances] + [",".join(view.group.suspended)]
     steps: list[Step] = []
     record = {SUSPENDED: f"{','.join(ours)}|{rule.name}"}
-    steps.append(_ess_step(rule, view, "TagResources", _tag(region, gid, record), "suspend"))
+    steps.append(case.step("TagResources", _tag(region, gid, record), "suspend"))
     if ours:
-        token = transition_token(rule.name, "suspend", gid, before=before, after=basis)
+        token = tokens.suspend_token(rule, view, event)
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": ours, "ClientToken": token}
-        steps.append(_ess_step(rule, view, "SuspendProcesses", body, "suspend"))
+        steps.append(case.step("SuspendProcesses", body, "suspend"))
     steps.extend(s for s in work if s.action == "ModifyEciScalingConfiguration")
     updates = [s for s in work if s.action == "UpdateContainerGroup"]
     size = min(rule.rollout.batch_size, MAX_BATCH)
     for n, start in enumerate(range(0, len(updates), size), 1):
-        steps.extend(_batch(rule, view, updates[start : start + size], f"batch:{n}", before, basis))
+        steps.extend(_batch(case, updates[start : start + size], f"batch:{n}"))
     if ours:
-        token = transition_token(rule.name, "resume", gid, before=before, after=basis)
+        token = tokens.resume_token(rule, view, event)
         body = {"RegionId": region, "ScalingGroupId": gid, "Processes": ours, "ClientToken": token}
-        steps.append(_ess_step(rule, view, "ResumeProcesses", body, "resume"))
-    steps.append(_ess_step(rule, view, "UntagResources", _untag(region, gid, [SUSPENDED]), "resume"))
+        steps.append(case.step("ResumeProcesses", body, "resume"))
+    steps.append(case.step("UntagResources", _untag(region, gid, [SUSPENDED]), "resume"))
     return steps
 
 
-def _batch(
-    rule: Rule, view: ScalingView, updates: list[Step], phase: str, before: list[str], after: list[str]
-) -> list[Step]:
+def _batch(case: _ScalingCase, updates: list[Step], phase: str) -> list[Step]:
+    rule, view, event = case.rule, case.view, case.event
     region, gid = view.region, view.group.id
     ids = [s.group_id or s.target for s in updates]
     chunks = [ids[i : i + IDS_PER_TAG] for i in range(0, len(ids), IDS_PER_TAG)]
     record = {f"{STANDBY_KEY}{n}": ",".join(chunk) for n, chunk in enumerate(chunks, 1)}
-    enter = transition_token(rule.name, "enter-standby", gid, before=[*before, *ids], after=after)
-    leave = transition_token(rule.name, "exit-standby", gid, before=[*before, *ids], after=after)
+    enter = tokens.enter_standby_token(rule, view, event, ids)
+    leave = tokens.exit_standby_token(rule, view, event, ids)
     return [
-        _ess_step(rule, view, "TagResources", _tag(region, gid, record), phase),
-        _ess_step(
-            rule,
-            view,
-            "EnterStandby",
-            {"ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": enter},
-            phase,
-            location=region,
+        case.step("TagResources", _tag(region, gid, record), phase),
+        case.step(
+            "EnterStandby", {"ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": enter}, phase, location=region
         ),
         *(s.with_scaling(gid, phase) for s in updates),
-        _ess_step(
-            rule,
-            view,
-            "ExitStandby",
-            {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": leave},
-            phase,
+        case.step(
+            "ExitStandby", {"RegionId": region, "ScalingGroupId": gid, "InstanceIds": ids, "ClientToken": leave}, phase
         ),
-        _ess_step(rule, view, "UntagResources", _untag(region, gid, list(record)), phase),
+        case.step("UntagResources", _untag(region, gid, list(record)), phase),
     ]

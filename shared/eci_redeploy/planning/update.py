@@ -10,7 +10,6 @@ from typing import Any
 
 from ..clients.eci_model import ContainerGroup, ObservedContainer
 from ..clients.eci_spec import container_spec
-from ..core.idempotency import transition_token
 from ..core.imageref import ImageRef
 from ..core.secrets import Secret
 from ..events.model import PushEvent
@@ -20,7 +19,7 @@ from .guards import MUTABLE_STATUSES, _never_note, _running_version
 from .matching import _new_image, _same_content, _same_image, _targets, unparsable
 from .pull import pull_parameters
 from .steps import Plan, Skip, Step
-from .tokens import _pushed, _recorded, _token_basis, _verb
+from .tokens import Change, image_change, rollback_token, update_token
 
 
 @dataclass(slots=True)
@@ -191,8 +190,8 @@ def _plan_update(
     pull = pulls.get(changes.new_images, rule, event, env)
     notes.extend(_create_only_notes(pull))
     tags, back = _tags_both_ways(group, event, rule, changes, notes, live)  # first: it may show the tag
-    body, before, after = _update_body(group, event, rule, changes, pull, tags)
-    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, after, before, pull, back)
+    body, change = _update_body(group, event, rule, changes, pull, tags)
+    rollback: dict[str, Any] | None = _rollback_body(rule, group, changes.back, change, pull, back)
     if changes.repairs:
         # Going back would send the invalid reference to ECI again: a failed repair stays failed.
         rollback = None
@@ -222,21 +221,19 @@ def _update_body(
     changes: _Changes,
     pull: Any,
     tags: list[dict[str, str]] | None,
-) -> tuple[dict[str, Any], list[str], list[str]]:
-    """UpdateContainerGroup's request, and the token's inputs before and after (the rollback's too)."""
-    basis = [_token_basis(i, event) for i in changes.new_images]
-    before = [*(str(i) for i in changes.old_images), _recorded(group)]
-    after = [*basis, _pushed(event)]
+) -> tuple[dict[str, Any], Change]:
+    """UpdateContainerGroup's request, and its token's inputs (the rollback's too)."""
+    change = image_change(group, changes.old_images, changes.new_images, event)
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, _verb("update", rule), group.id, before=before, after=after),
+        "ClientToken": update_token(rule, group, change),
         "UpdateType": "IncrementalUpdate",
         **changes.body,
         **pull.for_update(),
         **({"Tag": tags} if tags is not None else {}),
     }
-    return body, before, after
+    return body, change
 
 
 class PullCache:
@@ -285,8 +282,7 @@ def _rollback_body(
     rule: Rule,
     group: ContainerGroup,
     containers: dict[str, list[dict[str, Any]]],
-    before: list[str],
-    after: list[str],
+    change: Change,
     pull: Any,
     tags: list[dict[str, str]],
 ) -> dict[str, Any]:
@@ -296,7 +292,7 @@ def _rollback_body(
     body: dict[str, Any] = {
         "RegionId": rule.target.region,
         "ContainerGroupId": group.id,
-        "ClientToken": transition_token(rule.name, _verb("rollback", rule), group.id, before=before, after=after),
+        "ClientToken": rollback_token(rule, group, change),
         "UpdateType": "IncrementalUpdate",
         **containers,
         **pull.for_update(),
