@@ -286,7 +286,7 @@ HASHES = frozenset({"client_token", "transition_token"})
 def token_hashing_outside_tokens(package: Path) -> list[str]:
     """Where a module other than planning/tokens.py (which chooses every token's inputs, issue 27) and
     core/idempotency.py (the hash) calls or imports `client_token` / `transition_token`: a token built
-    at its call site is a token whose inputs no one reviews with the others (tests/test_token_inputs.py
+    at its call site is a token whose inputs no one reviews with the others (tests/planning/test_token_inputs.py
     pins those in planning/tokens.py). An attribute call (`idempotency.client_token(...)`) counts; a
     property read without a call (`step.client_token`) does not."""
     homes = {f"{package.name}.planning.tokens", f"{package.name}.core.idempotency"}

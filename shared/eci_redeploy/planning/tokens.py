@@ -1,10 +1,10 @@
 """What every ClientToken is made of, one function per action word: core/idempotency.py hashes the
-inputs, this module chooses them (tests/test_import_graph.py lets no other module call the hash).
+inputs, this module chooses them (tests/system/test_import_graph.py lets no other module call the hash).
 
 A token names a transition (core/idempotency.py): the rule, the action word, the target, what the
 target runs and recorded before, what it should run after. Whatever belongs to that transition goes
 in; whatever a retry of the same transition could change (a time of day, a request id) stays out, so
-a retry carries the same token and ECI or ESS applies it at most once. tests/test_token_inputs.py
+a retry carries the same token and ECI or ESS applies it at most once. tests/planning/test_token_inputs.py
 pins each function's inputs.
 """
 
