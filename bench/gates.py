@@ -14,11 +14,11 @@ from eci_redeploy.clients.eci import RetryPolicy
 from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
-from eci_redeploy.gates.decide import Change, Evidence, evaluate
+from eci_redeploy.functions.gate_endpoints import run_release
+from eci_redeploy.gates.evaluate import Change, Evidence, evaluate
 from eci_redeploy.gates.flow import GateContext
-from eci_redeploy.gates.handlers import run_release
-from eci_redeploy.gates.spec import Gates
 from eci_redeploy.pipeline import run as apply_run
+from eci_redeploy.rules.gates import Gates
 from eci_redeploy.rules.model import parse_rules
 
 T = datetime(2026, 11, 29, 12, 0, tzinfo=timezone.utc)

@@ -17,10 +17,10 @@ from eci_redeploy.execution.rollout import Clock
 from eci_redeploy.fake.acr_gates import artifact_event, state
 from eci_redeploy.fake.embedded import gateway_for
 from eci_redeploy.fake.server import FakeEciServer
+from eci_redeploy.functions.gate_endpoints import on_gate_events, run_release
 from eci_redeploy.gates import flow
 from eci_redeploy.gates.acr import AcrEvidence
 from eci_redeploy.gates.flow import GateContext
-from eci_redeploy.gates.handlers import on_gate_events, run_release
 from eci_redeploy.pipeline import run
 
 INSTANCE = "cri-abc123"

@@ -12,7 +12,7 @@ import pytest
 from alibabacloud_cr20181201 import models
 
 from eci_redeploy.gates.acr import AcrEvidence
-from eci_redeploy.gates.decide import ScanResult, Subject
+from eci_redeploy.gates.evaluate import ScanResult, Subject
 
 from helpers import ROOT
 

@@ -8,8 +8,8 @@ import json
 
 import pytest
 
+from eci_redeploy.functions.gate_endpoints import on_gate_events
 from eci_redeploy.gates import store
-from eci_redeploy.gates.handlers import on_gate_events
 from gates_stage import INSTANCE, REPO, T0, Stage, digest, image
 
 OLD = "acme-registry-vpc.cn-hangzhou.cr.aliyuncs.com/team/web:1.0.0"
@@ -283,7 +283,7 @@ def test_a_rule_with_all_five_gates_goes_once_every_gate_passed(stage):
     s.later(minutes=20).tick()
     assert [w["gate"] for w in s.status()["held"][0]["waiting_on"]] == ["approval", "window"]
 
-    from eci_redeploy.gates.decide import Approval
+    from eci_redeploy.gates.evaluate import Approval
     from eci_redeploy.gates.flow import held_changes
 
     [change] = held_changes(s.rules, s.gateway)
@@ -336,7 +336,7 @@ def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_wr
     """When a worker is the only writer (issue 12), the scan event and the timer write nothing: they hand
     the held push over, with the evidence the event brought; the worker records it, and later releases."""
     from eci_redeploy.execution.handoff import WorkOrder
-    from eci_redeploy.gates.handlers import run_order, run_release
+    from eci_redeploy.functions.gate_endpoints import run_order, run_release
     from gates_stage import artifact_event
 
     s = stage({"scan": {"max_severity": "medium"}, "soak": "15m"})

@@ -83,7 +83,7 @@ def test_approval_expires_and_the_change_is_refused(world):
     w.now += timedelta(hours=25)
     reply = w.http("POST", f"/approvals/{hid}", headers={"Authorization": "Bearer al1ce-token"})
     assert reply["statusCode"] == 410 and "approval expired" in reply["body"]
-    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.functions.gate_endpoints import run_release
     from eci_redeploy.rules.model import load_rules
 
     run_release(load_rules(w.rules_path), w.gateway, {})
@@ -246,7 +246,7 @@ def test_an_approval_whose_hand_off_fails_is_not_recorded_and_can_be_given_again
     """The approval is recorded by the single writer: when it cannot be handed over nothing is recorded
     (503), the next tick releases nothing, and approving again goes through."""
     from eci_redeploy.core.errors import EciRedeployError
-    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.functions.gate_endpoints import run_release
     from eci_redeploy.rules.model import load_rules
 
     w = world({"approval": {"approvers_env": "APPROVERS", "expires": "24h"}})
@@ -272,7 +272,7 @@ def test_an_approval_whose_hand_off_fails_is_not_recorded_and_can_be_given_again
 def test_all_five_gates_through_the_functions(world):
     """Push function -> ScanCompleted -> SigningCompleted -> timer (soak) -> approval on the webhook ->
     the window opens: one update per group, at the end only."""
-    from eci_redeploy.gates.handlers import run_release
+    from eci_redeploy.functions.gate_endpoints import run_release
     from eci_redeploy.rules.model import load_rules
 
     w = world(

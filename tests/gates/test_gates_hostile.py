@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gates_world
+from eci_redeploy.functions.gate_endpoints import on_gate_events
 from eci_redeploy.gates import store
-from eci_redeploy.gates.handlers import on_gate_events
 from fuzzing import mutate
 from gates_world import DIGEST, NEW, held_id
 

@@ -339,7 +339,7 @@ class GatedWorld:
         return {h["rule"]: h for h in flow.status(self.rules, self.gateway, now=self.now)["held"]}
 
     def approve(self, rule_name, approver="alice"):
-        from eci_redeploy.gates.decide import Approval
+        from eci_redeploy.gates.evaluate import Approval
 
         h = self.held()[rule_name]
         since = int(datetime.fromisoformat(h["since"]).timestamp() * 1000)

@@ -21,7 +21,7 @@ from eci_redeploy.events.model import PushEvent
 from eci_redeploy.execution.apply import apply_plan
 from eci_redeploy.fake import models as fake_models
 from eci_redeploy.gates import store
-from eci_redeploy.gates.decide import Approval
+from eci_redeploy.gates.evaluate import Approval
 from eci_redeploy.planning import tracking
 from eci_redeploy.planning.planner import plan_event
 

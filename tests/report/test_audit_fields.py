@@ -22,7 +22,7 @@ from eci_redeploy.events.adapters import parse_body
 from eci_redeploy.events.model import PushEvent
 from eci_redeploy.fake.inprocess import inprocess_factory
 from eci_redeploy.fake.models import FakeEci
-from eci_redeploy.gates.handlers import http_route
+from eci_redeploy.functions.gate_endpoints import http_route
 from eci_redeploy.pipeline import run
 from eci_redeploy.report import audit, auditline
 from gates_stage import INSTANCE, REPO, Stage, digest

@@ -387,7 +387,7 @@ def test_the_webhook_never_changes_ECI_for_a_push_dated_past_its_receipt(fc, val
 def test_no_push_time_shortens_or_lengthens_a_soak(pushed, minutes):
     """Issue 23 item 2: whatever push time a payload claims, a soak ends exactly its length after the
     product first saw the change (the hold's creation)."""
-    from eci_redeploy.gates.decide import Change, Evidence, evaluate
+    from eci_redeploy.gates.evaluate import Change, Evidence, evaluate
     from eci_redeploy.rules.gates import Gates
 
     gates = Gates.model_validate({"soak": "2h"})

@@ -124,7 +124,7 @@ def test_5_the_acr_api_client_refuses_such_a_region_where_it_builds_the_host(mon
     # the real ACR SDK, is handed a subject whose region came from somewhere unchecked.
     from eci_redeploy.clients.eci import Credentials
     from eci_redeploy.gates.acr import AcrEvidence
-    from eci_redeploy.gates.decide import Subject
+    from eci_redeploy.gates.evaluate import Subject
     from eci_redeploy.rules.model import parse_rules
 
     rules = parse_rules({"version": 1, "rules": [yaml.safe_load(gated_rules_text())]}, source="rules.yaml")

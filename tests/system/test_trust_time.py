@@ -277,7 +277,7 @@ def acr_push(s, tag: str, digest_: str):
 
 def approve(s, hid: str, token: str = "al1ce-token"):
     """POST /approvals/<id> as the webhook function routes it, the hand-off to the worker recorded."""
-    from eci_redeploy.gates.handlers import http_route
+    from eci_redeploy.functions.gate_endpoints import http_route
 
     class Request:
         method, path = "POST", f"/approvals/{hid}"
@@ -325,7 +325,7 @@ def test_3_an_approval_of_what_was_shown_never_deploys_a_digest_sharing_its_firs
 
 def test_3_an_approval_recorded_for_another_hold_counts_for_nothing():
     from eci_redeploy.gates import store
-    from eci_redeploy.gates.decide import Approval
+    from eci_redeploy.gates.evaluate import Approval
 
     digest_ = "sha256:" + "ab" * 32
     alice = Approval("alice", datetime(2026, 1, 1, tzinfo=timezone.utc))

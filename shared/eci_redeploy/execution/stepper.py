@@ -47,6 +47,19 @@ class Stepped:
     again_in: float | None  # seconds until the next step should look; None: nothing left to look at
 
 
+@dataclass(frozen=True)
+class _Look:
+    """What one step of every rule goes through: the groups as last described (updated as the step
+    changes them, so later decisions in it read the marks just written), the gateway, the environment
+    (a rollback's pull parameters), the clock and the invocation's deadline."""
+
+    seen: dict[str, ContainerGroup]
+    gateway: EciGateway
+    env: Mapping[str, str]
+    clock: Clock
+    deadline: float | None
+
+
 def advance(
     plan: Plan,
     groups: Sequence[ContainerGroup],
@@ -57,7 +70,7 @@ def advance(
     *,
     deadline: float | None = None,
 ) -> Stepped:
-    seen = {g.id: g for g in groups}
+    look = _Look({g.id: g for g in groups}, gateway, env, clock, deadline)
     by_rule: dict[str, list[list[Step]]] = {}
     for unit in units(plan.steps):
         by_rule.setdefault(unit[0].rule, []).append(unit)
@@ -69,7 +82,7 @@ def advance(
         if event is None:
             continue
         deferred = {s.target for s in plan.deferred if s.rule == rule.name}
-        done = _rule_step(rule, event, by_rule.get(rule.name, []), seen, deferred, gateway, env, clock, deadline)
+        done = _rule_step(look, rule, event, by_rule.get(rule.name, []), deferred)
         outcomes.extend(done.outcomes)
         if done.again_in is not None:
             again.append(done.again_in)
@@ -98,47 +111,37 @@ def steppable(rule: Rule) -> bool:
     )
 
 
-def _rule_step(
-    rule: Rule,
-    event: PushEvent,
-    todo: list[list[Step]],
-    seen: dict[str, ContainerGroup],
-    deferred: set[str | None],
-    gateway: EciGateway,
-    env: Mapping[str, str],
-    clock: Clock,
-    deadline: float | None,
-) -> Stepped:
+def _rule_step(look: _Look, rule: Rule, event: PushEvent, todo: list[list[Step]], deferred: set[str | None]) -> Stepped:
     settings, push = rule.rollout, bm.push_key(rule.name, event)
     outcomes: list[Outcome] = []
     started_here = False
     refused = 0  # calls ECI refused in this step: they count against the budget, as a failed group does
     while True:
-        batch = bm.current_batch(seen.values(), rule.name)
-        pending = _judge(batch, rule, event, seen, gateway, env, outcomes)
+        batch = bm.current_batch(look.seen.values(), rule.name)
+        pending = _judge(look, batch, rule, event, outcomes)
         if pending or (deferred - {g.id for g in batch}):
             outcomes.extend(_left(todo, WAITING))
             return Stepped(outcomes, settings.poll_seconds)
-        if bm.failures(seen.values(), rule.name, push) + refused > settings.failure_budget:
+        if bm.failures(look.seen.values(), rule.name, push) + refused > settings.failure_budget:
             reason = f"rollout stopped: the failure budget ({settings.failure_budget}) is spent"
             outcomes.extend(_left(todo, reason))
             return Stepped(outcomes, None)
         if not todo:
             return Stepped(outcomes, None)
-        if started_here and deadline is not None and clock.now() >= deadline:
+        if started_here and look.deadline is not None and look.clock.now() >= look.deadline:
             outcomes.extend(_left(todo, CONTINUED))
             return Stepped(outcomes, 0.0)
         batch_units, todo = todo[: settings.batch_size], todo[settings.batch_size :]
         before = len(outcomes)
-        started = _start(batch_units, rule, push, seen, gateway, clock, outcomes)
+        started = _start(look, batch_units, rule, push, outcomes)
         refused += sum(1 for o in outcomes[before:] if o.status in ("failed", "rolled-back"))
         started_here = True
         ids = [o.group_id for o in started if o.group_id]
-        if ids and not _refresh(gateway, rule.target.region, ids, seen, rule.name):
+        if ids and not _refresh(look.gateway, rule.target.region, ids, look.seen, rule.name):
             outcomes.extend(_left(todo, WAITING))  # not seen with its marks yet: never start past it
             return Stepped(outcomes, settings.poll_seconds)
         for outcome in started:  # the report's after-picture, from the look just taken
-            group = seen[outcome.group_id or ""]
+            group = look.seen[outcome.group_id or ""]
             outcome.result = {
                 "status": group.status,
                 "images": {c.name: c.image for c in group.containers + group.init_containers},
@@ -150,15 +153,7 @@ def _left(todo: list[list[Step]], reason: str) -> list[Outcome]:
     return [Outcome(s, "not-attempted", error=reason) for unit in todo for s in unit]
 
 
-def _judge(
-    batch: list[ContainerGroup],
-    rule: Rule,
-    event: PushEvent,
-    seen: dict[str, ContainerGroup],
-    gateway: EciGateway,
-    env: Mapping[str, str],
-    outcomes: list[Outcome],
-) -> bool:
+def _judge(look: _Look, batch: list[ContainerGroup], rule: Rule, event: PushEvent, outcomes: list[Outcome]) -> bool:
     """Act on the failed groups of the batch; True while some are still coming up."""
     now_ms = int(time.time() * 1000)
     settings = rule.rollout
@@ -168,8 +163,8 @@ def _judge(
         if verdict.state == "pending":
             pending = True
         elif verdict.state == "failed":
-            outcomes.append(_fail(verdict, rule, event, gateway, env))
-            seen[group.id] = _marked_failed(group)
+            outcomes.append(_fail(verdict, rule, event, look.gateway, look.env))
+            look.seen[group.id] = _marked_failed(group)
     return pending
 
 
@@ -205,31 +200,23 @@ def _fail(verdict: bm.Verdict, rule: Rule, event: PushEvent, gateway: EciGateway
     return outcome
 
 
-def _start(
-    batch: list[list[Step]],
-    rule: Rule,
-    push: str,
-    seen: dict[str, ContainerGroup],
-    gateway: EciGateway,
-    clock: Clock,
-    outcomes: list[Outcome],
-) -> list[Outcome]:
+def _start(look: _Look, batch: list[list[Step]], rule: Rule, push: str, outcomes: list[Outcome]) -> list[Outcome]:
     """Start one batch: the groups whose marks fit are changed and left to a later look; the others
     run the waiting rollout. Returns the outcomes of the groups started."""
     mark = bm.Mark(int(time.time() * 1000), bm.STARTED, push, rule.name)
     marked: list[list[Step]] = []
     waited: list[list[Step]] = []
     for unit in batch:
-        step = _with_marks(unit, mark, rule, seen)
+        step = _with_marks(unit, mark, rule, look.seen)
         (marked if step is not None else waited).append(unit if step is None else [step, *unit[1:]])
-    firsts = call_all(gateway, [unit[0] for unit in marked])
-    _record(gateway, firsts)  # a restart's tracking tags, as the waiting rollout writes them
+    firsts = call_all(look.gateway, [unit[0] for unit in marked])
+    _record(look.gateway, firsts)  # a restart's tracking tags, as the waiting rollout writes them
     for outcome in firsts:
         if outcome.status == "applied":
             outcome.health = "pending"
     outcomes.extend(firsts)
     if waited:
-        outcomes.extend(_rollout(waited, gateway, rule.rollout, clock))
+        outcomes.extend(_rollout(waited, look.gateway, rule.rollout, look.clock))
     return [o for o in firsts if o.status == "applied" and o.group_id]
 
 

@@ -68,7 +68,7 @@ def who(request: HttpRequest, settings: Any, rules: RuleSet, env: Mapping[str, s
     """(who is looking, the rules whose holds they may approve); AuthenticationError when neither a
     viewer (the webhook token) nor an approver of some rule."""
     from ..events.auth import check_token, presented_token
-    from ..gates.handlers import approvers, who_approves
+    from .gate_endpoints import approvers, who_approves
 
     token = presented_token(request)
     may: set[str] = set()

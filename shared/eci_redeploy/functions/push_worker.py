@@ -16,11 +16,11 @@ from ..core.settings import Settings, env_number
 from ..events.adapters import decode_json, parse_body
 from ..events.triggers import eventbridge_events
 from ..execution.executor import APPLY, Executor, executor_for
-from . import runtime as common
+from . import runtime
 
 
 def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str, Any]:
-    env = common.environment()
+    env = runtime.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
         raw = eventbridge_events(event)  # its own trigger's events only
@@ -30,17 +30,17 @@ def handle_push(event: bytes, context: Any, *, default_rules: Path) -> dict[str,
                 return result
         parsed = parse_body(raw, source="eventbridge")
         _log_rejected(parsed, context)
-        rules = common.rules_for(settings.rules_path)
+        rules = runtime.rules_for(settings.rules_path)
         if settings.worker_function:  # the worker is the single writer: hand the pushes to it
             return hand_off(parsed, rules, settings, env, context)
         return _through_pipeline(parsed, rules, env, context, APPLY)
     except InputError as exc:
-        log_event("input.rejected", function="push", error=exc.one_line(), request_id=common.request_id(context))
+        log_event("input.rejected", function="push", error=exc.one_line(), request_id=runtime.request_id(context))
         return {"ok": False, "error": exc.one_line()}
     except RetryLater:
         raise
     except EciRedeployError as exc:
-        log_event("failed", function="push", error=exc.one_line(), request_id=common.request_id(context))
+        log_event("failed", function="push", error=exc.one_line(), request_id=runtime.request_id(context))
         return {"ok": False, "error": exc.one_line()}
 
 
@@ -50,7 +50,7 @@ def _log_rejected(parsed: Any, context: Any) -> None:
 
     rejected = [p.summary() for p in parsed if isinstance(p, RejectedEvent)]
     if rejected:
-        log_event("input.rejected", function="push", events=rejected, request_id=common.request_id(context))
+        log_event("input.rejected", function="push", events=rejected, request_id=runtime.request_id(context))
 
 
 def handle_work(
@@ -59,14 +59,14 @@ def handle_work(
     """`dispatcher`: where the rollout's next step goes (serve: its writer); default the worker function."""
     from ..execution.handoff import WorkOrder, is_work_order  # only the worker needs the hand-off models
 
-    env = common.environment()
+    env = runtime.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
         raw = decode_json(event, source="work-order")
         if not is_work_order(raw):
             raise InputError("not a work order from the webhook function", source="work-order")
         order = WorkOrder.model_validate(raw)
-        rules = common.rules_for(settings.rules_path)
+        rules = runtime.rules_for(settings.rules_path)
         release = order.gates is not None
         log_event("work.start", task_id=order.task_id, events=len(order.events), release=release, step=order.step)
         result = _through_pipeline(
@@ -83,7 +83,7 @@ def handle_work(
     except RetryLater:
         raise
     except EciRedeployError as exc:
-        log_event("failed", function="worker", error=exc.one_line(), request_id=common.request_id(context))
+        log_event("failed", function="worker", error=exc.one_line(), request_id=runtime.request_id(context))
         return {"ok": False, "error": exc.one_line()}
     except ValueError as exc:  # pydantic's ValidationError
         log_event("input.rejected", function="worker", error=str(exc).splitlines()[0])
@@ -100,17 +100,17 @@ def _gate_events(raw: Any, settings: Settings, env: Any, context: Any) -> dict[s
     (those go the usual way after the gate events are handled). With a worker function the release is
     handed to it with the evidence the events bring (the single writer records it and applies what
     goes: nothing is written here); the hand-off is salted with the events' ids."""
-    from ..gates.handlers import on_gate_events, split
+    from .gate_endpoints import on_gate_events, split
 
     found, only = split(raw)
     if not found:
         return None
-    rules = common.rules_for(settings.rules_path)
+    rules = runtime.rules_for(settings.rules_path)
     release_to = None
     if settings.worker_function:
         ids = ",".join(sorted(str(e.get("id")) for e in found))
         release_to = lambda ev, work: hand_off(ev, rules, settings, env, context, salt="gate:" + ids, gates=work)  # noqa: E731
-    result = on_gate_events(found, rules, common.gateway_factory(env, context), env, context, hand_off=release_to)
+    result = on_gate_events(found, rules, runtime.gateway_factory(env, context), env, context, hand_off=release_to)
     return result if only else None
 
 
@@ -131,7 +131,7 @@ def hand_off(
         return {"ok": True, **nothing.to_json()}
     order = WorkOrder.for_events(events, salt=salt, gates=gates)
     try:
-        done = common.dispatcher_factory(settings, env, context).dispatch(order)
+        done = runtime.dispatcher_factory(settings, env, context).dispatch(order)
     except EciRedeployError as exc:
         raise RetryLater(f"hand-off to the worker failed: {exc.one_line()}") from None
     log_event("work.handed_off", task_id=done.task_id, via=done.via, events=[e.summary() for e in events])
@@ -169,7 +169,7 @@ def _continue(order: Any, settings: Settings, env: Any, context: Any, delay: flo
     )
     seconds = round(min(3600.0, max(0.0, delay)), 3)  # FC: whole seconds (execution.dispatch.whole_seconds)
     try:
-        target = dispatcher or common.dispatcher_factory(settings, env, context)
+        target = dispatcher or runtime.dispatcher_factory(settings, env, context)
         done = target.dispatch(follow_up, delay=seconds)
     except ConfigError:
         raise
@@ -192,7 +192,7 @@ def _through_pipeline(
     release: Any = None,
 ) -> dict[str, Any]:
     """The pipeline on the pushes; for a release order (`release`: the WorkOrder) the gates' release of
-    the held changes it names, with the evidence and approval it brings (gates.handlers.run_order).
+    the held changes it names, with the evidence and approval it brings (functions.gate_endpoints.run_order).
     When none of them is held any more (released, replaced, refused, or dropped by a restart whose
     rollout this order continues) the held pushes go through the pipeline like any push, gated with
     the evidence and approval the order brings (flow: an approval counts for the hold it was given to,
@@ -202,10 +202,10 @@ def _through_pipeline(
     nothing = unwatched(parsed, rules, env)  # no rule cares: answered without touching ECI
     if nothing is not None:
         return {"ok": True, **nothing.to_json()}
-    gateway = gateway or common.gateway_factory(env, context)
+    gateway = gateway or runtime.gateway_factory(env, context)
     report = gates = None
     if release is not None:
-        from ..gates.handlers import order_context, run_order
+        from .gate_endpoints import order_context, run_order
 
         gates = order_context(release, env, context)
         report = run_order(release, rules, gateway, env, context, executor=executor, gate_context=gates)

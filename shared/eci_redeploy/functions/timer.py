@@ -12,22 +12,22 @@ from ..events.adapters import parse_body
 from ..events.model import TimerTick
 from ..events.triggers import timer_event
 from ..execution.executor import APPLY, DryRun, Executor
-from . import runtime as common
+from . import runtime
 
 
 def handle_tick(event: bytes, context: Any, *, default_rules: Path, gateway: Any = None) -> dict[str, Any]:
-    env = common.environment()
+    env = runtime.environment()
     try:
         settings = Settings.from_env(env, default_rules=default_rules)
         ticks = [p for p in parse_body(timer_event(event), source="timer") if isinstance(p, TimerTick)]
         if not ticks:
             return {"ok": False, "error": "not a timer event"}
-        rules = common.rules_for(settings.rules_path)
+        rules = runtime.rules_for(settings.rules_path)
         if settings.worker_function:  # decide here, change nothing: the worker is the single writer
             return _hand_off(rules, settings, env, context, gateway, ticks[0])
         result = run_reconcile(rules, env, context, gateway=gateway)
     except EciRedeployError as exc:
-        log_event("failed", function="timer", error=exc.one_line(), request_id=common.request_id(context))
+        log_event("failed", function="timer", error=exc.one_line(), request_id=runtime.request_id(context))
         return {"ok": False, "error": exc.one_line()}
     log_event(
         "reconcile.done",
@@ -46,12 +46,12 @@ def _hand_off(rules: Any, settings: Settings, env: Any, context: Any, gateway: A
     (gates/: nothing is written here); rules with a change the gates hold are handed over too, so that
     the worker records the hold."""
     from ..gates.flow import is_held
-    from ..gates.handlers import run_release
+    from .gate_endpoints import run_release
     from .push_worker import hand_off
 
     # Salted with the tick: FC must not drop a later tick's hand-off as a duplicate of this one.
-    tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(common.request_id(context))
-    gateway = gateway or common.gateway_factory(env, context)
+    tick_id = tick.trigger_time.isoformat() if tick.trigger_time else str(runtime.request_id(context))
+    gateway = gateway or runtime.gateway_factory(env, context)
     released = run_release(
         rules,
         gateway,
@@ -84,13 +84,13 @@ def run_reconcile(
     gate_context: Any = None,
 ) -> Any:
     """Release held changes whose gates opened (not in a dry run), then reconcile; the problems told."""
-    from ..gates.handlers import run_release
     from ..operations.reconcile import reconcile
+    from .gate_endpoints import run_release
 
-    gateway = gateway or common.gateway_factory(env, context)
+    gateway = gateway or runtime.gateway_factory(env, context)
     # Held changes whose gates opened go first (gates/); the reconcile then sees them in flight.
     released = executor.effect(run_release, rules, gateway, env, context, gate_context=gate_context)
-    clients = common.registry_clients(
+    clients = runtime.registry_clients(
         env, context, max_requests=int(env.get("ECI_REDEPLOY_REGISTRY_MAX_REQUESTS", "50"))
     )
     spread = float(env.get("ECI_REDEPLOY_RECONCILE_SPREAD_SECONDS", "0"))

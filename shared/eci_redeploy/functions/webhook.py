@@ -23,12 +23,12 @@ from ..execution.executor import Executor, Preview, executor_for
 from ..execution.handoff import WorkOrder
 from ..planning.confirm import confirm
 from ..report import audit
-from . import runtime as common
+from . import runtime
 
 
 def client_factory(env: Any, context: Any, **limits: Any) -> Any:
     """Registry clients for confirming unsigned payloads (tests point this at a local registry)."""
-    return common.registry_clients(env, context, **limits)
+    return runtime.registry_clients(env, context, **limits)
 
 
 GUARD = ReplayGuard()
@@ -49,15 +49,15 @@ class _Call:
         return Settings.from_env(self.env, default_rules=self.default_rules)
 
     def eci_gateway(self) -> Any:
-        return self.gateway or common.gateway_factory(self.env, self.context)
+        return self.gateway or runtime.gateway_factory(self.env, self.context)
 
 
 def handle(
     event: bytes | dict[str, Any], context: Any, *, default_rules: Path, dispatcher: Any = None, gateway: Any = None
 ) -> dict[str, Any]:
-    env = common.environment()
+    env = runtime.environment()
     call = _Call(env, context, default_rules, dispatcher, gateway)
-    rid = common.request_id(context)
+    rid = runtime.request_id(context)
     try:
         raw = decode_json(event, source="http-event", limit=MAX_ENVELOPE) if not isinstance(event, dict) else event
         if not fc_http.looks_like(raw):
@@ -103,7 +103,7 @@ def handle(
 def _deliver(request: HttpRequest, body: Any, parsed: list[Any], settings: Settings, call: _Call) -> dict[str, Any]:
     """An authenticated delivery with at least one push: planned (or previewed) and handed to the
     writer; each typed error answered with the status that tells the sender whether to retry."""
-    rid = common.request_id(call.context)
+    rid = runtime.request_id(call.context)
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
@@ -124,15 +124,15 @@ def _deliver(request: HttpRequest, body: Any, parsed: list[Any], settings: Setti
 
 
 def _gates_route(request: HttpRequest, call: _Call) -> dict[str, Any]:
-    """GET /status and POST /approvals/<id> (gates/handlers.py)."""
-    from ..gates.handlers import http_route
+    """GET /status and POST /approvals/<id> (functions/gate_endpoints.py)."""
+    from .gate_endpoints import http_route
 
     try:
         settings = call.settings()
-        rules = common.rules_for(settings.rules_path)
+        rules = runtime.rules_for(settings.rules_path)
     except EciRedeployError as exc:
         return reply(500, {"error": exc.one_line()})
-    dispatcher = call.dispatcher or common.dispatcher_factory(settings, call.env, call.context)
+    dispatcher = call.dispatcher or runtime.dispatcher_factory(settings, call.env, call.context)
     answer = http_route(request, settings, rules, call.env, call.eci_gateway(), dispatcher)
     form = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
     if form and request.method == "POST" and answer["statusCode"] == 202:
@@ -153,7 +153,7 @@ def _page(request: HttpRequest, call: _Call) -> dict[str, Any]:
 
     try:
         settings = call.settings()
-        rules = common.rules_for(settings.rules_path)
+        rules = runtime.rules_for(settings.rules_path)
     except EciRedeployError as exc:
         return reply(500, {"error": exc.one_line()})
     limits = {"max_requests": 20, "timeout": 3.0, "max_wait_seconds": 2.0}  # a page must answer soon
@@ -223,7 +223,7 @@ def _plan_and_dispatch(
     from ..pipeline import unwatched
     from ..planning.decide import push_events
 
-    rules, env = common.rules_for(settings.rules_path), call.env
+    rules, env = runtime.rules_for(settings.rules_path), call.env
     # 202 as soon as part of a delivery was rejected and the rest accepted: the sender must not read a
     # plain 200 as "all of it went through" (the reply's `events` names each rejected one).
     done_status = 202 if any(isinstance(p, RejectedEvent) for p in parsed) else 200
@@ -259,7 +259,7 @@ def _plan_and_dispatch(
     if not handed:
         return reply(200 if dry_run else done_status, {"accepted": False, "dry_run": dry_run, **summary})
     order = WorkOrder.for_events(handed)
-    dispatcher = call.dispatcher or common.dispatcher_factory(settings, env, call.context)
+    dispatcher = call.dispatcher or runtime.dispatcher_factory(settings, env, call.context)
     done = dispatcher.dispatch(order)
     log_event(
         "webhook.dispatched",

@@ -1,6 +1,6 @@
 """Gates before a deploy: vulnerability scan, signature, maintenance window, soak time, approval.
 
-- `decide`: pure: (gates, the change, evidence, now) -> go | held(gate, since, releases_by) | refused.
+- `evaluate`: pure: (gates, the change, evidence, now) -> go | held(gate, since, releases_by) | refused.
 - `store`: a held change, its evidence and its approval, kept in the container groups' own tags.
 - `flow`: the integration's front: every name below, importable from one place.
 - `context`: the gate clock (`CLOCK`), the evidence sources and what one pass knows (`GateContext`).
@@ -12,8 +12,9 @@
 - `release`: release held changes (planned again, gated again, applied), or hand them to the writer.
 - `early`: a signature that arrives before its hold is recorded, not lost.
 - `acr`: evidence from ACR Enterprise Edition (ScanCompleted / SigningCompleted events, the ACR API).
-- `handlers`: the functions' gate endpoints: `GET /status`, `POST /approvals/<id>`, ACR evidence events
-  and release work orders.
+
+The functions' gate endpoints (`GET /status`, `POST /approvals/<id>`, ACR evidence events, release work
+orders) are Function Compute code and live with the functions: `functions/gate_endpoints.py`.
 
 The rules-file section (pydantic) is `rules/gates.py`, not here: the rules model imports it on every
 cold start, and importing this package would be a cycle.

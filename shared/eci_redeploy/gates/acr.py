@@ -34,7 +34,7 @@ from ..core.hosts import api_host, check_region, instance_id_problem, region_pro
 from ..core.imageref import ImageRef, validate_digest, validate_tag
 from ..core.log import log_event
 from ..rules.model import Rule
-from .decide import Evidence, ScanResult, Subject
+from .evaluate import Evidence, ScanResult, Subject
 
 SCAN_TYPE = "cr:Artifact:ScanCompleted"
 SIGNING_TYPE = "cr:Artifact:SigningCompleted"

@@ -13,7 +13,7 @@ from typing import Protocol
 from ..events.model import PushEvent
 from ..planning import tracking
 from ..rules.model import Rule
-from .decide import Approval, Decision, Evidence, ScanResult, Subject
+from .evaluate import Approval, Decision, Evidence, ScanResult, Subject
 
 
 class EvidenceSource(Protocol):

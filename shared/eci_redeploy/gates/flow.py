@@ -5,7 +5,7 @@
     release (timer, ScanCompleted / SigningCompleted, approvals): held changes are planned again as a
     redelivery of their push (same digest, same push time, same ClientTokens), with the evidence
     that came in, and gated again. With a worker function the entry points write nothing: they hand a
-    release order to the single writer, which runs `release` there (gates.handlers.run_order), since a
+    release order to the single writer, which runs `release` there (functions.gate_endpoints.run_order), since a
     tag write decided from an earlier describe would overwrite whatever replaced that hold meanwhile.
 
 A release is idempotent: once a held change went out its tags are gone, so a duplicate event finds
@@ -22,7 +22,7 @@ from __future__ import annotations
 from .context import EvidenceSource, GateContext, Transition, subject_for, version_for
 from .gating import _evidence, _gate, gate_plan
 from .held import HeldChange, held_changes, is_held, observe_rule, status
-from .release import HandedOff, _stale_holds, _work, release
+from .release import HandedOff, _stale_holds, gate_work, release
 from .replay import replay_event, replayed_since
 from .writes import _write, _Writes
 
@@ -38,9 +38,9 @@ __all__ = [
     "_evidence",
     "_gate",
     "_stale_holds",
-    "_work",
     "_write",
     "gate_plan",
+    "gate_work",
     "held_changes",
     "is_held",
     "observe_rule",

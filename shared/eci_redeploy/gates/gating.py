@@ -19,7 +19,7 @@ from ..planning.steps import Plan, Skip, Step
 from ..rules.model import Rule, RuleSet
 from . import store
 from .context import GateContext, Transition, subject_for, version_for
-from .decide import Approval, Change, Decision, Evidence, ScanResult, evaluate
+from .evaluate import Approval, Change, Decision, Evidence, ScanResult, evaluate
 from .notices import _report
 from .replay import _replayed_approval, replayed_since
 from .writes import _write, _Writes

@@ -14,7 +14,7 @@ from ..planning.steps import Skip
 from ..rules.model import Rule, RuleSet
 from . import store
 from .context import _utcnow
-from .decide import Change, Evidence, ScanResult, evaluate
+from .evaluate import Change, Evidence, ScanResult, evaluate
 
 
 @dataclass

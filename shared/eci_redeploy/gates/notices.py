@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..rules.model import RuleSet
 from .context import GateContext, Transition
-from .decide import ScanResult
+from .evaluate import ScanResult
 
 if TYPE_CHECKING:
     from ..report.holds import Notice
@@ -53,7 +53,7 @@ def _scan(t: Transition) -> str | None:
 
 
 def _approve_link(t: Transition, ctx: GateContext) -> str | None:
-    """Where an approver approves a held change that waits on an approval (gates/handlers.http_route)."""
+    """Where an approver approves a held change that waits on an approval (functions/gate_endpoints.http_route)."""
     if t.outcome == "held" and t.decision and any(w.gate == "approval" for w in t.decision.waiting):
         return f"{ctx.webhook_url}/approvals/{t.id}" if ctx.webhook_url else f"/approvals/{t.id}"
     return None

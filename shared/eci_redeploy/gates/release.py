@@ -17,7 +17,7 @@ from ..planning.steps import Plan
 from ..rules.model import RuleSet
 from . import store
 from .context import GateContext
-from .decide import Evidence
+from .evaluate import Evidence
 from .gating import _gate, gate_plan
 from .held import HeldChange, held_changes
 from .replay import replay_event
@@ -134,11 +134,11 @@ def _hand_off(
         touched.update(gid for ids in [*gating.writes.set.values(), *gating.writes.unset.values()] for gid in ids)
     wanted = {s.event_id for s in found.plan.steps if s.group_id in touched}
     events = [e for eid, (e, stale) in found.events.items() if stale or eid in wanted]
-    answer = executor.effect(hand_off, events, _work(ctx.events, events)) if events else None
+    answer = executor.effect(hand_off, events, gate_work(ctx.events, events)) if events else None
     return HandedOff(shown, events, answer)
 
 
-def _work(known: Mapping[str, Evidence], events: list[PushEvent]) -> Any:
+def gate_work(known: Mapping[str, Evidence], events: list[PushEvent]) -> Any:
     """What the events said of these pushes' scan and signature, as the work order carries it to the
     writer (which asks the ACR API itself for what is missing). Only the events': evidence read from a
     hold's tags is that rule's verdict (a scan passed under its threshold), not the image's counts."""

@@ -8,7 +8,7 @@ from ..events.model import PushEvent
 from ..rules.model import Rule
 from . import RELEASE_SOURCE, store
 from .context import GateContext
-from .decide import Approval
+from .evaluate import Approval
 
 
 def _replayed_approval(ctx: GateContext, rule: str, version: str, event: PushEvent) -> Approval | None:

@@ -57,7 +57,7 @@ from ..planning.tracking import (
     rule_key,
     scoped,
 )
-from .decide import Approval
+from .evaluate import Approval
 
 HELD = PREFIX + "held"
 HELD_RULE = PREFIX + "held-rule"

@@ -13,11 +13,11 @@ from ..core.errors import AuthenticationError, EciRedeployError
 from ..core.log import log_event
 from ..events.adapters.fc_http import reply
 from ..execution.executor import APPLY, Executor
+from ..gates.acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
+from ..gates.early import evidence_events, is_evidence_order, record
+from ..gates.evaluate import Approval, Change, Evidence, evaluate
+from ..gates.flow import GateContext, HeldChange, held_changes, release, replay_event, status, version_for
 from ..rules.model import RuleSet
-from .acr import GateEvent, evidence_from_env, is_gate_event, parse_gate_event
-from .decide import Approval, Change, Evidence, evaluate
-from .early import evidence_events, is_evidence_order, record
-from .flow import GateContext, HeldChange, held_changes, release, replay_event, status, version_for
 
 
 def split(raw: Any) -> tuple[list[dict[str, Any]], bool]:
@@ -116,10 +116,10 @@ def _names(event: GateEvent, change: HeldChange) -> bool:
 def _early(events: list[Any], rules: RuleSet, gateway: Any, ctx: GateContext, hand_off: Any) -> Any:
     """Signatures with nothing held for them yet: handed to the single writer as an evidence order (or
     recorded here without one), so that the hold, recorded later, finds them."""
-    from .release import _work
+    from ..gates.release import gate_work
 
     if hand_off is not None:
-        return hand_off(events, _work(ctx.events, events))
+        return hand_off(events, gate_work(ctx.events, events))
     return {"recorded_on": record(events, rules, gateway, ctx)}
 
 
@@ -234,7 +234,7 @@ def _approve(
 def _held_as(hid: str, changes: list[HeldChange]) -> HeldChange | None:
     """The held change whose hold on some group has exactly this id (its rule, full digest and creation:
     store.approval_id), as that hold: what the notification that showed the id was about."""
-    from . import store
+    from ..gates import store
 
     for change in changes:
         for group in change.groups:
@@ -297,7 +297,7 @@ def run_order(
     `dry_run`). Returns the apply Report, or None."""
     ctx = order_context(order, env, context, gate_context)
     if is_evidence_order(order):
-        from . import early
+        from ..gates import early
 
         return early.run(order, rules, gateway, env, ctx, executor)
     events = order.push_events()
@@ -331,7 +331,7 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
     named the groups of) counts on each of its groups holding that version since then and before the
     approval was given: a group that joined the rule later is held from then, and the groups held
     earliest may be gone by the time the worker runs. A hold made after the approval is not approved."""
-    from . import store
+    from ..gates import store
 
     # An approval counts for this version only if its id is this rule's, this version's, from that since.
     rule, version = change.rule.name, change.held.version
@@ -346,7 +346,7 @@ def _approval_for_groups(change: HeldChange, ctx: GateContext) -> None:
 
 
 def _approved_any(change: HeldChange, ctx: GateContext) -> bool:
-    from . import store
+    from ..gates import store
 
     holds = [store.read(g.tag_map, change.rule.name) for g in change.groups]
     return any(h is not None and (h.id, h.since_ms) in ctx.approvals for h in holds)
@@ -357,7 +357,7 @@ def order_context(
 ) -> GateContext:
     """The gates' context in the worker (`given`, else a new one): the ACR API, and the evidence and
     approval the order brings."""
-    from .decide import ScanResult
+    from ..gates.evaluate import ScanResult
 
     ctx = given or GateContext.from_env(env, lookup=False)
     if ctx.lookup is None:

@@ -11,10 +11,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from eci_redeploy.functions.gate_endpoints import approvers, who_approves
 from eci_redeploy.gates import store
 from eci_redeploy.gates.acr import parse_gate_event, scan_from, signed_from
-from eci_redeploy.gates.decide import Approval, Change, Evidence, ScanResult, evaluate
-from eci_redeploy.gates.handlers import approvers, who_approves
+from eci_redeploy.gates.evaluate import Approval, Change, Evidence, ScanResult, evaluate
 from eci_redeploy.rules.gates import Gates, ScanGate, WindowGate, parse_duration
 
 UTC = timezone.utc
