@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from eci_redeploy.execution.executor import executor_for
 from eci_redeploy.functions.gate_endpoints import on_gate_events
 from eci_redeploy.gates import store
 from gates_stage import INSTANCE, REPO, T0, Stage, digest, image
@@ -373,7 +374,9 @@ def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_wr
     )
     assert s.status()["held"][0]["passed"] == []
     # The worker: no ACR lookup, the evidence from the order; the soak still holds it.
-    run_order(order, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False))
+    run_order(
+        order, s.rules, s.gateway, s.env, executor=executor_for(order.dry_run), gate_context=s.context(lookup=False)
+    )
     [held] = s.status()["held"]
     assert held["passed"] == ["scan"] and not s.updates()
 
@@ -384,7 +387,9 @@ def test_with_a_single_writer_releases_are_handed_off_with_their_evidence_not_wr
     assert [e.only_rule for e in order.events] == ["web-prod"] and order.events[0].digest == digest(1)
     assert result.to_json()["actions"] and not s.updates()
     # The worker: no ACR lookup, no event, only the tags and the clock.
-    run_order(order, s.rules, s.gateway, s.env, gate_context=s.context(lookup=False))
+    run_order(
+        order, s.rules, s.gateway, s.env, executor=executor_for(order.dry_run), gate_context=s.context(lookup=False)
+    )
     assert set(s.images().values()) == {image(1)} and len(s.updates()) == 2
     assert s.status()["held"] == []
     handed.clear()

@@ -1,6 +1,6 @@
-"""Carry a plan out through the gateway (or show it, for a dry run) and report what happened; observe
-the container groups a plan needs. pipeline.py adds the decision and the gates on top (gates/ use
-these directly, so they live below both)."""
+"""Carry a plan out through the gateway and report what happened (a dry run is shown by
+execution/executor.py instead); observe the container groups a plan needs. pipeline.py adds the
+decision and the gates on top (gates/ use these directly, so they live below both)."""
 
 from __future__ import annotations
 

@@ -10,8 +10,10 @@
   it is broken whether or not this run would have applied anything.
 - `Preview` is a dry run nobody is told of at all (the webhook's reply, `plan`).
 
-Every place that writes goes through `effect`, so a new side effect cannot forget the dry run: what a
-dry run skips is decided in this module only. Loaded on every run, so it imports nothing heavy.
+Every place that writes goes through an executor method (`effect` for a tag write, a hand-off or a
+notice; `carry_out` for the ECI and ESS calls and the plan's notification; `planning_error`), so a new
+side effect cannot forget the dry run: what a dry run skips is decided in this module only.
+Loaded on every run, so it imports nothing heavy.
 """
 
 from __future__ import annotations

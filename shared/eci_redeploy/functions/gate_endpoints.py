@@ -288,13 +288,14 @@ def run_order(
     env: Mapping[str, str],
     context: Any = None,
     *,
-    executor: Executor = APPLY,
+    executor: Executor,
     gate_context: GateContext | None = None,
 ) -> Any:
     """The worker's side of a release order (`WorkOrder.gates`): the held changes its pushes name are
     planned again on a fresh describe, with the evidence and the approval it brings, and released,
     recorded, refused or dropped there (flow.release). `executor`: the one the order asks for (its
-    `dry_run`). Returns the apply Report, or None."""
+    `dry_run`), chosen by the caller: no default, so an order is never applied by omission. Returns
+    the apply Report, or None."""
     ctx = order_context(order, env, context, gate_context)
     if is_evidence_order(order):
         from ..gates import early

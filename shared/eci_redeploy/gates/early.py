@@ -107,7 +107,7 @@ def run(
     gateway: Any,
     env: Mapping[str, str],
     ctx: GateContext,
-    executor: Executor = APPLY,
+    executor: Executor,
 ) -> Any:
     """The writer's side of an evidence order: release what is held for the digest by now (as a release
     order would), record the signature for the rules with nothing held. Never planned as a push."""

@@ -199,14 +199,14 @@ class _Pass:
 
 
 def _reconcile_line(
-    run: _Pass, rule: Rule, client: RegistryClient, host: str, running: str | None, groups: list[ContainerGroup]
+    this: _Pass, rule: Rule, client: RegistryClient, host: str, running: str | None, groups: list[ContainerGroup]
 ) -> bool:
     """Plan one line of the rule's groups; True when the registry could not answer (the rule's problem)."""
-    plan, wanted, events = run.plan, run.result.wanted, run.result.events
+    plan, wanted, events = this.plan, this.result.wanted, this.result.events
     try:
-        resolved = wanted_image(rule, run.rules, client, run.platform, running)
+        resolved = wanted_image(rule, this.rules, client, this.platform, running)
     except (RegistryError, PlanningError) as exc:
-        _skip_rule(plan, run.result, rule, host, exc)
+        _skip_rule(plan, this.result, rule, host, exc)
         return isinstance(exc, RegistryError)
     event = PushEvent(
         rule.source.repository,
@@ -225,7 +225,7 @@ def _reconcile_line(
         rule.name, {"tag": resolved.tag, "digest": resolved.digest, "image": f"{host}/{event.repository}"}
     )
     try:
-        plan.extend(plan_event(event, run.rules, groups, run.env, only=rule.name))
+        plan.extend(plan_event(event, this.rules, groups, this.env, only=rule.name))
     except EciRedeployError as exc:
         plan.skipped.append(Skip(rule.name, exc.one_line(), event_id=event.event_id))
     return False

@@ -1,6 +1,7 @@
-"""What a held change's transition reads like: its audit lines (one per group) and its notification.
-gates/notices.py decides when there is something to say and hands it here as plain data (`Notice`):
-report/ sits below gates/ and reads none of its types.
+"""What a held change's transition reads like: its audit lines (one per group) and its notification,
+and the line of an approval given. gates/notices.py (and functions/gate_endpoints.py for an approval)
+decides when there is something to say and hands it here as plain data (`Notice`, strings): report/
+sits below gates/ and reads none of its types.
 """
 
 from __future__ import annotations
