@@ -38,6 +38,7 @@ to ECI again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ SYSTEM_PREFIXES = ("acs:", "aliyun")  # tags users cannot set: ECI refuses them 
 ENTRY_VERSION = MAX_VALUE - 15  # 13 digits of milliseconds and two separators before it
 
 
+@functools.lru_cache(maxsize=8192)  # pure, and asked for every rule of every group a plan touches
 def rule_part(base: str, rule: str) -> str:
     """The part of a `base` key that names `rule`: the name itself while the key fits MAX_KEY, else
     its first characters, a `.` and a hash of the whole name (a name with a `.`, or any character a
@@ -196,7 +198,7 @@ def _others(existing: Mapping[str, str], rule: str, live: Collection[str] | None
     if last.rule and last.rule != rule and last.digest:
         others[rule_part(ENTRY, last.rule)] = _entry(last)
     others.pop(rule_part(ENTRY, rule), None)
-    if live is not None:
+    if live is not None and others:  # most groups carry no other rule's entry: nothing to filter
         alive = {rule_part(ENTRY, r) for r in live}
         others = {r: v for r, v in others.items() if r in alive}
     return {ENTRY + r: v for r, v in sorted(others.items())}
