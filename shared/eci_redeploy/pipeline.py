@@ -100,7 +100,7 @@ def finish(
         from .gates.flow import gate_plan
 
         gated = gate_plan(plan, rules, groups, gateway, env, context=gate_context, executor=executor)
-    return executor.carry_out(gated, rules, gateway, env, list(groups))
+    return executor.carry_out(gated, rules, gateway, env, groups)
 
 
 def raise_if_retryable(report: Report, *, stepped: Iterable[str] = ()) -> None:

@@ -18,7 +18,7 @@ Loaded on every run, so it imports nothing heavy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -60,7 +60,7 @@ class Executor:
         rules: RuleSet,
         gateway: Any,
         env: Mapping[str, str],
-        groups: Sequence[ContainerGroup] | None = None,
+        groups: Iterable[ContainerGroup] | None = None,
     ) -> Report:
         """A gated plan applied, then the rules' channels told. `groups`: what the plan was decided on,
         for a rollout in steps (without them the rollouts wait inside this call)."""
@@ -106,7 +106,7 @@ class DryRun(Executor):
         rules: RuleSet,
         gateway: Any,
         env: Mapping[str, str],
-        groups: Sequence[ContainerGroup] | None = None,
+        groups: Iterable[ContainerGroup] | None = None,
     ) -> Report:
         from .apply import Report
         from .rollout import Outcome

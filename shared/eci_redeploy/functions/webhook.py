@@ -19,7 +19,7 @@ from ..events.adapters.fc_http import HttpRequest, reply
 from ..events.adapters.traits import traits
 from ..events.auth import ReplayGuard, authenticate, payload_kinds
 from ..events.model import PushEvent, RejectedEvent
-from ..execution.executor import Executor, Preview, executor_for
+from ..execution.executor import Preview
 from ..execution.handoff import WorkOrder
 from ..planning.confirm import confirm
 from ..report import audit
@@ -107,10 +107,11 @@ def _deliver(request: HttpRequest, body: Any, parsed: list[Any], settings: Setti
     dry_run = request.query.get("dry_run", "").lower() in ("1", "true", "yes") or (
         isinstance(body, dict) and body.get("dry_run") is True
     )
-    # the webhook never applies: it previews for its reply and hands the pushes on, unless a dry run
-    executor, preview = executor_for(dry_run), dry_run or _wants_preview(request, call.env)
+    # The webhook applies nothing itself: it previews for its reply (Preview) and hands the pushes to
+    # the writer, which it does not in a dry run.
+    preview = dry_run or _wants_preview(request, call.env)
     try:
-        return _plan_and_dispatch(parsed, settings, call, executor, preview=preview)
+        return _plan_and_dispatch(parsed, settings, call, dry_run=dry_run, preview=preview)
     except PlanningError as exc:
         return reply(422, {"error": exc.one_line()})
     except InputError as exc:
@@ -218,7 +219,7 @@ def _wants_preview(request: HttpRequest, env: Any) -> bool:
 
 
 def _plan_and_dispatch(
-    parsed: list[Any], settings: Settings, call: _Call, executor: Executor, *, preview: bool = True
+    parsed: list[Any], settings: Settings, call: _Call, *, dry_run: bool, preview: bool = True
 ) -> dict[str, Any]:
     from ..pipeline import unwatched
     from ..planning.decide import push_events
@@ -251,8 +252,7 @@ def _plan_and_dispatch(
     else:
         parsed, dropped, notes = refine(parsed, [])
         summary = _without_eci(parsed, rules, dropped, notes)
-    handed = executor.effect(_for_the_writer, events, rules) or []
-    dry_run = not executor.applies
+    handed = [] if dry_run else _for_the_writer(events, rules)
     # A push its registry could not confirm is not deployed: 503 asks the sender to deliver it again
     # (the confirmed pushes beside it are handed on; a redelivery of them changes nothing).
     done_status = 503 if retry and not dry_run else done_status
